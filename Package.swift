@@ -1,0 +1,59 @@
+// swift-tools-version:5.9
+// synx — power-quality monitoring daemon. GPL-3.0-or-later (see COPYING).
+import PackageDescription
+
+let package = Package(
+    name: "synx",
+    products: [
+        .executable(name: "synxd", targets: ["synxd"]),
+        .executable(name: "synxctl", targets: ["synxctl"]),
+        .executable(name: "synx-sim", targets: ["synx-sim"]),
+        .executable(name: "synx-bench", targets: ["synx-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries, wrapped once (STYLE habit 5).
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        // Leaves and the one-way chain: CModbus → SynxModbus → SynxMeters.
+        .target(name: "SynxTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "SynxModbus", dependencies: ["CModbus"]),
+        .target(name: "SynxMeters", dependencies: ["SynxModbus", "SynxTOML"]),
+        .target(name: "SynxStore", dependencies: ["CSQLite"]),
+        .target(name: "SynxControl"),
+        // Only the daemon wires everything.
+        .target(name: "SynxDaemon", dependencies: [
+            "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "CSystemd",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(name: "synxd", dependencies: [
+            "SynxDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "synxctl", dependencies: [
+            "SynxControl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "synx-sim", dependencies: [
+            "CModbus", "SynxMeters", "SynxTOML",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "synx-bench", dependencies: [
+            "SynxStore", "CSQLite", "SynxControl",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "benchmarks/synx-bench"),
+
+        .testTarget(name: "SynxModbusTests", dependencies: ["SynxModbus"]),
+        .testTarget(name: "SynxMetersTests", dependencies: ["SynxMeters"]),
+        .testTarget(name: "SynxStoreTests", dependencies: ["SynxStore", "CSQLite"]),
+        .testTarget(name: "SynxControlTests", dependencies: ["SynxControl"]),
+        .testTarget(name: "SynxDaemonTests", dependencies: ["SynxDaemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "CSQLite"]),
+    ]
+)

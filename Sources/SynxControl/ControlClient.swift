@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+
+/// Why a control request got no response.
+public struct ControlClientError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// A blocking client of the control socket (used by synxctl and the tests).
+public struct ControlClient {
+    public let socketPath: String
+    public let timeoutSeconds: Int
+
+    public init(socketPath: String, timeoutSeconds: Int = 10) {
+        self.socketPath = socketPath
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Sends one request and waits for its response.
+    public func send(_ request: Request) throws -> Response {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlClientError(description: "socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = try UnixAddress(path: socketPath)
+        let rc = addr.withSockaddr { Glibc.connect(fd, $0, $1) }
+        if rc != 0 {
+            let e = errno
+            let hint = (e == ENOENT || e == ECONNREFUSED) ? " (is synxd running?)" : ""
+            throw ControlClientError(description: "cannot connect to \(socketPath): \(String(cString: strerror(e)))\(hint)")
+        }
+        let data = try Framing.encode(request)
+        try data.withUnsafeBytes { buf in
+            var off = 0
+            while off < buf.count {
+                let n = Glibc.send(fd, buf.baseAddress! + off, buf.count - off, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ControlClientError(description: "send: \(String(cString: strerror(errno)))")
+                }
+                off += n
+            }
+        }
+        var line = Data()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                throw ControlClientError(description: e == EAGAIN ? "synxd did not answer within \(timeoutSeconds) s" : "recv: \(String(cString: strerror(e)))")
+            }
+            if n == 0 { throw ControlClientError(description: "synxd closed the connection without an answer") }
+            if let nl = chunk[0..<n].firstIndex(of: 0x0A) {
+                line.append(contentsOf: chunk[0..<nl])
+                break
+            }
+            line.append(contentsOf: chunk[0..<n])
+            if line.count > maxResponseBytes { throw ControlClientError(description: "response larger than \(maxResponseBytes) bytes") }
+        }
+        do {
+            return try Framing.decode(Response.self, from: line)
+        } catch {
+            throw ControlClientError(description: "malformed response from synxd: \(error)")
+        }
+    }
+}
+
+/// A `sockaddr_un` for a path.
+public struct UnixAddress {
+    var storage = sockaddr_un()
+
+    public init(path: String) throws {
+        storage.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: storage.sun_path)
+        guard bytes.count < capacity else { throw ControlClientError(description: "socket path longer than \(capacity - 1) bytes: \(path)") }
+        withUnsafeMutableBytes(of: &storage.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+    }
+
+    public mutating func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+/// The daemon as a whole (`status`).
+public struct DaemonStatus: Codable, Equatable, Sendable {
+    public var version: String
+    public var pid: Int32
+    /// UTC milliseconds.
+    public var startedAt: Int64
+    public var uptimeSeconds: Double
+    public var store: StoreStatus
+    public var buses: [BusStatus]
+    public var meters: [MeterStatus]
+
+    public init(version: String, pid: Int32, startedAt: Int64, uptimeSeconds: Double, store: StoreStatus,
+                buses: [BusStatus], meters: [MeterStatus]) {
+        self.version = version
+        self.pid = pid
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.store = store
+        self.buses = buses
+        self.meters = meters
+    }
+}
+
+/// The time-series store's writer.
+public struct StoreStatus: Codable, Equatable, Sendable {
+    public var path: String
+    public var committedRows: Int
+    public var queuedRows: Int
+    public var droppedRows: Int
+    public var lastError: String?
+
+    public init(path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?) {
+        self.path = path
+        self.committedRows = committedRows
+        self.queuedRows = queuedRows
+        self.droppedRows = droppedRows
+        self.lastError = lastError
+    }
+}
+
+/// One bus: a serial line or a TCP connection to a device or gateway.
+public struct BusStatus: Codable, Equatable, Sendable {
+    public var name: String
+    public var endpoint: String
+    /// `connected`, `disconnected` or `error`.
+    public var state: String
+    public var lastError: String?
+    public var requests: Int
+    public var failures: Int
+    /// 99th percentile of how late polls started against their wall-clock schedule (ms), over the last polls.
+    public var pollLatenessP99Ms: Double
+
+    public init(name: String, endpoint: String, state: String, lastError: String?, requests: Int, failures: Int,
+                pollLatenessP99Ms: Double) {
+        self.name = name
+        self.endpoint = endpoint
+        self.state = state
+        self.lastError = lastError
+        self.requests = requests
+        self.failures = failures
+        self.pollLatenessP99Ms = pollLatenessP99Ms
+    }
+}
+
+/// The state of a meter's polling.
+public enum MeterState: String, Codable, Sendable {
+    /// Not polled yet.
+    case unknown
+    /// The last poll succeeded.
+    case online
+    /// The last poll read some blocks but not all.
+    case degraded
+    /// The last poll failed.
+    case offline
+}
+
+/// One meter (`status`, `meters`).
+public struct MeterStatus: Codable, Equatable, Sendable {
+    public var name: String
+    public var bus: String
+    public var unit: Int
+    public var profile: String
+    public var model: String
+    public var state: MeterState
+    public var lastError: String?
+    /// UTC milliseconds of the last successful poll.
+    public var lastGoodPoll: Int64?
+    public var pollIntervalMs: Int
+    public var polls: Int
+    public var failedPolls: Int
+
+    public init(name: String, bus: String, unit: Int, profile: String, model: String, state: MeterState,
+                lastError: String?, lastGoodPoll: Int64?, pollIntervalMs: Int, polls: Int, failedPolls: Int) {
+        self.name = name
+        self.bus = bus
+        self.unit = unit
+        self.profile = profile
+        self.model = model
+        self.state = state
+        self.lastError = lastError
+        self.lastGoodPoll = lastGoodPoll
+        self.pollIntervalMs = pollIntervalMs
+        self.polls = polls
+        self.failedPolls = failedPolls
+    }
+}
+
+/// One measurement's latest value.
+public struct LiveValue: Codable, Equatable, Sendable {
+    public var measurement: String
+    public var value: Double
+    public var unit: String
+    /// UTC milliseconds of the poll that read it.
+    public var time: Int64
+
+    public init(measurement: String, value: Double, unit: String, time: Int64) {
+        self.measurement = measurement
+        self.value = value
+        self.unit = unit
+        self.time = time
+    }
+}
+
+/// The latest values of one meter (`live`).
+public struct LiveValues: Codable, Equatable, Sendable {
+    public var meter: String
+    public var state: MeterState
+    public var values: [LiveValue]
+
+    public init(meter: String, state: MeterState, values: [LiveValue]) {
+        self.meter = meter
+        self.state = state
+        self.values = values
+    }
+}
+
+/// One stored point (`query`).
+public struct QuerySample: Codable, Equatable, Sendable {
+    public var time: Int64
+    public var value: Double?
+    /// `good`, `missing` or `invalid`.
+    public var quality: String
+
+    public init(time: Int64, value: Double?, quality: String) {
+        self.time = time
+        self.value = value
+        self.quality = quality
+    }
+}
+
+/// Stored history of one series (`query`).
+public struct QueryResult: Codable, Equatable, Sendable {
+    public var meter: String
+    public var measurement: String
+    public var unit: String
+    public var from: Int64
+    public var to: Int64
+    public var samples: [QuerySample]
+    /// True when `limit` cut the result.
+    public var truncated: Bool
+
+    public init(meter: String, measurement: String, unit: String, from: Int64, to: Int64, samples: [QuerySample], truncated: Bool) {
+        self.meter = meter
+        self.measurement = measurement
+        self.unit = unit
+        self.from = from
+        self.to = to
+        self.samples = samples
+        self.truncated = truncated
+    }
+}

@@ -1,0 +1,88 @@
+/// The synx control protocol: every type that crosses the Unix socket between synxd and synxctl, and
+/// nothing else. `docs/PROTOCOL.md` is its prose specification.
+///
+/// Framing: one JSON object per line (UTF-8, `\n`-terminated) each way; a request is at most
+/// `maxRequestBytes`. Revision history:
+/// - 1: status, meters, live, query.
+public let protocolVersion = 1
+
+/// Largest request line the daemon reads (bytes, newline included).
+public let maxRequestBytes = 64 * 1024
+/// Largest response line the client accepts.
+public let maxResponseBytes = 64 * 1024 * 1024
+
+/// The commands of protocol version 1.
+public enum Command: String, Codable, Sendable, CaseIterable {
+    /// Daemon, store, bus and meter state.
+    case status
+    /// Configured meters and their profiles.
+    case meters
+    /// Latest value of every measurement of one meter.
+    case live
+    /// Stored history of one measurement of one meter.
+    case query
+}
+
+/// A request. Fields a command does not use are omitted.
+public struct Request: Codable, Equatable, Sendable {
+    public var version: Int
+    public var command: String
+    public var meter: String?
+    public var measurement: String?
+    /// Query range, UTC milliseconds, `from <= t < to`.
+    public var from: Int64?
+    public var to: Int64?
+    public var limit: Int?
+
+    public init(command: Command, meter: String? = nil, measurement: String? = nil,
+                from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, version: Int = protocolVersion) {
+        self.version = version
+        self.command = command.rawValue
+        self.meter = meter
+        self.measurement = measurement
+        self.from = from
+        self.to = to
+        self.limit = limit
+    }
+}
+
+/// The closed set of answers; every failure maps to one of them, with a human message beside it.
+public enum ResponseStatus: String, Codable, Sendable {
+    case ok
+    case invalidRequest
+    case badVersion
+    case unknownCommand
+    case unauthorized
+    case noSuchMeter
+    case noSuchMeasurement
+    case dataStale
+    case tooLarge
+    case busy
+    case `internal`
+}
+
+/// A response: a status, a message for failures, and the one payload of the command.
+public struct Response: Codable, Equatable, Sendable {
+    public var version: Int
+    public var status: ResponseStatus
+    public var message: String?
+    public var daemon: DaemonStatus?
+    public var meters: [MeterStatus]?
+    public var live: LiveValues?
+    public var query: QueryResult?
+
+    public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
+                meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil) {
+        self.version = protocolVersion
+        self.status = status
+        self.message = message
+        self.daemon = daemon
+        self.meters = meters
+        self.live = live
+        self.query = query
+    }
+
+    public static func failure(_ status: ResponseStatus, _ message: String) -> Response {
+        Response(status: status, message: message)
+    }
+}

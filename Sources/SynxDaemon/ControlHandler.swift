@@ -1,0 +1,92 @@
+import Foundation
+import SynxControl
+import SynxStore
+
+/// Turns validated requests into responses, one handler per command.
+final class ControlHandler: @unchecked Sendable {
+    private let registry: MeterRegistry
+    private let writer: StoreWriter
+    private let databasePath: String
+    private let startedAt: Date
+    static let maxQuerySamples = 100_000
+    static let version = "0.1.0"
+
+    init(registry: MeterRegistry, writer: StoreWriter, databasePath: String, startedAt: Date) {
+        self.registry = registry
+        self.writer = writer
+        self.databasePath = databasePath
+        self.startedAt = startedAt
+    }
+
+    /// A per-connection session (it owns a store reader, opened on first use).
+    func session() -> Session { Session(handler: self) }
+
+    final class Session {
+        let handler: ControlHandler
+        private var reader: StoreReader?
+
+        init(handler: ControlHandler) { self.handler = handler }
+
+        /// Validates one request line (framing → version → command) and dispatches it.
+        func answer(_ line: Data) -> Response {
+            // 2. Framing: one JSON object.
+            guard let request = try? Framing.decode(Request.self, from: line) else {
+                return .failure(.invalidRequest, "request is not a JSON object with \"version\" and \"command\"")
+            }
+            // 3. Version.
+            guard request.version == protocolVersion else {
+                return .failure(.badVersion, "protocol version \(request.version) not supported; synxd speaks \(protocolVersion)")
+            }
+            // 4. Command.
+            guard let command = Command(rawValue: request.command) else {
+                return .failure(.unknownCommand, "unknown command \"\(request.command)\" (known: \(Command.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            switch command {
+            case .status: return handler.status()
+            case .meters: return Response(status: .ok, meters: handler.registry.meterStatuses())
+            case .live: return handler.live(request)
+            case .query: return query(request)
+            }
+        }
+
+        private func query(_ request: Request) -> Response {
+            guard let meter = request.meter, let measurement = request.measurement else {
+                return .failure(.invalidRequest, "query needs \"meter\" and \"measurement\"")
+            }
+            guard handler.registry.hasMeter(meter) else { return .failure(.noSuchMeter, "no meter named \"\(meter)\"") }
+            let to = request.to ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
+            let from = request.from ?? to - 3_600_000
+            guard from <= to else { return .failure(.invalidRequest, "\"from\" is after \"to\"") }
+            let limit = min(max(request.limit ?? 10_000, 1), ControlHandler.maxQuerySamples)
+            do {
+                if reader == nil { reader = try StoreReader(path: handler.databasePath) }
+                guard let unit = try reader!.unit(meter: meter, measurement: measurement) else {
+                    return .failure(.noSuchMeasurement, "meter \"\(meter)\" has no stored measurement \"\(measurement)\"")
+                }
+                let rows = try reader!.samples(meter: meter, measurement: measurement, from: from, to: to, limit: limit + 1)
+                let samples = rows.prefix(limit).map { QuerySample(time: $0.time, value: $0.value, quality: $0.quality.description) }
+                return Response(status: .ok, query: QueryResult(meter: meter, measurement: measurement, unit: unit, from: from,
+                                                               to: to, samples: Array(samples), truncated: rows.count > limit))
+            } catch {
+                return .failure(.internal, "store query failed: \(error)")
+            }
+        }
+    }
+
+    func status() -> Response {
+        let s = writer.statistics
+        let now = Date()
+        return Response(status: .ok, daemon: DaemonStatus(
+            version: ControlHandler.version, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
+            uptimeSeconds: now.timeIntervalSince(startedAt),
+            store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
+                               droppedRows: s.droppedRows, lastError: s.lastError),
+            buses: registry.busStatuses(), meters: registry.meterStatuses()))
+    }
+
+    func live(_ request: Request) -> Response {
+        guard let meter = request.meter else { return .failure(.invalidRequest, "live needs \"meter\"") }
+        guard let values = registry.live(meter: meter) else { return .failure(.noSuchMeter, "no meter named \"\(meter)\"") }
+        return Response(status: .ok, live: values)
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import SynxMeters
+import SynxModbus
+import SynxTOML
+
+/// The whole of `synxd.toml` (`docs/configuration.md`, `synxd.toml(5)`), validated before anything starts.
+public struct DaemonConfig: Sendable {
+    public var stateDirectory: String
+    public var socketPath: String
+    public var profileDirectories: [String]
+    public var buses: [BusConfig]
+    public var meters: [MeterConfig]
+
+    public var databasePath: String { (stateDirectory as NSString).appendingPathComponent("synx.sqlite") }
+}
+
+/// One bus: the link and its timing.
+public struct BusConfig: Sendable, Equatable {
+    public enum Link: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case rtu(SerialSettings)
+        /// Modbus/RTU frames carried over a TCP connection (transparent serial servers).
+        case rtuOverTCP(host: String, port: Int)
+    }
+
+    public var name: String
+    public var link: Link
+    public var timing: BusTiming
+}
+
+/// The wiring of the measured system (IEC 61000-4-30 §4.2 terms).
+public enum Wiring: String, Sendable {
+    case threePhaseFourWire = "3P4W"
+    case threePhaseThreeWire = "3P3W"
+    case singlePhase = "1P2W"
+}
+
+/// One meter: where it is, what it is, how often to poll it.
+public struct MeterConfig: Sendable {
+    public var name: String
+    public var bus: String
+    public var unit: UInt8
+    public var profile: MeterProfile
+    public var pollIntervalMs: Int
+    public var slowPollIntervalMs: Int
+    public var nominalVoltage: Double
+    public var nominalFrequency: Double
+    public var wiring: Wiring
+}
+
+extension DaemonConfig {
+    public static let defaultPath = "/etc/synx/synxd.toml"
+
+    /// Reads and validates the file at `path`.
+    public static func load(path: String) throws -> DaemonConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, key: nil, message: "not UTF-8 text")
+        }
+        return try parse(text: text, file: path)
+    }
+
+    /// Validates configuration text; `file` names it in errors.
+    public static func parse(text: String, file: String) throws -> DaemonConfig {
+        let root = try TOMLDocument(file: file, text: text).rootSection
+        try root.rejectUnknownKeys(["daemon", "bus", "meter"])
+        let daemon = try root.section("daemon")
+        try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories"])
+        let profileDirectories = try daemon?.stringArray("profile_directories") ?? ["/etc/synx/profiles"]
+        let profiles = try ProfileLoader.loadAll(directories: profileDirectories)
+
+        var buses: [BusConfig] = []
+        var busLines: [String: Int] = [:]
+        for section in try root.sections("bus") {
+            let bus = try parseBus(section)
+            if let line = busLines[bus.name] {
+                throw section.error("name", "duplicate bus name \"\(bus.name)\" (first defined at line \(line))")
+            }
+            busLines[bus.name] = section.line(of: "name") ?? 0
+            buses.append(bus)
+        }
+
+        var meters: [MeterConfig] = []
+        var meterLines: [String: Int] = [:]
+        var addresses: [String: String] = [:]
+        for section in try root.sections("meter") {
+            let meter = try parseMeter(section, buses: buses, profiles: profiles)
+            if let line = meterLines[meter.name] {
+                throw section.error("name", "duplicate meter name \"\(meter.name)\" (first defined at line \(line))")
+            }
+            meterLines[meter.name] = section.line(of: "name") ?? 0
+            let key = "\(meter.bus)#\(meter.unit)"
+            if let other = addresses[key] {
+                throw section.error("unit", "unit \(meter.unit) on bus \"\(meter.bus)\" is already meter \"\(other)\"")
+            }
+            addresses[key] = meter.name
+            meters.append(meter)
+        }
+        if meters.isEmpty { throw root.error(nil, "no [[meter]] configured: nothing to poll") }
+        return DaemonConfig(
+            stateDirectory: try daemon?.string("state_directory") ?? "/var/lib/synx",
+            socketPath: try daemon?.string("socket") ?? "/run/synx/synxd.sock",
+            profileDirectories: profileDirectories, buses: buses, meters: meters)
+    }
+
+    static func parseBus(_ s: TOMLSection) throws -> BusConfig {
+        let name = try s.requiredString("name")
+        guard let type = try s.string("type") else { throw s.error("type", "missing (required: tcp, rtu or rtu-over-tcp)") }
+        let link: BusConfig.Link
+        switch type {
+        case "tcp", "rtu-over-tcp":
+            try s.rejectUnknownKeys(["name", "type", "host", "port", "timeout_ms", "retries", "frame_gap_ms"])
+            let host = try s.requiredString("host")
+            let port = try s.int("port", in: 1...65535) ?? 502
+            link = type == "tcp" ? .tcp(host: host, port: port) : .rtuOverTCP(host: host, port: port)
+        case "rtu":
+            try s.rejectUnknownKeys(["name", "type", "device", "baud", "parity", "data_bits", "stop_bits",
+                                     "timeout_ms", "retries", "frame_gap_ms"])
+            let device = try s.requiredString("device")
+            let baud = try s.int("baud", in: 1...10_000_000) ?? 9600
+            guard SerialSettings.supportedBauds.contains(baud) else {
+                throw s.error("baud", "\(baud) is not a standard baud rate (one of: \(SerialSettings.supportedBauds.sorted().map(String.init).joined(separator: ", ")))")
+            }
+            let parities: [String: Character] = ["N": "N", "E": "E", "O": "O", "none": "N", "even": "E", "odd": "O"]
+            let parity: Character = try s.choice("parity", parities) ?? "N"
+            let dataBits = try s.int("data_bits", in: 5...8) ?? 8
+            let stopBits = try s.int("stop_bits", in: 1...2) ?? (parity == "N" ? 2 : 1)
+            link = .rtu(SerialSettings(device: device, baud: baud, parity: parity, dataBits: dataBits, stopBits: stopBits))
+        default:
+            throw s.error("type", "\"\(type)\" is not one of: tcp, rtu, rtu-over-tcp")
+        }
+        let timing = BusTiming(timeoutMilliseconds: try s.int("timeout_ms", in: 10...60_000) ?? 1000,
+                               retries: try s.int("retries", in: 0...10) ?? 1,
+                               frameGapMilliseconds: try s.int("frame_gap_ms", in: 0...10_000) ?? 0)
+        return BusConfig(name: name, link: link, timing: timing)
+    }
+
+    static func parseMeter(_ s: TOMLSection, buses: [BusConfig], profiles: [String: MeterProfile]) throws -> MeterConfig {
+        try s.rejectUnknownKeys(["name", "bus", "unit", "profile", "poll_interval_ms", "slow_poll_interval_ms",
+                                 "nominal_voltage", "nominal_frequency", "wiring"])
+        let name = try s.requiredString("name")
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw s.error("name", "use letters, digits, '-', '_' and '.' only")
+        }
+        let busName = try s.requiredString("bus")
+        guard let bus = buses.first(where: { $0.name == busName }) else {
+            let known = buses.map(\.name).joined(separator: ", ")
+            throw s.error("bus", "no bus named \"\(busName)\" (configured buses: \(known.isEmpty ? "none" : known))")
+        }
+        let unitRange: ClosedRange<Int>
+        if case .tcp = bus.link { unitRange = 0...255 } else { unitRange = 1...247 }
+        let unit = try s.requiredInt("unit", in: unitRange)
+        let profileName = try s.requiredString("profile")
+        guard let profile = profiles[profileName] else {
+            throw s.error("profile", "unknown profile \"\(profileName)\" (available: \(profiles.keys.sorted().joined(separator: ", ")))")
+        }
+        let poll = try s.int("poll_interval_ms", in: 100...3_600_000) ?? 1000
+        let slow = try s.int("slow_poll_interval_ms", in: poll...86_400_000) ?? max(poll * 10, poll)
+        let frequency = try s.double("nominal_frequency", in: 0...1000) ?? 50
+        guard frequency == 50 || frequency == 60 else { throw s.error("nominal_frequency", "must be 50 or 60 Hz") }
+        return MeterConfig(
+            name: name, bus: busName, unit: UInt8(unit), profile: profile, pollIntervalMs: poll, slowPollIntervalMs: slow,
+            nominalVoltage: try s.double("nominal_voltage", in: 1...1_000_000) ?? 230,
+            nominalFrequency: frequency,
+            wiring: try s.choice("wiring", ["3P4W": Wiring.threePhaseFourWire, "3P3W": .threePhaseThreeWire, "1P2W": .singlePhase]) ?? .threePhaseFourWire)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import SynxControl
+import SynxMeters
+
+/// The daemon's in-memory view of every meter and bus: state, last error, latest values and counters.
+/// Written by the bus threads, read by the control server; one lock, held briefly.
+final class MeterRegistry: @unchecked Sendable {
+    struct MeterEntry {
+        var config: MeterConfig
+        var model: String
+        var state: MeterState = .unknown
+        var lastError: String?
+        var lastGoodPoll: Int64?
+        var polls = 0
+        var failedPolls = 0
+        var values: [String: LiveValue] = [:]
+    }
+
+    struct BusEntry {
+        var config: BusConfig
+        var endpoint: String
+        var state = "disconnected"
+        var lastError: String?
+        var requests = 0
+        var failures = 0
+        /// The last poll-start latenesses (ms), a ring.
+        var lateness: [Double] = []
+        var latenessNext = 0
+    }
+
+    private let lock = NSLock()
+    private var meters: [String: MeterEntry] = [:]
+    private var meterOrder: [String] = []
+    private var buses: [String: BusEntry] = [:]
+    private var busOrder: [String] = []
+    static let latenessWindow = 4096
+
+    func register(bus: BusConfig, endpoint: String) {
+        lock.withLock {
+            buses[bus.name] = BusEntry(config: bus, endpoint: endpoint)
+            busOrder.append(bus.name)
+        }
+    }
+
+    func register(meter: MeterConfig) {
+        lock.withLock {
+            meters[meter.name] = MeterEntry(config: meter, model: meter.profile.model)
+            meterOrder.append(meter.name)
+        }
+    }
+
+    /// Records the outcome of one poll. Returns the previous state, so the caller can log transitions.
+    @discardableResult
+    func recordPoll(meter: String, state: MeterState, error: String?, values: [LiveValue], time: Int64, model: String?) -> MeterState {
+        lock.withLock {
+            guard var m = meters[meter] else { return .unknown }
+            let previous = m.state
+            m.polls += 1
+            m.state = state
+            m.lastError = error
+            if let model { m.model = model }
+            if state == .offline { m.failedPolls += 1 } else { m.lastGoodPoll = time }
+            for v in values { m.values[v.measurement] = v }
+            meters[meter] = m
+            return previous
+        }
+    }
+
+    func recordBus(_ bus: String, connected: Bool, error: String?, requests: Int, failures: Int) {
+        lock.withLock {
+            guard var b = buses[bus] else { return }
+            b.state = connected ? "connected" : (error == nil ? "disconnected" : "error")
+            b.lastError = error
+            b.requests += requests
+            b.failures += failures
+            buses[bus] = b
+        }
+    }
+
+    func recordLateness(bus: String, milliseconds: Double) {
+        lock.withLock {
+            guard var b = buses[bus] else { return }
+            if b.lateness.count < MeterRegistry.latenessWindow {
+                b.lateness.append(milliseconds)
+            } else {
+                b.lateness[b.latenessNext] = milliseconds
+                b.latenessNext = (b.latenessNext + 1) % MeterRegistry.latenessWindow
+            }
+            buses[bus] = b
+        }
+    }
+
+    func meterStatuses() -> [MeterStatus] {
+        lock.withLock { meterOrder.compactMap { meters[$0].map(Self.status) } }
+    }
+
+    func busStatuses() -> [BusStatus] {
+        lock.withLock {
+            busOrder.compactMap { name in
+                buses[name].map { b in
+                    BusStatus(name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
+                              requests: b.requests, failures: b.failures, pollLatenessP99Ms: percentile(b.lateness, 0.99))
+                }
+            }
+        }
+    }
+
+    func live(meter: String) -> LiveValues? {
+        lock.withLock {
+            meters[meter].map { m in
+                LiveValues(meter: meter, state: m.state, values: m.values.values.sorted { $0.measurement < $1.measurement })
+            }
+        }
+    }
+
+    func hasMeter(_ name: String) -> Bool { lock.withLock { meters[name] != nil } }
+
+    private static func status(_ m: MeterEntry) -> MeterStatus {
+        MeterStatus(name: m.config.name, bus: m.config.bus, unit: Int(m.config.unit), profile: m.config.profile.name,
+                    model: m.model, state: m.state, lastError: m.lastError, lastGoodPoll: m.lastGoodPoll,
+                    pollIntervalMs: m.config.pollIntervalMs, polls: m.polls, failedPolls: m.failedPolls)
+    }
+}
+
+/// The `q` quantile of `values` (nearest rank); 0 for none.
+func percentile(_ values: [Double], _ q: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}

@@ -1,0 +1,87 @@
+import SynxModbus
+
+/// How often a register is read: `fast` at the meter's poll interval, `slow` at its slow interval
+/// (energy counters and other slowly changing values).
+public enum PollRate: String, Sendable, CaseIterable {
+    case fast, slow
+}
+
+/// One measurement of a meter: where it lives and how to turn its registers into a value in the
+/// canonical unit.
+public struct RegisterPoint: Sendable {
+    public var measurement: Measurement
+    public var table: RegisterTable
+    /// Protocol address (0-based; "30001" in a manual is input register address 0).
+    public var address: Int
+    public var type: RegisterType
+    public var order: WordOrder
+    /// Multiplier from the raw value to the canonical unit.
+    public var scale: Double
+    /// An int16 register in the same table holding a power-of-ten exponent (SunSpec `sunssf`).
+    public var scaleFactorAddress: Int?
+    public var rate: PollRate
+    /// Whether SunSpec "not implemented" markers mean the value is absent.
+    public var honoursNotImplemented: Bool
+
+    public init(measurement: Measurement, table: RegisterTable, address: Int, type: RegisterType,
+                order: WordOrder = .highFirst, scale: Double = 1, scaleFactorAddress: Int? = nil,
+                rate: PollRate = .fast, honoursNotImplemented: Bool = false) {
+        self.measurement = measurement
+        self.table = table
+        self.address = address
+        self.type = type
+        self.order = order
+        self.scale = scale
+        self.scaleFactorAddress = scaleFactorAddress
+        self.rate = rate
+        self.honoursNotImplemented = honoursNotImplemented
+    }
+
+    /// The last register the point occupies.
+    public var lastAddress: Int { address + type.wordCount - 1 }
+}
+
+/// A meter model's register map: what to read and how to decode it (mbmd-style, data not code).
+public struct MeterProfile: Sendable {
+    /// How the register map is found.
+    public enum Discovery: String, Sendable {
+        /// The register map is the list of points.
+        case fixed
+        /// The map is discovered on the device by walking its SunSpec model chain.
+        case sunspec
+    }
+
+    public var name: String
+    public var manufacturer: String
+    public var model: String
+    /// The manufacturer's document the map was taken from.
+    public var document: String
+    public var discovery: Discovery
+    public var points: [RegisterPoint]
+    /// Unused registers a single read may span to merge two blocks (0: only adjacent registers).
+    public var mergeGap: Int
+
+    public init(name: String, manufacturer: String, model: String, document: String,
+                discovery: Discovery = .fixed, points: [RegisterPoint], mergeGap: Int = 0) {
+        self.name = name
+        self.manufacturer = manufacturer
+        self.model = model
+        self.document = document
+        self.discovery = discovery
+        self.points = points
+        self.mergeGap = mergeGap
+    }
+}
+
+/// One measurement's value decoded from a poll.
+public struct MeasuredValue: Equatable, Sendable {
+    public var measurement: String
+    public var value: Double
+    public var unit: String
+
+    public init(measurement: String, value: Double, unit: String) {
+        self.measurement = measurement
+        self.value = value
+        self.unit = unit
+    }
+}

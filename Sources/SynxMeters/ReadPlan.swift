@@ -1,0 +1,94 @@
+import SynxModbus
+
+/// The requests that read a set of register points: adjacent (or nearly adjacent, within the profile's
+/// merge gap) registers merged into as few reads as possible, each within the 125-register limit of
+/// function codes 3 and 4 (Modbus application protocol §6.3–6.4).
+public struct ReadPlan: Sendable {
+    /// One read request and the points it covers.
+    public struct Block: Equatable, Sendable {
+        public var table: RegisterTable
+        public var address: Int
+        public var count: Int
+        public var lastAddress: Int { address + count - 1 }
+    }
+
+    public let blocks: [Block]
+
+    /// Plans the reads for `points` (their scale-factor registers included).
+    public init(points: [RegisterPoint], mergeGap: Int) {
+        var spans: [(table: RegisterTable, first: Int, last: Int)] = []
+        for p in points {
+            spans.append((p.table, p.address, p.lastAddress))
+            if let sf = p.scaleFactorAddress { spans.append((p.table, sf, sf)) }
+        }
+        spans.sort { ($0.table, $0.first, $0.last) < ($1.table, $1.first, $1.last) }
+        var blocks: [Block] = []
+        for span in spans {
+            if var current = blocks.last, current.table == span.table,
+               span.first <= current.lastAddress + 1 + mergeGap,
+               max(current.lastAddress, span.last) - current.address + 1 <= maxRegistersPerRead {
+                current.count = max(current.lastAddress, span.last) - current.address + 1
+                blocks[blocks.count - 1] = current
+            } else {
+                blocks.append(Block(table: span.table, address: span.first, count: span.last - span.first + 1))
+            }
+        }
+        self.blocks = blocks
+    }
+}
+
+/// Registers read in one poll, by table and address, and the decoding of points from them.
+public struct RegisterImage {
+    private var words: [RegisterTable: [Int: UInt16]] = [:]
+
+    public init() {}
+
+    /// Records the words a block read returned.
+    public mutating func store(_ values: [UInt16], table: RegisterTable, address: Int) {
+        for (i, w) in values.enumerated() { words[table, default: [:]][address + i] = w }
+    }
+
+    func slice(_ table: RegisterTable, _ address: Int, _ count: Int) -> ArraySlice<UInt16>? {
+        guard let t = words[table] else { return nil }
+        var out: [UInt16] = []
+        out.reserveCapacity(count)
+        for a in address..<(address + count) {
+            guard let w = t[a] else { return nil }
+            out.append(w)
+        }
+        return out[...]
+    }
+
+    /// What a poll yielded for one point.
+    public enum Reading: Equatable {
+        /// A finite value in the canonical unit.
+        case value(Double)
+        /// The device marks the point not implemented (SunSpec); it is not a measurement of this meter.
+        case notImplemented
+        /// Read, but not a usable number (NaN, infinity, bad scale factor).
+        case invalid
+        /// Its registers were not read (the request failed).
+        case unread
+    }
+
+    /// What the registers hold for `point`.
+    public func reading(of point: RegisterPoint) -> Reading {
+        guard let raw = slice(point.table, point.address, point.type.wordCount) else { return .unread }
+        if point.honoursNotImplemented && RegisterCodec.isSunSpecNotImplemented(raw, as: point.type) { return .notImplemented }
+        var v = RegisterCodec.decode(raw, as: point.type, order: point.order) * point.scale
+        if let sfAddress = point.scaleFactorAddress {
+            guard let sf = slice(point.table, sfAddress, 1)?.first else { return .unread }
+            if sf == 0x8000 { return .notImplemented }
+            let exponent = Int(Int16(bitPattern: sf))
+            guard (-10...10).contains(exponent) else { return .invalid }
+            v *= pow10(exponent)
+        }
+        return v.isFinite ? .value(v) : .invalid
+    }
+}
+
+func pow10(_ e: Int) -> Double {
+    var r = 1.0
+    for _ in 0..<abs(e) { r *= 10 }
+    return e < 0 ? 1 / r : r
+}

@@ -1,0 +1,90 @@
+import CSQLite
+
+/// A failed SQLite call, with the result code and SQLite's own message.
+public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var code: Int32
+    public var message: String
+    /// Whether the disk (or the database size limit) is full: rows stay queued and are retried.
+    public var isDiskFull: Bool { code & 0xFF == SQLITE_FULL }
+    public var description: String { "store: \(message) (SQLite code \(code))" }
+}
+
+/// One SQLite connection; used by one thread at a time.
+final class Connection {
+    let handle: OpaquePointer
+
+    init(path: String, readOnly: Bool) throws {
+        var db: OpaquePointer?
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw StoreError(code: rc, message: "\(path): \(msg)")
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 5000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ rc: Int32) -> StoreError { StoreError(code: rc, message: String(cString: sqlite3_errmsg(handle))) }
+
+    func execute(_ sql: String) throws {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc) }
+    }
+
+    func prepare(_ sql: String) throws -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc) }
+        return Statement(stmt, connection: self)
+    }
+
+    func scalarInt(_ sql: String) throws -> Int64 {
+        let s = try prepare(sql)
+        guard try s.step() else { return 0 }
+        return s.int(0)
+    }
+}
+
+/// A prepared statement.
+final class Statement {
+    let stmt: OpaquePointer
+    unowned let connection: Connection
+
+    init(_ stmt: OpaquePointer, connection: Connection) {
+        self.stmt = stmt
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(stmt, index, value) }
+    func bind(_ index: Int32, _ value: Double?) {
+        if let value { sqlite3_bind_double(stmt, index, value) } else { sqlite3_bind_null(stmt, index) }
+    }
+    func bind(_ index: Int32, _ value: String) { sqlite3_bind_text(stmt, index, value, -1, synx_sqlite_transient()) }
+
+    /// Steps once; true while a row is available.
+    @discardableResult
+    func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw connection.error(rc)
+    }
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(stmt, column) }
+    func double(_ column: Int32) -> Double? {
+        sqlite3_column_type(stmt, column) == SQLITE_NULL ? nil : sqlite3_column_double(stmt, column)
+    }
+    func text(_ column: Int32) -> String { sqlite3_column_text(stmt, column).map { String(cString: $0) } ?? "" }
+}

@@ -1,0 +1,52 @@
+/// The store's schema, versioned with `PRAGMA user_version`; each migration moves one version up and runs
+/// in the same transaction as its version bump, so a crash leaves either version, never half of one.
+enum Schema {
+    /// Migration `i` brings the schema from version `i` to `i + 1`.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE series (
+            id          INTEGER PRIMARY KEY,
+            meter       TEXT NOT NULL,
+            measurement TEXT NOT NULL,
+            unit        TEXT NOT NULL,
+            UNIQUE (meter, measurement)
+        );
+        CREATE TABLE samples (
+            series  INTEGER NOT NULL REFERENCES series(id),
+            t       INTEGER NOT NULL,  -- UTC, milliseconds since the Unix epoch
+            value   REAL,              -- NULL when the poll failed
+            quality INTEGER NOT NULL,  -- SampleQuality
+            PRIMARY KEY (series, t)
+        ) WITHOUT ROWID;
+        """,
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    /// Brings `db` to the current version.
+    static func migrate(_ db: Connection) throws {
+        let version = Int(try db.scalarInt("PRAGMA user_version"))
+        guard version <= currentVersion else {
+            throw StoreError(code: 0, message: "database schema version \(version) is newer than this synxd (\(currentVersion))")
+        }
+        for step in version..<currentVersion {
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                try db.execute(migrations[step])
+                try db.execute("PRAGMA user_version = \(step + 1)")
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Settings every writer connection uses: WAL for concurrent readers, FULL sync so a committed batch
+    /// survives a power cut, not only a crash of synxd.
+    static func configureWriter(_ db: Connection) throws {
+        try db.execute("PRAGMA journal_mode = WAL")
+        try db.execute("PRAGMA synchronous = FULL")
+        try db.execute("PRAGMA foreign_keys = ON")
+    }
+}

@@ -1,0 +1,44 @@
+/// The reading side of the store, on its own read-only connection (WAL lets it read while the writer
+/// commits). Not thread-safe: open one per thread.
+public final class StoreReader {
+    private let db: Connection
+
+    public init(path: String) throws {
+        db = try Connection(path: path, readOnly: true)
+    }
+
+    /// Samples of one series with `from <= t < to`, oldest first, at most `limit`.
+    public func samples(meter: String, measurement: String, from: Int64, to: Int64, limit: Int) throws -> [StoredSample] {
+        let s = try db.prepare("""
+            SELECT t, value, quality FROM samples
+            WHERE series = (SELECT id FROM series WHERE meter = ? AND measurement = ?) AND t >= ? AND t < ?
+            ORDER BY t LIMIT ?
+            """)
+        s.bind(1, meter)
+        s.bind(2, measurement)
+        s.bind(3, from)
+        s.bind(4, to)
+        s.bind(5, Int64(limit))
+        var out: [StoredSample] = []
+        while try s.step() {
+            out.append(StoredSample(time: s.int(0), value: s.double(1), quality: SampleQuality(rawValue: Int(s.int(2))) ?? .invalid))
+        }
+        return out
+    }
+
+    /// The unit of a stored series, or nil if the series does not exist.
+    public func unit(meter: String, measurement: String) throws -> String? {
+        let s = try db.prepare("SELECT unit FROM series WHERE meter = ? AND measurement = ?")
+        s.bind(1, meter)
+        s.bind(2, measurement)
+        return try s.step() ? s.text(0) : nil
+    }
+
+    /// `PRAGMA integrity_check`'s verdict ("ok" when sound).
+    public func integrityCheck() throws -> String {
+        let s = try db.prepare("PRAGMA integrity_check")
+        var lines: [String] = []
+        while try s.step() { lines.append(s.text(0)) }
+        return lines.joined(separator: "\n")
+    }
+}

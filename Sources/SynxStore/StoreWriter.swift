@@ -1,0 +1,123 @@
+import Foundation
+
+/// The single writer of the store: rows are queued from any thread and committed on the writer's own
+/// thread in batches, one transaction every `batchInterval` (and at once when `flush` is called).
+///
+/// A failed commit (disk full, I/O error) keeps the rows queued, in order, and retries them; the queue is
+/// bounded by `maxQueuedRows`, past which the oldest rows are dropped and counted — memory is the one thing
+/// a gateway cannot lose.
+public final class StoreWriter: @unchecked Sendable {
+    /// What the writer has done, for status displays.
+    public struct Statistics: Sendable {
+        public var committedRows: Int = 0
+        public var queuedRows: Int = 0
+        public var droppedRows: Int = 0
+        public var lastError: String?
+        public var lastCommit: Date?
+    }
+
+    private let store: SampleStore
+    private let batchInterval: TimeInterval
+    private let maxQueuedRows: Int
+    private let condition = NSCondition()
+    private var queue: [SampleRow] = []
+    private var stats = Statistics()
+    private var stopping = false
+    private var flushRequested = false
+    private var flushedGeneration = 0
+    private var thread: Thread?
+    private var finished = false
+
+    public init(store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000) {
+        self.store = store
+        self.batchInterval = batchInterval
+        self.maxQueuedRows = maxQueuedRows
+    }
+
+    /// Starts the writer thread.
+    public func start() {
+        let t = Thread { [weak self] in self?.run() }
+        t.name = "synx-store-writer"
+        thread = t
+        t.start()
+    }
+
+    /// Queues rows for the next batch.
+    public func enqueue(_ rows: [SampleRow]) {
+        condition.lock()
+        queue.append(contentsOf: rows)
+        if queue.count > maxQueuedRows {
+            let excess = queue.count - maxQueuedRows
+            queue.removeFirst(excess)
+            stats.droppedRows += excess
+        }
+        condition.unlock()
+    }
+
+    /// Commits everything queued so far and waits until it is on disk (or the attempt failed).
+    public func flush() {
+        condition.lock()
+        let target = flushedGeneration + 1
+        flushRequested = true
+        condition.broadcast()
+        while flushedGeneration < target && !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Commits what is queued and stops the thread.
+    public func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    public var statistics: Statistics {
+        condition.lock()
+        defer { condition.unlock() }
+        var s = stats
+        s.queuedRows = queue.count
+        return s
+    }
+
+    private func run() {
+        condition.lock()
+        while true {
+            let deadline = Date().addingTimeInterval(batchInterval)
+            while !flushRequested && !stopping && condition.wait(until: deadline) {}
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            flushRequested = false
+            let stop = stopping
+            condition.unlock()
+
+            var failure: String?
+            do {
+                try store.insert(batch)
+            } catch {
+                failure = "\(error)"
+            }
+
+            condition.lock()
+            if let failure {
+                queue.insert(contentsOf: batch, at: 0)  // keep order; retried next round
+                stats.lastError = failure
+            } else if !batch.isEmpty {
+                stats.committedRows += batch.count
+                stats.lastCommit = Date()
+                stats.lastError = nil
+            }
+            flushedGeneration += 1
+            condition.broadcast()
+            if stop && (queue.isEmpty || failure != nil) { break }
+            if failure != nil {
+                // Back off a little before retrying a failing disk.
+                _ = condition.wait(until: Date().addingTimeInterval(min(batchInterval, 1)))
+            }
+        }
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

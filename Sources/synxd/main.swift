@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SynxDaemon
+import SynxTOML
+
+/// synxd — the synx power-quality monitoring daemon.
+struct SynxdCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synxd",
+        abstract: "Poll power meters over Modbus, store their values and serve synxctl.",
+        discussion: "Exit codes: 0 stopped cleanly, 78 (EX_CONFIG) invalid configuration, 1 other start-up failure.")
+
+    @Option(name: .long, help: "Configuration file.")
+    var config: String = DaemonConfig.defaultPath
+
+    @Flag(name: .long, help: "Validate the configuration and profiles, print the result and exit.")
+    var checkConfig = false
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() throws {
+        Daemon.blockSignals()
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return h
+        }
+        let logger = Logger(label: "synxd")
+        let parsed: DaemonConfig
+        do {
+            parsed = try DaemonConfig.load(path: config)
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("synxd: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        if checkConfig {
+            print("\(config): ok (\(parsed.buses.count) buses, \(parsed.meters.count) meters)")
+            return
+        }
+        do {
+            try Daemon(config: parsed, logger: logger).run()
+        } catch {
+            FileHandle.standardError.write(Data("synxd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+SynxdCommand.main()
