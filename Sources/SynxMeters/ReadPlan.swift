@@ -75,15 +75,23 @@ public struct RegisterImage {
     public func reading(of point: RegisterPoint) -> Reading {
         guard let raw = slice(point.table, point.address, point.type.wordCount) else { return .unread }
         if point.honoursNotImplemented && RegisterCodec.isSunSpecNotImplemented(raw, as: point.type) { return .notImplemented }
-        var v = RegisterCodec.decode(raw, as: point.type, order: point.order) * point.scale
+        var v = scaled(RegisterCodec.decode(raw, as: point.type, order: point.order), by: point.scale)
         if let sfAddress = point.scaleFactorAddress {
             guard let sf = slice(point.table, sfAddress, 1)?.first else { return .unread }
             if sf == 0x8000 { return .notImplemented }
             let exponent = Int(Int16(bitPattern: sf))
             guard (-10...10).contains(exponent) else { return .invalid }
-            v *= pow10(exponent)
+            v = exponent < 0 ? v / pow10(-exponent) : v * pow10(exponent)
         }
         return v.isFinite ? .value(v) : .invalid
+    }
+
+    /// `raw × scale`, computed as a division when the scale is 1/n, so 411506 × 0.001 gives 411.506 rather
+    /// than 411.50600000000003 (the division is correctly rounded; the product of two roundings is not).
+    func scaled(_ raw: Double, by scale: Double) -> Double {
+        guard scale != 1 else { return raw }
+        let divisor = (1 / scale).rounded()
+        return abs(divisor * scale - 1) < 1e-12 && abs(divisor) > 1 ? raw / divisor : raw * scale
     }
 }
 

@@ -18,6 +18,12 @@ public enum SunSpec {
         /// Address of the first data register (after ID and L).
         public var dataAddress: Int
         public var length: Int
+
+        public init(id: Int, dataAddress: Int, length: Int) {
+            self.id = id
+            self.dataAddress = dataAddress
+            self.length = length
+        }
     }
 
     /// Reads registers for discovery; throws what the bus throws.
@@ -72,7 +78,8 @@ public enum SunSpec {
                             mergeGap: maxRegistersPerRead)
     }
 
-    static func expectedLength(_ id: Int) -> Int { id < 210 ? 105 : 124 }
+    /// The data length (L) of meter model `id`: 105 for 201–204, 124 for 211–214.
+    public static func expectedLength(_ id: Int) -> Int { id < 210 ? 105 : 124 }
 
     /// Data-block offsets of the common points of models 201–204 (int16 + sunssf; acc32 energy).
     static let integerLayout: [(String, Int, RegisterType, Int, Double)] = {

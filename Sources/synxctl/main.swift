@@ -1,1 +1,126 @@
-print("tbd")
+import ArgumentParser
+import Foundation
+import SynxControl
+
+/// Options every subcommand shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "synxd's control socket (default: $SYNX_SOCKET or /run/synx/synxd.sock).")
+    var socket: String = ProcessInfo.processInfo.environment["SYNX_SOCKET"] ?? "/run/synx/synxd.sock"
+
+    @Option(name: .long, help: "Output format: table, json or csv.")
+    var format: String = "table"
+
+    @Flag(name: .long, help: "Same as --format json.")
+    var json = false
+
+    func outputFormat() throws -> OutputFormat {
+        if json { return .json }
+        guard let f = OutputFormat(rawValue: format) else { throw ValidationError("--format must be table, json or csv") }
+        return f
+    }
+
+    /// Sends a request; a daemon-side failure becomes one line on stderr and exit code 1, an unreachable
+    /// daemon exit code 69 (EX_UNAVAILABLE).
+    func send(_ request: Request) throws -> Response {
+        let response: Response
+        do { response = try ControlClient(socketPath: socket).send(request) } catch {
+            FileHandle.standardError.write(Data("synxctl: \(error)\n".utf8))
+            throw ExitCode(69)
+        }
+        guard response.status == .ok else {
+            FileHandle.standardError.write(Data("synxctl: \(response.status.rawValue): \(response.message ?? "no message")\n".utf8))
+            throw ExitCode(1)
+        }
+        return response
+    }
+}
+
+struct Synxctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synxctl",
+        abstract: "Ask synxd what its meters measure.",
+        subcommands: [Status.self, Meters.self, Live.self, Query.self])
+}
+
+extension Synxctl {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Daemon uptime, store, and the state of every bus and meter.")
+        @OptionGroup var options: CommonOptions
+
+        func run() throws {
+            let r = try options.send(Request(command: .status))
+            print(Renderer.status(r.daemon!, format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Meters: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The configured meters, their profiles and state.")
+        @OptionGroup var options: CommonOptions
+
+        func run() throws {
+            let r = try options.send(Request(command: .meters))
+            print(Renderer.meters(r.meters ?? [], format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Live: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The latest value of every measurement of one or more meters (all when none is named).")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Meter names.") var meters: [String] = []
+        @Flag(name: .long, help: "Redraw every second until interrupted.") var follow = false
+
+        func run() throws {
+            let format = try options.outputFormat()
+            repeat {
+                let names = meters.isEmpty ? (try options.send(Request(command: .meters)).meters ?? []).map(\.name) : meters
+                let values = try names.map { try options.send(Request(command: .live, meter: $0)).live! }
+                let text = Renderer.live(values, format: format)
+                if follow {
+                    print("\u{1B}[H\u{1B}[2J" + Renderer.timestamp(Int64(Date().timeIntervalSince1970 * 1000)) + "  (Ctrl-C to stop)\n")
+                }
+                print(text, terminator: "")
+                fflush(stdout)
+                if follow { Thread.sleep(forTimeInterval: 1) }
+            } while follow
+        }
+    }
+
+    struct Query: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stored history of one measurement.",
+            discussion: "Times: ISO 8601 (2026-11-23T09:00:00Z), milliseconds since the epoch, 'now', or a span before now: 30s, 10m, 2h, 7d (also written --from=-10m).")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Meter name.") var meter: String
+        @Argument(help: "Measurement name, e.g. voltage.l1n.") var measurement: String
+        @Option(name: .long, help: "Start (inclusive); default one hour before --to.") var from: String?
+        @Option(name: .long, help: "End (exclusive); default now.") var to: String?
+        @Option(name: .long, help: "At most this many samples.") var limit: Int = 10_000
+
+        func run() throws {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let toMs = try to.map { try parseTime($0, now: now) }
+            let fromMs = try from.map { try parseTime($0, now: now) }
+            let r = try options.send(Request(command: .query, meter: meter, measurement: measurement, from: fromMs, to: toMs, limit: limit))
+            print(Renderer.query(r.query!, format: try options.outputFormat()), terminator: "")
+        }
+    }
+}
+
+/// Parses a time argument to UTC milliseconds.
+func parseTime(_ s: String, now: Int64) throws -> Int64 {
+    if s == "now" { return now }
+    let relative = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
+    if let unit = relative.last, let n = Int64(relative.dropLast()) {
+        let factor: [Character: Int64] = ["s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+        if let f = factor[unit] { return now - n * f }
+    }
+    if let ms = Int64(s) { return ms }
+    let f = ISO8601DateFormatter()
+    for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+        f.formatOptions = options
+        if let d = f.date(from: s) { return Int64(d.timeIntervalSince1970 * 1000) }
+    }
+    throw ValidationError("cannot read time \"\(s)\": use ISO 8601, epoch milliseconds, 'now' or -10m style")
+}
+
+Synxctl.main()

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Plausible, slowly varying three-phase values for one simulated meter: voltages, currents and powers
+/// consistent with each other (S = U·I, P = S·PF, Q = √(S² − P²)), line-to-line voltages from the phasors
+/// at 120°, and energy counters that integrate the power.
+struct PowerModel {
+    let unit: Scenario.Unit
+    let phase: Double
+    var energyImportKWh: Double
+    var energyReactiveKVArh: Double
+
+    init(unit: Scenario.Unit, seed: UInt64) {
+        self.unit = unit
+        phase = Double((seed &* 2_654_435_761 &+ UInt64(unit.id) &* 40503) % 1000) / 1000 * 2 * .pi
+        energyImportKWh = unit.energyStartKWh
+        energyReactiveKVArh = unit.energyStartKWh / 4
+    }
+
+    /// The values at `t` seconds after start; advances the energy counters by `dt` seconds.
+    mutating func values(at t: Double, dt: Double) -> [String: Double] {
+        var v: [String: Double] = [:]
+        let u = (0..<3).map { i in unit.nominalVoltage * (1 + 0.01 * sin(2 * .pi * t / 37 + phase + Double(i))) }
+        let a = (0..<3).map { i in unit.current * (1 + 0.2 * sin(2 * .pi * t / 113 + phase + 2 * Double(i))) }
+        let pf = min(1, unit.powerFactor + 0.02 * sin(2 * .pi * t / 53 + phase))
+        var p = 0.0, q = 0.0, s = 0.0
+        for i in 0..<3 {
+            let n = "l\(i + 1)"
+            let si = u[i] * a[i], pi = si * pf, qi = (si * si - pi * pi).squareRoot()
+            v["voltage.\(n)n"] = u[i]
+            v["current.\(n)"] = a[i]
+            v["power.apparent.\(n)"] = si
+            v["power.active.\(n)"] = pi
+            v["power.reactive.\(n)"] = qi
+            v["power_factor.\(n)"] = pf
+            v["thd.voltage.\(n)"] = 2 + 0.5 * sin(2 * .pi * t / 97 + Double(i))
+            v["thd.current.\(n)"] = 8 + 2 * sin(2 * .pi * t / 89 + Double(i))
+            p += pi; q += qi; s += si
+        }
+        for (name, i, j) in [("l12", 0, 1), ("l23", 1, 2), ("l31", 2, 0)] {
+            v["voltage.\(name)"] = (u[i] * u[i] + u[j] * u[j] + u[i] * u[j]).squareRoot()  // phasors 120° apart
+        }
+        v["voltage.ln_avg"] = u.reduce(0, +) / 3
+        v["voltage.ll_avg"] = (v["voltage.l12"]! + v["voltage.l23"]! + v["voltage.l31"]!) / 3
+        v["current.n"] = abs(a[0] - (a[1] + a[2]) / 2)
+        v["current.avg"] = a.reduce(0, +) / 3
+        v["current.total"] = a.reduce(0, +)
+        v["power.active.total"] = p
+        v["power.reactive.total"] = q
+        v["power.apparent.total"] = s
+        v["power_factor.total"] = p / s
+        v["frequency"] = 50 + 0.03 * sin(2 * .pi * t / 71 + phase)
+        energyImportKWh += p * dt / 3_600_000
+        energyReactiveKVArh += q * dt / 3_600_000
+        v["energy.active.import"] = energyImportKWh
+        v["energy.active.export"] = 0
+        v["energy.reactive.import"] = energyReactiveKVArh
+        v["energy.reactive.export"] = 0
+        v["energy.apparent.total"] = energyImportKWh * 1.05
+        for i in 1...3 {
+            v["energy.active.import.l\(i)"] = energyImportKWh / 3
+            v["energy.active.export.l\(i)"] = 0
+        }
+        return v
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import SynxTOML
+
+/// A simulation scenario (`simulators/*.toml`, documented in `docs/simulator.md`): the units the simulator
+/// hosts, how their values move, and the faults it injects.
+struct Scenario {
+    struct Unit {
+        var id: UInt8
+        /// `synx-sim`, `eastron-sdm630`, `sunspec-203` or `sunspec-213`.
+        var profile: String
+        var nominalVoltage: Double
+        var current: Double
+        var powerFactor: Double
+        var energyStartKWh: Double
+    }
+
+    enum FaultKind: String {
+        /// No reply at all (a dead or disconnected meter).
+        case silent
+        /// An exception reply with `code`.
+        case exception
+        /// An RTU reply whose CRC is wrong.
+        case crc
+        /// Bytes that are no Modbus reply.
+        case garbage
+        /// The right reply, `delay_ms` late.
+        case delay
+    }
+
+    struct Fault {
+        var unit: UInt8?
+        var kind: FaultKind
+        var code: UInt8
+        var delayMs: Int
+        var probability: Double
+        var fromSeconds: Double
+        var untilSeconds: Double
+        /// Only requests that cover this register address, if set.
+        var address: Int?
+
+        func applies(unit u: UInt8, elapsed: Double, first: Int, count: Int, roll: Double) -> Bool {
+            if let unit, unit != u { return false }
+            if elapsed < fromSeconds || elapsed >= untilSeconds { return false }
+            if let address, !(first..<(first + count)).contains(address) { return false }
+            return roll < probability
+        }
+    }
+
+    var updateIntervalMs: Int
+    var seed: UInt64
+    var units: [Unit]
+    var faults: [Fault]
+
+    static let profiles: Set<String> = ["synx-sim", "eastron-sdm630", "sunspec-203", "sunspec-213"]
+
+    static func load(path: String) throws -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the scenario file")
+        }
+        let root = try TOMLDocument(file: path, text: text).rootSection
+        try root.rejectUnknownKeys(["simulation", "unit", "fault"])
+        let sim = try root.section("simulation")
+        try sim?.rejectUnknownKeys(["update_interval_ms", "seed"])
+        var units: [Unit] = []
+        for u in try root.sections("unit") {
+            try u.rejectUnknownKeys(["id", "profile", "nominal_voltage", "current", "power_factor", "energy_start_kwh"])
+            let profile = try u.string("profile") ?? "synx-sim"
+            guard profiles.contains(profile) else {
+                throw u.error("profile", "\"\(profile)\" is not one of: \(profiles.sorted().joined(separator: ", "))")
+            }
+            let id = UInt8(try u.requiredInt("id", in: 1...247))
+            if units.contains(where: { $0.id == id }) { throw u.error("id", "unit \(id) is defined twice") }
+            units.append(Unit(id: id, profile: profile,
+                              nominalVoltage: try u.double("nominal_voltage", in: 1...100_000) ?? 230,
+                              current: try u.double("current", in: 0...100_000) ?? 40,
+                              powerFactor: try u.double("power_factor", in: 0...1) ?? 0.95,
+                              energyStartKWh: try u.double("energy_start_kwh", in: 0...4_000_000) ?? 1234.5))
+        }
+        if units.isEmpty { throw root.error(nil, "no [[unit]] defined") }
+        var faults: [Fault] = []
+        for f in try root.sections("fault") {
+            try f.rejectUnknownKeys(["unit", "kind", "code", "delay_ms", "probability", "from_s", "until_s", "address"])
+            guard let kindName = try f.string("kind"), let kind = FaultKind(rawValue: kindName) else {
+                throw f.error("kind", "missing or not one of: silent, exception, crc, garbage, delay")
+            }
+            faults.append(Fault(unit: try f.int("unit", in: 1...247).map { UInt8($0) }, kind: kind,
+                                code: UInt8(try f.int("code", in: 1...255) ?? 2),
+                                delayMs: try f.int("delay_ms", in: 0...60_000) ?? 0,
+                                probability: try f.double("probability", in: 0...1) ?? 1,
+                                fromSeconds: try f.double("from_s", in: 0...1e9) ?? 0,
+                                untilSeconds: try f.double("until_s", in: 0...1e9) ?? .infinity,
+                                address: try f.int("address", in: 0...0xFFFF)))
+        }
+        return Scenario(updateIntervalMs: try sim?.int("update_interval_ms", in: 0...3_600_000) ?? 1000,
+                        seed: UInt64(try sim?.int("seed", in: 0...Int.max) ?? 1), units: units, faults: faults)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import SynxControl
+
+/// Output formats of every report.
+enum OutputFormat: String, CaseIterable {
+    case table, json, csv
+}
+
+/// A report as rows of columns; rendered as an aligned table or as CSV.
+struct Report {
+    var title: String?
+    var columns: [String]
+    var rows: [[String]]
+
+    func render(_ format: OutputFormat) -> String {
+        switch format {
+        case .csv:
+            return ([columns.map { $0.lowercased() }] + rows).map { $0.map(Report.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        case .table, .json:
+            var widths = columns.map(\.count)
+            for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+            func line(_ cells: [String]) -> String {
+                cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ")
+            }
+            var out = title.map { "\($0)\n" } ?? ""
+            out += ([line(columns)] + rows.map(line)).joined(separator: "\n") + "\n"
+            return out
+        }
+    }
+
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
+
+/// Renders every payload of the protocol for humans (table, CSV) or programs (JSON: the protocol's own
+/// shape, documented in docs/PROTOCOL.md).
+enum Renderer {
+    static func json<T: Encodable>(_ value: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self) + "\n"
+    }
+
+    static func status(_ s: DaemonStatus, format: OutputFormat) -> String {
+        if format == .json { return json(s) }
+        var out = ""
+        if format == .table {
+            out += "synxd \(s.version), pid \(s.pid), up \(duration(s.uptimeSeconds))\n"
+            out += "store \(s.store.path): \(s.store.committedRows) rows committed, \(s.store.queuedRows) queued"
+            if s.store.droppedRows > 0 { out += ", \(s.store.droppedRows) DROPPED" }
+            if let e = s.store.lastError { out += ", error: \(e)" }
+            out += "\n\n"
+        }
+        out += Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "P99 LATE (ms)", "LAST ERROR"],
+                      rows: s.buses.map { [$0.name, $0.endpoint, $0.state, String($0.requests), String($0.failures),
+                                           String(format: "%.1f", $0.pollLatenessP99Ms), $0.lastError ?? "-"] }).render(format)
+        if format == .table { out += "\n" }
+        out += meters(s.meters, format: format)
+        return out
+    }
+
+    static func meters(_ list: [MeterStatus], format: OutputFormat) -> String {
+        if format == .json { return json(list) }
+        return Report(title: nil, columns: ["METER", "BUS", "UNIT", "PROFILE", "STATE", "POLLS", "FAILED", "LAST GOOD POLL", "LAST ERROR"],
+                      rows: list.map { m in
+                          [m.name, m.bus, String(m.unit), m.profile, m.state.rawValue, String(m.polls), String(m.failedPolls),
+                           m.lastGoodPoll.map(timestamp) ?? "-", m.lastError ?? "-"]
+                      }).render(format)
+    }
+
+    static func live(_ values: [LiveValues], format: OutputFormat) -> String {
+        if format == .json { return json(values.count == 1 ? AnyEncodable(values[0]) : AnyEncodable(values)) }
+        if format == .csv {
+            return Report(title: nil, columns: ["meter", "measurement", "value", "unit", "time"], rows: values.flatMap { lv in
+                lv.values.map { [lv.meter, $0.measurement, String($0.value), $0.unit, timestamp($0.time)] }
+            }).render(.csv)
+        }
+        return values.map { lv in
+            Report(title: "meter \(lv.meter) (\(lv.state.rawValue))", columns: ["MEASUREMENT", "VALUE", "UNIT", "TIME"],
+                   rows: lv.values.map { [$0.measurement, String($0.value), $0.unit, timestamp($0.time)] }).render(.table)
+        }.joined(separator: "\n")
+    }
+
+    static func query(_ q: QueryResult, format: OutputFormat) -> String {
+        if format == .json { return json(q) }
+        let title = format == .table ? "\(q.meter) \(q.measurement) [\(q.unit)] \(timestamp(q.from)) … \(timestamp(q.to)): \(q.samples.count) samples\(q.truncated ? " (truncated)" : "")" : nil
+        return Report(title: title, columns: ["TIME", "VALUE", "QUALITY"],
+                      rows: q.samples.map { [timestamp($0.time), $0.value.map { String($0) } ?? "-", $0.quality] }).render(format)
+    }
+
+    /// UTC ISO 8601 with milliseconds.
+    static func timestamp(_ ms: Int64) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        return s >= 86400 ? "\(s / 86400)d \(s % 86400 / 3600)h" : s >= 3600 ? "\(s / 3600)h \(s % 3600 / 60)m" : "\(s / 60)m \(s % 60)s"
+    }
+}
+
+/// Lets `live` print one object for one meter and an array for several.
+struct AnyEncodable: Encodable {
+    let value: Encodable
+    init(_ value: Encodable) { self.value = value }
+    func encode(to encoder: Encoder) throws { try value.encode(to: encoder) }
+}
