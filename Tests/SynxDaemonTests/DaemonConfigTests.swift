@@ -1,0 +1,106 @@
+@testable import SynxDaemon
+import SynxModbus
+import SynxTOML
+import XCTest
+
+final class DaemonConfigTests: XCTestCase {
+    static let valid = """
+    [daemon]
+    state_directory = "/tmp/x"
+    socket = "/tmp/x/s.sock"
+    profile_directories = []
+
+    [[bus]]
+    name = "lan"
+    type = "tcp"
+    host = "10.0.0.5"
+
+    [[bus]]
+    name = "rs485"
+    type = "rtu"
+    device = "/dev/ttyUSB0"
+    baud = 19200
+    parity = "E"
+    frame_gap_ms = 100
+
+    [[meter]]
+    name = "incomer"
+    bus = "lan"
+    unit = 1
+    profile = "eastron-sdm630"
+
+    [[meter]]
+    name = "pv"
+    bus = "rs485"
+    unit = 2
+    profile = "sunspec"
+    poll_interval_ms = 5000
+    """
+
+    private func error(_ text: String) -> ConfigError? {
+        do { _ = try DaemonConfig.parse(text: text, file: "synxd.toml"); return nil } catch { return error as? ConfigError }
+    }
+
+    func testValidConfig_parsesWithDefaults() throws {
+        let c = try DaemonConfig.parse(text: Self.valid, file: "synxd.toml")
+        XCTAssertEqual(c.buses.map(\.name), ["lan", "rs485"])
+        XCTAssertEqual(c.buses[0].link, .tcp(host: "10.0.0.5", port: 502))
+        XCTAssertEqual(c.buses[1].link, .rtu(SerialSettings(device: "/dev/ttyUSB0", baud: 19200, parity: "E", dataBits: 8, stopBits: 1)))
+        XCTAssertEqual(c.buses[1].timing, BusTiming(timeoutMilliseconds: 1000, retries: 1, frameGapMilliseconds: 100))
+        XCTAssertEqual(c.meters[1].slowPollIntervalMs, 50_000)
+        XCTAssertEqual(c.databasePath, "/tmp/x/synx.sqlite")
+    }
+
+    func testMissingBus_namesTheMeterLine() {
+        let e = error(Self.valid.replacingOccurrences(of: "bus = \"rs485\"", with: "bus = \"rs232\""))
+        XCTAssertEqual(e?.line, 27)
+        XCTAssertEqual(e?.key, "meter[2].bus")
+        XCTAssertTrue(e?.message.contains("no bus named \"rs232\"") ?? false, "\(String(describing: e))")
+    }
+
+    func testDuplicateMeterName_pointsAtTheSecond() {
+        let e = error(Self.valid.replacingOccurrences(of: "name = \"pv\"", with: "name = \"incomer\""))
+        XCTAssertEqual(e?.line, 26)
+        XCTAssertTrue(e?.message.contains("duplicate meter name \"incomer\" (first defined at line 20)") ?? false, "\(String(describing: e))")
+    }
+
+    func testBadBaudRate() {
+        let e = error(Self.valid.replacingOccurrences(of: "baud = 19200", with: "baud = 12345"))
+        XCTAssertEqual(e?.line, 15)
+        XCTAssertTrue(e?.message.contains("not a standard baud rate") ?? false)
+    }
+
+    func testUnknownProfile_listsTheAvailableOnes() {
+        let e = error(Self.valid.replacingOccurrences(of: "profile = \"sunspec\"", with: "profile = \"abb-b23\""))
+        XCTAssertEqual(e?.line, 29)
+        XCTAssertTrue(e?.message.contains("unknown profile \"abb-b23\" (available: eastron-sdm630, sunspec, synx-sim)") ?? false, "\(String(describing: e))")
+    }
+
+    func testMalformedTOML_givesTheLine() {
+        let e = error(Self.valid.replacingOccurrences(of: "unit = 2", with: "unit = = 2"))
+        XCTAssertEqual(e?.line, 28)
+        XCTAssertTrue(e?.message.hasPrefix("malformed TOML") ?? false)
+    }
+
+    func testTypoedKey_isRejected() {
+        let e = error(Self.valid.replacingOccurrences(of: "frame_gap_ms", with: "frame_gap"))
+        XCTAssertEqual(e?.line, 17)
+        XCTAssertTrue(e?.message.hasPrefix("unknown key") ?? false)
+    }
+
+    func testSameUnitTwiceOnOneBus_isRejected() {
+        let e = error(Self.valid.replacingOccurrences(of: "bus = \"rs485\"", with: "bus = \"lan\"").replacingOccurrences(of: "unit = 2", with: "unit = 1"))
+        XCTAssertTrue(e?.message.contains("already meter \"incomer\"") ?? false, "\(String(describing: e))")
+    }
+
+    func testSchedule_alignsToTheWallClock() {
+        XCTAssertEqual(alignedAfter(12_345, interval: 1000), 13_000)
+        XCTAssertEqual(alignedAfter(13_000, interval: 1000), 14_000)
+        XCTAssertEqual(alignedAfter(61_000, interval: 60_000), 120_000)
+    }
+
+    func testPercentile_nearestRank() {
+        XCTAssertEqual(percentile((1...100).map(Double.init), 0.99), 99)
+        XCTAssertEqual(percentile([], 0.99), 0)
+    }
+}

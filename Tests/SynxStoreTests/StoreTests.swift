@@ -1,0 +1,86 @@
+import CSQLite
+import Foundation
+@testable import SynxStore
+import XCTest
+
+final class StoreTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("synx-store-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    private func row(_ t: Int64, _ v: Double?, meter: String = "m1", q: SampleQuality = .good) -> SampleRow {
+        SampleRow(meter: meter, measurement: "voltage.l1n", unit: "V", time: t, value: v, quality: q)
+    }
+
+    func testInsertedRows_readBackInOrderWithQuality() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        let store = try SampleStore(path: path)
+        try store.insert([row(2000, 231.5), row(1000, 230.25), row(3000, nil, q: .missing), row(1000, 7, meter: "m2")])
+        let reader = try StoreReader(path: path)
+        let got = try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: 10_000, limit: 10)
+        XCTAssertEqual(got, [StoredSample(time: 1000, value: 230.25, quality: .good), StoredSample(time: 2000, value: 231.5, quality: .good),
+                             StoredSample(time: 3000, value: nil, quality: .missing)])
+        XCTAssertEqual(try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 1500, to: 3000, limit: 10).map(\.time), [2000])
+        XCTAssertEqual(try reader.unit(meter: "m2", measurement: "voltage.l1n"), "V")
+        XCTAssertNil(try reader.unit(meter: "m3", measurement: "voltage.l1n"))
+    }
+
+    func testSchema_isVersionedAndWAL() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        _ = try SampleStore(path: path)
+        let db = try Connection(path: path, readOnly: true)
+        XCTAssertEqual(try db.scalarInt("PRAGMA user_version"), Int64(Schema.currentVersion))
+        let s = try db.prepare("PRAGMA journal_mode")
+        XCTAssertTrue(try s.step())
+        XCTAssertEqual(s.text(0), "wal")
+        // Reopening an up-to-date store migrates nothing and keeps data.
+        try SampleStore(path: path).insert([row(1, 1)])
+        XCTAssertEqual(try SampleStore(path: path).db.scalarInt("SELECT count(*) FROM samples"), 1)
+    }
+
+    func testNewerSchema_isRefused() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        _ = try SampleStore(path: path)
+        try Connection(path: path, readOnly: false).execute("PRAGMA user_version = 99")
+        XCTAssertThrowsError(try SampleStore(path: path)) { XCTAssertTrue("\($0)".contains("newer"), "\($0)") }
+    }
+
+    func testWriter_flushCommitsEverythingQueued() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        let writer = StoreWriter(store: try SampleStore(path: path), batchInterval: 60)
+        writer.start()
+        writer.enqueue((0..<5000).map { row(Int64($0), Double($0)) })
+        writer.flush()
+        XCTAssertEqual(writer.statistics.committedRows, 5000)
+        XCTAssertEqual(try StoreReader(path: path).samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: 10_000, limit: 10_000).count, 5000)
+        writer.stop()
+    }
+
+    func testFullDatabase_keepsRowsQueuedAndWritesThemWhenSpaceReturns() throws {
+        let path = dir.appendingPathComponent("s.sqlite").path
+        let store = try SampleStore(path: path)
+        // SQLite's page-count ceiling stands in for a full disk: inserts fail with SQLITE_FULL.
+        let pages = try store.db.scalarInt("PRAGMA page_count")
+        try store.db.execute("PRAGMA max_page_count = \(pages + 2)")
+        let writer = StoreWriter(store: store, batchInterval: 0.05)
+        writer.start()
+        writer.enqueue((0..<20_000).map { row(Int64($0), Double($0)) })
+        writer.flush()
+        let full = writer.statistics
+        XCTAssertEqual(full.committedRows, 0)
+        XCTAssertEqual(full.queuedRows, 20_000)
+        XCTAssertTrue(full.lastError?.contains("full") ?? false, full.lastError ?? "no error")
+        try store.db.execute("PRAGMA max_page_count = 1073741823")
+        writer.flush()
+        writer.flush()
+        XCTAssertEqual(writer.statistics.committedRows, 20_000)
+        XCTAssertNil(writer.statistics.lastError)
+        writer.stop()
+        XCTAssertEqual(try StoreReader(path: path).integrityCheck(), "ok")
+    }
+}
