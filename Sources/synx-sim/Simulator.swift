@@ -55,7 +55,9 @@ final class Simulator: @unchecked Sendable {
         let snapshot: [String: [String: Double]] = lock.withLock {
             Dictionary(uniqueKeysWithValues: units.map { (String($0.key), $0.value.served) })
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: ["units": snapshot], options: [.sortedKeys]) else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(["units": snapshot]) else { return }
         let tmp = statePath + ".tmp"
         FileManager.default.createFile(atPath: tmp, contents: data)
         rename(tmp, statePath)

@@ -1,0 +1,154 @@
+import Foundation
+import SynxControl
+import XCTest
+
+/// Starts the real binaries (synx-sim, synxd, synxctl, socat) in a temporary directory, waits for
+/// conditions with deadlines, and kills everything it started when the test ends.
+final class Harness {
+    let dir: URL
+    private var processes: [Process] = []
+    /// The build directory holding the executables: $SYNX_BIN_DIR, or the one the test binary runs from.
+    static let binaries: URL = {
+        if let dir = ProcessInfo.processInfo.environment["SYNX_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        let candidates = [Bundle(for: Harness.self).bundleURL, Bundle(for: Harness.self).bundleURL.deletingLastPathComponent(),
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("synxd").path) } ?? candidates[0]
+    }()
+
+    /// A harness for one test; a missing binary fails the test (it never skips).
+    init(_ name: String) throws {
+        dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("synx-e2e-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for tool in ["synxd", "synxctl", "synx-sim"] {
+            guard FileManager.default.isExecutableFile(atPath: Harness.binaries.appendingPathComponent(tool).path) else {
+                let message = "\(tool) is not built in \(Harness.binaries.path): run `swift build` before `swift test`"
+                XCTFail(message)
+                throw HarnessError(message)
+            }
+        }
+    }
+
+    /// Kills every process started, then removes the directory.
+    func tearDown() {
+        for p in processes.reversed() where p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        processes.removeAll()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return path(name)
+    }
+
+    /// Starts `executable` with output to `name.out` / `name.err` in the directory.
+    @discardableResult
+    func start(_ executable: String, _ arguments: [String], name: String) throws -> Process {
+        let p = Process()
+        p.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : Harness.binaries.appendingPathComponent(executable)
+        p.arguments = arguments
+        _ = FileManager.default.createFile(atPath: path("\(name).out"), contents: nil)
+        _ = FileManager.default.createFile(atPath: path("\(name).err"), contents: nil)
+        p.standardOutput = FileHandle(forWritingAtPath: path("\(name).out"))
+        p.standardError = FileHandle(forWritingAtPath: path("\(name).err"))
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        processes.append(p)
+        return p
+    }
+
+    func output(_ name: String) -> String { (try? String(contentsOfFile: path(name), encoding: .utf8)) ?? "" }
+
+    /// Waits until `condition` holds, polling every 50 ms, or fails the test after `timeout` seconds.
+    @discardableResult
+    func waitUntil(_ what: String, timeout: Double = 15, file: StaticString = #filePath, line: UInt = #line,
+                   _ condition: () throws -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? condition()) == true { return true }
+            usleep(50_000)
+        }
+        XCTFail("timed out after \(timeout) s waiting for: \(what)", file: file, line: line)
+        return false
+    }
+
+    /// A socat pty pair; returns the two device links.
+    func ptyPair() throws -> (String, String) {
+        let a = path("ttyA"), b = path("ttyB")
+        try start("/usr/bin/socat", ["pty,raw,echo=0,link=\(a)", "pty,raw,echo=0,link=\(b)"], name: "socat")
+        waitUntil("socat pty pair") { FileManager.default.fileExists(atPath: a) && FileManager.default.fileExists(atPath: b) }
+        return (a, b)
+    }
+
+    /// Starts synx-sim on a free TCP port (and the given RTU devices); returns its TCP port.
+    func startSimulator(scenario: String, rtu: [String] = [], name: String = "sim") throws -> Int {
+        let file = try write("\(name).toml", scenario)
+        try start("synx-sim", ["--scenario", file, "--tcp", "127.0.0.1:0", "--state", path("\(name)-state.json")]
+                  + rtu.flatMap { ["--rtu", $0] }, name: name)
+        waitUntil("\(name) ready") { output("\(name).out").contains("ready\n") }
+        guard let line = output("\(name).out").split(separator: "\n").first(where: { $0.hasPrefix("tcp ") }),
+              let port = Int(line.split(separator: ":").last!) else { throw HarnessError("no tcp line from synx-sim: \(output("\(name).out"))") }
+        return port
+    }
+
+    /// The values the simulator serves, by unit and measurement.
+    func simulatorValues(name: String = "sim") throws -> [String: [String: Double]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path("\(name)-state.json")))
+        return try JSONDecoder().decode([String: [String: [String: Double]]].self, from: data)["units"]!
+    }
+
+    var socketPath: String { path("synxd.sock") }
+
+    /// The `[daemon]` table pointing at this directory.
+    var daemonSection: String {
+        """
+        [daemon]
+        state_directory = "\(path("state"))"
+        socket = "\(socketPath)"
+        profile_directories = ["\(path("profiles"))"]
+
+        """
+    }
+
+    /// Starts synxd and waits until its socket answers.
+    @discardableResult
+    func startDaemon(config: String) throws -> Process {
+        let file = try write("synxd.toml", config)
+        let p = try start("synxd", ["--config", file], name: "synxd")
+        waitUntil("synxd answering on its socket") {
+            (try? ControlClient(socketPath: socketPath, timeoutSeconds: 2).send(Request(command: .status)))?.status == .ok
+        }
+        return p
+    }
+
+    func request(_ r: Request) throws -> Response { try ControlClient(socketPath: socketPath).send(r) }
+
+    func status() throws -> DaemonStatus { try request(Request(command: .status)).daemon! }
+
+    func meter(_ name: String) throws -> MeterStatus { try status().meters.first { $0.name == name }! }
+
+    /// Runs a binary to completion and returns exit code, stdout and stderr.
+    func run(_ executable: String, _ arguments: [String], timeout: Double = 30) throws -> (Int32, String, String) {
+        let name = "run-\(UUID().uuidString.prefix(6))"
+        let p = try start(executable, arguments, name: name)
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); throw HarnessError("\(executable) did not finish in \(timeout) s") }
+        p.waitUntilExit()
+        return (p.terminationStatus, output("\(name).out"), output("\(name).err"))
+    }
+
+    /// synxctl with the test's socket.
+    func synxctl(_ arguments: [String]) throws -> (Int32, String, String) {
+        try run("synxctl", arguments + ["--socket", socketPath])
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ s: String) { description = s }
+}

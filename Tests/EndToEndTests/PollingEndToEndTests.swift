@@ -1,0 +1,241 @@
+import Foundation
+import SynxControl
+import XCTest
+
+/// synx-sim → Modbus/TCP and Modbus/RTU (socat pty pair) → synxd → store and socket → synxctl.
+final class PollingEndToEndTests: XCTestCase {
+    var h: Harness!
+
+    override func setUpWithError() throws { h = try Harness(String(name.filter(\.isLetter).suffix(24))) }
+    override func tearDown() { h?.tearDown() }
+
+    /// Values frozen at start (update_interval_ms = 0), so the daemon's view can be compared exactly.
+    static let frozenScenario = """
+    [simulation]
+    update_interval_ms = 0
+    seed = 3
+    [[unit]]
+    id = 1
+    profile = "synx-sim"
+    [[unit]]
+    id = 2
+    profile = "eastron-sdm630"
+    [[unit]]
+    id = 3
+    profile = "sunspec-203"
+    [[unit]]
+    id = 4
+    profile = "sunspec-213"
+    """
+
+    func testLiveValues_ofATCPMeterAndTwoRTUMetersOnOnePtyBus_equalTheSimulatorsValues() throws {
+        let (simEnd, daemonEnd) = try h.ptyPair()
+        let port = try h.startSimulator(scenario: Self.frozenScenario, rtu: [simEnd])
+        try h.startDaemon(config: h.daemonSection + """
+        [[bus]]
+        name = "lan"
+        type = "tcp"
+        host = "127.0.0.1"
+        port = \(port)
+        timeout_ms = 500
+
+        [[bus]]
+        name = "rs485"
+        type = "rtu"
+        device = "\(daemonEnd)"
+        baud = 19200
+        timeout_ms = 500
+        frame_gap_ms = 10
+
+        [[meter]]
+        name = "incomer"
+        bus = "lan"
+        unit = 1
+        profile = "synx-sim"
+        slow_poll_interval_ms = 1000
+
+        [[meter]]
+        name = "pv-inverter"
+        bus = "lan"
+        unit = 4
+        profile = "sunspec"
+
+        [[meter]]
+        name = "feeder-a"
+        bus = "rs485"
+        unit = 2
+        profile = "eastron-sdm630"
+        slow_poll_interval_ms = 1000
+
+        [[meter]]
+        name = "feeder-b"
+        bus = "rs485"
+        unit = 3
+        profile = "sunspec"
+        slow_poll_interval_ms = 1000
+        """)
+        let meters = ["incomer": "1", "pv-inverter": "4", "feeder-a": "2", "feeder-b": "3"]
+        h.waitUntil("all meters online") { try h.status().meters.allSatisfy { $0.state == .online } }
+        let served = try h.simulatorValues()
+
+        for (meter, unit) in meters {
+            let (code, out, err) = try h.synxctl(["live", meter, "--json"])
+            XCTAssertEqual(code, 0, err)
+            let live = try JSONDecoder().decode(LiveValues.self, from: Data(out.utf8))
+            let expected = served[unit]!
+            XCTAssertEqual(Set(live.values.map(\.measurement)), Set(expected.keys), meter)
+            for v in live.values {
+                XCTAssertEqual(v.value, expected[v.measurement], "\(meter) \(v.measurement)")  // exact: float32 decoded exactly
+            }
+        }
+        // The discovered SunSpec models are reported.
+        XCTAssertEqual(try h.meter("feeder-b").model, "model 203")
+        XCTAssertEqual(try h.meter("pv-inverter").model, "model 213")
+
+        // An independent Modbus master (mbpoll) decodes the same float32 registers.
+        let (code, out, err) = try h.run("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)", "-a", "1", "-t", "3:float", "-B",
+                                                             "-r", "1", "-c", "3", "-1", "-q", "127.0.0.1"])
+        XCTAssertEqual(code, 0, err + out)
+        let mbpoll = out.split(separator: "\n").compactMap { line -> Double? in
+            line.hasPrefix("[") ? Double(line.split(separator: "\t").last!.trimmingCharacters(in: .whitespaces)) : nil
+        }
+        let live = try h.request(Request(command: .live, meter: "incomer")).live!
+        let daemon = ["voltage.l1n", "voltage.l2n", "voltage.l3n"].map { n in live.values.first { $0.measurement == n }!.value }
+        XCTAssertEqual(mbpoll.count, 3, out)
+        for (a, b) in zip(mbpoll, daemon) { XCTAssertEqual(a, b, accuracy: abs(b) * 1e-5) }  // mbpoll prints 6 digits
+
+        // The store keeps the history: several good samples, in order, of the frozen value.
+        h.waitUntil("three stored samples") {
+            try h.request(Request(command: .query, meter: "feeder-a", measurement: "frequency", from: 0)).query?.samples.count ?? 0 >= 3
+        }
+        let (qcode, qout, qerr) = try h.synxctl(["query", "feeder-a", "frequency", "--from", "1h", "--json"])
+        XCTAssertEqual(qcode, 0, qerr)
+        let q = try JSONDecoder().decode(QueryResult.self, from: Data(qout.utf8))
+        XCTAssertEqual(q.unit, "Hz")
+        XCTAssertGreaterThanOrEqual(q.samples.count, 3)
+        XCTAssertEqual(q.samples.map(\.time), q.samples.map(\.time).sorted())
+        XCTAssertTrue(q.samples.allSatisfy { $0.quality == "good" && $0.value == served["2"]!["frequency"] })
+        XCTAssertTrue(zip(q.samples, q.samples.dropFirst()).allSatisfy { $1.time - $0.time >= 500 }, "1 s schedule")
+    }
+
+    func testMeterThatStopsAnswering_goesOfflineWithReason_neighboursKeepTheirRate_andItComesBack() throws {
+        let port = try h.startSimulator(scenario: """
+        [[unit]]
+        id = 1
+        [[unit]]
+        id = 2
+        [[unit]]
+        id = 3
+        [[fault]]
+        unit = 3
+        kind = "silent"
+        from_s = 4
+        until_s = 10
+        """)
+        try h.startDaemon(config: h.daemonSection + """
+        [[bus]]
+        name = "gateway"
+        type = "tcp"
+        host = "127.0.0.1"
+        port = \(port)
+        timeout_ms = 300
+        retries = 0
+        """ + (1...3).map { "\n[[meter]]\nname = \"m\($0)\"\nbus = \"gateway\"\nunit = \($0)\nprofile = \"synx-sim\"\n" }.joined())
+        h.waitUntil("m3 online", timeout: 4) { try h.meter("m3").state == .online }
+        h.waitUntil("m3 offline", timeout: 10) { try h.meter("m3").state == .offline }
+        let m3 = try h.meter("m3")
+        XCTAssertTrue(m3.lastError?.contains("unit 3") == true && m3.lastError?.contains("timeout") == true, m3.lastError ?? "-")
+
+        // Meters behind the same gateway keep their 1 s rate while m3 times out.
+        let before = try h.status().meters
+        Thread.sleep(forTimeInterval: 3)  // a measuring window, not a synchronisation
+        let after = try h.status().meters
+        for name in ["m1", "m2"] {
+            let polls = after.first { $0.name == name }!.polls - before.first { $0.name == name }!.polls
+            XCTAssertGreaterThanOrEqual(polls, 2, "\(name) polled \(polls) times in 3 s")
+            XCTAssertEqual(after.first { $0.name == name }!.state, .online)
+        }
+        let (_, out, _) = try h.synxctl(["status"])
+        XCTAssertTrue(out.contains("m3") && out.contains("offline") && out.contains("timeout"), out)
+
+        h.waitUntil("m3 back online", timeout: 20) { try h.meter("m3").state == .online }
+        XCTAssertTrue(h.output("synxd.err").contains("meter back online"), h.output("synxd.err"))
+    }
+
+    func testMisbehavingMeters_reportExceptionCRCAndGarbage_andTheRestKeepPolling() throws {
+        let (simEnd, daemonEnd) = try h.ptyPair()
+        let port = try h.startSimulator(scenario: """
+        [[unit]]
+        id = 1
+        [[unit]]
+        id = 2
+        profile = "eastron-sdm630"
+        [[unit]]
+        id = 3
+        profile = "eastron-sdm630"
+        [[unit]]
+        id = 4
+        [[fault]]
+        unit = 1
+        kind = "garbage"
+        [[fault]]
+        unit = 2
+        kind = "crc"
+        [[fault]]
+        unit = 3
+        kind = "exception"
+        code = 2
+        address = 70
+        """, rtu: [simEnd])
+        try h.startDaemon(config: h.daemonSection + """
+        [[bus]]
+        name = "lan"
+        type = "tcp"
+        host = "127.0.0.1"
+        port = \(port)
+        timeout_ms = 300
+        retries = 0
+        [[bus]]
+        name = "rs485"
+        type = "rtu"
+        device = "\(daemonEnd)"
+        baud = 19200
+        timeout_ms = 300
+        retries = 1
+        [[meter]]
+        name = "garbled"
+        bus = "lan"
+        unit = 1
+        profile = "synx-sim"
+        [[meter]]
+        name = "healthy"
+        bus = "lan"
+        unit = 4
+        profile = "synx-sim"
+        [[meter]]
+        name = "noisy-line"
+        bus = "rs485"
+        unit = 2
+        profile = "eastron-sdm630"
+        [[meter]]
+        name = "wrong-map"
+        bus = "rs485"
+        unit = 3
+        profile = "eastron-sdm630"
+        """)
+        h.waitUntil("garbled offline") { try h.meter("garbled").state == .offline }
+        h.waitUntil("noisy-line offline") { try h.meter("noisy-line").state == .offline }
+        h.waitUntil("wrong-map degraded") { try h.meter("wrong-map").state == .degraded }
+        h.waitUntil("healthy online with polls") { let m = try h.meter("healthy"); return m.state == .online && m.polls >= 3 }
+        let garbled = try h.meter("garbled").lastError ?? "-"
+        XCTAssertTrue(garbled.contains("garbage reply"), garbled)
+        let noisy = try h.meter("noisy-line").lastError ?? "-"
+        XCTAssertTrue(noisy.contains("CRC error"), noisy)
+        let wrong = try h.meter("wrong-map").lastError ?? "-"
+        XCTAssertTrue(wrong.contains("exception 2 (illegal data address)") && wrong.contains("eastron-sdm630"), wrong)
+        // What wrong-map could read is still there: the line-to-line voltages live in the other block.
+        let live = try h.request(Request(command: .live, meter: "wrong-map")).live!
+        XCTAssertTrue(live.values.contains { $0.measurement == "voltage.l12" })
+        XCTAssertFalse(live.values.contains { $0.measurement == "frequency" })
+    }
+}

@@ -1,0 +1,138 @@
+import CSQLite
+import Foundation
+import SynxControl
+import XCTest
+
+/// Bad configuration, a kill -9 during writes, and malformed control requests.
+final class RobustnessEndToEndTests: XCTestCase {
+    var h: Harness!
+
+    override func setUpWithError() throws { h = try Harness(String(name.filter(\.isLetter).suffix(24))) }
+    override func tearDown() { h?.tearDown() }
+
+    private func checkConfig(_ text: String) throws -> (Int32, String) {
+        let file = try h.write("bad.toml", text)
+        let (code, _, err) = try h.run("synxd", ["--config", file, "--check-config"])
+        return (code, err.replacingOccurrences(of: h.path(""), with: ""))
+    }
+
+    private let base = """
+    [daemon]
+    profile_directories = []
+    [[bus]]
+    name = "lan"
+    type = "tcp"
+    host = "127.0.0.1"
+    [[meter]]
+    name = "a"
+    bus = "lan"
+    unit = 1
+    profile = "synx-sim"
+    """
+
+    func testBadConfigs_exitWithEX_CONFIG_andSayFileLineAndWhat() throws {
+        let cases: [(String, String)] = [
+            (base.replacingOccurrences(of: "bus = \"lan\"", with: "bus = \"lab\""), "bad.toml:9: meter[1].bus: no bus named \"lab\""),
+            (base + "\n[[meter]]\nname = \"a\"\nbus = \"lan\"\nunit = 2\nprofile = \"synx-sim\"", "bad.toml:13: meter[2].name: duplicate meter name \"a\""),
+            (base.replacingOccurrences(of: "type = \"tcp\"\nhost = \"127.0.0.1\"", with: "type = \"rtu\"\ndevice = \"/dev/ttyS0\"\nbaud = 9601"),
+             "bad.toml:7: bus[1].baud: 9601 is not a standard baud rate"),
+            (base.replacingOccurrences(of: "profile = \"synx-sim\"", with: "profile = \"sdm120\""), "bad.toml:11: meter[1].profile: unknown profile \"sdm120\""),
+            (base.replacingOccurrences(of: "unit = 1", with: "unit = [1"), "bad.toml:11: malformed TOML"),
+        ]
+        for (text, expected) in cases {
+            let (code, err) = try checkConfig(text)
+            XCTAssertEqual(code, 78, err)
+            XCTAssertTrue(err.contains(expected), "expected «\(expected)» in «\(err)»")
+        }
+        let good = try checkConfig(base)
+        XCTAssertEqual(good.0, 0, good.1)
+    }
+
+    func testBadUserProfile_isRejectedWithItsFileAndLine() throws {
+        try FileManager.default.createDirectory(atPath: h.path("profiles"), withIntermediateDirectories: true)
+        _ = try h.write("profiles/acme.toml", "[profile]\nname = \"acme\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float24\"\n")
+        let file = try h.write("synxd.toml", base.replacingOccurrences(of: "profile_directories = []", with: "profile_directories = [\"\(h.path("profiles"))\"]"))
+        let (code, _, err) = try h.run("synxd", ["--config", file, "--check-config"])
+        XCTAssertEqual(code, 78)
+        XCTAssertTrue(err.contains("profiles/acme.toml:7: register[1].type: unknown register type \"float24\""), err)
+    }
+
+    func testKill9WhileWriting_keepsEveryCommittedRow_andTheStoreIntact() throws {
+        let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n[[unit]]\nid = 2\n[[unit]]\nid = 3\n")
+        let config = h.daemonSection + """
+        [[bus]]
+        name = "lan"
+        type = "tcp"
+        host = "127.0.0.1"
+        port = \(port)
+        """ + (1...3).map { "\n[[meter]]\nname = \"m\($0)\"\nbus = \"lan\"\nunit = \($0)\nprofile = \"synx-sim\"\npoll_interval_ms = 200\n" }.joined()
+        let daemon = try h.startDaemon(config: config)
+        h.waitUntil("500 rows committed") { try h.status().store.committedRows >= 500 }
+        let committed = try h.status().store.committedRows
+        kill(daemon.processIdentifier, SIGKILL)
+        daemon.waitUntilExit()
+
+        let db = h.path("state/synx.sqlite")
+        XCTAssertEqual(try sqlite(db, "PRAGMA integrity_check"), "ok")
+        XCTAssertGreaterThanOrEqual(Int(try sqlite(db, "SELECT count(*) FROM samples"))!, committed)
+
+        // It starts again on the same store and goes on writing.
+        let before = Int(try sqlite(db, "SELECT count(*) FROM samples"))!
+        try h.startDaemon(config: config)
+        h.waitUntil("new rows after restart") { Int(try sqlite(db, "SELECT count(*) FROM samples"))! > before }
+    }
+
+    func testControlSocket_validatesSizeFramingVersionAndCommand() throws {
+        let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
+        try h.startDaemon(config: h.daemonSection + "[[bus]]\nname = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\n[[meter]]\nname = \"m1\"\nbus = \"lan\"\nunit = 1\nprofile = \"synx-sim\"\n")
+        var st = stat()
+        XCTAssertEqual(stat(h.socketPath, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o660, "socket must not be world-writable")
+
+        XCTAssertEqual(try raw("this is not json\n").status, .invalidRequest)
+        XCTAssertEqual(try raw("{\"version\":99,\"command\":\"status\"}\n").status, .badVersion)
+        XCTAssertEqual(try raw("{\"version\":1,\"command\":\"reboot\"}\n").status, .unknownCommand)
+        XCTAssertEqual(try raw(String(repeating: "x", count: 70_000)).status, .tooLarge)
+        XCTAssertEqual(try h.request(Request(command: .live, meter: "nope")).status, .noSuchMeter)
+        XCTAssertEqual(try h.request(Request(command: .query, meter: "m1", measurement: "volts")).status, .noSuchMeasurement)
+        // And after all that it still answers.
+        XCTAssertEqual(try h.request(Request(command: .status)).status, .ok)
+
+        let (code, out, err) = try h.synxctl(["live", "nope"])
+        XCTAssertEqual(code, 1)
+        XCTAssertEqual(out, "")
+        XCTAssertEqual(err, "synxctl: noSuchMeter: no meter named \"nope\"\n")
+        let (down, _, downErr) = try h.run("synxctl", ["status", "--socket", h.path("absent.sock")])
+        XCTAssertEqual(down, 69)
+        XCTAssertTrue(downErr.contains("is synxd running?"), downErr)
+    }
+
+    /// Sends raw bytes on the control socket and decodes the one response line.
+    private func raw(_ text: String) throws -> Response {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = try UnixAddress(path: h.socketPath)
+        XCTAssertEqual(addr.withSockaddr { connect(fd, $0, $1) }, 0)
+        _ = text.utf8CString.withUnsafeBytes { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+        var data = Data()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !data.contains(0x0A) {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            data.append(contentsOf: buf[0..<n])
+        }
+        return try Framing.decode(Response.self, from: data.prefix { $0 != 0x0A })
+    }
+
+    /// One value from the database, read through SQLite directly (not through synx).
+    private func sqlite(_ path: String, _ sql: String) throws -> String {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw HarnessError("open \(path)") }
+        defer { sqlite3_close(db) }
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { throw HarnessError(String(cString: sqlite3_errmsg(db))) }
+        defer { sqlite3_finalize(stmt) }
+        guard sqlite3_step(stmt) == SQLITE_ROW else { throw HarnessError("no row") }
+        return String(cString: sqlite3_column_text(stmt, 0))
+    }
+}
