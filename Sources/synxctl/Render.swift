@@ -77,17 +77,33 @@ enum Renderer {
                 lv.values.map { [lv.meter, $0.measurement, String($0.value), $0.unit, timestamp($0.time)] }
             }).render(.csv)
         }
-        return values.map { lv in
-            Report(title: "meter \(lv.meter) (\(lv.state.rawValue))", columns: ["MEASUREMENT", "VALUE", "UNIT", "TIME"],
-                   rows: lv.values.map { [$0.measurement, String($0.value), $0.unit, timestamp($0.time)] }).render(.table)
-        }.joined(separator: "\n")
+        if values.count == 1, let lv = values.first {
+            return Report(title: "meter \(lv.meter) (\(lv.state.rawValue))", columns: ["MEASUREMENT", "VALUE", "UNIT", "TIME"],
+                          rows: lv.values.map { [$0.measurement, readable($0.value), $0.unit, timestamp($0.time)] }).render(.table)
+        }
+        // Several meters side by side, one row per measurement.
+        var units: [String: String] = [:]
+        for lv in values { for v in lv.values { units[v.measurement] = v.unit } }
+        let rows = units.keys.sorted().map { name in
+            [name, units[name]!] + values.map { lv in lv.values.first { $0.measurement == name }.map { readable($0.value) } ?? "-" }
+        }
+        return Report(title: nil, columns: ["MEASUREMENT", "UNIT"] + values.map { "\($0.meter) (\($0.state.rawValue))" }, rows: rows)
+            .render(.table)
+    }
+
+    /// A value for people: at most three decimals. JSON and CSV keep every digit.
+    static func readable(_ v: Double) -> String {
+        var s = String(format: "%.3f", v)
+        while s.contains("."), s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s
     }
 
     static func query(_ q: QueryResult, format: OutputFormat) -> String {
         if format == .json { return json(q) }
         let title = format == .table ? "\(q.meter) \(q.measurement) [\(q.unit)] \(timestamp(q.from)) … \(timestamp(q.to)): \(q.samples.count) samples\(q.truncated ? " (truncated)" : "")" : nil
         return Report(title: title, columns: ["TIME", "VALUE", "QUALITY"],
-                      rows: q.samples.map { [timestamp($0.time), $0.value.map { String($0) } ?? "-", $0.quality] }).render(format)
+                      rows: q.samples.map { [timestamp($0.time), $0.value.map { format == .csv ? String($0) : readable($0) } ?? "-", $0.quality] }).render(format)
     }
 
     /// UTC ISO 8601 with milliseconds.

@@ -48,6 +48,17 @@ final class RobustnessEndToEndTests: XCTestCase {
         XCTAssertEqual(good.0, 0, good.1)
     }
 
+    func testShippedConfigurations_areValid() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let (code, out, err) = try h.run("synxd", ["--config", repo.appendingPathComponent("etc/synxd.toml").path, "--check-config"])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertTrue(out.contains("ok (2 buses, 2 meters)"), out)
+        let demo = try String(contentsOf: repo.appendingPathComponent("etc/demo.toml.in"), encoding: .utf8)
+            .replacingOccurrences(of: "@RUN@", with: h.path("run")).replacingOccurrences(of: "@PORT@", with: "1502")
+        let (demoCode, _, demoErr) = try h.run("synxd", ["--config", try h.write("demo.toml", demo), "--check-config"])
+        XCTAssertEqual(demoCode, 0, demoErr)
+    }
+
     func testBadUserProfile_isRejectedWithItsFileAndLine() throws {
         try FileManager.default.createDirectory(atPath: h.path("profiles"), withIntermediateDirectories: true)
         _ = try h.write("profiles/acme.toml", "[profile]\nname = \"acme\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float24\"\n")
