@@ -45,7 +45,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-bench", dependencies: [
-            "SynxStore", "CSQLite", "SynxControl",
+            "SynxStore", "CSQLite", "SynxControl", "SynxModbus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "benchmarks/synx-bench"),
 

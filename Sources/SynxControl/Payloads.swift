@@ -47,11 +47,13 @@ public struct BusStatus: Codable, Equatable, Sendable {
     public var lastError: String?
     public var requests: Int
     public var failures: Int
-    /// 99th percentile of how late polls started against their wall-clock schedule (ms), over the last polls.
+    /// 99th percentile of how late polls started against their wall-clock slot (ms), over the last 4096 polls.
     public var pollLatenessP99Ms: Double
+    /// 99th percentile of the change of that lateness from one poll of a meter to its next (ms).
+    public var pollJitterP99Ms: Double
 
     public init(name: String, endpoint: String, state: String, lastError: String?, requests: Int, failures: Int,
-                pollLatenessP99Ms: Double) {
+                pollLatenessP99Ms: Double, pollJitterP99Ms: Double) {
         self.name = name
         self.endpoint = endpoint
         self.state = state
@@ -59,6 +61,7 @@ public struct BusStatus: Codable, Equatable, Sendable {
         self.requests = requests
         self.failures = failures
         self.pollLatenessP99Ms = pollLatenessP99Ms
+        self.pollJitterP99Ms = pollJitterP99Ms
     }
 }
 

@@ -77,7 +77,9 @@ final class BusPoller: @unchecked Sendable {
 
     private func poll(_ m: MeterSchedule) {
         let start = wallClockMilliseconds()
-        registry.recordLateness(bus: config.name, milliseconds: Double(start - m.nextDue))
+        let lateness = start - m.nextDue
+        registry.recordTiming(bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })
+        m.lastLateness = lateness
         let includeSlow = start >= m.nextSlowDue
         var failures: [ModbusError] = []
         var image = RegisterImage()
@@ -183,6 +185,8 @@ final class MeterSchedule {
     var nextDue: Int64
     var nextSlowDue: Int64
     var consecutiveFailures = 0
+    /// How late the previous poll started (ms); jitter is the change of it from poll to poll.
+    var lastLateness: Int64?
     /// The register map, once known (SunSpec meters learn theirs by discovery).
     private(set) var profile: MeterProfile?
     private var plans: (fast: ReadPlan, slow: ReadPlan)?

@@ -23,9 +23,10 @@ final class MeterRegistry: @unchecked Sendable {
         var lastError: String?
         var requests = 0
         var failures = 0
-        /// The last poll-start latenesses (ms), a ring.
-        var lateness: [Double] = []
-        var latenessNext = 0
+        /// How late the last polls started against their wall-clock slot (ms), and how much that changed
+        /// from one poll of a meter to its next (ms).
+        var lateness = Ring(capacity: MeterRegistry.timingWindow)
+        var jitter = Ring(capacity: MeterRegistry.timingWindow)
     }
 
     private let lock = NSLock()
@@ -33,7 +34,7 @@ final class MeterRegistry: @unchecked Sendable {
     private var meterOrder: [String] = []
     private var buses: [String: BusEntry] = [:]
     private var busOrder: [String] = []
-    static let latenessWindow = 4096
+    static let timingWindow = 4096
 
     func register(bus: BusConfig, endpoint: String) {
         lock.withLock {
@@ -77,16 +78,10 @@ final class MeterRegistry: @unchecked Sendable {
         }
     }
 
-    func recordLateness(bus: String, milliseconds: Double) {
+    func recordTiming(bus: String, lateness: Double, jitter: Double?) {
         lock.withLock {
-            guard var b = buses[bus] else { return }
-            if b.lateness.count < MeterRegistry.latenessWindow {
-                b.lateness.append(milliseconds)
-            } else {
-                b.lateness[b.latenessNext] = milliseconds
-                b.latenessNext = (b.latenessNext + 1) % MeterRegistry.latenessWindow
-            }
-            buses[bus] = b
+            buses[bus]?.lateness.append(lateness)
+            if let jitter { buses[bus]?.jitter.append(jitter) }
         }
     }
 
@@ -99,7 +94,8 @@ final class MeterRegistry: @unchecked Sendable {
             busOrder.compactMap { name in
                 buses[name].map { b in
                     BusStatus(name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
-                              requests: b.requests, failures: b.failures, pollLatenessP99Ms: percentile(b.lateness, 0.99))
+                              requests: b.requests, failures: b.failures,
+                              pollLatenessP99Ms: percentile(b.lateness.values, 0.99), pollJitterP99Ms: percentile(b.jitter.values, 0.99))
                 }
             }
         }
@@ -128,4 +124,18 @@ func percentile(_ values: [Double], _ q: Double) -> Double {
     let sorted = values.sorted()
     let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
     return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+/// The last `capacity` values of a series.
+struct Ring {
+    let capacity: Int
+    private(set) var values: [Double] = []
+    private var next = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func append(_ v: Double) {
+        if values.count < capacity { values.append(v) } else { values[next] = v }
+        next = (next + 1) % capacity
+    }
 }

@@ -13,7 +13,7 @@ public enum BuiltinProfiles {
     manufacturer = "synx"
     model = "synx-sim native map"
     document = "docs/simulator.md"
-    merge_gap = 0
+    merge_gap = 8
 
     \(registers(function: 4, type: "float32", start: 0, [
         "voltage.l1n", "voltage.l2n", "voltage.l3n", "voltage.l12", "voltage.l23", "voltage.l31",

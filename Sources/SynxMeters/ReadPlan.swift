@@ -39,24 +39,22 @@ public struct ReadPlan: Sendable {
 
 /// Registers read in one poll, by table and address, and the decoding of points from them.
 public struct RegisterImage {
-    private var words: [RegisterTable: [Int: UInt16]] = [:]
+    /// The blocks read, as returned; a poll has a handful, so a scan beats hashing every register.
+    private var blocks: [(table: RegisterTable, address: Int, words: [UInt16])] = []
 
     public init() {}
 
     /// Records the words a block read returned.
     public mutating func store(_ values: [UInt16], table: RegisterTable, address: Int) {
-        for (i, w) in values.enumerated() { words[table, default: [:]][address + i] = w }
+        blocks.append((table, address, values))
     }
 
+    /// `count` registers from `address`, if one stored block holds them all.
     func slice(_ table: RegisterTable, _ address: Int, _ count: Int) -> ArraySlice<UInt16>? {
-        guard let t = words[table] else { return nil }
-        var out: [UInt16] = []
-        out.reserveCapacity(count)
-        for a in address..<(address + count) {
-            guard let w = t[a] else { return nil }
-            out.append(w)
+        for b in blocks.reversed() where b.table == table && address >= b.address && address + count <= b.address + b.words.count {
+            return b.words[(address - b.address)..<(address - b.address + count)]
         }
-        return out[...]
+        return nil
     }
 
     /// What a poll yielded for one point.

@@ -19,6 +19,9 @@ public final class ModbusTCPClient: ModbusTransport {
     public let framing: Framing
     private var fd: Int32 = -1
     private var transactionID: UInt16 = 0
+    /// Bytes received and not yet consumed, and the scratch buffer recv() fills.
+    private var inbox: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 1024)
 
     public init(host: String, port: Int, timeoutMilliseconds: Int, framing: Framing = .mbap) {
         self.host = host
@@ -73,6 +76,7 @@ public final class ModbusTCPClient: ModbusTransport {
 
     public func disconnect() {
         if fd >= 0 { close(fd); fd = -1 }
+        inbox.removeAll()
     }
 
     public func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int) throws -> [UInt16] {
@@ -149,8 +153,8 @@ public final class ModbusTCPClient: ModbusTransport {
 
     /// Drops bytes left on an RTU stream by an earlier, timed-out exchange (RTU frames carry no id).
     private func discardPending() {
-        var scratch = [UInt8](repeating: 0, count: 512)
-        while recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT)) > 0 {}
+        inbox.removeAll()
+        while chunk.withUnsafeMutableBytes({ recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
     }
 
     // MARK: - I/O helpers
@@ -186,25 +190,27 @@ public final class ModbusTCPClient: ModbusTransport {
         return nil
     }
 
-    /// Fills `buffer` completely before `deadline`, or says why not.
+    /// Fills `buffer` completely before `deadline`, or says why not. Bytes arrive through `inbox`: one
+    /// recv() usually brings a whole reply, so a transaction costs send, poll and recv.
     private func receive(into buffer: inout [UInt8], deadline: Int64) -> ModbusError.Kind? {
-        var filled = 0
-        while filled < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { buf in
-                retryingEINTR { recv(fd, buf.baseAddress! + filled, buf.count - filled, 0) }
+        while inbox.count < buffer.count {
+            switch waitFor(fd, events: Int16(POLLIN), deadline: deadline) {
+            case .ready: break
+            case .timedOut: return .timeout
+            case .failed(let err): return .connection(err.description)
             }
+            let n = chunk.withUnsafeMutableBytes { buf in retryingEINTR { recv(fd, buf.baseAddress!, buf.count, 0) } }
             switch n {
             case .success(0): return .connection("closed by peer")
-            case .success(let got): filled += got
-            case .failure(let e) where e.code == EAGAIN:
-                switch waitFor(fd, events: Int16(POLLIN), deadline: deadline) {
-                case .ready: continue
-                case .timedOut: return .timeout
-                case .failed(let err): return .connection(err.description)
-                }
+            case .success(let got): inbox.append(contentsOf: chunk[0..<got])
+            case .failure(let e) where e.code == EAGAIN: continue
             case .failure(let e): return .connection(e.description)
             }
         }
+        buffer.withUnsafeMutableBufferPointer { out in
+            for i in 0..<out.count { out[i] = inbox[i] }
+        }
+        inbox.removeFirst(buffer.count)
         return nil
     }
 }

@@ -1,7 +1,11 @@
 import Foundation
+import Glibc
 
 /// The single writer of the store: rows are queued from any thread and committed on the writer's own
 /// thread in batches, one transaction every `batchInterval` (and at once when `flush` is called).
+///
+/// Polls start on whole seconds; the writer commits half-way between them, at a lower scheduling priority
+/// (nice +10), so storing never competes with the start of a poll for the CPU.
 ///
 /// A failed commit (disk full, I/O error) keeps the rows queued, in order, and retries them; the queue is
 /// bounded by `maxQueuedRows`, past which the oldest rows are dropped and counted — memory is the one thing
@@ -82,9 +86,11 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     private func run() {
+        // On Linux the nice value is per thread, and who = 0 names the calling thread (setpriority(2)).
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         condition.lock()
         while true {
-            let deadline = Date().addingTimeInterval(batchInterval)
+            let deadline = StoreWriter.nextCommit(after: Date(), interval: batchInterval)
             while !flushRequested && !stopping && condition.wait(until: deadline) {}
             let batch = queue
             queue.removeAll(keepingCapacity: true)
@@ -119,5 +125,11 @@ public final class StoreWriter: @unchecked Sendable {
         finished = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// The next instant at half an interval past a multiple of `interval` since the epoch.
+    static func nextCommit(after now: Date, interval: TimeInterval) -> Date {
+        let t = now.timeIntervalSince1970 - interval / 2
+        return Date(timeIntervalSince1970: ((t / interval).rounded(.down) + 1) * interval + interval / 2)
     }
 }

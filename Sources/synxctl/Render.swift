@@ -53,9 +53,10 @@ enum Renderer {
             if let e = s.store.lastError { out += ", error: \(e)" }
             out += "\n\n"
         }
-        out += Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "P99 LATE (ms)", "LAST ERROR"],
+        out += Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "P99 LATE (ms)", "P99 JITTER (ms)", "LAST ERROR"],
                       rows: s.buses.map { [$0.name, $0.endpoint, $0.state, String($0.requests), String($0.failures),
-                                           String(format: "%.1f", $0.pollLatenessP99Ms), $0.lastError ?? "-"] }).render(format)
+                                           String(format: "%.1f", $0.pollLatenessP99Ms), String(format: "%.1f", $0.pollJitterP99Ms),
+                                           $0.lastError ?? "-"] }).render(format)
         if format == .table { out += "\n" }
         out += meters(s.meters, format: format)
         return out

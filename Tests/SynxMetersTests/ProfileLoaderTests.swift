@@ -1,5 +1,6 @@
 @testable import SynxMeters
 import SynxTOML
+import Foundation
 import XCTest
 
 final class ProfileLoaderTests: XCTestCase {
@@ -95,5 +96,22 @@ final class ProfileLoaderTests: XCTestCase {
         let all = try ProfileLoader.loadAll(directories: [dir.path])
         XCTAssertEqual(all["acme-pm1"]?.points.first?.order, .lowFirst)
         XCTAssertNotNil(all["eastron-sdm630"])
+    }
+}
+
+final class MeasurementCatalogTests: XCTestCase {
+    /// docs/measurements.md and the catalog must list the same names with the same units.
+    func testDocumentation_listsEveryCatalogNameWithItsUnit() throws {
+        let doc = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/measurements.md"), encoding: .utf8)
+        var documented: [String: String] = [:]
+        for line in doc.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let unit = cells[1] == "(none)" ? "" : cells[1]
+            for name in cells[0].split(separator: "`") where !name.trimmingCharacters(in: .whitespaces).isEmpty {
+                documented[String(name)] = unit
+            }
+        }
+        XCTAssertEqual(documented, Measurement.catalog.mapValues(\.unit))
     }
 }

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import SynxControl
+import SynxModbus
+
+/// Polling at scale: N simulated Modbus/TCP meters (behind gateways of `--units-per-gateway` unit ids)
+/// polled at 1 Hz by the real synxd; reports synxd's CPU per meter, RSS and p99 poll-start lateness,
+/// against a baseline measured in the same run: the same reads issued by a bare loop over synx's Modbus/TCP
+/// client (no scheduling, decoding, store or socket), i.e. the cost of the Modbus I/O itself.
+struct PollBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "poll", abstract: "synxd polling N meters at 1 Hz.")
+
+    @Option(parsing: .upToNextOption, help: "Meter counts to measure.") var meters: [Int] = [100, 1000]
+    @Option(help: "Unit ids behind each simulated gateway (one TCP connection each).") var unitsPerGateway = 20
+    @Option(help: "Measuring window per run (s).") var seconds = 30
+    @Option(help: "Directory with synxd and synx-sim (default: next to synx-bench).") var binDir: String?
+    @Flag(inversion: .prefixedNo, help: "Pin synxd to CPU 0 and the simulator to CPU 1 (the meters are other machines on a real site).")
+    var pin = true
+
+    func run() throws {
+        let bin = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        for n in meters { try measure(meters: n, bin: bin) }
+    }
+
+    private func measure(meters n: Int, bin: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synx-poll-\(getpid())-\(n)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var children: [Process] = []
+        defer {
+            for p in children where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let gateways = (n + unitsPerGateway - 1) / unitsPerGateway
+        let units = min(n, unitsPerGateway)
+        let scenario = (1...units).map { "[[unit]]\nid = \($0)\n" }.joined()
+        try scenario.write(toFile: "\(dir)/scenario.toml", atomically: true, encoding: .utf8)
+        children.append(try spawn("\(bin)/synx-sim", ["--scenario", "\(dir)/scenario.toml"] + Array(repeating: ["--tcp", "127.0.0.1:0"], count: gateways).flatMap { $0 },
+                                  cpu: 1, out: "\(dir)/sim.out"))
+        try wait("synx-sim ready", 30) { (try? String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8))?.contains("ready") == true }
+        let ports = try String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasPrefix("tcp ") }.map { Int($0.split(separator: ":").last!)! }
+
+        var config = "[daemon]\nstate_directory = \"\(dir)/state\"\nsocket = \"\(dir)/synxd.sock\"\nprofile_directories = []\n"
+        for (g, port) in ports.enumerated() {
+            config += "[[bus]]\nname = \"gw\(g)\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\n"
+        }
+        for i in 0..<n {
+            config += "[[meter]]\nname = \"m\(i)\"\nbus = \"gw\(i / unitsPerGateway)\"\nunit = \(i % unitsPerGateway + 1)\nprofile = \"synx-sim\"\n"
+        }
+        try config.write(toFile: "\(dir)/synxd.toml", atomically: true, encoding: .utf8)
+        let synxd = try spawn("\(bin)/synxd", ["--config", "\(dir)/synxd.toml", "--log-level", "warning"], cpu: 0, out: "\(dir)/synxd.out")
+        children.append(synxd)
+        let client = ControlClient(socketPath: "\(dir)/synxd.sock")
+        try wait("all \(n) meters online", 60) {
+            (try? client.send(Request(command: .status)))?.daemon?.meters.allSatisfy { $0.state == .online } == true
+        }
+        Thread.sleep(forTimeInterval: 3)  // past start-up, into the steady state
+
+        let polls0 = try client.send(Request(command: .status)).daemon!.meters.map(\.polls).reduce(0, +)
+        let cpu0 = try cpuSeconds(pid: synxd.processIdentifier)
+        let t0 = Date()
+        Thread.sleep(forTimeInterval: Double(seconds))
+        let cpu1 = try cpuSeconds(pid: synxd.processIdentifier)
+        let elapsed = Date().timeIntervalSince(t0)
+        let status = try client.send(Request(command: .status)).daemon!
+        let polls = status.meters.map(\.polls).reduce(0, +) - polls0
+        let lateness = status.buses.map(\.pollLatenessP99Ms).sorted()
+        let rss = residentKilobytes(pid: synxd.processIdentifier)
+        kill(synxd.processIdentifier, SIGTERM)
+        synxd.waitUntilExit()
+
+        let baseline = try baselineCPU(ports: ports, meters: n, seconds: min(seconds, 10))
+        let synxdShare = (cpu1 - cpu0) / elapsed
+        print("poll: \(n) meters on \(gateways) gateways at 1 Hz, \(Int(elapsed)) s")
+        print(String(format: "  synxd CPU:            %6.2f %% of one core, %6.1f µs per meter per second", synxdShare * 100, synxdShare / Double(n) * 1e6))
+        print(String(format: "  bare Modbus loop:     %6.2f %% of one core, %6.1f µs per meter per second (baseline)", baseline * 100, baseline / Double(n) * 1e6))
+        print(String(format: "  ratio synxd / bare:   %6.2f", synxdShare / baseline))
+        print(String(format: "  polls completed:      %6.3f per meter per second (1.000 expected)", Double(polls) / elapsed / Double(n)))
+        print(String(format: "  poll-start lateness:  p99 %.1f ms (worst bus), %.1f ms (median bus); target <= 20 ms", lateness.last ?? 0, lateness[lateness.count / 2]))
+        print(String(format: "  synxd RSS:            %.1f MB; target for 1000 meters: <= 25 %% of one core", Double(rss) / 1024))
+        print(String(format: "  store:                %d rows committed, %d dropped", status.store.committedRows, status.store.droppedRows))
+    }
+
+    /// CPU share of one core that a bare loop needs to issue the same reads (2 per meter per second).
+    private func baselineCPU(ports: [Int], meters n: Int, seconds: Int) throws -> Double {
+        let clients = ports.map { ModbusTCPClient(host: "127.0.0.1", port: $0, timeoutMilliseconds: 1000) }
+        var usage0 = rusage(), usage1 = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage0)
+        let start = Date()
+        for second in 0..<seconds {
+            for i in 0..<n {
+                let c = clients[i / unitsPerGateway], unit = UInt8(i % unitsPerGateway + 1)
+                _ = try c.readRegisters(.input, unit: unit, address: 0, count: 34)
+                _ = try c.readRegisters(.input, unit: unit, address: 40, count: 4)
+            }
+            let next = start.addingTimeInterval(Double(second + 1))
+            if next > Date() { Thread.sleep(until: next) }
+        }
+        getrusage(RUSAGE_SELF.rawValue, &usage1)
+        func secs(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        let cpu = secs(usage1.ru_utime) + secs(usage1.ru_stime) - secs(usage0.ru_utime) - secs(usage0.ru_stime)
+        return cpu / Date().timeIntervalSince(start)
+    }
+
+    private func spawn(_ path: String, _ args: [String], cpu: Int, out: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: pin ? "/usr/bin/taskset" : path)
+        p.arguments = pin ? ["-c", String(cpu), path] + args : args
+        FileManager.default.createFile(atPath: out, contents: nil)
+        p.standardOutput = FileHandle(forWritingAtPath: out)
+        p.standardError = p.standardOutput
+        try p.run()
+        return p
+    }
+
+    private func wait(_ what: String, _ timeout: Double, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() {
+            if Date() > deadline { throw ValidationError("timed out waiting for \(what)") }
+            usleep(100_000)
+        }
+    }
+
+    private func cpuSeconds(pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.lastIndex(of: ")")!...].split(separator: " ")
+        // After the command name: state is field 3, utime 14, stime 15 (proc(5)).
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (Double(fields[12])! + Double(fields[13])!) / ticks
+    }
+
+    private func residentKilobytes(pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+}
