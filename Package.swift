@@ -20,10 +20,11 @@ let package = Package(
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CLinux"),
 
         // Leaves and the one-way chain: CModbus → SynxModbus → SynxMeters.
         .target(name: "SynxTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "SynxModbus", dependencies: ["CModbus"]),
+        .target(name: "SynxModbus", dependencies: ["CModbus", "CLinux"]),
         .target(name: "SynxMeters", dependencies: ["SynxModbus", "SynxTOML"]),
         .target(name: "SynxStore", dependencies: ["CSQLite"]),
         .target(name: "SynxControl"),
@@ -45,7 +46,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-bench", dependencies: [
-            "SynxStore", "CSQLite", "SynxControl", "SynxModbus",
+            "SynxStore", "CSQLite", "SynxControl", "CModbus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "benchmarks/synx-bench"),
 

@@ -21,9 +21,14 @@ public final class Daemon {
         raiseDescriptorLimit()
         let registry = MeterRegistry()
         // Serial ports first: each pins a low descriptor for libmodbus's select() before any socket exists.
-        var transports: [String: ModbusTransport] = [:]
-        for bus in config.buses where config.meters.contains(where: { $0.bus == bus.name }) {
-            transports[bus.name] = try makeTransport(bus)
+        var serialTransports: [String: ModbusRTUClient] = [:]
+        for bus in config.buses {
+            guard case .rtu(let settings) = bus.link, config.meters.contains(where: { $0.bus == bus.name }) else { continue }
+            do {
+                serialTransports[bus.name] = try ModbusRTUClient(settings: settings, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
+            } catch {
+                throw DaemonError.startup("bus \(bus.name): \(error)")
+            }
         }
 
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
@@ -34,13 +39,26 @@ public final class Daemon {
         let writer = StoreWriter(store: store)
         writer.start()
 
-        let pollers = config.buses.compactMap { bus -> BusPoller? in
-            guard let transport = transports[bus.name] else { return nil }
-            registry.register(bus: bus, endpoint: transport.endpoint)
+        let recorder = Recorder()
+        let network = NetworkPoller(reactor: try ModbusTCPReactor())
+        var serialPollers: [SerialBusPoller] = []
+        for bus in config.buses {
             let meters = config.meters.filter { $0.bus == bus.name }
-            meters.forEach(registry.register(meter:))
-            return BusPoller(config: bus, transport: transport, meters: meters, registry: registry, writer: writer, logger: logger)
+            guard !meters.isEmpty else { continue }
+            switch bus.link {
+            case .rtu:
+                let transport = serialTransports[bus.name]!
+                let state = BusState(config: bus, endpoint: transport.endpoint, meters: meters, registry: registry, writer: writer, recorder: recorder, logger: logger)
+                serialPollers.append(SerialBusPoller(state: state, transport: transport))
+            case .tcp(let host, let port), .rtuOverTCP(let host, let port):
+                let framing: ModbusFraming = { if case .tcp = bus.link { return .mbap } else { return .rtu } }()
+                let connection = network.reactor.addConnection(host: host, port: port, timing: bus.timing, framing: framing)
+                let state = BusState(config: bus, endpoint: network.reactor.endpoint(connection), meters: meters,
+                                     registry: registry, writer: writer, recorder: recorder, logger: logger)
+                network.add(state, connection: connection)
+            }
         }
+        let busCount = serialPollers.count + network.busCount
 
         let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
@@ -49,18 +67,21 @@ public final class Daemon {
             throw error
         }
         server.start()
-        pollers.forEach { $0.start() }
+        network.start()
+        serialPollers.forEach { $0.start() }
 
         logger.info("synxd started", metadata: [
-            "meters": "\(config.meters.count)", "buses": "\(pollers.count)",
+            "meters": "\(config.meters.count)", "buses": "\(busCount)",
             "store": "\(config.databasePath)", "socket": "\(config.socketPath)",
         ])
-        sd_notify(0, "READY=1\nSTATUS=polling \(config.meters.count) meters on \(pollers.count) buses")
+        sd_notify(0, "READY=1\nSTATUS=polling \(config.meters.count) meters on \(busCount) buses")
 
         let signal = waitForTerminationSignal()
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         sd_notify(0, "STOPPING=1")
-        pollers.forEach { $0.stop() }
+        serialPollers.forEach { $0.stop() }
+        network.stop()
+        recorder.drain()  // every finished poll recorded
         server.stop()
         writer.flush()
         writer.stop()
@@ -69,21 +90,6 @@ public final class Daemon {
             logger.error("rows could not be written at shutdown", metadata: ["rows": "\(s.queuedRows)", "error": "\(s.lastError ?? "")"])
         }
         logger.info("stopped", metadata: ["committed_rows": "\(s.committedRows)"])
-    }
-
-    private func makeTransport(_ bus: BusConfig) throws -> ModbusTransport {
-        switch bus.link {
-        case .tcp(let host, let port):
-            return ModbusTCPClient(host: host, port: port, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
-        case .rtuOverTCP(let host, let port):
-            return ModbusTCPClient(host: host, port: port, timeoutMilliseconds: bus.timing.timeoutMilliseconds, framing: .rtu)
-        case .rtu(let settings):
-            do {
-                return try ModbusRTUClient(settings: settings, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
-            } catch {
-                throw DaemonError.startup("bus \(bus.name): \(error)")
-            }
-        }
     }
 
     /// Blocks until SIGTERM or SIGINT and returns its name.

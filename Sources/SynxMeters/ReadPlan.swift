@@ -44,6 +44,9 @@ public struct RegisterImage {
 
     public init() {}
 
+    /// Whether no block was read.
+    public var isEmpty: Bool { blocks.isEmpty }
+
     /// Records the words a block read returned.
     public mutating func store(_ values: [UInt16], table: RegisterTable, address: Int) {
         blocks.append((table, address, values))

@@ -26,31 +26,55 @@ public enum SunSpec {
         }
     }
 
-    /// Reads registers for discovery; throws what the bus throws.
-    public typealias Reader = (_ address: Int, _ count: Int) throws -> [UInt16]
+    /// Discovery as a sequence of reads, so a synchronous bus thread and the event-driven TCP reactor drive
+    /// the same logic: ask `nextRead`, perform it, `feed` the result, until `result` is set.
+    public struct Discovery {
+        private enum Phase { case marker(Int), header(address: Int, hops: Int), finished }
+        private var phase = Phase.marker(0)
+        public private(set) var result: Result<FoundModel, Error>?
 
-    /// Finds the marker and walks the model chain; returns the first meter model found.
-    public static func discover(read: Reader) throws -> FoundModel {
-        var base: Int?
-        for candidate in baseAddresses {
-            if let words = try? read(candidate, 2), words == marker { base = candidate; break }
-        }
-        guard let base else { throw DiscoveryError.noMarker }
-        var address = base + 2
-        for _ in 0..<64 {
-            let header = try read(address, 2)
-            let id = header[0], length = Int(header[1])
-            if id == endModelID { break }
-            if meterModels[Int(id)] != nil {
-                guard length == expectedLength(Int(id)) else {
-                    throw DiscoveryError.badModel("model \(id) at \(address) has length \(length), expected \(expectedLength(Int(id)))")
-                }
-                return FoundModel(id: Int(id), dataAddress: address + 2, length: length)
+        public init() {}
+
+        /// The holding registers to read next, or nil when discovery has finished.
+        public var nextRead: (address: Int, count: Int)? {
+            switch phase {
+            case .marker(let i): return (baseAddresses[i], 2)
+            case .header(let address, _): return (address, 2)
+            case .finished: return nil
             }
-            address += 2 + length
-            guard address <= 0xFFFF else { break }
         }
-        throw DiscoveryError.noMeterModel
+
+        public mutating func feed(_ read: Result<[UInt16], Error>) {
+            switch (phase, read) {
+            case (.marker(let i), .success(let words)) where words == marker:
+                phase = .header(address: baseAddresses[i] + 2, hops: 0)
+            case (.marker(let i), _):
+                // An unreachable device will not answer at the other bases either.
+                if case .failure(let e as ModbusError) = read, e.kind == .timeout || e.isConnectionFailure { return finish(.failure(e)) }
+                if i + 1 < baseAddresses.count { phase = .marker(i + 1) } else { finish(.failure(DiscoveryError.noMarker)) }
+            case (.header, .failure(let e)):
+                finish(.failure(e))
+            case (.header(let address, let hops), .success(let header)):
+                let id = Int(header[0]), length = Int(header[1])
+                if header[0] == endModelID || hops >= 64 { return finish(.failure(DiscoveryError.noMeterModel)) }
+                if meterModels[id] != nil {
+                    guard length == expectedLength(id) else {
+                        return finish(.failure(DiscoveryError.badModel("model \(id) at \(address) has length \(length), expected \(expectedLength(id))")))
+                    }
+                    return finish(.success(FoundModel(id: id, dataAddress: address + 2, length: length)))
+                }
+                let next = address + 2 + length
+                if next > 0xFFFF { return finish(.failure(DiscoveryError.noMeterModel)) }
+                phase = .header(address: next, hops: hops + 1)
+            case (.finished, _):
+                break
+            }
+        }
+
+        private mutating func finish(_ r: Result<FoundModel, Error>) {
+            phase = .finished
+            result = r
+        }
     }
 
     /// Why discovery failed.

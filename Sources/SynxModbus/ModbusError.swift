@@ -4,7 +4,7 @@
 /// so the daemon can report "unit 3 @30001: exception 2 (illegal data address)" instead of a bare errno.
 public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
     /// What went wrong, in the terms of the Modbus application protocol (V1.1b3 §7) and its serial line spec.
-    public enum Kind: Equatable, Sendable {
+    public enum Kind: Error, Equatable, Sendable {
         /// No (complete) reply within the response timeout.
         case timeout
         /// The device answered with an exception code (Modbus application protocol §7).
@@ -50,6 +50,11 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
         case .timeout, .crc, .garbage: return true
         case .exception, .connection, .descriptorLimit: return false
         }
+    }
+
+    /// Whether the link itself failed (nothing was heard from the device).
+    public var isConnectionFailure: Bool {
+        if case .connection = kind { return true } else { return false }
     }
 
     /// Whether the link should be closed and reopened before the next request.

@@ -1,18 +1,5 @@
 import Glibc
 
-/// Runs a system call, retrying EINTR, and returns its result or the errno it failed with.
-///
-/// Every syscall of the Modbus/TCP client goes through here so errno is read at once after the call.
-@inline(__always)
-func retryingEINTR<T: BinaryInteger>(_ call: () -> T) -> Result<T, Errno> {
-    while true {
-        let r = call()
-        if r >= 0 { return .success(r) }
-        let e = errno
-        if e != EINTR { return .failure(Errno(e)) }
-    }
-}
-
 /// An errno value with its text.
 struct Errno: Error, CustomStringConvertible {
     let code: Int32

@@ -7,6 +7,8 @@ import SynxModbus
 /// power model whose values it encodes into registers with the same profile format synxd reads.
 final class SimulatedUnit {
     let config: Scenario.Unit
+    /// Held while the registers are written or served.
+    let lock = NSLock()
     private var model: PowerModel
     let mapping: UnsafeMutablePointer<modbus_mapping_t>
     private let points: [RegisterPoint]

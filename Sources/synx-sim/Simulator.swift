@@ -10,6 +10,8 @@ import SynxModbus
 final class Simulator: @unchecked Sendable {
     let scenario: Scenario
     private let units: [UInt8: SimulatedUnit]
+    /// Guards the fault dice; each unit's registers have a lock of their own, so connections to different
+    /// units never wait for each other.
     private let lock = NSLock()
     private let startTime = Date()
     private var random: SplitMix64
@@ -45,16 +47,14 @@ final class Simulator: @unchecked Sendable {
 
     private func update(dt: Double) {
         let t = elapsed
-        lock.withLock { for u in units.values { u.update(at: t, dt: dt) } }
+        for u in units.values { u.lock.withLock { u.update(at: t, dt: dt) } }
         writeState()
     }
 
     /// Writes what every unit serves now as JSON (atomically), for tests to compare against.
     private func writeState() {
         guard let statePath else { return }
-        let snapshot: [String: [String: Double]] = lock.withLock {
-            Dictionary(uniqueKeysWithValues: units.map { (String($0.key), $0.value.served) })
-        }
+        let snapshot = Dictionary(uniqueKeysWithValues: units.map { id, u in (String(id), u.lock.withLock { u.served }) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(["units": snapshot]) else { return }
@@ -101,7 +101,7 @@ final class Simulator: @unchecked Sendable {
             modbus_reply_exception(ctx, request, UInt32(code))
         case .reply:
             guard let unit = units[unitID] else { return }
-            lock.withLock { _ = modbus_reply(ctx, request, Int32(length), unit.mapping) }
+            unit.lock.withLock { _ = modbus_reply(ctx, request, Int32(length), unit.mapping) }
         case .badCRC:
             send(ctx, corruptReply(request: request, headerLength: headerLength, function: function, count: count))
         case .garbage:

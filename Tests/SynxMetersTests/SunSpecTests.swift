@@ -1,5 +1,6 @@
 @testable import SynxMeters
 import Foundation
+import SynxModbus
 import XCTest
 
 final class SunSpecTests: XCTestCase {
@@ -15,28 +16,39 @@ final class SunSpecTests: XCTestCase {
         return regs
     }
 
-    private func reader(_ regs: [Int: UInt16]) -> SunSpec.Reader {
-        { address, count in
-            try (address..<(address + count)).map { a in
-                guard let w = regs[a] else { throw NSError(domain: "exception 2", code: 2) }
-                return w
-            }
+    /// Runs discovery against a register map; an unmapped register answers exception 2.
+    private func discover(_ regs: [Int: UInt16]) throws -> SunSpec.FoundModel {
+        var d = SunSpec.Discovery()
+        var reads = 0
+        while let r = d.nextRead {
+            reads += 1
+            let words = (r.address..<(r.address + r.count)).map { regs[$0] }
+            d.feed(words.contains(nil) ? .failure(ModbusError(.exception(2), function: "read_registers")) : .success(words.map { $0! }))
         }
+        XCTAssertLessThan(reads, 10)
+        return try d.result!.get()
     }
 
     func testDiscovery_findsMarkerAt40000_andWalksToTheMeterModel() throws {
-        let found = try SunSpec.discover(read: reader(device(base: 40000, model: 203)))
+        let found = try discover(device(base: 40000, model: 203))
         XCTAssertEqual(found, .init(id: 203, dataAddress: 40000 + 2 + 68 + 2, length: 105))
     }
 
     func testDiscovery_findsMarkerAtZero_andFloatModels() throws {
-        let found = try SunSpec.discover(read: reader(device(base: 0, model: 213)))
+        let found = try discover(device(base: 0, model: 213))
         XCTAssertEqual(found.id, 213)
         XCTAssertEqual(found.dataAddress, 72)
     }
 
     func testDiscovery_withoutMarker_saysSo() {
-        XCTAssertThrowsError(try SunSpec.discover(read: reader([:]))) { XCTAssertEqual($0 as? SunSpec.DiscoveryError, .noMarker) }
+        XCTAssertThrowsError(try discover([:])) { XCTAssertEqual($0 as? SunSpec.DiscoveryError, .noMarker) }
+    }
+
+    func testDiscovery_ofASilentDevice_stopsAtTheFirstTimeout() {
+        var d = SunSpec.Discovery()
+        d.feed(.failure(ModbusError(.timeout, function: "read_registers")))
+        XCTAssertNil(d.nextRead)
+        XCTAssertThrowsError(try d.result!.get()) { XCTAssertEqual(($0 as? ModbusError)?.kind, .timeout) }
     }
 
     func testModel203Profile_readsValuesWithTheirScaleFactorsInOneRequestPerRate() {

@@ -1,13 +1,14 @@
 import ArgumentParser
+
 import Foundation
 import Glibc
 import SynxControl
-import SynxModbus
+import CModbus
 
 /// Polling at scale: N simulated Modbus/TCP meters (behind gateways of `--units-per-gateway` unit ids)
 /// polled at 1 Hz by the real synxd; reports synxd's CPU per meter, RSS and p99 poll-start lateness,
-/// against a baseline measured in the same run: the same reads issued by a bare loop over synx's Modbus/TCP
-/// client (no scheduling, decoding, store or socket), i.e. the cost of the Modbus I/O itself.
+/// against a baseline measured in the same run: the same reads issued by a bare libmodbus loop (one context
+/// per gateway, no scheduling, decoding, store or socket), i.e. the cost of the Modbus I/O itself.
 struct PollBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "poll", abstract: "synxd polling N meters at 1 Hz.")
 
@@ -70,37 +71,31 @@ struct PollBenchmark: ParsableCommand {
         kill(synxd.processIdentifier, SIGTERM)
         synxd.waitUntilExit()
 
-        let baseline = try baselineCPU(ports: ports, meters: n, seconds: min(seconds, 10))
+        let (baseline, baselineLateness) = try baseline(ports: ports, meters: n, seconds: min(seconds, 10), bin: bin)
         let synxdShare = (cpu1 - cpu0) / elapsed
         print("poll: \(n) meters on \(gateways) gateways at 1 Hz, \(Int(elapsed)) s")
         print(String(format: "  synxd CPU:            %6.2f %% of one core, %6.1f µs per meter per second", synxdShare * 100, synxdShare / Double(n) * 1e6))
-        print(String(format: "  bare Modbus loop:     %6.2f %% of one core, %6.1f µs per meter per second (baseline)", baseline * 100, baseline / Double(n) * 1e6))
+        print(String(format: "  bare libmodbus:       %6.2f %% of one core, %6.1f µs per meter per second (baseline: thread per gateway)", baseline * 100, baseline / Double(n) * 1e6))
         print(String(format: "  ratio synxd / bare:   %6.2f", synxdShare / baseline))
         print(String(format: "  polls completed:      %6.3f per meter per second (1.000 expected)", Double(polls) / elapsed / Double(n)))
         print(String(format: "  poll-start lateness:  p99 %.1f ms (worst bus), %.1f ms (median bus); target <= 20 ms", lateness.last ?? 0, lateness[lateness.count / 2]))
+        print(String(format: "  bare libmodbus:       p99 %.1f ms read-start lateness (baseline); ratio synxd / bare %.2f",
+                     baselineLateness, (lateness.last ?? 0) / max(baselineLateness, 0.1)))
+        print(String(format: "  poll-start jitter:    p99 %.1f ms (worst bus)", status.buses.map(\.pollJitterP99Ms).max() ?? 0))
         print(String(format: "  synxd RSS:            %.1f MB; target for 1000 meters: <= 25 %% of one core", Double(rss) / 1024))
         print(String(format: "  store:                %d rows committed, %d dropped", status.store.committedRows, status.store.droppedRows))
     }
 
-    /// CPU share of one core that a bare loop needs to issue the same reads (2 per meter per second).
-    private func baselineCPU(ports: [Int], meters n: Int, seconds: Int) throws -> Double {
-        let clients = ports.map { ModbusTCPClient(host: "127.0.0.1", port: $0, timeoutMilliseconds: 1000) }
-        var usage0 = rusage(), usage1 = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage0)
-        let start = Date()
-        for second in 0..<seconds {
-            for i in 0..<n {
-                let c = clients[i / unitsPerGateway], unit = UInt8(i % unitsPerGateway + 1)
-                _ = try c.readRegisters(.input, unit: unit, address: 0, count: 34)
-                _ = try c.readRegisters(.input, unit: unit, address: 40, count: 4)
-            }
-            let next = start.addingTimeInterval(Double(second + 1))
-            if next > Date() { Thread.sleep(until: next) }
-        }
-        getrusage(RUSAGE_SELF.rawValue, &usage1)
-        func secs(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        let cpu = secs(usage1.ru_utime) + secs(usage1.ru_stime) - secs(usage0.ru_utime) - secs(usage0.ru_stime)
-        return cpu / Date().timeIntervalSince(start)
+    /// Runs `BaselineClient` in a child process (pinned like synxd) and reads its one-line result.
+    private func baseline(ports: [Int], meters n: Int, seconds: Int, bin: String) throws -> (cpu: Double, latenessP99: Double) {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("synx-baseline-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let p = try spawn("\(bin)/synx-bench", ["baseline", "--ports", ports.map(String.init).joined(separator: ","), "--meters", "\(n)",
+                                               "--units-per-gateway", "\(unitsPerGateway)", "--seconds", "\(seconds)"], cpu: 0, out: out)
+        p.waitUntilExit()
+        let fields = try String(contentsOfFile: out, encoding: .utf8).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard p.terminationStatus == 0, fields.count == 2 else { throw ValidationError("baseline failed: \(try String(contentsOfFile: out, encoding: .utf8))") }
+        return (fields[0], fields[1])
     }
 
     private func spawn(_ path: String, _ args: [String], cpu: Int, out: String) throws -> Process {

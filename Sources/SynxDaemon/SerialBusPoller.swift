@@ -1,0 +1,53 @@
+import Foundation
+import SynxModbus
+
+/// Polls one serial (Modbus/RTU) bus on a thread of its own, one blocking libmodbus request at a time.
+final class SerialBusPoller: @unchecked Sendable {
+    private let state: BusState
+    private let bus: ModbusBus
+    private let condition = NSCondition()
+    private var stopping = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(state: BusState, transport: ModbusTransport) {
+        self.state = state
+        bus = ModbusBus(transport: transport, timing: state.config.timing)
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            bus.transport.disconnect()
+            finished.signal()
+        }
+        thread.name = "synx-bus-\(state.config.name)"
+        thread.start()
+    }
+
+    /// Stops after the request in progress and waits for the thread to end.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        finished.wait()
+    }
+
+    private func run() {
+        while let m = state.nextMeter {
+            condition.lock()
+            while !stopping, wallClockNow() < m.nextDue {
+                _ = condition.wait(until: Date(timeIntervalSince1970: Double(m.nextDue) / 1000))
+            }
+            let stop = stopping
+            condition.unlock()
+            if stop { return }
+            let cycle = state.begin(m)
+            while let r = cycle.nextRead {
+                cycle.complete(Result { try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count) }
+                    .mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
+            }
+            state.finish(cycle)
+        }
+    }
+}

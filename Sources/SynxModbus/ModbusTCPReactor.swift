@@ -1,0 +1,421 @@
+import CLinux
+import Dispatch
+import Glibc
+
+/// A connection of a `ModbusTCPReactor`.
+public struct ConnectionID: Hashable, Sendable {
+    let index: Int
+}
+
+/// Every Modbus/TCP (and RTU-over-TCP) connection of the daemon on one thread and one epoll set.
+///
+/// Why its own client and not libmodbus: libmodbus waits with select(), which aborts the process for a
+/// descriptor ≥ 1024, and a thread per gateway wakes hundreds of threads at every whole second. Here each
+/// connection (one per gateway host:port, shared by its unit ids) has at most one request in flight; replies
+/// are matched by MBAP transaction id, so a late reply to a timed-out request is dropped. Timeouts, retries
+/// and the inter-frame gap are timers on the same thread. Everything but `post` and `stop` must be called
+/// on the reactor's thread (from completions, timers or posted work).
+public final class ModbusTCPReactor: @unchecked Sendable {
+    public typealias Completion = (Result<[UInt16], ModbusError>) -> Void
+
+    private final class Request {
+        let table: RegisterTable, unit: UInt8, address: Int, count: Int
+        let completion: Completion
+        var attempts = 0
+        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, completion: @escaping Completion) {
+            self.table = table; self.unit = unit; self.address = address; self.count = count; self.completion = completion
+        }
+        func error(_ kind: ModbusError.Kind) -> ModbusError {
+            ModbusError(kind, function: table.functionName, unit: unit, address: address)
+        }
+    }
+
+    private final class Connection {
+        enum State { case closed, resolving, connecting, open }
+        let host: String, port: Int, timing: BusTiming, framing: ModbusFraming
+        var state = State.closed
+        var fd: Int32 = -1
+        /// Bumped whenever the socket is closed, so timers of an earlier socket are ignored.
+        var generation = 0
+        var addresses: [(sockaddr_storage, socklen_t)] = []
+        var queue: [Request] = []
+        var inFlight: Request?
+        var transaction: UInt16 = 0
+        var inbox: [UInt8] = []
+        var outbox: [UInt8] = []
+        var lastEnd: Int64 = 0
+        var gapTimerArmed = false
+        init(host: String, port: Int, timing: BusTiming, framing: ModbusFraming) {
+            self.host = host; self.port = port; self.timing = timing; self.framing = framing
+        }
+    }
+
+    private enum Timer {
+        case work(() -> Void)
+        case requestDeadline(Int, generation: Int, transaction: UInt16)
+        case connectDeadline(Int, generation: Int)
+        case gap(Int)
+    }
+
+    private let epfd: Int32
+    private let wakeFD: Int32
+    private static let wakeToken = UInt64.max
+    private var connections: [Connection] = []
+    private var timers = TimerHeap<Timer>()
+    private var chunk = [UInt8](repeating: 0, count: 4096)
+    private var postLock = pthread_mutex_t()
+    private var posted: [() -> Void] = []
+    private var stopping = false
+
+    public init() throws {
+        epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        guard epfd >= 0, wakeFD >= 0 else { throw ModbusError(.connection("epoll: \(Errno(errno))"), function: "epoll_create1") }
+        var ev = epoll_event()
+        ev.events = EPOLLIN.rawValue
+        ev.data.u64 = ModbusTCPReactor.wakeToken
+        epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &ev)
+        pthread_mutex_init(&postLock, nil)
+    }
+
+    deinit {
+        for c in connections where c.fd >= 0 { close(c.fd) }
+        close(epfd)
+        close(wakeFD)
+    }
+
+    /// Adds a connection (opened on its first request). Call before `run`, or on the reactor's thread.
+    public func addConnection(host: String, port: Int, timing: BusTiming, framing: ModbusFraming = .mbap) -> ConnectionID {
+        connections.append(Connection(host: host, port: port, timing: timing, framing: framing))
+        return ConnectionID(index: connections.count - 1)
+    }
+
+    public func endpoint(_ id: ConnectionID) -> String {
+        let c = connections[id.index]
+        return c.framing == .mbap ? "tcp \(c.host):\(c.port)" : "rtu-over-tcp \(c.host):\(c.port)"
+    }
+
+    public func isOpen(_ id: ConnectionID) -> Bool { connections[id.index].state == .open }
+
+    /// Queues a read; `completion` runs on the reactor's thread with the registers or the failure, after
+    /// the connection's retries.
+    public func submit(_ id: ConnectionID, _ table: RegisterTable, unit: UInt8, address: Int, count: Int,
+                       completion: @escaping Completion) {
+        precondition((1...maxRegistersPerRead).contains(count) && (0...0xFFFF).contains(address))
+        let c = connections[id.index]
+        c.queue.append(Request(table: table, unit: unit, address: address, count: count, completion: completion))
+        if c.state == .closed { open(id.index) } else { pump(id.index) }
+    }
+
+    /// Runs `work` on the reactor's thread at wall-clock time `wallMilliseconds` (UTC ms).
+    public func schedule(atWallClock wallMilliseconds: Int64, _ work: @escaping () -> Void) {
+        timers.insert(.work(work), at: monotonicMilliseconds() + (wallMilliseconds - wallClockNow()))
+    }
+
+    /// Runs `work` on the reactor's thread as soon as possible. Safe from any thread.
+    public func post(_ work: @escaping () -> Void) {
+        pthread_mutex_lock(&postLock)
+        posted.append(work)
+        pthread_mutex_unlock(&postLock)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    /// Ends `run` after the work in hand. Safe from any thread.
+    public func stop() { post { [self] in stopping = true } }
+
+    /// The event loop; returns after `stop`.
+    public func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 128)
+        while true {
+            pthread_mutex_lock(&postLock)
+            let work = posted
+            posted.removeAll()
+            pthread_mutex_unlock(&postLock)
+            work.forEach { $0() }
+            if stopping { break }
+            let now = monotonicMilliseconds()
+            while let t = timers.popDue(now) { fire(t) }
+            let timeout = timers.earliest.map { Int32(clamping: max(0, $0 - monotonicMilliseconds())) } ?? -1
+            let n = epoll_wait(epfd, &events, Int32(events.count), timeout)
+            guard n > 0 else { continue }
+            for e in events[0..<Int(n)] {
+                if e.data.u64 == ModbusTCPReactor.wakeToken {
+                    var v: UInt64 = 0
+                    _ = read(wakeFD, &v, 8)
+                } else {
+                    handle(Int(e.data.u64), events: e.events)
+                }
+            }
+        }
+        for i in connections.indices where connections[i].fd >= 0 { shut(i, .connection("daemon stopping")) }
+    }
+
+    // MARK: - Connecting
+
+    private func open(_ i: Int) {
+        let c = connections[i]
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        if let numeric = resolve(c.host, c.port, hints) {
+            c.addresses = numeric
+            connect(i, next: 0)
+            return
+        }
+        // A host name: resolve off the reactor's thread, so a slow DNS server delays no other bus.
+        c.state = .resolving
+        let (host, port, generation) = (c.host, c.port, c.generation)
+        DispatchQueue.global().async { [self] in
+            var h = addrinfo()
+            h.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            let found = resolve(host, port, h)
+            post { [self] in
+                guard c.generation == generation, c.state == .resolving else { return }
+                guard let found, !found.isEmpty else {
+                    c.state = .closed
+                    failAll(i, .connection("cannot resolve \(host)"))
+                    return
+                }
+                c.addresses = found
+                connect(i, next: 0)
+            }
+        }
+    }
+
+    private func resolve(_ host: String, _ port: Int, _ hints: addrinfo) -> [(sockaddr_storage, socklen_t)]? {
+        var hints = hints
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0 else { return nil }
+        defer { freeaddrinfo(list) }
+        var out: [(sockaddr_storage, socklen_t)] = []
+        var p = list
+        while let ai = p {
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(start: ai.pointee.ai_addr, count: Int(ai.pointee.ai_addrlen)))
+            }
+            out.append((storage, ai.pointee.ai_addrlen))
+            p = ai.pointee.ai_next
+        }
+        return out
+    }
+
+    /// Tries address `next` of the connection's list, falling through to the following ones.
+    private func connect(_ i: Int, next: Int, lastError: String = "no address") {
+        let c = connections[i]
+        guard next < c.addresses.count else {
+            c.state = .closed
+            failAll(i, .connection("\(c.host):\(c.port): \(lastError)"))
+            return
+        }
+        var (addr, len) = c.addresses[next]
+        let family = Int32(addr.ss_family)
+        let s = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else { return connect(i, next: next + 1, lastError: Errno(errno).description) }
+        var one: Int32 = 1
+        setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, len) } }
+        let e = errno
+        if rc != 0 && e != EINPROGRESS {
+            close(s)
+            return connect(i, next: next + 1, lastError: Errno(e).description)
+        }
+        c.fd = s
+        c.state = .connecting
+        var ev = epoll_event()
+        ev.events = EPOLLOUT.rawValue
+        ev.data.u64 = UInt64(i)
+        epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev)
+        c.addresses = Array(c.addresses[(next + 1)...])  // what is left to try if this one fails
+        timers.insert(.connectDeadline(i, generation: c.generation), at: monotonicMilliseconds() + Int64(c.timing.timeoutMilliseconds))
+    }
+
+    private func connectFinished(_ i: Int) {
+        let c = connections[i]
+        var soError: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &soError, &len)
+        if soError != 0 {
+            dropSocket(i)
+            return connect(i, next: 0, lastError: Errno(soError).description)
+        }
+        c.state = .open
+        watch(i)
+        pump(i)
+    }
+
+    // MARK: - Requests and replies
+
+    /// Sends the next queued request if the connection is free and the frame gap has passed.
+    private func pump(_ i: Int) {
+        let c = connections[i]
+        guard c.state == .open, c.inFlight == nil, !c.queue.isEmpty else { return }
+        let now = monotonicMilliseconds()
+        let gapEnd = c.lastEnd + Int64(c.timing.frameGapMilliseconds)
+        if c.timing.frameGapMilliseconds > 0 && c.lastEnd > 0 && now < gapEnd {
+            if !c.gapTimerArmed {
+                c.gapTimerArmed = true
+                timers.insert(.gap(i), at: gapEnd)
+            }
+            return
+        }
+        let r = c.queue.removeFirst()
+        c.transaction &+= 1
+        if c.framing == .rtu { c.inbox.removeAll() }  // RTU frames carry no id: drop leftovers of a timed-out reply
+        c.inFlight = r
+        c.outbox += c.framing.readRequest(transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
+        timers.insert(.requestDeadline(i, generation: c.generation, transaction: c.transaction),
+                      at: now + Int64(c.timing.timeoutMilliseconds))
+        flush(i)
+    }
+
+    /// Writes what the outbox holds; waits for EPOLLOUT if the socket is full.
+    private func flush(_ i: Int) {
+        let c = connections[i]
+        while !c.outbox.isEmpty {
+            let n = c.outbox.withUnsafeBytes { send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { c.outbox.removeFirst(n); continue }
+            let e = errno
+            if n < 0 && e == EINTR { continue }
+            if n < 0 && e == EAGAIN { break }
+            return shut(i, .connection(Errno(e).description))
+        }
+        watch(i)
+    }
+
+    private func watch(_ i: Int) {
+        let c = connections[i]
+        var ev = epoll_event()
+        ev.events = EPOLLIN.rawValue | (c.outbox.isEmpty ? 0 : EPOLLOUT.rawValue)
+        ev.data.u64 = UInt64(i)
+        epoll_ctl(epfd, EPOLL_CTL_MOD, c.fd, &ev)
+    }
+
+    private func handle(_ i: Int, events: UInt32) {
+        let c = connections[i]
+        guard c.fd >= 0 else { return }
+        if c.state == .connecting {
+            if events & (EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { connectFinished(i) }
+            return
+        }
+        if events & EPOLLOUT.rawValue != 0 { flush(i) }
+        guard c.fd >= 0, events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 else { return }
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { c.inbox.append(contentsOf: chunk[0..<n]); continue }
+            let e = errno
+            if n < 0 && e == EINTR { continue }
+            if n < 0 && e == EAGAIN { break }
+            return shut(i, .connection(n == 0 ? "closed by peer" : Errno(e).description))
+        }
+        parseReplies(i)
+    }
+
+    private func parseReplies(_ i: Int) {
+        let c = connections[i]
+        while !c.inbox.isEmpty, c.fd >= 0 {
+            guard let r = c.inFlight else {
+                if c.framing == .rtu { c.inbox.removeAll() }  // an RTU reply nobody waits for any more
+                else if case .frame(let length, _, _, _) = c.framing.parseReply(c.inbox[...], table: .holding) {
+                    c.inbox.removeFirst(length)
+                    continue
+                }
+                return
+            }
+            switch c.framing.parseReply(c.inbox[...], table: r.table) {
+            case .incomplete:
+                return
+            case .invalid(.crc):
+                c.inbox.removeAll()
+                complete(i, .failure(r.error(.crc)))
+            case .invalid(let kind):
+                complete(i, .failure(r.error(kind)))
+                shut(i, kind)  // the stream is out of step: start afresh
+            case .frame(let length, let transaction, let unit, let pdu):
+                c.inbox.removeFirst(length)
+                if c.framing == .mbap && transaction != c.transaction { continue }  // late reply to an expired request
+                guard unit == r.unit else {
+                    complete(i, .failure(r.error(.garbage("reply from unit \(unit)"))))
+                    continue
+                }
+                complete(i, decodeReadReply(pdu, table: r.table, count: r.count).mapError { r.error($0) })
+            }
+        }
+    }
+
+    /// Ends the request in flight: retried if it may succeed on a second try, else handed back.
+    private func complete(_ i: Int, _ result: Result<[UInt16], ModbusError>) {
+        let c = connections[i]
+        guard let r = c.inFlight else { return }
+        c.inFlight = nil
+        c.lastEnd = monotonicMilliseconds()
+        if case .failure(let error) = result, error.isRetryable, r.attempts < c.timing.retries, c.fd >= 0 {
+            r.attempts += 1
+            c.queue.insert(r, at: 0)
+        } else {
+            r.completion(result)
+        }
+        pump(i)
+    }
+
+    private func fire(_ t: Timer) {
+        switch t {
+        case .work(let work):
+            work()
+        case .requestDeadline(let i, let generation, let transaction):
+            let c = connections[i]
+            if c.generation == generation, c.inFlight != nil, c.transaction == transaction { complete(i, .failure(c.inFlight!.error(.timeout))) }
+        case .connectDeadline(let i, let generation):
+            let c = connections[i]
+            if c.generation == generation, c.state == .connecting {
+                dropSocket(i)
+                connect(i, next: 0, lastError: "connect timed out after \(c.timing.timeoutMilliseconds) ms")
+            }
+        case .gap(let i):
+            connections[i].gapTimerArmed = false
+            pump(i)
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Closes the socket (timers of this socket become stale).
+    private func dropSocket(_ i: Int) {
+        let c = connections[i]
+        if c.fd >= 0 {
+            epoll_ctl(epfd, EPOLL_CTL_DEL, c.fd, nil)
+            close(c.fd)
+            c.fd = -1
+        }
+        c.generation += 1
+        c.inbox.removeAll()
+        c.outbox.removeAll()
+    }
+
+    /// Closes the connection and fails every request on it; the next request reopens it.
+    private func shut(_ i: Int, _ kind: ModbusError.Kind) {
+        dropSocket(i)
+        connections[i].state = .closed
+        failAll(i, kind)
+    }
+
+    private func failAll(_ i: Int, _ kind: ModbusError.Kind) {
+        let c = connections[i]
+        let requests = (c.inFlight.map { [$0] } ?? []) + c.queue
+        c.inFlight = nil
+        c.queue.removeAll()
+        for r in requests {
+            var e = r.error(kind)
+            if case .connection = kind, c.state != .open { e.function = "connect" }
+            r.completion(.failure(e))
+        }
+    }
+}
+
+/// UTC milliseconds since the Unix epoch.
+public func wallClockNow() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
