@@ -114,6 +114,21 @@ final class Harness {
         """
     }
 
+    /// A `[[bus]]` table for the simulator's TCP port.
+    func tcpBus(_ name: String, port: Int, timeoutMs: Int = 500, retries: Int = 1) -> String {
+        "\n[[bus]]\nname = \"\(name)\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\ntimeout_ms = \(timeoutMs)\nretries = \(retries)\n"
+    }
+
+    /// A `[[bus]]` table for a serial device.
+    func rtuBus(_ name: String, device: String, timeoutMs: Int = 500, retries: Int = 1, frameGapMs: Int = 10) -> String {
+        "\n[[bus]]\nname = \"\(name)\"\ntype = \"rtu\"\ndevice = \"\(device)\"\nbaud = 19200\ntimeout_ms = \(timeoutMs)\nretries = \(retries)\nframe_gap_ms = \(frameGapMs)\n"
+    }
+
+    /// A `[[meter]]` table; `extra` adds lines such as `slow_poll_interval_ms = 1000`.
+    func meter(_ name: String, bus: String, unit: Int, profile: String = "synx-sim", extra: String = "") -> String {
+        "\n[[meter]]\nname = \"\(name)\"\nbus = \"\(bus)\"\nunit = \(unit)\nprofile = \"\(profile)\"\n\(extra)"
+    }
+
     /// Starts synxd and waits until its socket answers.
     @discardableResult
     func startDaemon(config: String) throws -> Process {

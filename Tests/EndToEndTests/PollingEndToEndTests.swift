@@ -31,49 +31,11 @@ final class PollingEndToEndTests: XCTestCase {
     func testLiveValues_ofATCPMeterAndTwoRTUMetersOnOnePtyBus_equalTheSimulatorsValues() throws {
         let (simEnd, daemonEnd) = try h.ptyPair()
         let port = try h.startSimulator(scenario: Self.frozenScenario, rtu: [simEnd])
-        try h.startDaemon(config: h.daemonSection + """
-        [[bus]]
-        name = "lan"
-        type = "tcp"
-        host = "127.0.0.1"
-        port = \(port)
-        timeout_ms = 500
-
-        [[bus]]
-        name = "rs485"
-        type = "rtu"
-        device = "\(daemonEnd)"
-        baud = 19200
-        timeout_ms = 500
-        frame_gap_ms = 10
-
-        [[meter]]
-        name = "incomer"
-        bus = "lan"
-        unit = 1
-        profile = "synx-sim"
-        slow_poll_interval_ms = 1000
-
-        [[meter]]
-        name = "pv-inverter"
-        bus = "lan"
-        unit = 4
-        profile = "sunspec"
-
-        [[meter]]
-        name = "feeder-a"
-        bus = "rs485"
-        unit = 2
-        profile = "eastron-sdm630"
-        slow_poll_interval_ms = 1000
-
-        [[meter]]
-        name = "feeder-b"
-        bus = "rs485"
-        unit = 3
-        profile = "sunspec"
-        slow_poll_interval_ms = 1000
-        """)
+        let slow = "slow_poll_interval_ms = 1000\n"
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("lan", port: port) + h.rtuBus("rs485", device: daemonEnd)
+            + h.meter("incomer", bus: "lan", unit: 1, extra: slow) + h.meter("pv-inverter", bus: "lan", unit: 4, profile: "sunspec")
+            + h.meter("feeder-a", bus: "rs485", unit: 2, profile: "eastron-sdm630", extra: slow)
+            + h.meter("feeder-b", bus: "rs485", unit: 3, profile: "sunspec", extra: slow))
         let meters = ["incomer": "1", "pv-inverter": "4", "feeder-a": "2", "feeder-b": "3"]
         h.waitUntil("all meters online") { try h.status().meters.allSatisfy { $0.state == .online } }
         let served = try h.simulatorValues()
@@ -129,20 +91,13 @@ final class PollingEndToEndTests: XCTestCase {
         [[fault]]
         unit = 3
         kind = "silent"
-        from_s = 4
-        until_s = 10
+        from_s = 5
+        until_s = 14
         """)
-        try h.startDaemon(config: h.daemonSection + """
-        [[bus]]
-        name = "gateway"
-        type = "tcp"
-        host = "127.0.0.1"
-        port = \(port)
-        timeout_ms = 300
-        retries = 0
-        """ + (1...3).map { "\n[[meter]]\nname = \"m\($0)\"\nbus = \"gateway\"\nunit = \($0)\nprofile = \"synx-sim\"\n" }.joined())
-        h.waitUntil("m3 online", timeout: 4) { try h.meter("m3").state == .online }
-        h.waitUntil("m3 offline", timeout: 10) { try h.meter("m3").state == .offline }
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("gateway", port: port, timeoutMs: 300, retries: 0)
+            + (1...3).map { h.meter("m\($0)", bus: "gateway", unit: $0) }.joined())
+        h.waitUntil("m1 online") { try h.meter("m1").state == .online }
+        h.waitUntil("m3 offline", timeout: 15) { try h.meter("m3").state == .offline }
         let m3 = try h.meter("m3")
         XCTAssertTrue(m3.lastError?.contains("unit 3") == true && m3.lastError?.contains("timeout") == true, m3.lastError ?? "-")
 
@@ -158,7 +113,7 @@ final class PollingEndToEndTests: XCTestCase {
         let (_, out, _) = try h.synxctl(["status"])
         XCTAssertTrue(out.contains("m3") && out.contains("offline") && out.contains("timeout"), out)
 
-        h.waitUntil("m3 back online", timeout: 20) { try h.meter("m3").state == .online }
+        h.waitUntil("m3 back online", timeout: 30) { try h.meter("m3").state == .online }
         XCTAssertTrue(h.output("synxd.err").contains("meter back online"), h.output("synxd.err"))
     }
 
@@ -187,42 +142,11 @@ final class PollingEndToEndTests: XCTestCase {
         code = 2
         address = 70
         """, rtu: [simEnd])
-        try h.startDaemon(config: h.daemonSection + """
-        [[bus]]
-        name = "lan"
-        type = "tcp"
-        host = "127.0.0.1"
-        port = \(port)
-        timeout_ms = 300
-        retries = 0
-        [[bus]]
-        name = "rs485"
-        type = "rtu"
-        device = "\(daemonEnd)"
-        baud = 19200
-        timeout_ms = 300
-        retries = 1
-        [[meter]]
-        name = "garbled"
-        bus = "lan"
-        unit = 1
-        profile = "synx-sim"
-        [[meter]]
-        name = "healthy"
-        bus = "lan"
-        unit = 4
-        profile = "synx-sim"
-        [[meter]]
-        name = "noisy-line"
-        bus = "rs485"
-        unit = 2
-        profile = "eastron-sdm630"
-        [[meter]]
-        name = "wrong-map"
-        bus = "rs485"
-        unit = 3
-        profile = "eastron-sdm630"
-        """)
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("lan", port: port, timeoutMs: 300, retries: 0)
+            + h.rtuBus("rs485", device: daemonEnd, timeoutMs: 300, frameGapMs: 0)
+            + h.meter("garbled", bus: "lan", unit: 1) + h.meter("healthy", bus: "lan", unit: 4)
+            + h.meter("noisy-line", bus: "rs485", unit: 2, profile: "eastron-sdm630")
+            + h.meter("wrong-map", bus: "rs485", unit: 3, profile: "eastron-sdm630"))
         h.waitUntil("garbled offline") { try h.meter("garbled").state == .offline }
         h.waitUntil("noisy-line offline") { try h.meter("noisy-line").state == .offline }
         h.waitUntil("wrong-map degraded") { try h.meter("wrong-map").state == .degraded }
@@ -237,5 +161,35 @@ final class PollingEndToEndTests: XCTestCase {
         let live = try h.request(Request(command: .live, meter: "wrong-map")).live!
         XCTAssertTrue(live.values.contains { $0.measurement == "voltage.l12" })
         XCTAssertFalse(live.values.contains { $0.measurement == "frequency" })
+    }
+
+    func testRTUOverTCP_throughATransparentSerialServer_readsTheSameValues() throws {
+        let (simEnd, serverEnd) = try h.ptyPair()
+        _ = try h.startSimulator(scenario: Self.frozenScenario, rtu: [simEnd])
+        // socat plays the serial device server: TCP on one side, the serial line on the other.
+        let port = try freePort()
+        try h.start("/usr/bin/socat", ["TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr", "FILE:\(serverEnd),raw,echo=0"], name: "serial-server")
+        try h.startDaemon(config: h.daemonSection
+            + "\n[[bus]]\nname = \"serial-server\"\ntype = \"rtu-over-tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\ntimeout_ms = 500\n"
+            + h.meter("feeder-a", bus: "serial-server", unit: 2, profile: "eastron-sdm630"))
+        h.waitUntil("feeder-a online") { try h.meter("feeder-a").state == .online }
+        let live = try h.request(Request(command: .live, meter: "feeder-a")).live!
+        let served = try h.simulatorValues()["2"]!
+        XCTAssertFalse(live.values.isEmpty)
+        for v in live.values { XCTAssertEqual(v.value, served[v.measurement], v.measurement) }
+        XCTAssertTrue(try h.status().buses[0].endpoint.hasPrefix("rtu-over-tcp 127.0.0.1:"))
+    }
+
+    /// A TCP port nobody listens on now (the kernel's choice for an ephemeral bind).
+    private func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -70,13 +70,8 @@ final class RobustnessEndToEndTests: XCTestCase {
 
     func testKill9WhileWriting_keepsEveryCommittedRow_andTheStoreIntact() throws {
         let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n[[unit]]\nid = 2\n[[unit]]\nid = 3\n")
-        let config = h.daemonSection + """
-        [[bus]]
-        name = "lan"
-        type = "tcp"
-        host = "127.0.0.1"
-        port = \(port)
-        """ + (1...3).map { "\n[[meter]]\nname = \"m\($0)\"\nbus = \"lan\"\nunit = \($0)\nprofile = \"synx-sim\"\npoll_interval_ms = 200\n" }.joined()
+        let config = h.daemonSection + h.tcpBus("lan", port: port)
+            + (1...3).map { h.meter("m\($0)", bus: "lan", unit: $0, extra: "poll_interval_ms = 200\n") }.joined()
         let daemon = try h.startDaemon(config: config)
         h.waitUntil("500 rows committed") { try h.status().store.committedRows >= 500 }
         let committed = try h.status().store.committedRows
@@ -95,7 +90,7 @@ final class RobustnessEndToEndTests: XCTestCase {
 
     func testControlSocket_validatesSizeFramingVersionAndCommand() throws {
         let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
-        try h.startDaemon(config: h.daemonSection + "[[bus]]\nname = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\n[[meter]]\nname = \"m1\"\nbus = \"lan\"\nunit = 1\nprofile = \"synx-sim\"\n")
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("lan", port: port) + h.meter("m1", bus: "lan", unit: 1))
         var st = stat()
         XCTAssertEqual(stat(h.socketPath, &st), 0)
         XCTAssertEqual(st.st_mode & 0o777, 0o660, "socket must not be world-writable")
