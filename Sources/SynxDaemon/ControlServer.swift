@@ -88,6 +88,7 @@ final class ControlServer: @unchecked Sendable {
             if admitted { clientCount += 1 }
             clients.unlock()
             guard admitted else {
+                logger.warning("control client refused: too many clients", metadata: ["limit": "\(ControlServer.maxClients)"])
                 reply(client, .failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again"))
                 close(client)
                 continue
@@ -119,6 +120,7 @@ final class ControlServer: @unchecked Sendable {
             }
             // 1. Size: a request line longer than the limit is refused and the connection closed.
             if buffer.count >= maxRequestBytes {
+                logger.notice("control request refused: larger than \(maxRequestBytes) bytes")
                 reply(fd, .failure(.tooLarge, "request exceeds \(maxRequestBytes) bytes"))
                 return
             }

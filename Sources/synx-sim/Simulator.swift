@@ -59,7 +59,7 @@ final class Simulator: @unchecked Sendable {
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(["units": snapshot]) else { return }
         let tmp = statePath + ".tmp"
-        FileManager.default.createFile(atPath: tmp, contents: data)
+        _ = FileManager.default.createFile(atPath: tmp, contents: data)
         rename(tmp, statePath)
     }
 

@@ -102,7 +102,7 @@ struct PollBenchmark: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: pin ? "/usr/bin/taskset" : path)
         p.arguments = pin ? ["-c", String(cpu), path] + args : args
-        FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: out)
         p.standardError = p.standardOutput
         try p.run()
