@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 
 /// The writing side of the time-series store: one connection, series ids cached, rows inserted in one
@@ -7,7 +8,12 @@ public final class SampleStore {
     private let insertSample: Statement
     private let insertSeries: Statement
     private let findSeries: Statement
-    private var seriesIDs: [String: Int64] = [:]
+    private var seriesIDs: [SeriesKey: Int64] = [:]
+
+    private struct SeriesKey: Hashable {
+        var meter: String
+        var measurement: String
+    }
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -44,7 +50,7 @@ public final class SampleStore {
     }
 
     private func seriesID(_ row: SampleRow) throws -> Int64 {
-        let key = row.meter + "\u{0}" + row.measurement
+        let key = SeriesKey(meter: row.meter, measurement: row.measurement)
         if let id = seriesIDs[key] { return id }
         defer { findSeries.reset(); insertSeries.reset() }
         findSeries.bind(1, row.meter)
@@ -57,11 +63,9 @@ public final class SampleStore {
             insertSeries.bind(2, row.measurement)
             insertSeries.bind(3, row.unit)
             try insertSeries.step()
-            id = sqlite3LastInsertRowID()
+            id = sqlite3_last_insert_rowid(db.handle)
         }
         seriesIDs[key] = id
         return id
     }
-
-    private func sqlite3LastInsertRowID() -> Int64 { (try? db.scalarInt("SELECT last_insert_rowid()")) ?? 0 }
 }
