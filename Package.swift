@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
 
         // Leaves and the one-way chain: CModbus → SynxModbus → SynxMeters.
         .target(name: "SynxTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
@@ -28,6 +29,8 @@ let package = Package(
         .target(name: "SynxMeters", dependencies: ["SynxModbus", "SynxTOML"]),
         .target(name: "SynxStore", dependencies: ["CSQLite"]),
         .target(name: "SynxControl"),
+        // Pure IEC 61000-4-30 / 61000-4-7 processing: no I/O, no clock, no logging.
+        .target(name: "SynxDSP", dependencies: ["CFFTW"]),
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "CSystemd",
@@ -54,6 +57,7 @@ let package = Package(
         .testTarget(name: "SynxMetersTests", dependencies: ["SynxMeters"]),
         .testTarget(name: "SynxStoreTests", dependencies: ["SynxStore", "CSQLite"]),
         .testTarget(name: "SynxControlTests", dependencies: ["SynxControl"]),
+        .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
         .testTarget(name: "SynxDaemonTests", dependencies: ["SynxDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "CSQLite"]),
     ]

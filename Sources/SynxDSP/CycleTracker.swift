@@ -1,0 +1,107 @@
+import Foundation
+
+/// A boundary between two fundamental cycles: the positive-going zero crossing of the filtered reference
+/// voltage at a fractional absolute sample position, or, when there is no usable signal, a flywheel boundary
+/// one reference period after the previous one (`measured == false`).
+struct CycleBoundary: Equatable {
+    var position: Double
+    var measured: Bool
+}
+
+/// A biquad section (direct form II transposed), designed by the bilinear transform.
+struct Biquad {
+    var b0 = 1.0, b1 = 0.0, b2 = 0.0, a1 = 0.0, a2 = 0.0
+    var z1 = 0.0, z2 = 0.0
+
+    static func lowPass(cutoff: Double, q: Double, sampleRate: Double) -> Biquad {
+        let w = 2 * Double.pi * cutoff / sampleRate, c = cos(w), alpha = sin(w) / (2 * q), a0 = 1 + alpha
+        return Biquad(b0: (1 - c) / 2 / a0, b1: (1 - c) / a0, b2: (1 - c) / 2 / a0,
+                      a1: -2 * c / a0, a2: (1 - alpha) / a0)
+    }
+
+    static func highPass(cutoff: Double, q: Double, sampleRate: Double) -> Biquad {
+        let w = 2 * Double.pi * cutoff / sampleRate, c = cos(w), alpha = sin(w) / (2 * q), a0 = 1 + alpha
+        return Biquad(b0: (1 + c) / 2 / a0, b1: -(1 + c) / a0, b2: (1 + c) / 2 / a0,
+                      a1: -2 * c / a0, a2: (1 - alpha) / a0)
+    }
+
+    mutating func callAsFunction(_ x: Double) -> Double {
+        let y = b0 * x + z1
+        z1 = b1 * x - a1 * y + z2
+        z2 = b2 * x - a2 * y
+        return y
+    }
+}
+
+/// Finds fundamental cycle boundaries in the reference voltage, IEC 61000-4-30 §5.1 and §4.4: harmonics and
+/// DC are attenuated first (2nd-order Butterworth high-pass at f0/5, 4th-order Butterworth low-pass at f0, so a
+/// 3rd harmonic is 38 dB down and cannot cause extra crossings), crossings are interpolated between samples,
+/// and a hysteresis of 0.5 % of the nominal peak arms the detector so noise on a dead line gives no crossings.
+/// Without crossings for 1.5 periods the tracker free-runs on the last measured period (a flywheel), so
+/// windows continue through interruptions.
+struct CycleTracker {
+    private var filters: [Biquad]
+    private let armLevel: Double
+    private let warmupSamples: Int
+    private let shortestPeriod: Double, longestPeriod: Double, nominalPeriod: Double
+    private var previous = 0.0
+    private var armed = false
+    private var samplesSinceReset = 0
+    private(set) var last: CycleBoundary?
+    /// The most recent measured period within the tracking range, in samples.
+    private(set) var referencePeriod: Double
+
+    init(configuration: EngineConfiguration) {
+        let fs = configuration.sampleRate, f0 = configuration.nominalFrequency.hertz
+        filters = [.highPass(cutoff: f0 / 5, q: 0.5.squareRoot(), sampleRate: fs),
+                   .lowPass(cutoff: f0, q: 0.541_196_1, sampleRate: fs),
+                   .lowPass(cutoff: f0, q: 1.306_563, sampleRate: fs)]
+        armLevel = 0.005 * 2.0.squareRoot() * configuration.declaredVoltage
+        nominalPeriod = fs / f0
+        let range = configuration.nominalFrequency.trackingRange
+        shortestPeriod = fs / range.upperBound
+        longestPeriod = fs / range.lowerBound
+        referencePeriod = nominalPeriod
+        warmupSamples = Int(5 * nominalPeriod)
+    }
+
+    /// Whether a cycle between two boundaries counts for frequency: both ends measured and within range.
+    func isMeasuredCycle(from a: CycleBoundary, to b: CycleBoundary) -> Bool {
+        a.measured && b.measured && (shortestPeriod...longestPeriod).contains(b.position - a.position)
+    }
+
+    /// Forgets the signal (after a gap): filters restart and settle again before crossings count.
+    mutating func reset() {
+        for i in filters.indices { filters[i].z1 = 0; filters[i].z2 = 0 }
+        previous = 0; armed = false; samplesSinceReset = 0; last = nil
+    }
+
+    /// Feeds the reference sample with absolute index `n`; reports any boundary it completes.
+    mutating func push(_ x: Double, index n: Int, emit: (CycleBoundary) -> Void) {
+        var y = x
+        for i in filters.indices { y = filters[i](y) }
+        defer { previous = y; samplesSinceReset += 1 }
+        guard samplesSinceReset >= warmupSamples else { return }
+        let now = Double(n)
+        if let l = last, now - l.position > 1.5 * referencePeriod {
+            let synthetic = CycleBoundary(position: l.position + referencePeriod, measured: false)
+            last = synthetic
+            emit(synthetic)
+        } else if last == nil, samplesSinceReset >= warmupSamples + Int(1.5 * nominalPeriod) {
+            // No crossing since the filters settled: free-run from here.
+            let synthetic = CycleBoundary(position: now, measured: false)
+            last = synthetic
+            emit(synthetic)
+        }
+        if y < -armLevel { armed = true }
+        guard armed, previous < 0, y >= 0 else { return }
+        armed = false
+        let position = Double(n - 1) + (-previous) / (y - previous)
+        // A crossing too soon after a measured one is noise; after a flywheel boundary any crossing re-locks.
+        if let l = last, position - l.position < (l.measured ? 0.5 * shortestPeriod : 1) { return }
+        let boundary = CycleBoundary(position: position, measured: true)
+        if let l = last, isMeasuredCycle(from: l, to: boundary) { referencePeriod = position - l.position }
+        last = boundary
+        emit(boundary)
+    }
+}
