@@ -48,8 +48,10 @@ struct CycleTracker {
     private var armed = false
     private var samplesSinceReset = 0
     private(set) var last: CycleBoundary?
-    /// The most recent measured period within the tracking range, in samples.
+    /// The mean period of the last ten measured cycles within the tracking range, in samples: an average, so that
+    /// a crossing displaced by a magnitude step (filter transient) barely changes it.
     private(set) var referencePeriod: Double
+    private var measuredRun: [Double] = []
 
     init(configuration: EngineConfiguration) {
         let fs = configuration.sampleRate, f0 = configuration.nominalFrequency.hertz
@@ -73,7 +75,7 @@ struct CycleTracker {
     /// Forgets the signal (after a gap): filters restart and settle again before crossings count.
     mutating func reset() {
         for i in filters.indices { filters[i].z1 = 0; filters[i].z2 = 0 }
-        previous = 0; armed = false; samplesSinceReset = 0; last = nil
+        previous = 0; armed = false; samplesSinceReset = 0; last = nil; measuredRun = []
     }
 
     /// Feeds the reference sample with absolute index `n`; reports any boundary it completes.
@@ -100,7 +102,14 @@ struct CycleTracker {
         // A crossing too soon after a measured one is noise; after a flywheel boundary any crossing re-locks.
         if let l = last, position - l.position < (l.measured ? 0.5 * shortestPeriod : 1) { return }
         let boundary = CycleBoundary(position: position, measured: true)
-        if let l = last, isMeasuredCycle(from: l, to: boundary) { referencePeriod = position - l.position }
+        if let l = last, isMeasuredCycle(from: l, to: boundary) {
+            if measuredRun.isEmpty { measuredRun = [l.position] }
+            measuredRun.append(position)
+            if measuredRun.count > 11 { measuredRun.removeFirst() }
+            referencePeriod = (position - measuredRun[0]) / Double(measuredRun.count - 1)
+        } else {
+            measuredRun = []
+        }
         last = boundary
         emit(boundary)
     }

@@ -42,6 +42,9 @@ public final class PowerQualityEngine {
     private var open: OpenWindow?
     private var pending: [ClosedWindow] = []
     private var lastHalfCycleStart = -Double.infinity
+    private var halfCycleStarts: [Double] = []
+    private struct PendingCycle { var start: Double; var end: Double; var measured: Bool; var synchronised: Bool }
+    private var pendingCycles: [PendingCycle] = []
 
     private var events: VoltageEventDetector
     private var rvc: RapidVoltageChangeDetector
@@ -182,6 +185,7 @@ public final class PowerQualityEngine {
         let now = time(Double(ring.end))
         for e in events.abort(at: now) { record(e) }
         rvc.reset()
+        countCycles(all: true)
         while !pending.isEmpty { emit(pending.removeFirst()) }
         if invalidateOpenWindow, let o = open {
             let start = windowPosition(o.first, o.phase)
@@ -191,6 +195,7 @@ public final class PowerQualityEngine {
         tracker.reset()
         firstBoundaryNumber += boundaries.count
         boundaries.removeAll()
+        halfCycleStarts.removeAll()
         lastHalfCycleStart = -.infinity
     }
 
@@ -207,20 +212,22 @@ public final class PowerQualityEngine {
     private func onBoundary(_ b: CycleBoundary) {
         boundaries.append(b)
         let m = firstBoundaryNumber + boundaries.count - 1
+        // Urms½ windows start at every zero crossing and half-way between (§5.4.1); they are one reference
+        // period long and are evaluated once their samples are all in.
+        if m > firstBoundaryNumber {
+            halfCycleStarts.append((boundary(m - 1).position + b.position) / 2)
+        }
+        halfCycleStarts.append(b.position)
+        let period = tracker.referencePeriod
+        while let a = halfCycleStarts.first, a + period + 0.5 <= Double(processedIndex) {
+            halfCycleStarts.removeFirst()
+            evaluateHalfCycle(from: a, to: a + period)
+        }
         if m >= firstBoundaryNumber + 1 {
             let previous = boundary(m - 1)
-            if m >= firstBoundaryNumber + 2 {
-                let mid0 = (boundary(m - 2).position + previous.position) / 2
-                evaluateHalfCycle(from: mid0, to: (previous.position + b.position) / 2)
-            }
-            evaluateHalfCycle(from: previous.position, to: b.position)
-            let start = time(previous.position), end = time(b.position)
-            var q: ValueQuality = isFlagged(start, end) ? .flagged : []
-            let measured = tracker.isMeasuredCycle(from: previous, to: b)
-            if !(previous.measured && b.measured) { q.insert(.unsynchronised) }
-            if let v = frequency.add(cycleFrom: start, to: end, measured: measured, quality: q) {
-                outputs.append(.frequency(v))
-            }
+            pendingCycles.append(PendingCycle(start: previous.position, end: b.position,
+                                              measured: tracker.isMeasuredCycle(from: previous, to: b),
+                                              synchronised: previous.measured && b.measured))
         }
         advanceWindow(m)
         emitReadyWindows()
@@ -292,7 +299,21 @@ public final class PowerQualityEngine {
         }
     }
 
+    /// Cycles go to the 10-s frequency once every Urms½ window that could flag them has been evaluated.
+    private func countCycles(all: Bool = false) {
+        while let c = pendingCycles.first, all || lastHalfCycleStart >= c.end {
+            pendingCycles.removeFirst()
+            let start = time(c.start), end = time(c.end)
+            var q: ValueQuality = isFlagged(start, end) ? .flagged : []
+            if !c.synchronised { q.insert(.unsynchronised) }
+            if let v = frequency.add(cycleFrom: start, to: end, measured: c.measured, quality: q) {
+                outputs.append(.frequency(v))
+            }
+        }
+    }
+
     private func emitReadyWindows() {
+        countCycles()
         while let w = pending.first, lastHalfCycleStart >= w.end,
               processedIndex >= Int(w.end) + halfWidth + 1 {
             pending.removeFirst()

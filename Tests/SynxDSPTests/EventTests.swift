@@ -1,0 +1,120 @@
+import XCTest
+@testable import SynxDSP
+
+/// Urms½-based dips, swells, interruptions (IEC 61000-4-30 §5.4, §5.5) and rapid voltage changes (§5.11).
+final class EventTests: XCTestCase {
+    private let udin = 230.0
+    private let period = 0.02
+
+    func testDip_onOnePhase_residualWithinPointTwoPercentOfUdin_durationWithinOneCycle() throws {
+        var s = SyntheticSignal(sampleRate: 10_000, frequency: 50)
+        s.harmonics = [.init(order: 5, percent: 4)]
+        s.changes = [.init(phase: 1, start: 1.0037, duration: 0.1, factor: 0.6)]
+        let events = try s.run(seconds: 2).events
+        XCTAssertEqual(events.map(\.kind), [.dip])
+        let dip = try XCTUnwrap(events.first)
+        // Residual: the lowest Urms½, which for a full cycle inside the dip is the dipped phase's RMS.
+        let residual = (pow(230 * 0.6, 2) + pow(230 * 0.04, 2)).squareRoot()
+        XCTAssertEqual(dip.magnitude, residual, accuracy: 0.002 * udin)
+        XCTAssertEqual(dip.worstPhase, .l2)
+        XCTAssertEqual(dip.duration, 0.1, accuracy: period)
+        XCTAssertEqual(dip.start, s.t0 + 1.0037, accuracy: period)
+        XCTAssertEqual(try XCTUnwrap(dip.depthPercent), (230 - residual) / 230 * 100, accuracy: 0.2)
+        XCTAssertFalse(dip.incomplete)
+    }
+
+    func testPolyphaseDip_startsOnOnePhase_endsOnAnother_isOneEvent() throws {
+        var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
+        s.changes = [.init(phase: 0, start: 1.0, duration: 0.2, factor: 0.7),
+                     .init(phase: 2, start: 1.1, duration: 0.25, factor: 0.4)]
+        let events = try s.run(seconds: 2).events
+        XCTAssertEqual(events.map(\.kind), [.dip])
+        let dip = try XCTUnwrap(events.first)
+        XCTAssertEqual(dip.start, s.t0 + 1.0, accuracy: period)
+        XCTAssertEqual(dip.duration, 0.35, accuracy: period)
+        XCTAssertEqual(dip.magnitude, 230 * 0.4, accuracy: 0.002 * udin)
+        XCTAssertEqual(dip.worstPhase, .l3)
+        XCTAssertEqual(try XCTUnwrap(dip.extremes[.l1]), 230 * 0.7, accuracy: 0.002 * udin)
+        XCTAssertEqual(try XCTUnwrap(dip.extremes[.l2]), 230, accuracy: 0.002 * udin)
+    }
+
+    func testSwell_maximumAndDuration() throws {
+        var s = SyntheticSignal(sampleRate: 12_800, frequency: 50)
+        s.changes = [.init(phase: 0, start: 0.9, duration: 0.2, factor: 1.2)]
+        let swell = try XCTUnwrap(s.run(seconds: 2).events.first)
+        XCTAssertEqual(swell.kind, .swell)
+        XCTAssertEqual(swell.magnitude, 230 * 1.2, accuracy: 0.002 * udin)
+        XCTAssertEqual(swell.duration, 0.2, accuracy: period)
+        XCTAssertEqual(swell.worstPhase, .l1)
+    }
+
+    func testInterruption_needsEveryPhaseBelowThreshold_andIsAlsoADip() throws {
+        var s = SyntheticSignal(sampleRate: 10_000, frequency: 60)
+        s.changes = (0..<3).map { .init(phase: $0, start: 1.0, duration: 0.5, factor: 0.01) }
+        let events = try s.run(seconds: 2.5, configuration: s.configuration(nominal: .hz60)).events
+        XCTAssertEqual(Set(events.map(\.kind)), [.dip, .interruption])
+        let interruption = try XCTUnwrap(events.first { $0.kind == .interruption })
+        XCTAssertEqual(interruption.duration, 0.5, accuracy: 1 / 60)
+        XCTAssertLessThan(interruption.magnitude, 0.05 * udin)
+        // Only two phases out: a dip, not an interruption.
+        var two = SyntheticSignal(sampleRate: 10_000, frequency: 50)
+        two.changes = (0..<2).map { .init(phase: $0, start: 1.0, duration: 0.5, factor: 0.01) }
+        XCTAssertEqual(try two.run(seconds: 2).events.map(\.kind), [.dip])
+    }
+
+    func testDip_endsOnlyAboveThresholdPlusHysteresis() throws {
+        var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
+        // 89 % for 0.2 s (a dip), then 91 % (above 90 % but below 92 %) for 0.3 s, then back.
+        s.changes = [.init(phase: 0, start: 1.0, duration: 0.2, factor: 0.89),
+                     .init(phase: 0, start: 1.2, duration: 0.3, factor: 0.91)]
+        let dip = try XCTUnwrap(s.run(seconds: 2).events.first)
+        XCTAssertEqual(dip.duration, 0.5, accuracy: period)
+    }
+
+    func testRapidVoltageChange_stepReportsDeltaUssAndDeltaUmax() throws {
+        var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
+        s.changes = (0..<3).map { .init(phase: $0, start: 2.0, duration: 10, factor: 1.05) }
+        let events = try s.run(seconds: 5).events
+        XCTAssertEqual(events.map(\.kind), [.rapidVoltageChange])
+        let rvc = try XCTUnwrap(events.first)
+        XCTAssertEqual(rvc.start, s.t0 + 2.0, accuracy: period)
+        XCTAssertEqual(try XCTUnwrap(rvc.steadyStateChange), 0.05 * 230, accuracy: 0.002 * udin)
+        XCTAssertEqual(rvc.magnitude, 0.05 * 230, accuracy: 0.002 * udin)
+        XCTAssertLessThan(rvc.duration, 2 * period)
+    }
+
+    func testRapidVoltageChange_thatCrossesTheDipThreshold_isADipOnly() throws {
+        var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
+        s.changes = [.init(phase: 0, start: 2.0, duration: 0.1, factor: 0.8)]
+        XCTAssertEqual(try s.run(seconds: 5).events.map(\.kind), [.dip])
+    }
+
+    func testFlags_markWindowsOverlappingTheDip_andPropagateToAggregates() throws {
+        var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
+        s.changes = [.init(phase: 2, start: 4.0, duration: 0.06, factor: 0.5)]
+        let out = try s.run(seconds: 8)
+        let dip = try XCTUnwrap(out.events.first)
+        for w in out.basics where w.values != nil {
+            let overlaps = w.start < dip.end && w.end >= dip.start
+            XCTAssertEqual(w.quality.contains(.flagged), overlaps, "window \(w.start - s.t0)…\(w.end - s.t0)")
+        }
+        let blocks = out.aggregates(.cycles150_180)
+        XCTAssertTrue(blocks.contains { $0.quality.contains(.flagged) && $0.start <= dip.start && $0.end >= dip.start })
+        XCTAssertTrue(blocks.contains { !$0.quality.contains(.flagged) })
+        XCTAssertTrue(try XCTUnwrap(out.aggregates(.tenMinutes).first).quality.contains(.flagged))
+        let flaggedFrequency = out.frequencies.filter { $0.quality.contains(.flagged) }
+        XCTAssertEqual(flaggedFrequency.map(\.start), [s.t0 - s.t0.truncatingRemainder(dividingBy: 10)])
+    }
+
+    func testSlidingReference_followsASlowChange_soNoDipIsReported() throws {
+        var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
+        s.rms = [200, 200, 200]  // 87 % of Udin: a dip against Udin, normal against the sliding reference
+        var config = s.configuration()
+        config.reference = .sliding
+        let sliding = try s.run(seconds: 70, configuration: config).events.filter { $0.kind == .dip }
+        // The first minute is a dip while Usr settles from Udin; then no new dip starts.
+        XCTAssertLessThanOrEqual(sliding.count, 1)
+        XCTAssertTrue(sliding.allSatisfy { $0.start < s.t0 + 60 })
+        XCTAssertEqual(try s.run(seconds: 3).events.map(\.kind), [.dip])
+    }
+}
