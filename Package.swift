@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "SynxControl"),
         // Pure IEC 61000-4-30 / 61000-4-7 processing: no I/O, no clock, no logging.
         .target(name: "SynxDSP", dependencies: ["CFFTW"]),
+        // IEEE C37.111 (COMTRADE) recordings: reader and writer.
+        .target(name: "SynxComtrade"),
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "CSystemd",
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "SynxStoreTests", dependencies: ["SynxStore", "CSQLite"]),
         .testTarget(name: "SynxControlTests", dependencies: ["SynxControl"]),
         .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
+        .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
         .testTarget(name: "SynxDaemonTests", dependencies: ["SynxDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "CSQLite"]),
     ]
