@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "synxd", targets: ["synxd"]),
         .executable(name: "synxctl", targets: ["synxctl"]),
         .executable(name: "synx-sim", targets: ["synx-sim"]),
+        .executable(name: "synx-analyze", targets: ["synx-analyze"]),
         .executable(name: "synx-bench", targets: ["synx-bench"]),
     ],
     dependencies: [
@@ -50,6 +51,10 @@ let package = Package(
             "CModbus", "SynxMeters", "SynxTOML",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "synx-analyze", dependencies: [
+            "SynxDSP", "SynxComtrade", "SynxControl",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "synx-bench", dependencies: [
             "SynxStore", "CSQLite", "SynxControl", "CModbus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -62,6 +67,6 @@ let package = Package(
         .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
         .testTarget(name: "SynxDaemonTests", dependencies: ["SynxDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "CSQLite"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "SynxComtrade", "CSQLite"]),
     ]
 )

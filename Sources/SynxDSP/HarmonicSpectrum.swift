@@ -30,6 +30,11 @@ public struct HarmonicSpectrum: Sendable, Equatable, Codable {
     public var thdsPercent: Double
     public var pwhdPercent: Double
 
+    enum CodingKeys: String, CodingKey {
+        case subgroups, groups, interharmonicCentredSubgroups = "interharmonic_centred_subgroups"
+        case thdsPercent = "thds_percent", pwhdPercent = "pwhd_percent"
+    }
+
     /// Groups the RMS DFT lines C_k of a window of `cyclesPerWindow` cycles (5 Hz lines at 50 Hz).
     public init(lines c: [Double], cyclesPerWindow nc: Int, orderLimit: Int) {
         let half = nc / 2

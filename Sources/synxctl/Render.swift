@@ -1,39 +1,6 @@
 import Foundation
 import SynxControl
 
-/// Output formats of every report.
-enum OutputFormat: String, CaseIterable {
-    case table, json, csv
-}
-
-/// A report as rows of columns; rendered as an aligned table or as CSV.
-struct Report {
-    var title: String?
-    var columns: [String]
-    var rows: [[String]]
-
-    func render(_ format: OutputFormat) -> String {
-        switch format {
-        case .csv:
-            return ([columns.map { $0.lowercased() }] + rows).map { $0.map(Report.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
-        case .table, .json:
-            var widths = columns.map(\.count)
-            for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-            func line(_ cells: [String]) -> String {
-                cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ")
-            }
-            var out = title.map { "\($0)\n" } ?? ""
-            out += ([line(columns)] + rows.map(line)).joined(separator: "\n") + "\n"
-            return out
-        }
-    }
-
-    static func csvField(_ s: String) -> String {
-        s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
-}
-
 /// Renders every payload of the protocol for humans (table, CSV) or programs (JSON: the protocol's own
 /// shape, documented in docs/PROTOCOL.md).
 enum Renderer {

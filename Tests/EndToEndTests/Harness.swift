@@ -19,7 +19,7 @@ final class Harness {
     init(_ name: String) throws {
         dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("synx-e2e-\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for tool in ["synxd", "synxctl", "synx-sim"] {
+        for tool in ["synxd", "synxctl", "synx-sim", "synx-analyze"] {
             guard FileManager.default.isExecutableFile(atPath: Harness.binaries.appendingPathComponent(tool).path) else {
                 let message = "\(tool) is not built in \(Harness.binaries.path): run `swift build` before `swift test`"
                 XCTFail(message)

@@ -1,0 +1,107 @@
+import Foundation
+import SynxComtrade
+import XCTest
+
+/// synx-analyze, the real binary, over COMTRADE recordings written by the project.
+final class AnalyzerEndToEndTests: XCTestCase {
+    private var h: Harness!
+    override func setUpWithError() throws { h = try Harness("analyze") }
+    override func tearDown() { h?.tearDown() }
+
+    /// 3 s of a 230 V / 50 Hz system at 10 kS/s, voltages in kV: 4 % 5th harmonic, and from 1.2037 s a 100 ms dip
+    /// of L2 to 60 %; currents of 20 A lagging 30°.
+    private func writeRecording(_ name: String, format: ComtradeDataFormat) throws -> String {
+        let fs = 10_000.0, n = 30_000
+        let analog: [[Double]] = (0..<6).map { c in
+            (0..<n).map { k in
+                let t = Double(k) / fs, phase = -Double(c % 3) * 2 * .pi / 3, w = 2 * Double.pi * 50 * t
+                if c < 3 {
+                    let factor = c == 1 && t >= 1.2037 && t < 1.3037 ? 0.6 : 1.0
+                    return 230 * 2.0.squareRoot() * (factor * sin(w + phase) + 0.04 * sin(5 * (w + phase))) / 1000
+                }
+                return 20 * 2.0.squareRoot() * sin(w + phase - .pi / 6)
+            }
+        }
+        let ids = ["VA", "VB", "VC", "IA", "IB", "IC"]
+        let channels = ids.enumerated().map { i, id in
+            ComtradeAnalogChannel(index: i + 1, id: id, phase: ["A", "B", "C"][i % 3], unit: i < 3 ? "kV" : "A")
+        }
+        let config = ComtradeConfiguration(stationName: "Test bay", deviceID: "synx-test", analog: channels, lineFrequency: 50,
+                                           sampleRates: [ComtradeSampleRate(rate: fs, lastSample: n)],
+                                           firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_800_000_000),
+                                           format: format, sampleCount: n)
+        let path = h.path("\(name).cfg")
+        try ComtradeWriter.write(ComtradeRecording(configuration: config, sampleNumbers: Array(1...n),
+                                                   timestamps: Array(repeating: nil, count: n), analog: analog, digital: []),
+                                 cfgPath: path, format: format)
+        return path
+    }
+
+    func testJSON_reportsTheDip_theHarmonic_andEveryTier() throws {
+        let path = try writeRecording("rec", format: .binary32)
+        let (status, out, err) = try h.run("synx-analyze", [path, "--format", "json", "--udin", "230"])
+        XCTAssertEqual(status, 0, err)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
+        XCTAssertEqual(doc["format_version"] as? Int, 1)
+        let recording = try XCTUnwrap(doc["recording"] as? [String: Any])
+        XCTAssertEqual(recording["sample_rate_hz"] as? Double, 10_000)
+        XCTAssertEqual((recording["channels"] as? [[String: Any]])?.map { $0["phase"] as? String }, ["l1", "l2", "l3", "l1", "l2", "l3"])
+        let events = try XCTUnwrap(doc["events"] as? [[String: Any]])
+        XCTAssertEqual(events.count, 1, "\(events)")
+        let dip = try XCTUnwrap(events.first)
+        XCTAssertEqual(dip["kind"] as? String, "dip")
+        XCTAssertEqual(dip["worst_phase"] as? String, "l2")
+        let residual = (pow(138.0, 2) + pow(9.2, 2)).squareRoot()
+        XCTAssertEqual(try XCTUnwrap(dip["magnitude_v"] as? Double), residual, accuracy: 0.46)
+        XCTAssertEqual(try XCTUnwrap(dip["duration_s"] as? Double), 0.1, accuracy: 0.02)
+        let start = try XCTUnwrap(dip["start"] as? String)
+        XCTAssertTrue(start.hasPrefix("2027-01-15T08:00:01."), start)
+        XCTAssertEqual(try XCTUnwrap(Double("0" + start.dropFirst(19).dropLast())), 0.2037, accuracy: 0.02, start)
+        let basic = try XCTUnwrap(doc["basic"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(basic.count, 13)
+        let clean = basic.filter { ($0["quality"] as? [String])?.isEmpty == true }
+        XCTAssertGreaterThan(clean.count, 5)
+        for w in clean {
+            let channels = try XCTUnwrap((w["values"] as? [String: Any])?["channels"] as? [[String: Any]])
+            XCTAssertEqual(try XCTUnwrap(channels[0]["rms"] as? Double), 230 * (1 + 0.0016).squareRoot(), accuracy: 0.23)
+            let h = try XCTUnwrap((channels[0]["harmonics"] as? [String: Any])?["subgroups"] as? [Double])
+            XCTAssertEqual(h[5] / h[1] * 100, 4, accuracy: 0.2)
+            let p = try XCTUnwrap(((w["values"] as? [String: Any])?["total_power"] as? [String: Any])?["p_w"] as? Double)
+            XCTAssertEqual(p, 3 * 230 * 20 * cos(Double.pi / 6), accuracy: 0.005 * 3 * 230 * 20)
+        }
+        XCTAssertTrue(basic.contains { ($0["quality"] as? [String])?.contains("flagged") == true })
+        let aggregates = try XCTUnwrap(doc["aggregates"] as? [String: [[String: Any]]])
+        XCTAssertGreaterThanOrEqual(aggregates["150/180-cycle"]?.count ?? 0, 1)
+        XCTAssertNotNil(aggregates["10-min"])
+        XCTAssertNotNil(doc["frequency_10s"] as? [[String: Any]])
+    }
+
+    func testTable_listsEverySection() throws {
+        let path = try writeRecording("rec", format: .ascii)
+        let (status, out, err) = try h.run("synx-analyze", [path])
+        XCTAssertEqual(status, 0, err)
+        for section in ["Events (1)", "10-s power frequency", "150/180-cycle aggregates", "10-min aggregates",
+                        "2-h aggregates", "10-cycle values", "Harmonic subgroups"] {
+            XCTAssertTrue(out.contains(section), "missing \(section) in:\n\(out)")
+        }
+        XCTAssertTrue(out.contains("dip"))
+        XCTAssertTrue(err.isEmpty, "no progress bar when stderr is not a terminal: \(err)")
+    }
+
+    func testMalformedRecording_isAPreciseErrorAndExit65() throws {
+        let path = try writeRecording("bad", format: .binary)
+        var cfg = try String(contentsOfFile: path, encoding: .utf8)
+        cfg = cfg.replacingOccurrences(of: "1,VA,A,,kV,", with: "1,VA,A,,kV,x")
+        try cfg.write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, _, err) = try h.run("synx-analyze", [path])
+        XCTAssertEqual(status, 65)
+        XCTAssertTrue(err.contains("bad.cfg:3: multiplier a 'x"), err)
+    }
+
+    func testUnknownChannel_isAnOptionError() throws {
+        let path = try writeRecording("rec", format: .float32)
+        let (status, _, err) = try h.run("synx-analyze", [path, "--voltage", "VA,VX,VC"])
+        XCTAssertEqual(status, 64)
+        XCTAssertTrue(err.contains("no analog channel 'VX'"), err)
+    }
+}
