@@ -56,7 +56,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-bench", dependencies: [
-            "SynxStore", "CSQLite", "SynxControl", "CModbus",
+            "SynxStore", "CSQLite", "SynxControl", "CModbus", "SynxDSP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "benchmarks/synx-bench"),
 

@@ -21,8 +21,8 @@ public struct Phasor: Sendable, Equatable, Codable {
 /// Harmonic and interharmonic content of one channel over one basic window, IEC 61000-4-7 §3 and §5.5–5.6
 /// (Class I): harmonic subgroups G_sg,n and groups G_g,n for n = 1 … order limit (index 0 holds the DC line),
 /// interharmonic centred subgroups C_isg,n between orders n and n+1, THDS and PWHD (orders 14–40) in percent of
-/// the fundamental subgroup. Values are RMS in the channel's unit. Orders above 0.45·fs are not measurable at
-/// the channel's sample rate and are left out (the arrays are shorter).
+/// the fundamental subgroup. Values are RMS in the channel's unit. Orders whose group reaches above 0.42·fs are not
+/// measured at the channel's sample rate and are left out (the arrays are shorter).
 public struct HarmonicSpectrum: Sendable, Equatable, Codable {
     public var subgroups: [Double]
     public var groups: [Double]

@@ -27,6 +27,7 @@ public final class PowerQualityEngine {
     private var tracker: CycleTracker
     private let fft: RealFFT
     private var lines: [Double] = []
+    private var scratch: [Double] = []
     private let halfWidth = SynchronousResampler.halfWidth
 
     private var segmentStartIndex = 0
@@ -65,7 +66,7 @@ public final class PowerQualityEngine {
         fs = configuration.sampleRate
         let nominal = configuration.nominalFrequency
         cyclesPerWindow = nominal.cyclesPerBasicWindow
-        orderLimit = min(configuration.harmonicOrders, Int(0.45 * fs / nominal.hertz - 0.5))
+        orderLimit = min(configuration.harmonicOrders, Int(0.42 * fs / nominal.hertz - 0.5))
         phaseVoltages = configuration.phaseVoltageChannels
         ring = SampleRing(channels: configuration.channels.count, minimumCapacity: Int(2 * fs))
         tracker = CycleTracker(configuration: configuration)
@@ -78,7 +79,8 @@ public final class PowerQualityEngine {
         slidingReference = configuration.declaredVoltage
     }
 
-    /// The highest harmonic order this configuration measures (50, or less when 0.45·fs is below it).
+    /// The highest harmonic order this configuration measures: 50, or fewer when its group would reach above
+    /// 0.42·fs, where the synchronising interpolator stops being flat (44 at 6.4 kS/s and 60 Hz).
     public var harmonicOrderLimit: Int { orderLimit }
 
     /// Processes one block; returns what it completed, in order.
@@ -103,14 +105,22 @@ public final class PowerQualityEngine {
                 discontinuity(.timeWentBackwards, samples: Int((-offset).rounded()), resumeAt: block.startTime)
             }
         }
+        // Runs of finite samples are processed; a non-finite sample in any channel is a gap (§4 flagging of
+        // missing data: nothing is interpolated across it).
+        var finite = [Bool](repeating: true, count: n)
+        for channel in block.channels {
+            channel.withUnsafeBufferPointer { x in
+                for k in 0..<n where !x[k].isFinite { finite[k] = false }
+            }
+        }
         var i = 0
         while i < n {
             var j = i
-            while j < n, block.channels.allSatisfy({ $0[j].isFinite }) { j += 1 }
+            while j < n, finite[j] { j += 1 }
             ingest(block, from: i, to: j)
             guard j < n else { break }
             var k = j
-            while k < n, !block.channels.allSatisfy({ $0[k].isFinite }) { k += 1 }
+            while k < n, !finite[k] { k += 1 }
             discontinuity(.nonFinite, samples: k - j, resumeAt: block.startTime + Double(k) / fs)
             i = k
         }
@@ -352,7 +362,7 @@ public final class PowerQualityEngine {
         var phasors: [Phasor] = []
         for (c, spec) in cfg.channels.enumerated() {
             let rms = ring.mean(c, c, from: a, to: b).squareRoot()
-            SynchronousResampler.resample(ring, channel: c, from: a, to: b, into: fft.input)
+            SynchronousResampler.resample(ring, channel: c, from: a, to: b, into: fft.input, scratch: &scratch)
             phasors.append(fft.spectrum(into: &lines, phasorLine: cyclesPerWindow))
             var values = ChannelValues(rms: rms, harmonics: HarmonicSpectrum(lines: lines, cyclesPerWindow:
                                        cyclesPerWindow, orderLimit: orderLimit))
