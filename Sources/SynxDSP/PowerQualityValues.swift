@@ -156,11 +156,14 @@ public struct PowerQualityValues: Sendable, Equatable, Codable {
                 rms(&channels[c].harmonics.interharmonicCentredSubgroups[i])
             }
         }
-        for u in [\PowerQualityValues.voltageUnbalance, \.currentUnbalance] where self[keyPath: u] != nil {
-            rms(&self[keyPath: u]!.negativeSequencePercent)
-            rms(&self[keyPath: u]!.zeroSequencePercent)
-            rms(&self[keyPath: u]!.nemaPercent)
+        func unbalance(_ u: inout Unbalance?) {
+            guard u != nil else { return }
+            rms(&u!.negativeSequencePercent)
+            rms(&u!.zeroSequencePercent)
+            rms(&u!.nemaPercent)
         }
+        unbalance(&voltageUnbalance)
+        unbalance(&currentUnbalance)
         for p in phasePower.indices {
             mean(&phasePower[p].activeW)
             mean(&phasePower[p].fundamentalActiveW)
