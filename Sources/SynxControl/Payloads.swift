@@ -151,6 +151,19 @@ public struct QuerySample: Codable, Equatable, Sendable {
     }
 }
 
+/// What a configuration reload did (`reload`): buses kept polling without a gap, (re)started, stopped, and
+/// those that could not start with the reason.
+public struct ReloadResult: Codable, Equatable, Sendable {
+    public var kept: [String]
+    public var started: [String]
+    public var stopped: [String]
+    public var failed: [String: String]
+
+    public init(kept: [String], started: [String], stopped: [String], failed: [String: String]) {
+        self.kept = kept; self.started = started; self.stopped = stopped; self.failed = failed
+    }
+}
+
 /// Stored history of one series (`query`).
 public struct QueryResult: Codable, Equatable, Sendable {
     public var meter: String

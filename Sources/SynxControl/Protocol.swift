@@ -21,6 +21,11 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     case live
     /// Stored history of one measurement of one meter.
     case query
+    /// Re-read the configuration file (as SIGHUP does); mutating: root or synxd's own user only.
+    case reload
+
+    /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
+    public var isMutating: Bool { self == .reload }
 }
 
 /// A request. Fields a command does not use are omitted.
@@ -70,9 +75,11 @@ public struct Response: Codable, Equatable, Sendable {
     public var meters: [MeterStatus]?
     public var live: LiveValues?
     public var query: QueryResult?
+    public var reload: ReloadResult?
 
     public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
-                meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil) {
+                meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
+                reload: ReloadResult? = nil) {
         self.version = protocolVersion
         self.status = status
         self.message = message
@@ -80,6 +87,7 @@ public struct Response: Codable, Equatable, Sendable {
         self.meters = meters
         self.live = live
         self.query = query
+        self.reload = reload
     }
 
     public static func failure(_ status: ResponseStatus, _ message: String) -> Response {

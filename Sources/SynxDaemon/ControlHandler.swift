@@ -2,6 +2,13 @@ import Foundation
 import SynxControl
 import SynxStore
 
+/// A control client's process and user, as the kernel reports them (SO_PEERCRED).
+struct PeerCredentials {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+}
+
 /// Turns validated requests into responses, one handler per command.
 final class ControlHandler: @unchecked Sendable {
     private let registry: MeterRegistry
@@ -9,6 +16,8 @@ final class ControlHandler: @unchecked Sendable {
     private let databasePath: String
     private let startedAt: Date
     static let maxQuerySamples = 100_000
+    /// Re-reads the configuration (set by the daemon).
+    var reloader: (() -> Result<ReloadSummary, ReloadFailure>)?
     static let version = "0.1.0"
 
     init(registry: MeterRegistry, writer: StoreWriter, databasePath: String, startedAt: Date) {
@@ -19,13 +28,15 @@ final class ControlHandler: @unchecked Sendable {
     }
 
     /// A per-connection session (it owns a store reader, opened on first use).
-    func session() -> Session { Session(handler: self) }
+    func session(peer: PeerCredentials) -> Session { Session(handler: self, peer: peer) }
 
     final class Session {
         let handler: ControlHandler
+        /// The connected client's credentials, from SO_PEERCRED.
+        let peer: PeerCredentials
         private var reader: StoreReader?
 
-        init(handler: ControlHandler) { self.handler = handler }
+        init(handler: ControlHandler, peer: PeerCredentials) { self.handler = handler; self.peer = peer }
 
         /// Validates one request line (framing → version → command) and dispatches it.
         func answer(_ line: Data) -> Response {
@@ -41,8 +52,13 @@ final class ControlHandler: @unchecked Sendable {
             guard let command = Command(rawValue: request.command) else {
                 return .failure(.unknownCommand, "unknown command \"\(request.command)\" (known: \(Command.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
+            // 5. Permission: changing the daemon needs root or synxd's own user (the socket's group may read).
+            if command.isMutating, peer.uid != 0, peer.uid != geteuid() {
+                return .failure(.unauthorized, "\(command.rawValue) needs root or synxd's user (you are uid \(peer.uid))")
+            }
             switch command {
             case .status: return handler.status()
+            case .reload: return handler.reload()
             case .meters: return Response(status: .ok, meters: handler.registry.meterStatuses())
             case .live: return handler.live(request)
             case .query: return query(request)
@@ -82,6 +98,16 @@ final class ControlHandler: @unchecked Sendable {
             store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
                                droppedRows: s.droppedRows, lastError: s.lastError),
             buses: registry.busStatuses(), meters: registry.meterStatuses()))
+    }
+
+    func reload() -> Response {
+        guard let reloader else { return .failure(.internal, "reload is not available") }
+        switch reloader() {
+        case .success(let s):
+            return Response(status: .ok, reload: ReloadResult(kept: s.kept, started: s.started, stopped: s.stopped, failed: s.failed))
+        case .failure(let f):
+            return .failure(.invalidRequest, "configuration rejected, the running one is kept: \(f.message)")
+        }
     }
 
     func live(_ request: Request) -> Response {

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Glibc
 import Logging
@@ -108,7 +109,10 @@ final class ControlServer: @unchecked Sendable {
         var tv = timeval(tv_sec: ControlServer.clientIdleSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let session = handler.session()
+        var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)  // unknown: never privileged
+        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        if synx_peer_credentials(fd, &pid, &uid, &gid) == 0 { peer = PeerCredentials(pid: pid, uid: uid, gid: gid) }
+        let session = handler.session(peer: peer)
         var buffer = Data()
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {

@@ -5,32 +5,27 @@ import Logging
 import SynxModbus
 import SynxStore
 
-/// synxd: wires the configuration, the store writer, one poller per bus and the control server, and
-/// runs them until SIGTERM or SIGINT, then stops them in reverse order and flushes the store.
-public final class Daemon {
-    let config: DaemonConfig
-    let logger: Logger
+/// synxd: wires the configuration, the store writer, one poller per bus, the control server and the
+/// supervisor (sd_notify, watchdog), and runs them until SIGTERM or SIGINT, then stops them in reverse
+/// order and flushes the store. SIGHUP (or `synxctl reload`) re-reads the configuration: an invalid one is
+/// rejected and the running one kept; unchanged buses keep polling.
+public final class Daemon: @unchecked Sendable {
+    private var config: DaemonConfig
+    private let configPath: String
+    private let logger: Logger
+    private let reloadLock = NSLock()
+    private var plant: PollingPlant!
+    private var supervisor: Supervisor!
 
-    public init(config: DaemonConfig, logger: Logger) {
+    public init(config: DaemonConfig, configPath: String, logger: Logger) {
         self.config = config
+        self.configPath = configPath
         self.logger = logger
     }
 
     /// Runs until a termination signal. Throws only for start-up failures.
     public func run() throws {
         raiseDescriptorLimit()
-        let registry = MeterRegistry()
-        // Serial ports first: each pins a low descriptor for libmodbus's select() before any socket exists.
-        var serialTransports: [String: ModbusRTUClient] = [:]
-        for bus in config.buses {
-            guard case .rtu(let settings) = bus.link, config.meters.contains(where: { $0.bus == bus.name }) else { continue }
-            do {
-                serialTransports[bus.name] = try ModbusRTUClient(settings: settings, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
-            } catch {
-                throw DaemonError.startup("bus \(bus.name): \(error)")
-            }
-        }
-
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
         let store: SampleStore
         do { store = try SampleStore(path: config.databasePath) } catch {
@@ -38,49 +33,44 @@ public final class Daemon {
         }
         let writer = StoreWriter(store: store)
         writer.start()
-
+        let registry = MeterRegistry()
         let recorder = Recorder()
-        let network = NetworkPoller(reactor: try ModbusTCPReactor())
-        var serialPollers: [SerialBusPoller] = []
-        for bus in config.buses {
-            let meters = config.meters.filter { $0.bus == bus.name }
-            guard !meters.isEmpty else { continue }
-            switch bus.link {
-            case .rtu:
-                let transport = serialTransports[bus.name]!
-                let state = BusState(config: bus, endpoint: transport.endpoint, meters: meters, registry: registry, writer: writer, recorder: recorder, logger: logger)
-                serialPollers.append(SerialBusPoller(state: state, transport: transport))
-            case .tcp(let host, let port), .rtuOverTCP(let host, let port):
-                let framing: ModbusFraming = { if case .tcp = bus.link { return .mbap } else { return .rtu } }()
-                let connection = network.reactor.addConnection(host: host, port: port, timing: bus.timing, framing: framing)
-                let state = BusState(config: bus, endpoint: network.reactor.endpoint(connection), meters: meters,
-                                     registry: registry, writer: writer, recorder: recorder, logger: logger)
-                network.add(state, connection: connection)
-            }
+        plant = try PollingPlant(registry: registry, writer: writer, recorder: recorder, logger: logger)
+        let initial = plant.apply(config)
+        if let (bus, error) = initial.failed.first {
+            writer.stop()
+            throw DaemonError.startup("bus \(bus): \(error)")
         }
-        let busCount = serialPollers.count + network.busCount
 
         let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
+        handler.reloader = { [unowned self] in reload(trigger: "synxctl") }
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
         do { try server.listen() } catch {
             writer.stop()
             throw error
         }
         server.start()
-        network.start()
-        serialPollers.forEach { $0.start() }
+        plant.startAll()
+        supervisor = Supervisor(registry: registry, plant: plant, recorder: recorder, writer: writer, logger: logger)
+        supervisor.start()
 
         logger.info("synxd started", metadata: [
-            "meters": "\(config.meters.count)", "buses": "\(busCount)",
+            "meters": "\(config.meters.count)", "buses": "\(plant.busCount)",
             "store": "\(config.databasePath)", "socket": "\(config.socketPath)",
+            "watchdog_us": "\(supervisor.watchdogMicroseconds.map(String.init) ?? "off")",
         ])
-        sd_notify(0, "READY=1\nSTATUS=polling \(config.meters.count) meters on \(busCount) buses")
+        // The configuration is valid, the store open and the socket listening: ready.
+        Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
 
-        let signal = waitForTerminationSignal()
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        sd_notify(0, "STOPPING=1")
-        serialPollers.forEach { $0.stop() }
-        network.stop()
+        var signal: Int32
+        repeat {
+            signal = waitForSignal()
+            if signal == SIGHUP { _ = reload(trigger: "SIGHUP") }
+        } while signal == SIGHUP
+        logger.info("stopping", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        Supervisor.notify("STOPPING=1")
+        supervisor.stop()
+        plant.stopAll()
         recorder.drain()  // every finished poll recorded
         server.stop()
         writer.flush()
@@ -92,24 +82,57 @@ public final class Daemon {
         logger.info("stopped", metadata: ["committed_rows": "\(s.committedRows)"])
     }
 
-    /// Blocks until SIGTERM or SIGINT and returns its name.
-    private func waitForTerminationSignal() -> String {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        var received: Int32 = 0
-        while sigwait(&set, &received) != 0 {}
-        return received == SIGTERM ? "SIGTERM" : "SIGINT"
+    /// Re-reads the configuration file and applies it; on any error the running configuration stays.
+    func reload(trigger: String) -> Result<ReloadSummary, ReloadFailure> {
+        reloadLock.lock()
+        defer { reloadLock.unlock() }
+        Supervisor.notify("RELOADING=1\nMONOTONIC_USEC=\(monotonicMilliseconds() * 1000)")
+        let new: DaemonConfig
+        do {
+            new = try DaemonConfig.load(path: configPath)
+        } catch {
+            logger.error("reload rejected: the running configuration is kept", metadata: ["error": "\(error)", "trigger": "\(trigger)"])
+            supervisor.setStatusSuffix("; last reload rejected: \(error)")
+            Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
+            return .failure(ReloadFailure(message: "\(error)"))
+        }
+        var ignored: [String] = []
+        if new.socketPath != config.socketPath { ignored.append("daemon.socket") }
+        if new.stateDirectory != config.stateDirectory { ignored.append("daemon.state_directory") }
+        let summary = plant.apply(new)
+        config.buses = new.buses
+        config.meters = new.meters
+        config.profileDirectories = new.profileDirectories
+        var meta: Logger.Metadata = [
+            "trigger": "\(trigger)", "kept": "\(summary.kept.joined(separator: ","))",
+            "started": "\(summary.started.joined(separator: ","))", "stopped": "\(summary.stopped.joined(separator: ","))",
+        ]
+        if !ignored.isEmpty { meta["needs_restart"] = "\(ignored.joined(separator: ","))" }
+        logger.notice("configuration reloaded", metadata: meta)
+        supervisor.setStatusSuffix(summary.failed.isEmpty ? "" : "; not started: \(summary.failed.keys.sorted().joined(separator: ", "))")
+        Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
+        return .success(summary)
     }
 
-    /// Blocks SIGTERM, SIGINT and SIGPIPE in every thread; call first thing in main, before threads exist,
-    /// so the signals are taken by `sigwait` alone.
-    public static func blockSignals() {
+    /// Blocks until SIGTERM, SIGINT or SIGHUP and returns it.
+    private func waitForSignal() -> Int32 {
+        var set = Daemon.handledSignals
+        var received: Int32 = 0
+        while sigwait(&set, &received) != 0 {}
+        return received
+    }
+
+    private static var handledSignals: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
+        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, s) }
+        return set
+    }
+
+    /// Blocks SIGTERM, SIGINT, SIGHUP in every thread and ignores SIGPIPE; call first thing in main, before
+    /// threads exist, so the signals are taken by `sigwait` alone.
+    public static func blockSignals() {
+        var set = handledSignals
         pthread_sigmask(SIG_BLOCK, &set, nil)
         signal(SIGPIPE, SIG_IGN)
     }
@@ -122,4 +145,9 @@ public final class Daemon {
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
     }
+}
+
+/// Why a reload was rejected (the configuration error, with file and line).
+struct ReloadFailure: Error {
+    var message: String
 }

@@ -36,7 +36,7 @@ public enum Wiring: String, Sendable {
 }
 
 /// One meter: where it is, what it is, how often to poll it.
-public struct MeterConfig: Sendable {
+public struct MeterConfig: Sendable, Equatable {
     public var name: String
     public var bus: String
     public var unit: UInt8

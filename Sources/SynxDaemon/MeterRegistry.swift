@@ -36,17 +36,37 @@ final class MeterRegistry: @unchecked Sendable {
     private var busOrder: [String] = []
     static let timingWindow = 4096
 
+    /// Adds a bus, or replaces one of the same name (configuration reload) keeping its place in the order.
     func register(bus: BusConfig, endpoint: String) {
         lock.withLock {
+            if buses[bus.name] == nil { busOrder.append(bus.name) }
             buses[bus.name] = BusEntry(config: bus, endpoint: endpoint)
-            busOrder.append(bus.name)
         }
     }
 
     func register(meter: MeterConfig) {
         lock.withLock {
+            if meters[meter.name] == nil { meterOrder.append(meter.name) }
             meters[meter.name] = MeterEntry(config: meter, model: meter.profile.model)
-            meterOrder.append(meter.name)
+        }
+    }
+
+    /// Forgets a bus and the meters on it (configuration reload removed or changed it).
+    func unregister(bus name: String) {
+        lock.withLock {
+            buses[name] = nil
+            busOrder.removeAll { $0 == name }
+            let gone = Set(meters.values.filter { $0.config.bus == name }.map(\.config.name))
+            for m in gone { meters[m] = nil }
+            meterOrder.removeAll { gone.contains($0) }
+        }
+    }
+
+    /// Meters counted by state, for the service status line.
+    func stateCounts() -> (meters: Int, offline: Int, degraded: Int) {
+        lock.withLock {
+            (meters.count, meters.values.filter { $0.state == .offline }.count,
+             meters.values.filter { $0.state == .degraded }.count)
         }
     }
 

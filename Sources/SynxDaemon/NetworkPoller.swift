@@ -3,25 +3,49 @@ import SynxModbus
 
 /// Polls every Modbus/TCP and RTU-over-TCP bus on one thread, through the epoll reactor: at each meter's
 /// slot its poll cycle is started, and each completed read sends the next, so hundreds of gateways are
-/// served without a thread each.
+/// served without a thread each. Buses can be added and removed while it runs (configuration reload); the
+/// others are not disturbed.
 final class NetworkPoller: @unchecked Sendable {
     let reactor: ModbusTCPReactor
-    private var buses: [(state: BusState, connection: ConnectionID)] = []
+    private final class Bus {
+        let state: BusState
+        let connection: ConnectionID
+        var removed = false
+        init(state: BusState, connection: ConnectionID) { self.state = state; self.connection = connection }
+    }
+    /// Touched only on the reactor's thread once running.
+    private var buses: [String: Bus] = [:]
+    private var running = false
     private let finished = DispatchSemaphore(value: 0)
 
     init(reactor: ModbusTCPReactor) {
         self.reactor = reactor
     }
 
-    /// Adds a bus; call before `start`.
-    func add(_ state: BusState, connection: ConnectionID) {
-        buses.append((state, connection))
+    /// Adds a bus; `makeState` receives the connection's endpoint text. Before `start` or while running.
+    func add(_ config: BusConfig, host: String, port: Int, framing: ModbusFraming, makeState: @escaping (String) -> BusState) {
+        onReactor { [self] in
+            let connection = reactor.addConnection(host: host, port: port, timing: config.timing, framing: framing)
+            let bus = Bus(state: makeState(reactor.endpoint(connection)), connection: connection)
+            buses[config.name] = bus
+            if running { scheduleNext(bus) }
+        }
     }
 
-    var busCount: Int { buses.count }
+    /// Removes a bus: its poll in progress is abandoned and its connection closed.
+    func remove(_ name: String) {
+        onReactor { [self] in
+            guard let bus = buses.removeValue(forKey: name) else { return }
+            bus.removed = true
+            reactor.closeConnection(bus.connection)
+        }
+    }
+
+    var busCount: Int { var n = 0; onReactor { [self] in n = buses.count }; return n }
 
     func start() {
-        for i in buses.indices { reactor.post { [self] in scheduleNext(i) } }
+        running = true
+        for bus in buses.values { reactor.post { [self] in scheduleNext(bus) } }
         let thread = Thread { [self] in
             reactor.run()
             finished.signal()
@@ -33,21 +57,34 @@ final class NetworkPoller: @unchecked Sendable {
     func stop() {
         reactor.stop()
         finished.wait()
+        running = false
     }
 
-    private func scheduleNext(_ i: Int) {
-        guard let m = buses[i].state.nextMeter else { return }
-        reactor.schedule(atWallClock: m.nextDue) { [self] in pump(i, buses[i].state.begin(m)) }
+    /// Runs `work` on the reactor's thread and waits for it (directly when the reactor is not running).
+    private func onReactor(_ work: @escaping () -> Void) {
+        guard running else { return work() }
+        let done = DispatchSemaphore(value: 0)
+        reactor.post { work(); done.signal() }
+        done.wait()
     }
 
-    private func pump(_ i: Int, _ cycle: PollCycle) {
-        guard let r = cycle.nextRead else {
-            buses[i].state.finish(cycle)
-            return scheduleNext(i)
+    private func scheduleNext(_ bus: Bus) {
+        guard !bus.removed, let m = bus.state.nextMeter else { return }
+        reactor.schedule(atWallClock: m.nextDue) { [self] in
+            guard !bus.removed else { return }
+            pump(bus, bus.state.begin(m))
         }
-        reactor.submit(buses[i].connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count) { [self] result in
+    }
+
+    private func pump(_ bus: Bus, _ cycle: PollCycle) {
+        guard !bus.removed else { return }
+        guard let r = cycle.nextRead else {
+            bus.state.finish(cycle)
+            return scheduleNext(bus)
+        }
+        reactor.submit(bus.connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count) { [self] result in
             cycle.complete(result)
-            pump(i, cycle)
+            pump(bus, cycle)
         }
     }
 }

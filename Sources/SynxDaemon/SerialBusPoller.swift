@@ -8,6 +8,9 @@ final class SerialBusPoller: @unchecked Sendable {
     private let condition = NSCondition()
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
+    /// Monotonic ms when the request in progress began (nil between requests), for the watchdog.
+    private var busySince: Int64?
+    private let busyLock = NSLock()
 
     init(state: BusState, transport: ModbusTransport) {
         self.state = state
@@ -33,6 +36,14 @@ final class SerialBusPoller: @unchecked Sendable {
         finished.wait()
     }
 
+    /// The bus, when its request in progress began, and how long a request may take at most (every retry
+    /// timing out, the gaps, reopening the port) before the thread counts as stuck.
+    func busyFor() -> (bus: String, since: Int64, limitMs: Int64)? {
+        let t = state.config.timing
+        let limit = Int64(5000 + 3 * (t.timeoutMilliseconds + t.frameGapMilliseconds) * (t.retries + 1))
+        return busyLock.withLock { busySince.map { (state.config.name, $0, limit) } }
+    }
+
     private func run() {
         while let m = state.nextMeter {
             condition.lock()
@@ -44,8 +55,10 @@ final class SerialBusPoller: @unchecked Sendable {
             if stop { return }
             let cycle = state.begin(m)
             while let r = cycle.nextRead {
+                busyLock.withLock { busySince = monotonicMilliseconds() }
                 cycle.complete(Result { try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count) }
                     .mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
+                busyLock.withLock { busySince = nil }
             }
             state.finish(cycle)
         }

@@ -8,7 +8,7 @@ public enum PollRate: String, Sendable, CaseIterable {
 
 /// One measurement of a meter: where it lives and how to turn its registers into a value in the
 /// canonical unit.
-public struct RegisterPoint: Sendable {
+public struct RegisterPoint: Sendable, Equatable {
     public var measurement: Measurement
     public var table: RegisterTable
     /// Protocol address (0-based; "30001" in a manual is input register address 0).
@@ -42,7 +42,7 @@ public struct RegisterPoint: Sendable {
 }
 
 /// A meter model's register map: what to read and how to decode it (mbmd-style, data not code).
-public struct MeterProfile: Sendable {
+public struct MeterProfile: Sendable, Equatable {
     /// How the register map is found.
     public enum Discovery: String, Sendable {
         /// The register map is the list of points.

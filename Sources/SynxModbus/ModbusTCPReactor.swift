@@ -121,6 +121,12 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         _ = write(wakeFD, &one, 8)
     }
 
+    /// Closes a connection for good (its bus was removed): fails what is queued on it; it is never reopened
+    /// unless a request is submitted on it again. Call on the reactor's thread.
+    public func closeConnection(_ id: ConnectionID) {
+        shut(id.index, .connection("bus removed"))
+    }
+
     /// Ends `run` after the work in hand. Safe from any thread.
     public func stop() { post { [self] in stopping = true } }
 

@@ -8,7 +8,7 @@ struct Errno: Error, CustomStringConvertible {
 }
 
 /// Milliseconds of CLOCK_MONOTONIC.
-func monotonicMilliseconds() -> Int64 {
+public func monotonicMilliseconds() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000

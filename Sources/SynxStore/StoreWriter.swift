@@ -18,6 +18,9 @@ public final class StoreWriter: @unchecked Sendable {
         public var droppedRows: Int = 0
         public var lastError: String?
         public var lastCommit: Date?
+        /// Monotonic milliseconds (CLOCK_MONOTONIC) when the writer last finished a round, committing or not:
+        /// a writer stuck in the store stops advancing it.
+        public var lastRoundMonotonicMs: Int64?
     }
 
     private let store: SampleStore
@@ -115,6 +118,9 @@ public final class StoreWriter: @unchecked Sendable {
                 stats.lastError = nil
             }
             flushedGeneration += 1
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            stats.lastRoundMonotonicMs = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
             condition.broadcast()
             if stop && (queue.isEmpty || failure != nil) { break }
             if failure != nil {

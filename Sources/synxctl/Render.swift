@@ -10,6 +10,13 @@ enum Renderer {
         return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self) + "\n"
     }
 
+    static func reload(_ r: ReloadResult, format: OutputFormat) -> String {
+        if format == .json { return json(r) }
+        let rows = r.kept.map { [$0, "kept"] } + r.started.map { [$0, "started"] } + r.stopped.map { [$0, "stopped"] }
+            + r.failed.sorted { $0.key < $1.key }.map { [$0.key, "failed: \($0.value)"] }
+        return Report(title: format == .table ? "configuration reloaded" : nil, columns: ["BUS", "CHANGE"], rows: rows).render(format)
+    }
+
     static func status(_ s: DaemonStatus, format: OutputFormat) -> String {
         if format == .json { return json(s) }
         var out = ""

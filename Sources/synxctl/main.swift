@@ -39,7 +39,7 @@ struct Synxctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
-        subcommands: [Status.self, Meters.self, Live.self, Query.self])
+        subcommands: [Status.self, Meters.self, Live.self, Query.self, Reload.self])
 }
 
 extension Synxctl {
@@ -50,6 +50,18 @@ extension Synxctl {
         func run() throws {
             let r = try options.send(Request(command: .status))
             print(Renderer.status(r.daemon!, format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Reload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make synxd re-read its configuration (as SIGHUP does); unchanged buses keep polling.",
+            discussion: "Needs root or synxd's user. A configuration with errors is rejected and the running one kept (exit 1).")
+        @OptionGroup var options: CommonOptions
+
+        func run() throws {
+            let r = try options.send(Request(command: .reload))
+            print(Renderer.reload(r.reload!, format: try options.outputFormat()), terminator: "")
         }
     }
 

@@ -40,7 +40,7 @@ struct SynxdCommand: ParsableCommand {
             return
         }
         do {
-            try Daemon(config: parsed, logger: logger).run()
+            try Daemon(config: parsed, configPath: config, logger: logger).run()
         } catch {
             FileHandle.standardError.write(Data("synxd: \(error)\n".utf8))
             throw ExitCode(1)

@@ -47,8 +47,9 @@ final class Harness {
 
     /// Starts `executable` with output to `name.out` / `name.err` in the directory.
     @discardableResult
-    func start(_ executable: String, _ arguments: [String], name: String) throws -> Process {
+    func start(_ executable: String, _ arguments: [String], name: String, environment: [String: String] = [:]) throws -> Process {
         let p = Process()
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : Harness.binaries.appendingPathComponent(executable)
         p.arguments = arguments
         _ = FileManager.default.createFile(atPath: path("\(name).out"), contents: nil)
@@ -131,9 +132,9 @@ final class Harness {
 
     /// Starts synxd and waits until its socket answers.
     @discardableResult
-    func startDaemon(config: String) throws -> Process {
+    func startDaemon(config: String, environment: [String: String] = [:]) throws -> Process {
         let file = try write("synxd.toml", config)
-        let p = try start("synxd", ["--config", file], name: "synxd")
+        let p = try start("synxd", ["--config", file], name: "synxd", environment: environment)
         waitUntil("synxd answering on its socket") {
             (try? ControlClient(socketPath: socketPath, timeoutSeconds: 2).send(Request(command: .status)))?.status == .ok
         }

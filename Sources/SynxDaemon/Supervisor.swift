@@ -1,0 +1,123 @@
+import CSystemd
+import Foundation
+import Logging
+import SynxModbus
+import SynxStore
+
+/// Talks to the service manager (sd_notify(3); nothing is sent when NOTIFY_SOCKET is unset) and keeps the
+/// watchdog honest: `WATCHDOG=1` is sent only while every part that must make progress does — each serial bus
+/// thread is not stuck in one request far beyond its timeout, and the TCP reactor, the recorder and the store
+/// writer answer a ping within the stall limit. A hung part stops the pings, so systemd restarts the service.
+/// The `STATUS=` line is kept current ("polling 12 meters on 3 buses, 1 offline").
+final class Supervisor: @unchecked Sendable {
+    private let registry: MeterRegistry
+    private let plant: PollingPlant
+    private let recorder: Recorder
+    private let writer: StoreWriter
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var stopping = false
+    private let finished = DispatchSemaphore(value: 0)
+    private var lastStatus = ""
+    private var statusSuffix = ""
+    private var reportedStall: String?
+    private let lock = NSLock()
+    private var reactorPingSince: Int64?
+    private var recorderPingSince: Int64?
+    /// Microseconds between watchdog pings the manager expects at most (nil: no watchdog).
+    let watchdogMicroseconds: UInt64?
+
+    init(registry: MeterRegistry, plant: PollingPlant, recorder: Recorder, writer: StoreWriter, logger: Logger) {
+        self.registry = registry
+        self.plant = plant
+        self.recorder = recorder
+        self.writer = writer
+        self.logger = logger
+        var usec: UInt64 = 0
+        watchdogMicroseconds = sd_watchdog_enabled(0, &usec) > 0 && usec > 0 ? usec : nil
+    }
+
+    static func notify(_ state: String) { _ = sd_notify(0, state) }
+
+    /// The service status line.
+    var statusLine: String {
+        let c = registry.stateCounts()
+        var s = "polling \(c.meters) meter\(c.meters == 1 ? "" : "s") on \(plant.busCount) bus\(plant.busCount == 1 ? "" : "es")"
+        if c.offline > 0 { s += ", \(c.offline) offline" }
+        if c.degraded > 0 { s += ", \(c.degraded) degraded" }
+        lock.lock(); defer { lock.unlock() }
+        return s + statusSuffix
+    }
+
+    /// Text appended to the status line (e.g. the last reload failure), or "" to clear it.
+    func setStatusSuffix(_ s: String) { lock.lock(); statusSuffix = s; lock.unlock() }
+
+    func start() {
+        let t = Thread { [self] in run(); finished.signal() }
+        t.name = "synx-supervisor"
+        t.start()
+    }
+
+    func stop() {
+        condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
+        finished.wait()
+    }
+
+    private var tick: TimeInterval {
+        guard let w = watchdogMicroseconds else { return 1 }
+        return min(1, Double(w) / 4_000_000)
+    }
+
+    /// How long a ping may stay unanswered before the part counts as stalled.
+    private var stallLimitMs: Int64 {
+        guard let w = watchdogMicroseconds else { return 5000 }
+        return min(5000, Int64(w / 2000))
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            if !stopping { _ = condition.wait(until: Date().addingTimeInterval(tick)) }
+            let stop = stopping
+            condition.unlock()
+            if stop { return }
+            let status = statusLine
+            var message = ""
+            if status != lastStatus { message += "STATUS=\(status)\n"; lastStatus = status }
+            if watchdogMicroseconds != nil {
+                if let stall = stalledPart() {
+                    if reportedStall != stall {
+                        logger.critical("watchdog: \(stall); no longer telling systemd we are alive")
+                        reportedStall = stall
+                    }
+                } else {
+                    message += "WATCHDOG=1\n"
+                }
+            }
+            if !message.isEmpty { Supervisor.notify(message) }
+        }
+    }
+
+    /// The first part that has not made progress within its limit, described; nil when all are alive.
+    private func stalledPart() -> String? {
+        let now = monotonicMilliseconds()
+        for poller in plant.serialPollers {
+            if let (bus, since, limit) = poller.busyFor(), now - since > limit {
+                return "bus \(bus) stuck in one request for \((now - since) / 1000) s"
+            }
+        }
+        lock.lock()
+        let reactorSince = reactorPingSince, recorderSince = recorderPingSince
+        if reactorPingSince == nil { reactorPingSince = now }
+        if recorderPingSince == nil { recorderPingSince = now }
+        lock.unlock()
+        if reactorSince == nil { plant.network.reactor.post { [self] in lock.lock(); reactorPingSince = nil; lock.unlock() } }
+        if recorderSince == nil { recorder.async { [self] in lock.lock(); recorderPingSince = nil; lock.unlock() } }
+        if let s = reactorSince, now - s > stallLimitMs { return "the TCP reactor has not run for \(now - s) ms" }
+        if let s = recorderSince, now - s > stallLimitMs { return "the recorder has not run for \(now - s) ms" }
+        if let last = writer.statistics.lastRoundMonotonicMs, now - last > stallLimitMs + 2000 {
+            return "the store writer has not completed a round for \(now - last) ms"
+        }
+        return nil
+    }
+}

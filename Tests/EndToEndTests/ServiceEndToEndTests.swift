@@ -1,0 +1,145 @@
+import Foundation
+import SynxControl
+import XCTest
+
+/// synxd as a systemd service: the sd_notify sequence on a NOTIFY_SOCKET the test owns, the watchdog, and
+/// configuration reloads (SIGHUP and synxctl) that keep healthy buses polling.
+final class ServiceEndToEndTests: XCTestCase {
+    var h: Harness!
+    override func setUpWithError() throws { h = try Harness(String(name.filter(\.isLetter).suffix(24))) }
+    override func tearDown() { h?.tearDown() }
+
+    static let scenario = """
+    [[unit]]
+    id = 1
+    profile = "synx-sim"
+    [[unit]]
+    id = 2
+    profile = "eastron-sdm630"
+    """
+
+    /// A datagram socket standing in for systemd's notification socket.
+    final class NotifySocket {
+        let path: String
+        private let fd: Int32
+        private(set) var messages: [String] = []
+
+        init(path: String) throws {
+            self.path = path
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { buf in
+                for (i, b) in path.utf8.enumerated() where i < buf.count - 1 { buf[i] = b }
+            }
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard fd >= 0, rc == 0 else { throw HarnessError("cannot bind \(path): \(String(cString: strerror(errno)))") }
+            var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit { close(fd); unlink(path) }
+
+        /// Reads what has arrived; returns the messages received so far.
+        @discardableResult
+        func poll() -> [String] {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                guard n > 0 else { break }
+                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+            }
+            return messages
+        }
+
+        /// Index of the first message at or after `from` containing `text`.
+        func index(of text: String, from: Int = 0) -> Int? {
+            poll()
+            return messages.indices.first { $0 >= from && messages[$0].contains(text) }
+        }
+    }
+
+    func testNotify_readyStatusWatchdog_thenReloadingReady_thenStopping() throws {
+        let port = try h.startSimulator(scenario: Self.scenario)
+        let notify = try NotifySocket(path: h.path("notify.sock"))
+        let config = h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1)
+        let daemon = try h.startDaemon(config: config, environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"])
+
+        h.waitUntil("READY=1") { notify.index(of: "READY=1") != nil }
+        let ready = notify.index(of: "READY=1")!
+        XCTAssertTrue(notify.messages[ready].contains("STATUS=polling 1 meter on 1 bus"), notify.messages[ready])
+        XCTAssertNil(notify.messages[..<ready].first { $0.contains("WATCHDOG=1") }, "no watchdog ping before READY")
+        h.waitUntil("three watchdog pings") { notify.poll().filter { $0.contains("WATCHDOG=1") }.count >= 3 }
+        h.waitUntil("status shows the meter online") { (try? h.meter("incomer").state) == .online }
+
+        kill(daemon.processIdentifier, SIGHUP)
+        h.waitUntil("RELOADING=1") { notify.index(of: "RELOADING=1", from: ready + 1) != nil }
+        let reloading = notify.index(of: "RELOADING=1", from: ready + 1)!
+        XCTAssertNotNil(notify.messages[reloading].range(of: #"MONOTONIC_USEC=\d+"#, options: .regularExpression), notify.messages[reloading])
+        h.waitUntil("READY=1 after the reload") { notify.index(of: "READY=1", from: reloading + 1) != nil }
+        let count = notify.poll().count
+        h.waitUntil("pings go on after the reload") { notify.poll()[count...].contains { $0.contains("WATCHDOG=1") } }
+
+        kill(daemon.processIdentifier, SIGTERM)
+        h.waitUntil("STOPPING=1") { notify.index(of: "STOPPING=1", from: reloading) != nil }
+        h.waitUntil("synxd exits") { !daemon.isRunning }
+        XCTAssertEqual(daemon.terminationStatus, 0)
+        let stopping = notify.index(of: "STOPPING=1", from: reloading)!
+        XCTAssertFalse(notify.poll()[(stopping + 1)...].contains { $0.contains("WATCHDOG=1") }, "no ping after STOPPING=1")
+    }
+
+    func testReload_addsABus_healthyMeterKeepsItsCadence_andAnInvalidConfigIsRejected() throws {
+        let port = try h.startSimulator(scenario: Self.scenario)
+        let base = h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1)
+        let daemon = try h.startDaemon(config: base)
+        h.waitUntil("incomer online") { (try? h.meter("incomer").state) == .online }
+        usleep(2_500_000)  // some history before the reload
+        let reloadedAt = Int64(Date().timeIntervalSince1970 * 1000)
+
+        _ = try h.write("synxd.toml", base + h.tcpBus("second", port: port) + h.meter("feeder", bus: "second", unit: 2, profile: "eastron-sdm630"))
+        let (code, out, err) = try h.synxctl(["reload", "--json"])
+        XCTAssertEqual(code, 0, err)
+        let result = try JSONDecoder().decode(ReloadResult.self, from: Data(out.utf8))
+        XCTAssertEqual(result.kept, ["line"])
+        XCTAssertEqual(result.started, ["second"])
+        XCTAssertEqual(result.stopped, [])
+        h.waitUntil("the new meter online") { (try? h.meter("feeder").state) == .online }
+        usleep(2_500_000)
+
+        // The healthy meter's samples run on at 1 s across the reload: no gap.
+        let (qcode, qout, qerr) = try h.synxctl(["query", "incomer", "frequency", "--from", "1h", "--json"])
+        XCTAssertEqual(qcode, 0, qerr)
+        let times = try JSONDecoder().decode(QueryResult.self, from: Data(qout.utf8)).samples.map(\.time)
+        XCTAssertTrue(times.contains { $0 < reloadedAt - 1000 } && times.contains { $0 > reloadedAt + 1500 })
+        for (a, b) in zip(times, times.dropFirst()) { XCTAssertLessThanOrEqual(b - a, 1500, "gap around \(a) (reload at \(reloadedAt))") }
+
+        // An invalid configuration is rejected with its line; the running one stays.
+        _ = try h.write("synxd.toml", base + "\n[[meter]]\nname = \"broken\"\nbus = \"nowhere\"\nunit = 3\nprofile = \"synx-sim\"\n")
+        let (badCode, _, badErr) = try h.synxctl(["reload"])
+        XCTAssertEqual(badCode, 1)
+        XCTAssertTrue(badErr.contains("synxd.toml:"), badErr)
+        XCTAssertTrue(badErr.contains("running one is kept"), badErr)
+        kill(daemon.processIdentifier, SIGHUP)
+        usleep(300_000)
+        XCTAssertTrue(daemon.isRunning)
+        let names = try h.status().meters.map(\.name)
+        XCTAssertEqual(names.sorted(), ["feeder", "incomer"])
+        h.waitUntil("the log tells the reload was rejected") { h.output("synxd.err").contains("reload rejected") }
+    }
+
+    func testReload_isRefusedToOtherUsers_whoMayStillRead() throws {
+        let port = try h.startSimulator(scenario: Self.scenario)
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1))
+        // uid 65534 in the socket's group (0): may connect (socket 0660), may read, may not reload.
+        let asNobody = ["--reuid=65534", "--regid=0", "--clear-groups", Harness.binaries.appendingPathComponent("synxctl").path]
+        let (statusCode, _, statusErr) = try h.run("/usr/bin/setpriv", asNobody + ["status", "--socket", h.socketPath])
+        XCTAssertEqual(statusCode, 0, statusErr)
+        let (code, _, err) = try h.run("/usr/bin/setpriv", asNobody + ["reload", "--socket", h.socketPath])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("unauthorized"), err)
+        let (rootCode, _, rootErr) = try h.synxctl(["reload"])
+        XCTAssertEqual(rootCode, 0, rootErr)
+    }
+}
