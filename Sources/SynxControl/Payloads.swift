@@ -164,6 +164,22 @@ public struct ReloadResult: Codable, Equatable, Sendable {
     }
 }
 
+/// One alert (`alerts`): its kind (meter_offline, threshold, store, reload_rejected, test), what it is about,
+/// whether it is still raised, the latest message, and when it was raised and cleared (UTC ms).
+public struct AlertStatus: Codable, Equatable, Sendable {
+    public var kind: String
+    public var key: String
+    public var active: Bool
+    public var message: String
+    public var raisedAt: Int64
+    public var clearedAt: Int64?
+
+    public init(kind: String, key: String, active: Bool, message: String, raisedAt: Int64, clearedAt: Int64?) {
+        self.kind = kind; self.key = key; self.active = active; self.message = message
+        self.raisedAt = raisedAt; self.clearedAt = clearedAt
+    }
+}
+
 /// Stored history of one series (`query`).
 public struct QueryResult: Codable, Equatable, Sendable {
     public var meter: String

@@ -23,9 +23,13 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     case query
     /// Re-read the configuration file (as SIGHUP does); mutating: root or synxd's own user only.
     case reload
+    /// Active and recent alerts.
+    case alerts
+    /// Send a test alert through the real path (journal), raised and cleared at once; mutating.
+    case alertTest
 
     /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
-    public var isMutating: Bool { self == .reload }
+    public var isMutating: Bool { self == .reload || self == .alertTest }
 }
 
 /// A request. Fields a command does not use are omitted.
@@ -76,10 +80,11 @@ public struct Response: Codable, Equatable, Sendable {
     public var live: LiveValues?
     public var query: QueryResult?
     public var reload: ReloadResult?
+    public var alerts: [AlertStatus]?
 
     public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
                 meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
-                reload: ReloadResult? = nil) {
+                reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil) {
         self.version = protocolVersion
         self.status = status
         self.message = message
@@ -88,6 +93,7 @@ public struct Response: Codable, Equatable, Sendable {
         self.live = live
         self.query = query
         self.reload = reload
+        self.alerts = alerts
     }
 
     public static func failure(_ status: ResponseStatus, _ message: String) -> Response {

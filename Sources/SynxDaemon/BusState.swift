@@ -20,6 +20,7 @@ final class BusState {
     /// Where polls are decoded and recorded, off the thread that polls.
     private let recorder: Recorder
     private let logger: Logger
+    private let alerts: AlertCenter
     /// Wall-clock ms before which the link is not retried, and why it is down.
     private var linkRetryAt: Int64 = 0
     private var linkBackoffMs: Int64 = 0
@@ -28,8 +29,9 @@ final class BusState {
     static let maxBackoffMs: Int64 = 10_000
 
     init(config: BusConfig, endpoint: String, meters: [MeterConfig], registry: MeterRegistry, writer: StoreWriter,
-         recorder: Recorder, logger: Logger) {
+         recorder: Recorder, alerts: AlertCenter, logger: Logger) {
         self.config = config
+        self.alerts = alerts
         let now = wallClockNow()
         schedules = meters.map { MeterSchedule(config: $0, now: now) }
         self.registry = registry
@@ -89,6 +91,7 @@ final class BusState {
         writer.enqueue(rows)
         let previous = registry.recordPoll(meter: m.config.name, state: state, error: reason, values: live, time: start, model: model)
         logTransition(m, from: previous, to: state, reason: reason)
+        alerts.evaluate(meter: m.config, values: live, time: start)
     }
 
     /// Tracks the link: a connection failure puts the bus in backoff; any answer clears it.
@@ -120,8 +123,12 @@ final class BusState {
         var meta: Logger.Metadata = ["meter": "\(m.config.name)", "unit": "\(m.config.unit)"]
         if let reason { meta["reason"] = "\(reason)" }
         switch state {
-        case .offline: logger.warning("meter offline", metadata: meta)
+        case .offline:
+            alerts.raise(.meterOffline, key: m.config.name, message: "meter \(m.config.name) offline: \(reason ?? "no answer")",
+                         fields: meta.merging(["bus": "\(config.name)"]) { $1 })
         case .degraded: logger.warning("meter degraded", metadata: meta)
+        case .online where previous == .offline:
+            alerts.clear(.meterOffline, key: m.config.name, message: "meter \(m.config.name) back online")
         case .online where previous != .unknown: logger.notice("meter back online", metadata: meta)
         case .online: logger.info("meter online", metadata: meta)
         case .unknown: break

@@ -18,6 +18,7 @@ final class ControlHandler: @unchecked Sendable {
     static let maxQuerySamples = 100_000
     /// Re-reads the configuration (set by the daemon).
     var reloader: (() -> Result<ReloadSummary, ReloadFailure>)?
+    var alerts: AlertCenter?
     static let version = "0.1.0"
 
     init(registry: MeterRegistry, writer: StoreWriter, databasePath: String, startedAt: Date) {
@@ -59,6 +60,12 @@ final class ControlHandler: @unchecked Sendable {
             switch command {
             case .status: return handler.status()
             case .reload: return handler.reload()
+            case .alerts: return Response(status: .ok, alerts: handler.alerts?.list() ?? [])
+            case .alertTest:
+                let who = "uid \(peer.uid), pid \(peer.pid)"
+                handler.alerts?.raise(.test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])
+                handler.alerts?.clear(.test, key: "test", message: "test alert cleared")
+                return Response(status: .ok, message: "test alert raised and cleared through the journal")
             case .meters: return Response(status: .ok, meters: handler.registry.meterStatuses())
             case .live: return handler.live(request)
             case .query: return query(request)

@@ -16,6 +16,7 @@ public final class Daemon: @unchecked Sendable {
     private let reloadLock = NSLock()
     private var plant: PollingPlant!
     private var supervisor: Supervisor!
+    private var alerts: AlertCenter!
 
     public init(config: DaemonConfig, configPath: String, logger: Logger) {
         self.config = config
@@ -35,7 +36,8 @@ public final class Daemon: @unchecked Sendable {
         writer.start()
         let registry = MeterRegistry()
         let recorder = Recorder()
-        plant = try PollingPlant(registry: registry, writer: writer, recorder: recorder, logger: logger)
+        alerts = AlertCenter(logger: logger, holdoffSeconds: config.alertHoldoffSeconds, rules: config.rules)
+        plant = try PollingPlant(registry: registry, writer: writer, recorder: recorder, alerts: alerts, logger: logger)
         let initial = plant.apply(config)
         if let (bus, error) = initial.failed.first {
             writer.stop()
@@ -44,6 +46,7 @@ public final class Daemon: @unchecked Sendable {
 
         let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
         handler.reloader = { [unowned self] in reload(trigger: "synxctl") }
+        handler.alerts = alerts
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
         do { try server.listen() } catch {
             writer.stop()
@@ -51,7 +54,7 @@ public final class Daemon: @unchecked Sendable {
         }
         server.start()
         plant.startAll()
-        supervisor = Supervisor(registry: registry, plant: plant, recorder: recorder, writer: writer, logger: logger)
+        supervisor = Supervisor(registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
         supervisor.start()
 
         logger.info("synxd started", metadata: [
@@ -91,7 +94,8 @@ public final class Daemon: @unchecked Sendable {
         do {
             new = try DaemonConfig.load(path: configPath)
         } catch {
-            logger.error("reload rejected: the running configuration is kept", metadata: ["error": "\(error)", "trigger": "\(trigger)"])
+            alerts.raise(.reloadRejected, key: "config", message: "reload rejected, the running configuration is kept: \(error)",
+                         fields: ["error": "\(error)", "trigger": "\(trigger)", "config": "\(configPath)"])
             supervisor.setStatusSuffix("; last reload rejected: \(error)")
             Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
             return .failure(ReloadFailure(message: "\(error)"))
@@ -99,6 +103,8 @@ public final class Daemon: @unchecked Sendable {
         var ignored: [String] = []
         if new.socketPath != config.socketPath { ignored.append("daemon.socket") }
         if new.stateDirectory != config.stateDirectory { ignored.append("daemon.state_directory") }
+        alerts.clear(.reloadRejected, key: "config", message: "configuration reloaded: \(configPath) is valid again")
+        alerts.configure(holdoffSeconds: new.alertHoldoffSeconds, rules: new.rules)
         let summary = plant.apply(new)
         config.buses = new.buses
         config.meters = new.meters

@@ -10,6 +10,10 @@ public struct DaemonConfig: Sendable {
     public var profileDirectories: [String]
     public var buses: [BusConfig]
     public var meters: [MeterConfig]
+    /// Threshold rules (`[[alert]]`) and how long an alert holds before it may be logged again
+    /// (`[alerts] holdoff_s`, rate limiting of flapping alerts).
+    public var rules: [ThresholdRule] = []
+    public var alertHoldoffSeconds: Double = 60
 
     public var databasePath: String { (stateDirectory as NSString).appendingPathComponent("synx.sqlite") }
 }
@@ -65,7 +69,7 @@ extension DaemonConfig {
     /// Validates configuration text; `file` names it in errors.
     public static func parse(text: String, file: String) throws -> DaemonConfig {
         let root = try TOMLDocument(file: file, text: text).rootSection
-        try root.rejectUnknownKeys(["daemon", "bus", "meter"])
+        try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts"])
         let daemon = try root.section("daemon")
         try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories"])
         let profileDirectories = try daemon?.stringArray("profile_directories") ?? ["/etc/synx/profiles"]
@@ -99,10 +103,15 @@ extension DaemonConfig {
             meters.append(meter)
         }
         if meters.isEmpty { throw root.error(nil, "no [[meter]] configured: nothing to poll") }
-        return DaemonConfig(
+        let alerts = try root.section("alerts")
+        try alerts?.rejectUnknownKeys(["holdoff_s"])
+        var config = DaemonConfig(
             stateDirectory: try daemon?.string("state_directory") ?? "/var/lib/synx",
             socketPath: try daemon?.string("socket") ?? "/run/synx/synxd.sock",
             profileDirectories: profileDirectories, buses: buses, meters: meters)
+        config.rules = try root.sections("alert").enumerated().map { try ThresholdRule.parse($1, index: $0 + 1) }
+        config.alertHoldoffSeconds = try alerts?.double("holdoff_s", in: 0...86_400) ?? 60
+        return config
     }
 
     static func parseBus(_ s: TOMLSection) throws -> BusConfig {

@@ -20,12 +20,14 @@ final class PollingPlant {
     private let writer: StoreWriter
     private let recorder: Recorder
     private let logger: Logger
+    private let alerts: AlertCenter
     let network: NetworkPoller
     private var serial: [String: SerialBusPoller] = [:]
     private var active: [String: (bus: BusConfig, meters: [MeterConfig])] = [:]
     private var running = false
 
-    init(registry: MeterRegistry, writer: StoreWriter, recorder: Recorder, logger: Logger) throws {
+    init(registry: MeterRegistry, writer: StoreWriter, recorder: Recorder, alerts: AlertCenter, logger: Logger) throws {
+        self.alerts = alerts
         self.registry = registry
         self.writer = writer
         self.recorder = recorder
@@ -91,9 +93,9 @@ final class PollingPlant {
     }
 
     private func start(_ bus: BusConfig, meters: [MeterConfig]) throws {
-        let makeState = { [registry, writer, recorder, logger] (endpoint: String) in
+        let makeState = { [registry, writer, recorder, alerts, logger] (endpoint: String) in
             BusState(config: bus, endpoint: endpoint, meters: meters, registry: registry, writer: writer,
-                     recorder: recorder, logger: logger)
+                     recorder: recorder, alerts: alerts, logger: logger)
         }
         switch bus.link {
         case .rtu(let settings):

@@ -15,6 +15,7 @@ final class Supervisor: @unchecked Sendable {
     private let recorder: Recorder
     private let writer: StoreWriter
     private let logger: Logger
+    private let alerts: AlertCenter
     private let condition = NSCondition()
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
@@ -27,7 +28,9 @@ final class Supervisor: @unchecked Sendable {
     /// Microseconds between watchdog pings the manager expects at most (nil: no watchdog).
     let watchdogMicroseconds: UInt64?
 
-    init(registry: MeterRegistry, plant: PollingPlant, recorder: Recorder, writer: StoreWriter, logger: Logger) {
+    init(registry: MeterRegistry, plant: PollingPlant, recorder: Recorder, writer: StoreWriter, alerts: AlertCenter,
+         logger: Logger) {
+        self.alerts = alerts
         self.registry = registry
         self.plant = plant
         self.recorder = recorder
@@ -81,6 +84,8 @@ final class Supervisor: @unchecked Sendable {
             let stop = stopping
             condition.unlock()
             if stop { return }
+            watchStore()
+            alerts.tick()
             let status = statusLine
             var message = ""
             if status != lastStatus { message += "STATUS=\(status)\n"; lastStatus = status }
@@ -95,6 +100,17 @@ final class Supervisor: @unchecked Sendable {
                 }
             }
             if !message.isEmpty { Supervisor.notify(message) }
+        }
+    }
+
+    /// Store write failures (disk full, I/O errors) are an alert until a commit succeeds again.
+    private func watchStore() {
+        let s = writer.statistics
+        if let error = s.lastError {
+            alerts.raise(.store, key: "store", message: "the store cannot write: \(error); \(s.queuedRows) rows are queued in memory",
+                         fields: ["error": "\(error)", "queued_rows": "\(s.queuedRows)", "dropped_rows": "\(s.droppedRows)"])
+        } else {
+            alerts.clear(.store, key: "store", message: "the store writes again; \(s.queuedRows) rows queued")
         }
     }
 

@@ -10,6 +10,13 @@ enum Renderer {
         return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self) + "\n"
     }
 
+    static func alerts(_ list: [AlertStatus], format: OutputFormat) -> String {
+        if format == .json { return json(list) }
+        return Report(title: nil, columns: ["STATE", "KIND", "ABOUT", "RAISED", "CLEARED", "MESSAGE"], rows: list.map {
+            [$0.active ? "ACTIVE" : "cleared", $0.kind, $0.key, timestamp($0.raisedAt), $0.clearedAt.map(timestamp) ?? "-", $0.message]
+        }).render(format)
+    }
+
     static func reload(_ r: ReloadResult, format: OutputFormat) -> String {
         if format == .json { return json(r) }
         let rows = r.kept.map { [$0, "kept"] } + r.started.map { [$0, "started"] } + r.stopped.map { [$0, "stopped"] }

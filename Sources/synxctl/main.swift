@@ -39,7 +39,7 @@ struct Synxctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
-        subcommands: [Status.self, Meters.self, Live.self, Query.self, Reload.self])
+        subcommands: [Status.self, Meters.self, Live.self, Query.self, Alerts.self, Alert.self, Reload.self])
 }
 
 extension Synxctl {
@@ -62,6 +62,31 @@ extension Synxctl {
         func run() throws {
             let r = try options.send(Request(command: .reload))
             print(Renderer.reload(r.reload!, format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Alerts: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Active alerts, then the most recently cleared ones.")
+        @OptionGroup var options: CommonOptions
+
+        func run() throws {
+            let r = try options.send(Request(command: .alerts))
+            print(Renderer.alerts(r.alerts ?? [], format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Alert: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Alert tools.", subcommands: [Test.self])
+
+        struct Test: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Send a test alert through the journal (raised and cleared at once) to check routing; needs root or synxd's user.")
+            @OptionGroup var options: CommonOptions
+
+            func run() throws {
+                let r = try options.send(Request(command: .alertTest))
+                print(r.message ?? "ok")
+            }
         }
     }
 

@@ -20,11 +20,24 @@ struct SynxdCommand: ParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Where logs go: journal (native entries with fields), stderr (text lines), or auto (the journal when stderr is connected to it, as under systemd).")
+    var logTarget: String = "auto"
+
     func run() throws {
         Daemon.blockSignals()
+        guard ["auto", "journal", "stderr"].contains(logTarget) else {
+            throw ValidationError("--log-target must be auto, journal or stderr")
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let journal = logTarget == "journal" || (logTarget == "auto" && JournalLogHandler.standardErrorIsJournal)
         LoggingSystem.bootstrap { label in
+            if journal {
+                var h = JournalLogHandler()
+                h.logLevel = level
+                return h
+            }
             var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            h.logLevel = level
             return h
         }
         let logger = Logger(label: "synxd")

@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import SynxControl
+import SynxModbus
+
+/// The kinds of alert synxd raises, each with a stable MESSAGE_ID for the raised and the cleared entry
+/// (explained in `systemd/synx.catalog`) and the priority of the raised entry.
+enum AlertKind: String, CaseIterable, Sendable {
+    case meterOffline = "meter_offline"
+    case threshold
+    case store
+    case reloadRejected = "reload_rejected"
+    case test
+
+    var raisedID: String {
+        switch self {
+        case .meterOffline: "b983c5c047b048fc8b5063054b7e0578"
+        case .threshold: "ffe8de2a5b314ea08439857fd01286fc"
+        case .store: "e765af95c3ba4b7a996abac40491e333"
+        case .reloadRejected: "c7689707fdfd4e40affa3d269285a8b4"
+        case .test: "ff38c73fc3df438b85edc03ca1e0783c"
+        }
+    }
+
+    var clearedID: String {
+        switch self {
+        case .meterOffline: "a37e2ef963434460aec29d1c90f4d98b"
+        case .threshold: "f78b539dfe7f426f999aef0091b40af1"
+        case .store: "9cd1e175c207406d9eb3a519f5614c86"
+        case .reloadRejected: "e62ef52ccf6f45098a1804b69c6f9aa3"
+        case .test: "ff38c73fc3df438b85edc03ca1e0783c"
+        }
+    }
+
+    var level: Logger.Level {
+        switch self {
+        case .meterOffline, .threshold: .warning
+        case .store: .error
+        case .reloadRejected, .test: .notice
+        }
+    }
+}
+
+/// Raises and clears alerts as journal entries (through the logger, so with MESSAGE_ID and SYNX_ fields),
+/// deduplicated and rate-limited: while an alert is raised, raising it again only counts; once an entry has
+/// been logged for an alert, the next entry for it waits at least `holdoff` seconds, so a meter flapping
+/// every second gives one "raised" and one "cleared" entry (with the number of transitions), not a storm.
+/// Every logged "raised" entry is followed, eventually, by its "cleared" one.
+final class AlertCenter: @unchecked Sendable {
+    private struct Key: Hashable { var kind: AlertKind; var key: String }
+    private struct Entry {
+        var active = false
+        /// A "raised" entry is in the journal without its "cleared" one.
+        var logged = false
+        var lastLogged: Double = -.infinity
+        /// Raise/clear transitions since the last entry written.
+        var transitions = 0
+        var message = ""
+        var fields: Logger.Metadata = [:]
+        var raisedAt: Int64 = 0
+        var clearedAt: Int64?
+    }
+
+    private let lock = NSLock()
+    private var entries: [Key: Entry] = [:]
+    private var order: [Key] = []
+    private let logger: Logger
+    private var holdoff: Double
+    private var rules: [ThresholdRule]
+    /// For threshold rules: since when (ms) each meter#measurement#rule has been outside its limits.
+    private var outside: [String: Int64] = [:]
+
+    init(logger: Logger, holdoffSeconds: Double, rules: [ThresholdRule]) {
+        self.logger = logger
+        holdoff = holdoffSeconds
+        self.rules = rules
+    }
+
+    func configure(holdoffSeconds: Double, rules: [ThresholdRule]) {
+        lock.withLock { holdoff = holdoffSeconds; self.rules = rules; outside = [:] }
+    }
+
+    private func now() -> Double { Double(monotonicMilliseconds()) / 1000 }
+
+    func raise(_ kind: AlertKind, key: String, message: String, fields: Logger.Metadata = [:]) {
+        lock.lock()
+        let k = Key(kind: kind, key: key)
+        var e = entries[k] ?? Entry()
+        if entries[k] == nil { order.append(k) }
+        if !e.active {
+            e.active = true
+            e.transitions += 1
+            e.raisedAt = wallClockNow()
+            e.clearedAt = nil
+        }
+        e.message = message
+        e.fields = fields
+        var write = false
+        if !e.logged, now() - e.lastLogged >= holdoff || kind == .test { write = true; e.logged = true; e.lastLogged = now() }
+        let count = e.transitions
+        if write { e.transitions = 0 }
+        entries[k] = e
+        lock.unlock()
+        if write { log(kind, raised: true, key: key, message: message, fields: fields, count: count) }
+    }
+
+    func clear(_ kind: AlertKind, key: String, message: String) {
+        lock.lock()
+        let k = Key(kind: kind, key: key)
+        guard var e = entries[k], e.active else { lock.unlock(); return }
+        e.active = false
+        e.transitions += 1
+        e.clearedAt = wallClockNow()
+        e.message = message
+        var write = false
+        if e.logged, now() - e.lastLogged >= holdoff || kind == .test { write = true; e.logged = false; e.lastLogged = now() }
+        let (count, fields) = (e.transitions, e.fields)
+        if write { e.transitions = 0 }
+        entries[k] = e
+        lock.unlock()
+        if write { log(kind, raised: false, key: key, message: message, fields: fields, count: count) }
+    }
+
+    /// Writes the entries that were held back by the hold-off once it has passed (called every second).
+    func tick() {
+        var pending: [(Key, Bool, String, Logger.Metadata, Int)] = []
+        lock.lock()
+        let t = now()
+        for (k, var e) in entries where e.transitions > 0 && t - e.lastLogged >= holdoff && e.logged != e.active {
+            e.logged = e.active
+            e.lastLogged = t
+            pending.append((k, e.active, e.message, e.fields, e.transitions))
+            e.transitions = 0
+            entries[k] = e
+        }
+        lock.unlock()
+        for (k, raised, message, fields, count) in pending { log(k.kind, raised: raised, key: k.key, message: message, fields: fields, count: count) }
+    }
+
+    private func log(_ kind: AlertKind, raised: Bool, key: String, message: String, fields: Logger.Metadata, count: Int) {
+        var meta = fields
+        meta["message_id"] = "\(raised ? kind.raisedID : kind.clearedID)"
+        meta["alert"] = "\(kind.rawValue)"
+        meta["alert_state"] = "\(raised ? "raised" : "cleared")"
+        meta["alert_count"] = "\(count)"
+        let text = count > 1 ? "\(message) (\(count) changes since the last entry)" : message
+        logger.log(level: raised ? kind.level : .notice, "\(text)", metadata: meta)
+    }
+
+    /// Active alerts first, then the most recent cleared ones (at most `limit` in all).
+    func list(limit: Int = 100) -> [AlertStatus] {
+        lock.withLock {
+            let all = order.compactMap { k in entries[k].map { (k, $0) } }
+            let sorted = all.filter { $0.1.active } + all.filter { !$0.1.active }.sorted { ($0.1.clearedAt ?? 0) > ($1.1.clearedAt ?? 0) }
+            return sorted.prefix(limit).map { k, e in
+                AlertStatus(kind: k.kind.rawValue, key: k.key, active: e.active, message: e.message, raisedAt: e.raisedAt, clearedAt: e.clearedAt)
+            }
+        }
+    }
+
+    /// Checks one meter's fresh values against the threshold rules.
+    func evaluate(meter: MeterConfig, values: [LiveValue], time: Int64) {
+        let rules = lock.withLock { self.rules }
+        guard !rules.isEmpty else { return }
+        for v in values {
+            for rule in rules {
+                guard let limits = rule.limits(meter: meter, measurement: v.measurement) else { continue }
+                let id = "\(meter.name)#\(v.measurement)#\(rule.name)"
+                let low = limits.below.map { v.value < $0 } ?? false, high = limits.above.map { v.value > $0 } ?? false
+                var fields: Logger.Metadata = ["meter": "\(meter.name)", "measurement": "\(v.measurement)", "value": "\(v.value)",
+                                               "rule": "\(rule.name)"]
+                if low { fields["limit"] = "\(limits.below!)" } else if high { fields["limit"] = "\(limits.above!)" }
+                if low || high {
+                    let since = lock.withLock { () -> Int64 in
+                        if outside[id] == nil { outside[id] = time }
+                        return outside[id]!
+                    }
+                    if Double(time - since) / 1000 >= rule.forSeconds {
+                        raise(.threshold, key: id, message: "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is \(low ? "below" : "above") \(fields["limit"]!) (rule \(rule.name))", fields: fields)
+                    }
+                } else {
+                    lock.withLock { outside[id] = nil }
+                    clear(.threshold, key: id, message: "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is back within the limits of rule \(rule.name)")
+                }
+            }
+        }
+    }
+}
