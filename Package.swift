@@ -41,7 +41,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "synxd", dependencies: [
-            "SynxDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SynxDaemon", "SynxMeters", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "synxctl", dependencies: [

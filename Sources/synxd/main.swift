@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SynxDaemon
+import SynxMeters
 import SynxTOML
 
 /// synxd — the synx power-quality monitoring daemon.
@@ -17,6 +18,9 @@ struct SynxdCommand: ParsableCommand {
     @Flag(name: .long, help: "Validate the configuration and profiles, print the result and exit.")
     var checkConfig = false
 
+    @Option(name: .long, help: "Write the built-in meter profiles as TOML files into this directory and exit (templates for your own).")
+    var writeBuiltinProfiles: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -24,6 +28,13 @@ struct SynxdCommand: ParsableCommand {
     var logTarget: String = "auto"
 
     func run() throws {
+        if let directory = writeBuiltinProfiles {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            for (name, text) in BuiltinProfiles.files {
+                try text.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+            return
+        }
         Daemon.blockSignals()
         guard ["auto", "journal", "stderr"].contains(logTarget) else {
             throw ValidationError("--log-target must be auto, journal or stderr")
