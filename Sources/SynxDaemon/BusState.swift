@@ -28,10 +28,21 @@ final class BusState {
 
     static let maxBackoffMs: Int64 = 10_000
 
+    /// Fault injection for the watchdog tests: with SYNXD_TEST_STALL_BUS naming this bus, the thread polling
+    /// it hangs in its first request, as a driver call that never returns would.
+    let hangsForTesting: Bool
+
+    /// Blocks the calling thread for good (see `hangsForTesting`).
+    func hangForTesting() -> Never {
+        logger.warning("SYNXD_TEST_STALL_BUS: hanging this bus's thread on purpose")
+        while true { sleep(3600) }
+    }
+
     init(config: BusConfig, endpoint: String, meters: [MeterConfig], registry: MeterRegistry, writer: StoreWriter,
          recorder: Recorder, alerts: AlertCenter, logger: Logger) {
         self.config = config
         self.alerts = alerts
+        hangsForTesting = ProcessInfo.processInfo.environment["SYNXD_TEST_STALL_BUS"] == config.name
         let now = wallClockNow()
         schedules = meters.map { MeterSchedule(config: $0, now: now) }
         self.registry = registry

@@ -78,6 +78,7 @@ final class NetworkPoller: @unchecked Sendable {
 
     private func pump(_ bus: Bus, _ cycle: PollCycle) {
         guard !bus.removed else { return }
+        if bus.state.hangsForTesting { bus.state.hangForTesting() }
         guard let r = cycle.nextRead else {
             bus.state.finish(cycle)
             return scheduleNext(bus)

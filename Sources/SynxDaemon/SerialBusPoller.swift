@@ -56,6 +56,7 @@ final class SerialBusPoller: @unchecked Sendable {
             let cycle = state.begin(m)
             while let r = cycle.nextRead {
                 busyLock.withLock { busySince = monotonicMilliseconds() }
+                if state.hangsForTesting { state.hangForTesting() }
                 cycle.complete(Result { try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count) }
                     .mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
                 busyLock.withLock { busySince = nil }

@@ -90,6 +90,23 @@ final class ServiceEndToEndTests: XCTestCase {
         XCTAssertFalse(notify.poll()[(stopping + 1)...].contains { $0.contains("WATCHDOG=1") }, "no ping after STOPPING=1")
     }
 
+    func testWatchdogPings_stopWhenABusThreadHangs() throws {
+        let port = try h.startSimulator(scenario: Self.scenario)
+        let notify = try NotifySocket(path: h.path("notify.sock"))
+        let config = h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1)
+        // The bus's first request never returns (fault injection standing in for a hung driver call).
+        let daemon = try h.startDaemon(config: config, environment: [
+            "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000", "SYNXD_TEST_STALL_BUS": "line"])
+        h.waitUntil("READY=1") { notify.index(of: "READY=1") != nil }
+        h.waitUntil("the stall is noticed", timeout: 10) { h.output("synxd.err").contains("watchdog: the TCP reactor has not run") }
+        let seen = notify.poll().filter { $0.contains("WATCHDOG=1") }.count
+        let quietUntil = Date().addingTimeInterval(3)
+        h.waitUntil("3 s without pings", timeout: 5) { Date() > quietUntil }
+        XCTAssertEqual(notify.poll().filter { $0.contains("WATCHDOG=1") }.count, seen, "no WATCHDOG=1 while the bus hangs")
+        XCTAssertTrue(daemon.isRunning, "synxd itself does not exit: systemd's watchdog restarts it")
+        XCTAssertEqual((try? h.status())?.pid, daemon.processIdentifier, "the control socket still answers")
+    }
+
     func testReload_addsABus_healthyMeterKeepsItsCadence_andAnInvalidConfigIsRejected() throws {
         let port = try h.startSimulator(scenario: Self.scenario)
         let base = h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1)
