@@ -180,6 +180,28 @@ public struct AlertStatus: Codable, Equatable, Sendable {
     }
 }
 
+/// One voltage event of a waveform meter (`events`), IEC 61000-4-30 §5.4/§5.5/§5.11: times in UTC microseconds,
+/// magnitudes in volts (residual for dip and interruption, maximum for swell, ΔUmax for rvc).
+public struct EventRecord: Codable, Equatable, Sendable {
+    public var meter: String
+    public var kind: String
+    public var startMicroseconds: Int64
+    public var durationMicroseconds: Int64
+    public var magnitude: Double
+    public var reference: Double
+    public var deltaUss: Double?
+    public var worstPhase: String
+    public var perPhase: [String: Double]
+    public var incomplete: Bool
+
+    public init(meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
+                reference: Double, deltaUss: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool) {
+        self.meter = meter; self.kind = kind; self.startMicroseconds = startMicroseconds
+        self.durationMicroseconds = durationMicroseconds; self.magnitude = magnitude; self.reference = reference
+        self.deltaUss = deltaUss; self.worstPhase = worstPhase; self.perPhase = perPhase; self.incomplete = incomplete
+    }
+}
+
 /// Stored history of one series (`query`).
 public struct QueryResult: Codable, Equatable, Sendable {
     public var meter: String

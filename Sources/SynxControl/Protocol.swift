@@ -25,6 +25,8 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     case reload
     /// Active and recent alerts.
     case alerts
+    /// Stored voltage events of waveform meters (dips, swells, interruptions, RVC).
+    case events
     /// Send a test alert through the real path (journal), raised and cleared at once; mutating.
     case alertTest
 
@@ -42,9 +44,11 @@ public struct Request: Codable, Equatable, Sendable {
     public var from: Int64?
     public var to: Int64?
     public var limit: Int?
+    /// `events`: only this kind (dip, swell, interruption, rvc).
+    public var kind: String?
 
     public init(command: Command, meter: String? = nil, measurement: String? = nil,
-                from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, version: Int = protocolVersion) {
+                from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, version: Int = protocolVersion) {
         self.version = version
         self.command = command.rawValue
         self.meter = meter
@@ -52,6 +56,7 @@ public struct Request: Codable, Equatable, Sendable {
         self.from = from
         self.to = to
         self.limit = limit
+        self.kind = kind
     }
 }
 
@@ -81,10 +86,11 @@ public struct Response: Codable, Equatable, Sendable {
     public var query: QueryResult?
     public var reload: ReloadResult?
     public var alerts: [AlertStatus]?
+    public var events: [EventRecord]?
 
     public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
                 meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
-                reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil) {
+                reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil) {
         self.version = protocolVersion
         self.status = status
         self.message = message
@@ -94,6 +100,7 @@ public struct Response: Codable, Equatable, Sendable {
         self.query = query
         self.reload = reload
         self.alerts = alerts
+        self.events = events
     }
 
     public static func failure(_ status: ResponseStatus, _ message: String) -> Response {

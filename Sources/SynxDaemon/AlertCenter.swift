@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SynxControl
+import SynxDSP
 import SynxModbus
 
 /// The kinds of alert synxd raises, each with a stable MESSAGE_ID for the raised and the cleared entry
@@ -11,6 +12,8 @@ enum AlertKind: String, CaseIterable, Sendable {
     case store
     case reloadRejected = "reload_rejected"
     case test
+    /// A dip, swell, interruption or RVC of a waveform meter (its own MESSAGE_ID per event kind).
+    case voltageEvent = "voltage_event"
 
     var raisedID: String {
         switch self {
@@ -19,6 +22,7 @@ enum AlertKind: String, CaseIterable, Sendable {
         case .store: "e765af95c3ba4b7a996abac40491e333"
         case .reloadRejected: "c7689707fdfd4e40affa3d269285a8b4"
         case .test: "ff38c73fc3df438b85edc03ca1e0783c"
+        case .voltageEvent: AlertCenter.eventIDs[.dip]!
         }
     }
 
@@ -29,6 +33,7 @@ enum AlertKind: String, CaseIterable, Sendable {
         case .store: "9cd1e175c207406d9eb3a519f5614c86"
         case .reloadRejected: "e62ef52ccf6f45098a1804b69c6f9aa3"
         case .test: "ff38c73fc3df438b85edc03ca1e0783c"
+        case .voltageEvent: AlertCenter.eventIDs[.dip]!
         }
     }
 
@@ -36,7 +41,7 @@ enum AlertKind: String, CaseIterable, Sendable {
         switch self {
         case .meterOffline, .threshold: .warning
         case .store: .error
-        case .reloadRejected, .test: .notice
+        case .reloadRejected, .test, .voltageEvent: .notice
         }
     }
 }
@@ -145,6 +150,42 @@ final class AlertCenter: @unchecked Sendable {
         meta["alert_count"] = "\(count)"
         let text = count > 1 ? "\(message) (\(count) changes since the last entry)" : message
         logger.log(level: raised ? kind.level : .notice, "\(text)", metadata: meta)
+    }
+
+    /// MESSAGE_IDs of the voltage events of waveform meters, one per kind (systemd/synx.catalog).
+    static let eventIDs: [VoltageEventKind: String] = [
+        .dip: "5b1f0e4b8a6c4f0c9e2d7a3b6c1d8e90", .swell: "7c2e1f5a9b7d4e1fa3c8d6b2e4f1a7c3",
+        .interruption: "9d3f2a6b0c8e4f2ab4d9e7c3f5a2b8d4", .rapidVoltageChange: "1e4a3b7c2d9f4a3bc5e0f8d4a6b3c9e5",
+    ]
+
+    /// Writes one journal entry for a completed voltage event (it is reported once it has ended, with its start
+    /// and duration, so it has no separate "cleared" entry). Dips and interruptions are warnings; swells and
+    /// RVCs notices.
+    func event(_ e: VoltageEvent, meter: String, bus: String) {
+        var meta: Logger.Metadata = [
+            "message_id": "\(AlertCenter.eventIDs[e.kind]!)", "meter": "\(meter)", "bus": "\(bus)", "event": "\(e.kind.rawValue)",
+            "event_id": "\(meter)-\(e.kind.rawValue)-\(Int64(e.start * 1e6))", "phase": "\(e.worstPhase.rawValue)",
+            "value": "\(e.magnitude)", "reference": "\(e.reference)", "duration_s": "\(e.duration)",
+            "start": "\(e.start)", "incomplete": "\(e.incomplete)",
+        ]
+        if let uss = e.steadyStateChange { meta["delta_uss"] = "\(uss)" }
+        let what: String
+        switch e.kind {
+        case .dip: what = "dip to \(String(format: "%.1f", e.magnitude)) V (\(String(format: "%.1f", e.magnitude / e.reference * 100)) %)"
+        case .swell: what = "swell to \(String(format: "%.1f", e.magnitude)) V (\(String(format: "%.1f", e.magnitude / e.reference * 100)) %)"
+        case .interruption: what = "interruption, residual \(String(format: "%.1f", e.magnitude)) V"
+        case .rapidVoltageChange: what = "rapid voltage change, ΔUmax \(String(format: "%.2f", e.magnitude)) V"
+        }
+        logger.log(level: e.kind == .dip || e.kind == .interruption ? .warning : .notice,
+                   "\(meter): \(what) on \(e.worstPhase.rawValue.uppercased()) for \(String(format: "%.0f", e.duration * 1000)) ms",
+                   metadata: meta)
+        lock.withLock {
+            let k = Key(kind: .voltageEvent, key: "\(meter) \(e.kind.rawValue) \(Int64(e.start * 1000))")
+            entries[k] = Entry(active: false, logged: false, lastLogged: now(), transitions: 0, message: "\(meter): \(what)",
+                               fields: meta, raisedAt: Int64(e.start * 1000), clearedAt: Int64(e.end * 1000))
+            order.append(k)
+            if order.count > 1000 { let gone = order.removeFirst(); entries[gone] = nil }
+        }
     }
 
     /// Active alerts first, then the most recent cleared ones (at most `limit` in all).

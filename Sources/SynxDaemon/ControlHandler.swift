@@ -61,6 +61,7 @@ final class ControlHandler: @unchecked Sendable {
             case .status: return handler.status()
             case .reload: return handler.reload()
             case .alerts: return Response(status: .ok, alerts: handler.alerts?.list() ?? [])
+            case .events: return events(request)
             case .alertTest:
                 let who = "uid \(peer.uid), pid \(peer.pid)"
                 handler.alerts?.raise(.test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])
@@ -69,6 +70,27 @@ final class ControlHandler: @unchecked Sendable {
             case .meters: return Response(status: .ok, meters: handler.registry.meterStatuses())
             case .live: return handler.live(request)
             case .query: return query(request)
+            }
+        }
+
+        private func events(_ request: Request) -> Response {
+            if let meter = request.meter, !handler.registry.hasMeter(meter) {
+                return .failure(.noSuchMeter, "no meter named \"\(meter)\"")
+            }
+            if let kind = request.kind, !["dip", "swell", "interruption", "rvc"].contains(kind) {
+                return .failure(.invalidRequest, "kind must be dip, swell, interruption or rvc")
+            }
+            let limit = min(max(request.limit ?? 1000, 1), ControlHandler.maxQuerySamples)
+            do {
+                if reader == nil { reader = try StoreReader(path: handler.databasePath) }
+                let rows = try reader!.events(meter: request.meter, kind: request.kind, since: (request.from ?? 0) * 1000, limit: limit)
+                return Response(status: .ok, events: rows.map {
+                    EventRecord(meter: $0.meter, kind: $0.kind, startMicroseconds: $0.startMicroseconds,
+                                durationMicroseconds: $0.durationMicroseconds, magnitude: $0.magnitude, reference: $0.reference,
+                                deltaUss: $0.steadyStateChange, worstPhase: $0.worstPhase, perPhase: $0.perPhase, incomplete: $0.incomplete)
+                })
+            } catch {
+                return .failure(.internal, "store query failed: \(error)")
             }
         }
 

@@ -50,6 +50,11 @@ public struct MeterConfig: Sendable, Equatable {
     public var nominalVoltage: Double
     public var nominalFrequency: Double
     public var wiring: Wiring
+    /// Register polling, or a sample stream through the waveform interface (`profile = "waveform"`),
+    /// analysed by the IEC 61000-4-30 engine.
+    public var source: Source = .registers
+
+    public enum Source: Sendable, Equatable { case registers, waveform }
 }
 
 extension DaemonConfig {
@@ -101,6 +106,14 @@ extension DaemonConfig {
             }
             addresses[key] = meter.name
             meters.append(meter)
+        }
+        // A waveform stream keeps its connection busy: its bus carries nothing else.
+        for bus in buses {
+            let on = meters.filter { $0.bus == bus.name }
+            if on.count > 1, let w = on.first(where: { $0.source == .waveform }) {
+                throw ConfigError(file: file, line: meterLines[w.name], key: "bus",
+                                  message: "waveform meter \"\(w.name)\" needs bus \"\(bus.name)\" to itself (\(on.count - 1) other meter(s) on it)")
+            }
         }
         if meters.isEmpty { throw root.error(nil, "no [[meter]] configured: nothing to poll") }
         let alerts = try root.section("alerts")
@@ -162,17 +175,24 @@ extension DaemonConfig {
         if case .tcp = bus.link { unitRange = 0...255 } else { unitRange = 1...247 }
         let unit = try s.requiredInt("unit", in: unitRange)
         let profileName = try s.requiredString("profile")
-        guard let profile = profiles[profileName] else {
+        if profileName == "waveform" {
+            guard case .tcp = bus.link else {
+                throw s.error("profile", "a waveform meter needs a tcp bus (bus \"\(busName)\" is not one)")
+            }
+        }
+        guard let profile = profileName == "waveform" ? MeterProfile.waveform : profiles[profileName] else {
             throw s.error("profile", "unknown profile \"\(profileName)\" (available: \(profiles.keys.sorted().joined(separator: ", ")))")
         }
         let poll = try s.int("poll_interval_ms", in: 100...3_600_000) ?? 1000
         let slow = try s.int("slow_poll_interval_ms", in: poll...86_400_000) ?? max(poll * 10, poll)
         let frequency = try s.double("nominal_frequency", in: 0...1000) ?? 50
         guard frequency == 50 || frequency == 60 else { throw s.error("nominal_frequency", "must be 50 or 60 Hz") }
-        return MeterConfig(
+        var meter = MeterConfig(
             name: name, bus: busName, unit: UInt8(unit), profile: profile, pollIntervalMs: poll, slowPollIntervalMs: slow,
             nominalVoltage: try s.double("nominal_voltage", in: 1...1_000_000) ?? 230,
             nominalFrequency: frequency,
             wiring: try s.choice("wiring", ["3P4W": Wiring.threePhaseFourWire, "3P3W": .threePhaseThreeWire, "1P2W": .singlePhase]) ?? .threePhaseFourWire)
+        if profileName == "waveform" { meter.source = .waveform }
+        return meter
     }
 }

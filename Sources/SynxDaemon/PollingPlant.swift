@@ -23,6 +23,7 @@ final class PollingPlant {
     private let alerts: AlertCenter
     let network: NetworkPoller
     private var serial: [String: SerialBusPoller] = [:]
+    private var waveforms: [String: WaveformMeter] = [:]
     private var active: [String: (bus: BusConfig, meters: [MeterConfig])] = [:]
     private var running = false
 
@@ -74,10 +75,12 @@ final class PollingPlant {
         running = true
         network.start()
         serial.values.forEach { $0.start() }
+        waveforms.values.forEach { $0.start() }
     }
 
     func stopAll() {
         serial.values.forEach { $0.stop() }
+        waveforms.values.forEach { $0.stop() }
         network.stop()
         running = false
     }
@@ -85,6 +88,8 @@ final class PollingPlant {
     private func stop(_ name: String) {
         if let poller = serial.removeValue(forKey: name) {
             if running { poller.stop() }
+        } else if let meter = waveforms.removeValue(forKey: name) {
+            if running { meter.stop() }
         } else {
             network.remove(name)
         }
@@ -97,9 +102,16 @@ final class PollingPlant {
             BusState(config: bus, endpoint: endpoint, meters: meters, registry: registry, writer: writer,
                      recorder: recorder, alerts: alerts, logger: logger)
         }
+        if meters.first?.source == .waveform, case .tcp(let host, let port) = bus.link {
+            let meter = try WaveformMeter(config: meters[0], bus: bus, host: host, port: port, registry: registry,
+                                          writer: writer, alerts: alerts, logger: logger)
+            waveforms[bus.name] = meter
+            if running { meter.start() }
+            return
+        }
         switch bus.link {
         case .rtu(let settings):
-            let transport = try ModbusRTUClient(settings: settings, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
+            let transport = try LibmodbusClient(settings: settings, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
             let poller = SerialBusPoller(state: makeState(transport.endpoint), transport: transport)
             serial[bus.name] = poller
             if running { poller.start() }

@@ -85,3 +85,11 @@ public struct MeasuredValue: Equatable, Sendable {
         self.unit = unit
     }
 }
+
+extension MeterProfile {
+    /// The pseudo-profile of a meter that streams samples through the waveform interface
+    /// (`WaveformInterface`): no registers to poll; its values come from the power-quality engine.
+    public static let waveform = MeterProfile(
+        name: "waveform", manufacturer: "synx", model: "waveform interface v1 (IEC 61000-4-30 Class A by synxd)",
+        document: "docs/waveform-interface.md", points: [])
+}

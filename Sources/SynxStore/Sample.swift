@@ -42,3 +42,27 @@ public struct StoredSample: Equatable, Sendable {
     public var value: Double?
     public var quality: SampleQuality
 }
+
+/// A voltage event (IEC 61000-4-30 §5.4, §5.5, §5.11) as stored: what the power-quality engine reported for a
+/// waveform meter. Times are UTC microseconds; magnitudes volts.
+public struct EventRow: Equatable, Sendable, Codable {
+    public var meter: String
+    public var kind: String
+    public var startMicroseconds: Int64
+    public var durationMicroseconds: Int64
+    public var magnitude: Double
+    public var reference: Double
+    public var steadyStateChange: Double?
+    public var worstPhase: String
+    /// Phase → volts (lowest or highest Urms½, or ΔUmax).
+    public var perPhase: [String: Double]
+    public var incomplete: Bool
+
+    public init(meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
+                reference: Double, steadyStateChange: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool) {
+        self.meter = meter; self.kind = kind; self.startMicroseconds = startMicroseconds
+        self.durationMicroseconds = durationMicroseconds; self.magnitude = magnitude; self.reference = reference
+        self.steadyStateChange = steadyStateChange; self.worstPhase = worstPhase; self.perPhase = perPhase
+        self.incomplete = incomplete
+    }
+}

@@ -8,6 +8,7 @@ public final class SampleStore {
     private let insertSample: Statement
     private let insertSeries: Statement
     private let findSeries: Statement
+    private let insertEvent: Statement
     private var seriesIDs: [SeriesKey: Int64] = [:]
 
     private struct SeriesKey: Hashable {
@@ -23,13 +24,31 @@ public final class SampleStore {
         insertSample = try db.prepare("INSERT OR REPLACE INTO samples (series, t, value, quality) VALUES (?, ?, ?, ?)")
         insertSeries = try db.prepare("INSERT INTO series (meter, measurement, unit) VALUES (?, ?, ?)")
         findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ?")
+        insertEvent = try db.prepare("""
+            INSERT INTO pq_events (meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase,
+                                   per_phase, incomplete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
     }
 
-    /// Writes `rows` in one transaction: all of them or none.
-    public func insert(_ rows: [SampleRow]) throws {
-        guard !rows.isEmpty else { return }
+    /// Writes `rows` and `events` in one transaction: all of them or none.
+    public func insert(_ rows: [SampleRow], events: [EventRow] = []) throws {
+        guard !rows.isEmpty || !events.isEmpty else { return }
         try db.execute("BEGIN IMMEDIATE")
         do {
+            for e in events {
+                insertEvent.bind(1, e.meter)
+                insertEvent.bind(2, e.kind)
+                insertEvent.bind(3, e.startMicroseconds)
+                insertEvent.bind(4, e.durationMicroseconds)
+                insertEvent.bind(5, e.magnitude)
+                insertEvent.bind(6, e.reference)
+                insertEvent.bind(7, e.steadyStateChange)
+                insertEvent.bind(8, e.worstPhase)
+                insertEvent.bind(9, String(decoding: try JSONEncoder().encode(e.perPhase), as: UTF8.self))
+                insertEvent.bind(10, Int64(e.incomplete ? 1 : 0))
+                try insertEvent.step()
+                insertEvent.reset()
+            }
             for row in rows {
                 let series = try seriesID(row)
                 insertSample.bind(1, series)
@@ -42,6 +61,7 @@ public final class SampleStore {
             try db.execute("COMMIT")
         } catch {
             insertSample.reset()
+            insertEvent.reset()
             try? db.execute("ROLLBACK")
             // Series created in the failed transaction are gone too.
             seriesIDs.removeAll()

@@ -19,6 +19,22 @@ enum Schema {
             PRIMARY KEY (series, t)
         ) WITHOUT ROWID;
         """,
+        """
+        CREATE TABLE pq_events (
+            id          INTEGER PRIMARY KEY,
+            meter       TEXT NOT NULL,
+            kind        TEXT NOT NULL,     -- dip, swell, interruption, rvc
+            start_us    INTEGER NOT NULL,  -- UTC, microseconds since the Unix epoch
+            duration_us INTEGER NOT NULL,
+            magnitude   REAL NOT NULL,     -- residual (dip, interruption), maximum (swell), ΔUmax (rvc), volts
+            reference   REAL NOT NULL,     -- Udin or the sliding reference at the start, volts
+            delta_uss   REAL,              -- rvc: ΔUss, volts
+            worst_phase TEXT NOT NULL,
+            per_phase   TEXT NOT NULL,     -- JSON object phase → volts
+            incomplete  INTEGER NOT NULL   -- 1: a gap or a stop came before the event ended
+        );
+        CREATE INDEX pq_events_by_start ON pq_events (start_us);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The reading side of the store, on its own read-only connection (WAL lets it read while the writer
 /// commits). Not thread-safe: open one per thread.
 public final class StoreReader {
@@ -22,6 +24,28 @@ public final class StoreReader {
         var out: [StoredSample] = []
         while try s.step() {
             out.append(StoredSample(time: s.int(0), value: s.double(1), quality: SampleQuality(rawValue: Int(s.int(2))) ?? .invalid))
+        }
+        return out
+    }
+
+    /// Stored voltage events, newest first: of one meter and kind when given, starting at or after `since`
+    /// (UTC µs), at most `limit`.
+    public func events(meter: String?, kind: String?, since: Int64, limit: Int) throws -> [EventRow] {
+        let s = try db.prepare("""
+            SELECT meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase, per_phase, incomplete
+            FROM pq_events WHERE (?1 IS NULL OR meter = ?1) AND (?2 IS NULL OR kind = ?2) AND start_us >= ?3
+            ORDER BY start_us DESC LIMIT ?4
+            """)
+        if let meter { s.bind(1, meter) }
+        if let kind { s.bind(2, kind) }
+        s.bind(3, since)
+        s.bind(4, Int64(limit))
+        var out: [EventRow] = []
+        while try s.step() {
+            let perPhase = (try? JSONDecoder().decode([String: Double].self, from: Data(s.text(8).utf8))) ?? [:]
+            out.append(EventRow(meter: s.text(0), kind: s.text(1), startMicroseconds: s.int(2), durationMicroseconds: s.int(3),
+                                magnitude: s.double(4) ?? .nan, reference: s.double(5) ?? .nan, steadyStateChange: s.double(6),
+                                worstPhase: s.text(7), perPhase: perPhase, incomplete: s.int(9) != 0))
         }
         return out
     }

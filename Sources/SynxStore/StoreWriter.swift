@@ -28,6 +28,7 @@ public final class StoreWriter: @unchecked Sendable {
     private let maxQueuedRows: Int
     private let condition = NSCondition()
     private var queue: [SampleRow] = []
+    private var eventQueue: [EventRow] = []
     private var stats = Statistics()
     private var stopping = false
     private var flushRequested = false
@@ -58,6 +59,13 @@ public final class StoreWriter: @unchecked Sendable {
             queue.removeFirst(excess)
             stats.droppedRows += excess
         }
+        condition.unlock()
+    }
+
+    /// Queues voltage events for the next batch (never dropped: they are few and they matter).
+    public func enqueue(events: [EventRow]) {
+        condition.lock()
+        eventQueue.append(contentsOf: events)
         condition.unlock()
     }
 
@@ -95,15 +103,16 @@ public final class StoreWriter: @unchecked Sendable {
         while true {
             let deadline = StoreWriter.nextCommit(after: Date(), interval: batchInterval)
             while !flushRequested && !stopping && condition.wait(until: deadline) {}
-            let batch = queue
+            let batch = queue, events = eventQueue
             queue.removeAll(keepingCapacity: true)
+            eventQueue.removeAll()
             flushRequested = false
             let stop = stopping
             condition.unlock()
 
             var failure: String?
             do {
-                try store.insert(batch)
+                try store.insert(batch, events: events)
             } catch {
                 failure = "\(error)"
             }
@@ -111,6 +120,7 @@ public final class StoreWriter: @unchecked Sendable {
             condition.lock()
             if let failure {
                 queue.insert(contentsOf: batch, at: 0)  // keep order; retried next round
+                eventQueue.insert(contentsOf: events, at: 0)
                 stats.lastError = failure
             } else if !batch.isEmpty {
                 stats.committedRows += batch.count

@@ -46,10 +46,36 @@ struct Scenario {
         }
     }
 
+    /// A unit that samples a three-phase system and serves the samples through the waveform interface.
+    struct Waveform {
+        var id: UInt8
+        var sampleRate: Int
+        var frequency: Double
+        var nominalVoltage: Double
+        /// RMS of the three phase currents; 0 serves voltages only.
+        var current: Double
+        /// (order, percent of the fundamental) of every harmonic, on voltages and currents alike.
+        var harmonics: [(order: Double, percent: Double)]
+        var samplesPerBlock: Int
+        var fifoSeconds: Double
+    }
+
+    /// A rectangular change of one phase's (or every phase's) fundamental voltage: a dip, swell or interruption.
+    struct Change {
+        var id: UInt8
+        /// 1…3, or 0 for all three.
+        var phase: Int
+        var fromSeconds: Double
+        var durationSeconds: Double
+        var factor: Double
+    }
+
     var updateIntervalMs: Int
     var seed: UInt64
     var units: [Unit]
     var faults: [Fault]
+    var waveforms: [Waveform] = []
+    var changes: [Change] = []
 
     static let profiles: Set<String> = ["synx-sim", "eastron-sdm630", "sunspec-203", "sunspec-213"]
 
@@ -58,7 +84,7 @@ struct Scenario {
             throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the scenario file")
         }
         let root = try TOMLDocument(file: path, text: text).rootSection
-        try root.rejectUnknownKeys(["simulation", "unit", "fault"])
+        try root.rejectUnknownKeys(["simulation", "unit", "fault", "waveform", "waveform_change"])
         let sim = try root.section("simulation")
         try sim?.rejectUnknownKeys(["update_interval_ms", "seed"])
         var units: [Unit] = []
@@ -76,7 +102,38 @@ struct Scenario {
                               powerFactor: try u.double("power_factor", in: 0...1) ?? 0.95,
                               energyStartKWh: try u.double("energy_start_kwh", in: 0...4_000_000) ?? 1234.5))
         }
-        if units.isEmpty { throw root.error(nil, "no [[unit]] defined") }
+        var waveforms: [Waveform] = []
+        for w in try root.sections("waveform") {
+            try w.rejectUnknownKeys(["id", "sample_rate", "frequency", "nominal_voltage", "current", "harmonics",
+                                     "samples_per_block", "fifo_seconds"])
+            let id = UInt8(try w.requiredInt("id", in: 1...247))
+            if units.contains(where: { $0.id == id }) || waveforms.contains(where: { $0.id == id }) {
+                throw w.error("id", "unit \(id) is defined twice")
+            }
+            var harmonics: [(Double, Double)] = []
+            for item in (try w.string("harmonics") ?? "").split(separator: ",") {
+                let parts = item.split(separator: ":").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard parts.count == 2, let order = parts[0], let percent = parts[1], order >= 0, percent >= 0 else {
+                    throw w.error("harmonics", "write \"ORDER:PERCENT, …\" (e.g. \"5:4, 7:2.5\"), not \"\(item)\"")
+                }
+                harmonics.append((order, percent))
+            }
+            waveforms.append(Waveform(id: id, sampleRate: try w.int("sample_rate", in: 1000...50_000) ?? 6400,
+                                      frequency: try w.double("frequency", in: 10...100) ?? 50,
+                                      nominalVoltage: try w.double("nominal_voltage", in: 1...100_000) ?? 230,
+                                      current: try w.double("current", in: 0...100_000) ?? 0, harmonics: harmonics,
+                                      samplesPerBlock: try w.int("samples_per_block", in: 0...120) ?? 0,
+                                      fifoSeconds: try w.double("fifo_seconds", in: 0.1...60) ?? 2))
+        }
+        var changes: [Change] = []
+        for c in try root.sections("waveform_change") {
+            try c.rejectUnknownKeys(["id", "phase", "from_s", "duration_s", "factor"])
+            let id = UInt8(try c.requiredInt("id", in: 1...247))
+            guard waveforms.contains(where: { $0.id == id }) else { throw c.error("id", "no [[waveform]] with id \(id)") }
+            changes.append(Change(id: id, phase: try c.int("phase", in: 0...3) ?? 0, fromSeconds: try c.double("from_s", in: 0...1e9) ?? 0,
+                                  durationSeconds: try c.double("duration_s", in: 0...1e9) ?? 1, factor: try c.double("factor", in: 0...10) ?? 0))
+        }
+        if units.isEmpty && waveforms.isEmpty { throw root.error(nil, "no [[unit]] or [[waveform]] defined") }
         var faults: [Fault] = []
         for f in try root.sections("fault") {
             try f.rejectUnknownKeys(["unit", "kind", "code", "delay_ms", "probability", "from_s", "until_s", "address"])
@@ -92,6 +149,7 @@ struct Scenario {
                                 address: try f.int("address", in: 0...0xFFFF)))
         }
         return Scenario(updateIntervalMs: try sim?.int("update_interval_ms", in: 0...3_600_000) ?? 1000,
-                        seed: UInt64(try sim?.int("seed", in: 0...Int.max) ?? 1), units: units, faults: faults)
+                        seed: UInt64(try sim?.int("seed", in: 0...Int.max) ?? 1), units: units, faults: faults,
+                        waveforms: waveforms, changes: changes)
     }
 }

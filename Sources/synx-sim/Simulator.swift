@@ -10,6 +10,7 @@ import SynxModbus
 final class Simulator: @unchecked Sendable {
     let scenario: Scenario
     private let units: [UInt8: SimulatedUnit]
+    private let waveforms: [UInt8: WaveformUnit]
     /// Guards the fault dice; each unit's registers have a lock of their own, so connections to different
     /// units never wait for each other.
     private let lock = NSLock()
@@ -25,6 +26,10 @@ final class Simulator: @unchecked Sendable {
         var units: [UInt8: SimulatedUnit] = [:]
         for u in scenario.units { units[u.id] = SimulatedUnit(config: u, seed: scenario.seed, builtins: builtins) }
         self.units = units
+        let epoch = startTime
+        waveforms = Dictionary(uniqueKeysWithValues: scenario.waveforms.map {
+            ($0.id, WaveformUnit(config: $0, changes: scenario.changes, epoch: epoch))
+        })
         update(dt: 0)
     }
 
@@ -34,6 +39,18 @@ final class Simulator: @unchecked Sendable {
 
     /// Moves every unit's values forward in time, on a thread of its own.
     func startUpdating() {
+        if !waveforms.isEmpty {
+            // Waveform units produce their sample blocks in real time, every 5 ms.
+            let t = Thread { [self] in
+                while true {
+                    let now = elapsed
+                    for w in waveforms.values { w.advance(to: now) }
+                    usleep(5000)
+                }
+            }
+            t.name = "waveforms"
+            t.start()
+        }
         guard scenario.updateIntervalMs > 0 else { return }
         let t = Thread { [self] in
             let interval = Double(scenario.updateIntervalMs) / 1000
@@ -71,7 +88,7 @@ final class Simulator: @unchecked Sendable {
     /// Decides the action for a request to `unit` reading `count` registers at `address`, and sleeps for
     /// a `delay` fault.
     func action(unit: UInt8, address: Int, count: Int) -> Action {
-        guard units[unit] != nil else { return .ignore }
+        guard units[unit] != nil || waveforms[unit] != nil else { return .ignore }
         let now = elapsed
         for fault in scenario.faults {
             let roll = lock.withLock { random.nextUnit() }
@@ -96,12 +113,15 @@ final class Simulator: @unchecked Sendable {
         switch action(unit: unitID, address: address, count: count) {
         case .ignore:
             // A TCP gateway reports a unit that does not answer (Modbus application protocol §7, code 11).
-            if headerLength == 7 && units[unitID] == nil { modbus_reply_exception(ctx, request, 11) }
+            if headerLength == 7 && units[unitID] == nil && waveforms[unitID] == nil { modbus_reply_exception(ctx, request, 11) }
         case .exception(let code):
             modbus_reply_exception(ctx, request, UInt32(code))
         case .reply:
-            guard let unit = units[unitID] else { return }
-            unit.lock.withLock { _ = modbus_reply(ctx, request, Int32(length), unit.mapping) }
+            if let unit = units[unitID] {
+                unit.lock.withLock { _ = modbus_reply(ctx, request, Int32(length), unit.mapping) }
+            } else if let w = waveforms[unitID] {
+                w.lock.withLock { _ = modbus_reply(ctx, request, Int32(length), w.mapping) }
+            }
         case .badCRC:
             send(ctx, corruptReply(request: request, headerLength: headerLength, function: function, count: count))
         case .garbage:

@@ -10,6 +10,17 @@ enum Renderer {
         return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self) + "\n"
     }
 
+    static func events(_ list: [EventRecord], format: OutputFormat) -> String {
+        if format == .json { return json(list) }
+        return Report(title: nil, columns: ["METER", "KIND", "START (UTC)", "DURATION (ms)", "MAGNITUDE (V)", "% REF", "WORST", "PER PHASE (V)"],
+                      rows: list.map { e in
+            [e.meter, e.kind + (e.incomplete ? " (incomplete)" : ""), timestamp(e.startMicroseconds / 1000),
+             String(format: "%.1f", Double(e.durationMicroseconds) / 1000), String(format: "%.2f", e.magnitude),
+             e.reference > 0 ? String(format: "%.2f", e.magnitude / e.reference * 100) : "-", e.worstPhase.uppercased(),
+             e.perPhase.sorted { $0.key < $1.key }.map { "\($0.key.uppercased())=\(String(format: "%.2f", $0.value))" }.joined(separator: " ")]
+        }).render(format)
+    }
+
     static func alerts(_ list: [AlertStatus], format: OutputFormat) -> String {
         if format == .json { return json(list) }
         return Report(title: nil, columns: ["STATE", "KIND", "ABOUT", "RAISED", "CLEARED", "MESSAGE"], rows: list.map {

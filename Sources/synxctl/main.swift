@@ -39,7 +39,7 @@ struct Synxctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
-        subcommands: [Status.self, Meters.self, Live.self, Query.self, Alerts.self, Alert.self, Reload.self])
+        subcommands: [Status.self, Meters.self, Live.self, Query.self, Events.self, Alerts.self, Alert.self, Reload.self])
 }
 
 extension Synxctl {
@@ -62,6 +62,23 @@ extension Synxctl {
         func run() throws {
             let r = try options.send(Request(command: .reload))
             print(Renderer.reload(r.reload!, format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Events: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Voltage events of waveform meters (dips, swells, interruptions, RVC), newest first.",
+            discussion: "--since takes the same times as query: ISO 8601, epoch milliseconds, 'now', or 30s, 10m, 2h, 7d before now.")
+        @OptionGroup var options: CommonOptions
+        @Option(name: .long, help: "Only this meter.") var meter: String?
+        @Option(name: .long, help: "Only events starting at or after this time (default: all).") var since: String?
+        @Option(name: .long, help: "Only this kind: dip, swell, interruption, rvc.") var type: String?
+        @Option(name: .long, help: "At most this many events.") var limit: Int = 1000
+
+        func run() throws {
+            let from = try since.map { try parseTime($0, now: Int64(Date().timeIntervalSince1970 * 1000)) }
+            let r = try options.send(Request(command: .events, meter: meter, from: from, limit: limit, kind: type))
+            print(Renderer.events(r.events ?? [], format: try options.outputFormat()), terminator: "")
         }
     }
 

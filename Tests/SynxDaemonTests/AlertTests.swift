@@ -27,6 +27,7 @@ final class AlertTests: XCTestCase {
             XCTAssertTrue(ids.contains(kind.raisedID), "\(kind) raised")
             XCTAssertTrue(ids.contains(kind.clearedID), "\(kind) cleared")
         }
+        for (kind, id) in AlertCenter.eventIDs { XCTAssertTrue(ids.contains(id), "event \(kind)") }
     }
 
     func testRepeatedRaise_isOneEntry_andFlappingWithinTheHoldoffIsCountedNotLogged() {

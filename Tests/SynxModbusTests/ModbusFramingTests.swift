@@ -43,10 +43,10 @@ final class ModbusFramingTests: XCTestCase {
 
     func testLibmodbusErrno_mapsToKinds() {
         let base: Int32 = 112_345_678
-        XCTAssertEqual(ModbusRTUClient.kind(forErrno: ETIMEDOUT, returned: -1), .timeout)
-        XCTAssertEqual(ModbusRTUClient.kind(forErrno: base + 2, returned: -1), .exception(2))
-        XCTAssertEqual(ModbusRTUClient.kind(forErrno: base + 12, returned: -1), .crc)  // EMBBADCRC
-        guard case .garbage = ModbusRTUClient.kind(forErrno: base + 13, returned: -1) else { return XCTFail() }  // EMBBADDATA
+        XCTAssertEqual(LibmodbusClient.kind(forErrno: ETIMEDOUT, returned: -1), .timeout)
+        XCTAssertEqual(LibmodbusClient.kind(forErrno: base + 2, returned: -1), .exception(2))
+        XCTAssertEqual(LibmodbusClient.kind(forErrno: base + 12, returned: -1), .crc)  // EMBBADCRC
+        guard case .garbage = LibmodbusClient.kind(forErrno: base + 13, returned: -1) else { return XCTFail() }  // EMBBADDATA
     }
 
     func testErrorDescription_namesFunctionUnitAndAddress() {

@@ -22,25 +22,40 @@ public struct SerialSettings: Equatable, Sendable {
     public static let supportedBauds: Set<Int> = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400]
 }
 
-/// A Modbus/RTU master on one serial line, through libmodbus.
+/// A blocking Modbus master through libmodbus: Modbus/RTU on one serial line, or Modbus/TCP on one
+/// connection (for links that need a thread of their own, such as a waveform meter's stream).
 ///
 /// libmodbus waits with select(), which aborts the process on a descriptor ≥ 1024. The client therefore
-/// reserves a low descriptor when it is created (at start-up, before the sockets) and moves the serial
-/// port onto that number every time it opens it, so the port never lands above FD_SETSIZE.
-public final class ModbusRTUClient: ModbusTransport {
-    public let settings: SerialSettings
+/// reserves a low descriptor when it is created (at start-up, before the sockets) and moves the port or
+/// socket onto that number every time it opens it, so it never lands above FD_SETSIZE.
+public final class LibmodbusClient: ModbusTransport {
+    public enum Link: Equatable, Sendable {
+        case rtu(SerialSettings)
+        case tcp(host: String, port: Int)
+    }
+    public let link: Link
     public let timeoutMilliseconds: Int
     private let ctx: OpaquePointer
     /// A descriptor number held for the serial port: /dev/null while the port is closed.
     private let pinnedDescriptor: Int32
     private var connected = false
 
-    public init(settings: SerialSettings, timeoutMilliseconds: Int) throws {
-        self.settings = settings
+    public convenience init(settings: SerialSettings, timeoutMilliseconds: Int) throws {
+        try self.init(link: .rtu(settings), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    public init(link: Link, timeoutMilliseconds: Int) throws {
+        self.link = link
         self.timeoutMilliseconds = timeoutMilliseconds
-        guard let ctx = modbus_new_rtu(settings.device, Int32(settings.baud), Int8(settings.parity.asciiValue ?? 78),
-                                       Int32(settings.dataBits), Int32(settings.stopBits)) else {
-            throw ModbusError(.connection("modbus_new_rtu: \(String(cString: modbus_strerror(errno)))"), function: "modbus_new_rtu")
+        let created: OpaquePointer?
+        switch link {
+        case .rtu(let s):
+            created = modbus_new_rtu(s.device, Int32(s.baud), Int8(s.parity.asciiValue ?? 78), Int32(s.dataBits), Int32(s.stopBits))
+        case .tcp(let host, let port):
+            created = modbus_new_tcp_pi(host, String(port))
+        }
+        guard let ctx = created else {
+            throw ModbusError(.connection("libmodbus context: \(String(cString: modbus_strerror(errno)))"), function: "modbus_new")
         }
         self.ctx = ctx
         pinnedDescriptor = open("/dev/null", O_RDWR | O_CLOEXEC)
@@ -55,7 +70,17 @@ public final class ModbusRTUClient: ModbusTransport {
     }
 
     public var endpoint: String {
-        "rtu \(settings.device) \(settings.baud) \(settings.dataBits)\(settings.parity)\(settings.stopBits)"
+        switch link {
+        case .rtu(let s): "rtu \(s.device) \(s.baud) \(s.dataBits)\(s.parity)\(s.stopBits)"
+        case .tcp(let host, let port): "tcp \(host):\(port)"
+        }
+    }
+
+    private var portName: String {
+        switch link {
+        case .rtu(let s): s.device
+        case .tcp(let host, let port): "\(host):\(port)"
+        }
     }
 
     public func connect() throws {
@@ -65,7 +90,7 @@ public final class ModbusRTUClient: ModbusTransport {
         }
         if modbus_connect(ctx) != 0 {
             let e = errno
-            throw ModbusError(.connection("\(settings.device): \(String(cString: modbus_strerror(e)))"), function: "modbus_connect")
+            throw ModbusError(.connection("\(portName): \(String(cString: modbus_strerror(e)))"), function: "modbus_connect")
         }
         let opened = modbus_get_socket(ctx)
         if opened != pinnedDescriptor {
@@ -105,7 +130,7 @@ public final class ModbusRTUClient: ModbusTransport {
         }
         let e = errno  // read at once: the calls below may change it
         if n == count { return words }
-        let kind = ModbusRTUClient.kind(forErrno: e, returned: n)
+        let kind = LibmodbusClient.kind(forErrno: e, returned: n)
         modbus_flush(ctx)
         let error = ModbusError(kind, function: table.functionName, unit: unit, address: address)
         if error.needsReconnect { disconnect() }

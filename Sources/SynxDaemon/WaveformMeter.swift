@@ -1,0 +1,242 @@
+import Foundation
+import Logging
+import SynxControl
+import SynxDSP
+import SynxMeters
+import SynxModbus
+import SynxStore
+
+/// A meter that streams samples through the waveform interface: one thread reads its sample blocks in
+/// order over its own Modbus/TCP connection and hands them to a second thread running the IEC 61000-4-30
+/// engine, so a slow computation never delays reading. A block that was overwritten before it was read (an
+/// overrun), or a reconnect, leaves a gap in the block times, which the engine marks invalid — no samples are
+/// invented. Results: the 10/12-cycle values in the live table, the 150/180-cycle aggregates as stored
+/// samples, voltage events in the store and the journal.
+final class WaveformMeter: @unchecked Sendable {
+    let config: MeterConfig
+    let bus: BusConfig
+    private let client: LibmodbusClient
+    private let transport: ModbusBus
+    private let registry: MeterRegistry
+    private let writer: StoreWriter
+    private let alerts: AlertCenter
+    private var logger: Logger
+    private let condition = NSCondition()
+    private var stopping = false
+    private var blocks: [SampleBlock] = []
+    private var droppedBlocks = 0
+    private let readerDone = DispatchSemaphore(value: 0)
+    private let analysisDone = DispatchSemaphore(value: 0)
+    /// Blocks the analysis may lag behind before the oldest are dropped (then a gap).
+    static let maxQueuedBlocks = 2000
+
+    init(config: MeterConfig, bus: BusConfig, host: String, port: Int, registry: MeterRegistry, writer: StoreWriter,
+         alerts: AlertCenter, logger: Logger) throws {
+        self.config = config
+        self.bus = bus
+        client = try LibmodbusClient(link: .tcp(host: host, port: port), timeoutMilliseconds: bus.timing.timeoutMilliseconds)
+        transport = ModbusBus(transport: client, timing: bus.timing)
+        self.registry = registry
+        self.writer = writer
+        self.alerts = alerts
+        var logger = logger
+        logger[metadataKey: "meter"] = "\(config.name)"
+        logger[metadataKey: "bus"] = "\(bus.name)"
+        self.logger = logger
+        registry.register(bus: bus, endpoint: client.endpoint)
+        registry.register(meter: config)
+    }
+
+    func start() {
+        let reader = Thread { [self] in readLoop(); client.disconnect(); readerDone.signal() }
+        reader.name = "synx-wave-\(config.name)"
+        reader.start()
+        let analysis = Thread { [self] in analysisLoop(); analysisDone.signal() }
+        analysis.name = "synx-pq-\(config.name)"
+        analysis.start()
+    }
+
+    func stop() {
+        condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
+        readerDone.wait()
+        analysisDone.wait()
+    }
+
+    private var isStopping: Bool { condition.withLock { stopping } }
+
+    private func pause(_ seconds: Double) {
+        condition.lock()
+        if !stopping { _ = condition.wait(until: Date().addingTimeInterval(seconds)) }
+        condition.unlock()
+    }
+
+    // MARK: - Reading
+
+    private func read(_ address: Int, _ count: Int) throws -> [UInt16] {
+        try transport.read(.input, unit: config.unit, address: address, count: count)
+    }
+
+    private func readLoop() {
+        while !isStopping {
+            do {
+                let interface = try WaveformInterface(capability: read(WaveformInterface.capabilityAddress, WaveformInterface.capabilityLength))
+                registry.recordBus(bus.name, connected: true, error: nil, requests: 1, failures: 0)
+                try stream(interface)
+            } catch {
+                let reason = "\(error)"
+                registry.recordBus(bus.name, connected: false, error: reason, requests: 1, failures: 1)
+                let previous = registry.recordPoll(meter: config.name, state: .offline, error: reason, values: [],
+                                                   time: wallClockNow(), model: nil)
+                if previous != .offline {
+                    alerts.raise(.meterOffline, key: config.name, message: "meter \(config.name) offline: \(reason)",
+                                 fields: ["meter": "\(config.name)", "bus": "\(bus.name)", "unit": "\(config.unit)", "reason": "\(reason)"])
+                }
+                pause(2)
+            }
+        }
+    }
+
+    /// Follows the FIFO from its newest block on, until an error or stop.
+    private func stream(_ w: WaveformInterface) throws {
+        let scales = w.channels.map { Double($0.scale) }
+        var next: UInt32?
+        let blockSeconds = Double(w.samplesPerBlock) / Double(w.sampleRate)
+        while !isStopping {
+            let head = try read(WaveformInterface.capabilityAddress, 14)
+            guard let newest = WaveformInterface.newest(head) else { pause(blockSeconds); continue }
+            var seq = next ?? newest
+            if newest &- seq >= UInt32(w.fifoDepth - 1) {
+                // Overrun: the blocks between were overwritten. Skip ahead; the engine sees the gap.
+                logger.warning("waveform overrun: blocks lost", metadata: ["lost": "\(newest &- seq)"])
+                seq = newest &- UInt32(w.fifoDepth / 2)
+            }
+            while seq <= newest && !isStopping {
+                let r = try read(w.slotAddress(seq), w.blockLength)
+                guard UInt32(r[0]) << 16 | UInt32(r[1]) == seq else { break }  // overwritten meanwhile: re-read the head
+                var channels = Array(repeating: [Double](repeating: 0, count: w.samplesPerBlock), count: w.channels.count)
+                for k in 0..<w.samplesPerBlock {
+                    for c in 0..<w.channels.count {
+                        channels[c][k] = Double(Int16(bitPattern: r[2 + k * w.channels.count + c])) * scales[c]
+                    }
+                }
+                enqueue(SampleBlock(startTime: w.startTime(seq), channels: channels), interface: w)
+                seq &+= 1
+            }
+            next = seq
+            let previous = registry.recordPoll(meter: config.name, state: .online, error: nil, values: [], time: wallClockNow(), model: nil)
+            if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
+            pause(max(0.01, blockSeconds * 2))
+        }
+    }
+
+    // MARK: - Analysis
+
+    private var interface: WaveformInterface?
+
+    private func enqueue(_ block: SampleBlock, interface w: WaveformInterface) {
+        condition.lock()
+        if interface != w { interface = w }
+        blocks.append(block)
+        if blocks.count > WaveformMeter.maxQueuedBlocks {
+            blocks.removeFirst(blocks.count - WaveformMeter.maxQueuedBlocks)
+            droppedBlocks += 1
+        }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func analysisLoop() {
+        var engine: PowerQualityEngine?
+        var engineInterface: WaveformInterface?
+        while true {
+            condition.lock()
+            while blocks.isEmpty && !stopping { condition.wait() }
+            let batch = blocks, w = interface, stop = stopping
+            blocks.removeAll()
+            condition.unlock()
+            if let w, w != engineInterface {
+                do {
+                    engine = try PowerQualityEngine(configuration: engineConfiguration(w))
+                    engineInterface = w
+                } catch {
+                    logger.error("waveform meter cannot be analysed", metadata: ["error": "\(error)"])
+                    engine = nil
+                }
+            }
+            for block in batch {
+                guard let outputs = try? engine?.process(block) else { continue }
+                handle(outputs)
+            }
+            if stop {
+                if let outputs = engine?.finish() { handle(outputs) }
+                return
+            }
+        }
+    }
+
+    private func engineConfiguration(_ w: WaveformInterface) -> EngineConfiguration {
+        let phases: [Phase] = [.l1, .l2, .l3, .n]
+        let channels = w.channels.enumerated().map { i, c in
+            ChannelSpec(name: "\(c.kind == .voltage ? "U" : "I")\(c.phase)", kind: c.kind == .voltage ? .voltage : .current,
+                        phase: phases[Int(c.phase) - 1], fullScale: Double(c.scale) * 32767)
+        }
+        return EngineConfiguration(sampleRate: Double(w.sampleRate), nominalFrequency: w.nominalFrequency == 60 ? .hz60 : .hz50,
+                                   declaredVoltage: config.nominalVoltage, channels: channels)
+    }
+
+    private func handle(_ outputs: [EngineOutput]) {
+        var rows: [SampleRow] = []
+        for output in outputs {
+            switch output {
+            case .basic(let b):
+                guard let v = b.values else { continue }
+                registry.recordPoll(meter: config.name, state: .online, error: nil,
+                                    values: liveValues(v, time: Int64(b.end * 1000)), time: Int64(b.end * 1000), model: nil)
+            case .aggregate(let a) where a.tier == .cycles150_180:
+                let time = Int64(a.end * 1000)
+                if let v = a.values {
+                    rows += liveValues(v, time: time).map {
+                        SampleRow(meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value, quality: .good)
+                    }
+                }
+            case .event(let e):
+                record(e)
+            default:
+                continue
+            }
+        }
+        if !rows.isEmpty { writer.enqueue(rows) }
+    }
+
+    /// The canonical measurements (docs/measurements.md) of a value set.
+    private func liveValues(_ v: PowerQualityValues, time: Int64) -> [LiveValue] {
+        var out: [LiveValue] = []
+        let channels = engineConfiguration(interface!).channels
+        for (spec, c) in zip(channels, v.channels) {
+            let p = spec.phase.rawValue
+            if spec.kind == .voltage {
+                out.append(LiveValue(measurement: spec.phase == .n ? "voltage.ne" : "voltage.\(p)n", value: c.rms, unit: "V", time: time))
+                if spec.phase != .n { out.append(LiveValue(measurement: "thd.voltage.\(p)", value: c.harmonics.thdsPercent, unit: "%", time: time)) }
+            } else {
+                out.append(LiveValue(measurement: "current.\(p)", value: c.rms, unit: "A", time: time))
+                if spec.phase != .n { out.append(LiveValue(measurement: "thd.current.\(p)", value: c.harmonics.thdsPercent, unit: "%", time: time)) }
+            }
+        }
+        if let f = v.frequency { out.append(LiveValue(measurement: "frequency", value: f, unit: "Hz", time: time)) }
+        if let t = v.totalPower {
+            out.append(LiveValue(measurement: "power.active.total", value: t.activeW, unit: "W", time: time))
+            out.append(LiveValue(measurement: "power.reactive.total", value: t.fundamentalReactiveVar, unit: "var", time: time))
+            out.append(LiveValue(measurement: "power_factor.total", value: t.powerFactor, unit: "", time: time))
+        }
+        return out.filter { Measurement.named($0.measurement) != nil }
+    }
+
+    private func record(_ e: VoltageEvent) {
+        let perPhase = Dictionary(uniqueKeysWithValues: e.extremes.map { ($0.key.rawValue, $0.value) })
+        writer.enqueue(events: [EventRow(meter: config.name, kind: e.kind.rawValue, startMicroseconds: Int64(e.start * 1e6),
+                                         durationMicroseconds: Int64(e.duration * 1e6), magnitude: e.magnitude, reference: e.reference,
+                                         steadyStateChange: e.steadyStateChange, worstPhase: e.worstPhase.rawValue,
+                                         perPhase: perPhase, incomplete: e.incomplete)])
+        alerts.event(e, meter: config.name, bus: bus.name)
+    }
+}
