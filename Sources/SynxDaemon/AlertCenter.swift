@@ -12,6 +12,8 @@ enum AlertKind: String, CaseIterable, Sendable {
     case store
     case reloadRejected = "reload_rejected"
     case test
+    /// A meter that answers but whose data stopped advancing.
+    case staleData = "stale_data"
     /// A dip, swell, interruption or RVC of a waveform meter (its own MESSAGE_ID per event kind).
     case voltageEvent = "voltage_event"
 
@@ -22,6 +24,7 @@ enum AlertKind: String, CaseIterable, Sendable {
         case .store: "e765af95c3ba4b7a996abac40491e333"
         case .reloadRejected: "c7689707fdfd4e40affa3d269285a8b4"
         case .test: "ff38c73fc3df438b85edc03ca1e0783c"
+        case .staleData: "3f6d2b8e4a1c4d7e9b5f0a2c6e8d1b47"
         case .voltageEvent: AlertCenter.eventIDs[.dip]!
         }
     }
@@ -33,13 +36,14 @@ enum AlertKind: String, CaseIterable, Sendable {
         case .store: "9cd1e175c207406d9eb3a519f5614c86"
         case .reloadRejected: "e62ef52ccf6f45098a1804b69c6f9aa3"
         case .test: "ff38c73fc3df438b85edc03ca1e0783c"
+        case .staleData: "8a4c1e7d3b6f4a2c8e0d5b9f1c7a3e62"
         case .voltageEvent: AlertCenter.eventIDs[.dip]!
         }
     }
 
     var level: Logger.Level {
         switch self {
-        case .meterOffline, .threshold: .warning
+        case .meterOffline, .threshold, .staleData: .warning
         case .store: .error
         case .reloadRejected, .test, .voltageEvent: .notice
         }
@@ -47,10 +51,11 @@ enum AlertKind: String, CaseIterable, Sendable {
 }
 
 /// Raises and clears alerts as journal entries (through the logger, so with MESSAGE_ID and SYNX_ fields),
-/// deduplicated and rate-limited: while an alert is raised, raising it again only counts; once an entry has
-/// been logged for an alert, the next entry for it waits at least `holdoff` seconds, so a meter flapping
-/// every second gives one "raised" and one "cleared" entry (with the number of transitions), not a storm.
-/// Every logged "raised" entry is followed, eventually, by its "cleared" one.
+/// deduplicated and rate-limited: while an alert is raised, raising it again only counts; a logged alert's
+/// "cleared" entry is written at once, but raising it again within `holdoff` seconds of its last entry is held
+/// back and counted, and written (with the count) only if it is still raised when the hold-off ends. A meter
+/// flapping every second therefore gives a few entries with counts, not a storm, and every logged "raised"
+/// entry has its "cleared" one.
 final class AlertCenter: @unchecked Sendable {
     private struct Key: Hashable { var kind: AlertKind; var key: String }
     private struct Entry {
@@ -118,7 +123,7 @@ final class AlertCenter: @unchecked Sendable {
         e.clearedAt = wallClockNow()
         e.message = message
         var write = false
-        if e.logged, now() - e.lastLogged >= holdoff || kind == .test { write = true; e.logged = false; e.lastLogged = now() }
+        if e.logged { write = true; e.logged = false; e.lastLogged = now() }
         let (count, fields) = (e.transitions, e.fields)
         if write { e.transitions = 0 }
         entries[k] = e
@@ -126,7 +131,8 @@ final class AlertCenter: @unchecked Sendable {
         if write { log(kind, raised: false, key: key, message: message, fields: fields, count: count) }
     }
 
-    /// Writes the entries that were held back by the hold-off once it has passed (called every second).
+    /// Writes the "raised" entries that were held back by the hold-off, if the alert is still raised when it
+    /// has passed (called every second).
     func tick() {
         var pending: [(Key, Bool, String, Logger.Metadata, Int)] = []
         lock.lock()

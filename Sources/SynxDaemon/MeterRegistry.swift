@@ -62,6 +62,20 @@ final class MeterRegistry: @unchecked Sendable {
         }
     }
 
+    /// Meters that answer (online or degraded) but whose last good data is older than three poll intervals and
+    /// at least 5 s: a schedule or a stream that stopped advancing. Name and age (ms).
+    func staleMeters(now: Int64) -> [(name: String, ageMs: Int64)] {
+        lock.withLock {
+            meterOrder.compactMap { name in
+                guard let m = meters[name], m.state == .online || m.state == .degraded, let last = m.lastGoodPoll else { return nil }
+                let age = now - last
+                return age > max(3 * Int64(m.config.pollIntervalMs), 5000) ? (name, age) : nil
+            }
+        }
+    }
+
+    var meterNames: [String] { lock.withLock { meterOrder } }
+
     /// Meters counted by state, for the service status line.
     func stateCounts() -> (meters: Int, offline: Int, degraded: Int) {
         lock.withLock {

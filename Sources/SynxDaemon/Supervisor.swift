@@ -85,6 +85,7 @@ final class Supervisor: @unchecked Sendable {
             condition.unlock()
             if stop { return }
             watchStore()
+            watchStaleness()
             alerts.tick()
             let status = statusLine
             var message = ""
@@ -111,6 +112,19 @@ final class Supervisor: @unchecked Sendable {
                          fields: ["error": "\(error)", "queued_rows": "\(s.queuedRows)", "dropped_rows": "\(s.droppedRows)"])
         } else {
             alerts.clear(.store, key: "store", message: "the store writes again; \(s.queuedRows) rows queued")
+        }
+    }
+
+    /// Meters that answer but deliver nothing new (a frozen waveform FIFO, a schedule that stopped).
+    private func watchStaleness() {
+        let stale = Dictionary(uniqueKeysWithValues: registry.staleMeters(now: wallClockNow()).map { ($0.name, $0.ageMs) })
+        for name in registry.meterNames {
+            if let age = stale[name] {
+                alerts.raise(.staleData, key: name, message: "meter \(name) answers but its data is \(age / 1000) s old",
+                             fields: ["meter": "\(name)", "age_s": "\(age / 1000)"])
+            } else {
+                alerts.clear(.staleData, key: name, message: "meter \(name) delivers fresh data again")
+            }
         }
     }
 

@@ -122,9 +122,12 @@ final class WaveformMeter: @unchecked Sendable {
                 enqueue(SampleBlock(startTime: w.startTime(seq), channels: channels), interface: w)
                 seq &+= 1
             }
+            if seq != next {
+                // New blocks: the stream advances (a FIFO whose head stands still turns the data stale).
+                let previous = registry.recordPoll(meter: config.name, state: .online, error: nil, values: [], time: wallClockNow(), model: nil)
+                if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
+            }
             next = seq
-            let previous = registry.recordPoll(meter: config.name, state: .online, error: nil, values: [], time: wallClockNow(), model: nil)
-            if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
             pause(max(0.01, blockSeconds * 2))
         }
     }

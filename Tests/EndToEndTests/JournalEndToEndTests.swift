@@ -131,4 +131,41 @@ final class JournalEndToEndTests: XCTestCase {
         XCTAssertTrue((flapRaised + flapCleared).contains { Int($0["SYNX_ALERT_COUNT"] as? String ?? "") ?? 0 > 1 },
                       "\((flapRaised + flapCleared).map { ($0["SYNX_ALERT_STATE"] ?? "", $0["SYNX_ALERT_COUNT"] ?? "") })")
     }
+
+    func testDipOfAWaveformMeter_isAJournalEntryWithItsFields() throws {
+        guard getuid() == 0 else { return XCTFail("journal tests need root (a private journald in a mount namespace)") }
+        let port = try h.startSimulator(scenario: """
+        [[waveform]]
+        id = 5
+        sample_rate = 6400
+        [[waveform_change]]
+        id = 5
+        phase = 3
+        from_s = 4
+        duration_s = 0.2
+        factor = 0.5
+        """)
+        let file = try h.write("synxd.toml", h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
+        let journal = h.path("journal")
+        let wrapper = try h.start(withJournald, [journal, Harness.binaries.appendingPathComponent("synxd").path,
+                                                 "--config", file, "--log-target", "journal"], name: "synxd")
+        h.waitUntil("synxd answering") { (try? h.status()) != nil }
+        let pid = try h.status().pid
+        h.waitUntil("the dip recorded", timeout: 30) {
+            (try? h.request(Request(command: .events)).events?.isEmpty) == false
+        }
+        kill(pid, SIGTERM)
+        h.waitUntil("synxd and its journald end") { !wrapper.isRunning }
+        let dips = try entries(journal).filter { $0["MESSAGE_ID"] as? String == "5b1f0e4b8a6c4f0c9e2d7a3b6c1d8e90" }
+        XCTAssertEqual(dips.count, 1)
+        let dip = try XCTUnwrap(dips.first)
+        XCTAssertEqual(dip["PRIORITY"] as? String, "4")
+        XCTAssertEqual(dip["SYNX_METER"] as? String, "pqm")
+        XCTAssertEqual(dip["SYNX_PHASE"] as? String, "l3")
+        XCTAssertEqual(dip["SYNX_EVENT"] as? String, "dip")
+        XCTAssertNotNil(dip["SYNX_EVENT_ID"])
+        XCTAssertEqual(try XCTUnwrap(Double(dip["SYNX_VALUE"] as? String ?? "")), 115, accuracy: 0.46)
+        XCTAssertEqual(try XCTUnwrap(Double(dip["SYNX_DURATION_S"] as? String ?? "")), 0.2, accuracy: 0.02)
+        XCTAssertEqual(try XCTUnwrap(Double(dip["SYNX_REFERENCE"] as? String ?? "")), 230)
+    }
 }

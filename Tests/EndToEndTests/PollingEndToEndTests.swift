@@ -114,7 +114,7 @@ final class PollingEndToEndTests: XCTestCase {
         XCTAssertTrue(out.contains("m3") && out.contains("offline") && out.contains("timeout"), out)
 
         h.waitUntil("m3 back online", timeout: 30) { try h.meter("m3").state == .online }
-        XCTAssertTrue(h.output("synxd.err").contains("meter back online"), h.output("synxd.err"))
+        h.waitUntil("the log says so") { h.output("synxd.err").contains("meter m3 back online") }
     }
 
     func testMisbehavingMeters_reportExceptionCRCAndGarbage_andTheRestKeepPolling() throws {

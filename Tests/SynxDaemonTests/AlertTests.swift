@@ -30,6 +30,17 @@ final class AlertTests: XCTestCase {
         for (kind, id) in AlertCenter.eventIDs { XCTAssertTrue(ids.contains(id), "event \(kind)") }
     }
 
+    func testStaleMeters_answerButHaveNoNewData() {
+        let registry = MeterRegistry()
+        let config = try! DaemonConfig.parse(text: "[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"h\"\n[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n", file: "t")
+        registry.register(meter: config.meters[0])
+        registry.recordPoll(meter: "m", state: .online, error: nil, values: [], time: 1_000_000, model: nil)
+        XCTAssertTrue(registry.staleMeters(now: 1_004_000).isEmpty, "4 s: fresh (threshold max(3 × 1 s, 5 s))")
+        XCTAssertEqual(registry.staleMeters(now: 1_006_000).map(\.name), ["m"])
+        registry.recordPoll(meter: "m", state: .offline, error: "timeout", values: [], time: 1_007_000, model: nil)
+        XCTAssertTrue(registry.staleMeters(now: 1_010_000).isEmpty, "an offline meter is offline, not stale")
+    }
+
     func testRepeatedRaise_isOneEntry_andFlappingWithinTheHoldoffIsCountedNotLogged() {
         let capture = Capture()
         let alerts = AlertCenter(logger: Logger(label: "t") { _ in capture }, holdoffSeconds: 3600, rules: [])
@@ -41,7 +52,8 @@ final class AlertTests: XCTestCase {
             alerts.raise(.meterOffline, key: "m", message: "m offline")
         }
         alerts.clear(.meterOffline, key: "m", message: "m online")
-        XCTAssertEqual(capture.entries.count, 1, "held back by the hold-off")
+        XCTAssertEqual(capture.entries.map { "\($0.1["alert_state"]!)" }, ["raised", "cleared"],
+                       "the first clear at once; the re-raises within the hold-off held back with their clears")
         XCTAssertEqual(alerts.list().first?.active, false)
         let none = AlertCenter(logger: Logger(label: "t") { _ in capture }, holdoffSeconds: 0, rules: [])
         none.raise(.store, key: "s", message: "down")
@@ -50,19 +62,22 @@ final class AlertTests: XCTestCase {
         XCTAssertEqual(capture.entries.suffix(2).map { "\($0.1["message_id"]!)" }, [AlertKind.store.raisedID, AlertKind.store.clearedID])
     }
 
-    func testHeldBackClear_isWrittenByTickWithTheCount() throws {
+    func testHeldBackRaise_isWrittenByTickWithTheCount_andItsClearFollows() throws {
         let capture = Capture()
         let alerts = AlertCenter(logger: Logger(label: "t") { _ in capture }, holdoffSeconds: 0.2, rules: [])
         alerts.raise(.meterOffline, key: "m", message: "off")
         alerts.clear(.meterOffline, key: "m", message: "on")
         alerts.raise(.meterOffline, key: "m", message: "off")
         alerts.clear(.meterOffline, key: "m", message: "on")
-        XCTAssertEqual(capture.entries.count, 1)
+        alerts.raise(.meterOffline, key: "m", message: "off")
+        XCTAssertEqual(capture.entries.count, 2)
         let deadline = Date().addingTimeInterval(5)
-        while capture.entries.count < 2, Date() < deadline { alerts.tick(); usleep(20_000) }
-        let cleared = try XCTUnwrap(capture.entries.last)
-        XCTAssertEqual("\(cleared.1["alert_state"]!)", "cleared")
-        XCTAssertEqual("\(cleared.1["alert_count"]!)", "3")
+        while capture.entries.count < 3, Date() < deadline { alerts.tick(); usleep(20_000) }
+        let raised = try XCTUnwrap(capture.entries.last)
+        XCTAssertEqual("\(raised.1["alert_state"]!)", "raised")
+        XCTAssertEqual("\(raised.1["alert_count"]!)", "3", "three changes since the cleared entry")
+        alerts.clear(.meterOffline, key: "m", message: "on")
+        XCTAssertEqual("\(capture.entries.last!.1["alert_state"]!)", "cleared")
     }
 
     func testThresholdRule_percentOfNominal_andGlobs() throws {
