@@ -189,26 +189,53 @@ final class WaveformMeter: @unchecked Sendable {
 
     private func handle(_ outputs: [EngineOutput]) {
         var rows: [SampleRow] = []
+        var aggregates: [AggregateRow] = []
         for output in outputs {
             switch output {
             case .basic(let b):
                 guard let v = b.values else { continue }
+                // Value times are the meter's sample times; the poll time is ours (staleness is judged on our clock).
                 registry.recordPoll(meter: config.name, state: .online, error: nil,
-                                    values: liveValues(v, time: Int64(b.end * 1000)), time: Int64(b.end * 1000), model: nil)
-            case .aggregate(let a) where a.tier == .cycles150_180:
-                let time = Int64(a.end * 1000)
-                if let v = a.values {
+                                    values: liveValues(v, time: Int64(b.end * 1000)), time: wallClockNow(), model: nil)
+            case .aggregate(let a):
+                aggregates.append(aggregateRow(a))
+                // The 150/180-cycle values are also the meter's stored series (synxctl query).
+                if a.tier == .cycles150_180, let v = a.values {
+                    let time = Int64(a.end * 1000)
                     rows += liveValues(v, time: time).map {
                         SampleRow(meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value, quality: .good)
                     }
                 }
+            case .frequency(let f):
+                let json = f.hertz.map { "{\"frequency_hz\":\($0)}" }
+                aggregates.append(AggregateRow(meter: config.name, tier: "10-s", startMs: Int64(f.start * 1000), endMs: Int64(f.end * 1000),
+                                               count: f.cycles, invalidCount: 0, quality: f.quality.names, valuesJSON: json))
             case .event(let e):
                 record(e)
-            default:
-                continue
+            case .inputIssue(let issue):
+                logger.notice("waveform input: \(issue.kind.rawValue)", metadata: ["samples": "\(issue.samples)"])
             }
         }
         if !rows.isEmpty { writer.enqueue(rows) }
+        if !aggregates.isEmpty { writer.enqueue(aggregates: aggregates) }
+    }
+
+    /// An aggregate as stored; the 150/180-cycle tier without harmonic spectra (a row every 3 s), the 10-min and
+    /// 2-h tiers with them.
+    private func aggregateRow(_ a: Aggregate) -> AggregateRow {
+        var values = a.values
+        if a.tier == .cycles150_180, values != nil {
+            for c in values!.channels.indices {
+                values!.channels[c].harmonics.subgroups = []
+                values!.channels[c].harmonics.groups = []
+                values!.channels[c].harmonics.interharmonicCentredSubgroups = []
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let json = values.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        return AggregateRow(meter: config.name, tier: a.tier.rawValue, startMs: Int64(a.start * 1000), endMs: Int64(a.end * 1000),
+                            count: a.count, invalidCount: a.invalidCount, quality: a.quality.names, valuesJSON: json)
     }
 
     /// The canonical measurements (docs/measurements.md) of a value set.

@@ -66,3 +66,23 @@ public struct EventRow: Equatable, Sendable, Codable {
         self.incomplete = incomplete
     }
 }
+
+/// An aggregate of a waveform meter's Class A values (IEC 61000-4-30 §4.5) or its 10-s frequency (§5.1), as
+/// stored: the tier, the interval (UTC ms, tagged with its end), constituent counts, quality flags and the values
+/// as JSON (the daemon's shape; `docs/analyzer.md` describes it).
+public struct AggregateRow: Equatable, Sendable {
+    public var meter: String
+    public var tier: String
+    public var startMs: Int64
+    public var endMs: Int64
+    public var count: Int
+    public var invalidCount: Int
+    public var quality: [String]
+    public var valuesJSON: String?
+
+    public init(meter: String, tier: String, startMs: Int64, endMs: Int64, count: Int, invalidCount: Int, quality: [String],
+                valuesJSON: String?) {
+        self.meter = meter; self.tier = tier; self.startMs = startMs; self.endMs = endMs; self.count = count
+        self.invalidCount = invalidCount; self.quality = quality; self.valuesJSON = valuesJSON
+    }
+}

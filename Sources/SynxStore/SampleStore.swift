@@ -9,6 +9,7 @@ public final class SampleStore {
     private let insertSeries: Statement
     private let findSeries: Statement
     private let insertEvent: Statement
+    private let insertAggregate: Statement
     private var seriesIDs: [SeriesKey: Int64] = [:]
 
     private struct SeriesKey: Hashable {
@@ -28,13 +29,29 @@ public final class SampleStore {
             INSERT INTO pq_events (meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase,
                                    per_phase, incomplete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        insertAggregate = try db.prepare("""
+            INSERT OR REPLACE INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, "values")
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
     }
 
-    /// Writes `rows` and `events` in one transaction: all of them or none.
-    public func insert(_ rows: [SampleRow], events: [EventRow] = []) throws {
-        guard !rows.isEmpty || !events.isEmpty else { return }
+    /// Writes `rows`, `events` and `aggregates` in one transaction: all of them or none.
+    public func insert(_ rows: [SampleRow], events: [EventRow] = [], aggregates: [AggregateRow] = []) throws {
+        guard !rows.isEmpty || !events.isEmpty || !aggregates.isEmpty else { return }
         try db.execute("BEGIN IMMEDIATE")
         do {
+            for a in aggregates {
+                insertAggregate.bind(1, a.meter)
+                insertAggregate.bind(2, a.tier)
+                insertAggregate.bind(3, a.endMs)
+                insertAggregate.bind(4, a.startMs)
+                insertAggregate.bind(5, Int64(a.count))
+                insertAggregate.bind(6, Int64(a.invalidCount))
+                insertAggregate.bind(7, a.quality.joined(separator: ","))
+                if let json = a.valuesJSON { insertAggregate.bind(8, json) } else { insertAggregate.bind(8, nil as Double?) }
+                try insertAggregate.step()
+                insertAggregate.reset()
+            }
             for e in events {
                 insertEvent.bind(1, e.meter)
                 insertEvent.bind(2, e.kind)
@@ -48,6 +65,7 @@ public final class SampleStore {
                 insertEvent.bind(10, Int64(e.incomplete ? 1 : 0))
                 try insertEvent.step()
                 insertEvent.reset()
+            insertAggregate.reset()
             }
             for row in rows {
                 let series = try seriesID(row)

@@ -35,6 +35,19 @@ enum Schema {
         );
         CREATE INDEX pq_events_by_start ON pq_events (start_us);
         """,
+        """
+        CREATE TABLE pq_aggregates (
+            meter         TEXT NOT NULL,
+            tier          TEXT NOT NULL,     -- 10-s (frequency), 150/180-cycle, 10-min, 2-h
+            end_ms        INTEGER NOT NULL,  -- the tag: interval end, UTC ms
+            start_ms      INTEGER NOT NULL,
+            count         INTEGER NOT NULL,  -- valid constituents (cycles for 10-s)
+            invalid_count INTEGER NOT NULL,
+            quality       TEXT NOT NULL,     -- flags, comma separated (flagged, gap, incomplete, …)
+            "values"      TEXT,              -- JSON; harmonic spectra only for 10-min and 2-h
+            PRIMARY KEY (meter, tier, end_ms)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

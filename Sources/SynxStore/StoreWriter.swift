@@ -29,6 +29,7 @@ public final class StoreWriter: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [SampleRow] = []
     private var eventQueue: [EventRow] = []
+    private var aggregateQueue: [AggregateRow] = []
     private var stats = Statistics()
     private var stopping = false
     private var flushRequested = false
@@ -69,6 +70,13 @@ public final class StoreWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Queues aggregates of waveform meters for the next batch.
+    public func enqueue(aggregates: [AggregateRow]) {
+        condition.lock()
+        aggregateQueue.append(contentsOf: aggregates)
+        condition.unlock()
+    }
+
     /// Commits everything queued so far and waits until it is on disk (or the attempt failed).
     public func flush() {
         condition.lock()
@@ -103,16 +111,17 @@ public final class StoreWriter: @unchecked Sendable {
         while true {
             let deadline = StoreWriter.nextCommit(after: Date(), interval: batchInterval)
             while !flushRequested && !stopping && condition.wait(until: deadline) {}
-            let batch = queue, events = eventQueue
+            let batch = queue, events = eventQueue, aggregates = aggregateQueue
             queue.removeAll(keepingCapacity: true)
             eventQueue.removeAll()
+            aggregateQueue.removeAll()
             flushRequested = false
             let stop = stopping
             condition.unlock()
 
             var failure: String?
             do {
-                try store.insert(batch, events: events)
+                try store.insert(batch, events: events, aggregates: aggregates)
             } catch {
                 failure = "\(error)"
             }
@@ -121,6 +130,7 @@ public final class StoreWriter: @unchecked Sendable {
             if let failure {
                 queue.insert(contentsOf: batch, at: 0)  // keep order; retried next round
                 eventQueue.insert(contentsOf: events, at: 0)
+                aggregateQueue.insert(contentsOf: aggregates, at: 0)
                 stats.lastError = failure
             } else if !batch.isEmpty {
                 stats.committedRows += batch.count

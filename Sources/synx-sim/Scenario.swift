@@ -58,6 +58,9 @@ struct Scenario {
         var harmonics: [(order: Double, percent: Double)]
         var samplesPerBlock: Int
         var fifoSeconds: Double
+        /// If set, the unit's sample clock starts this many seconds before a UTC 10-minute boundary instead of
+        /// at the real time (so a test sees a 10-min aggregate close soon).
+        var secondsBefore10MinTick: Double?
     }
 
     /// A rectangular change of one phase's (or every phase's) fundamental voltage: a dip, swell or interruption.
@@ -105,7 +108,7 @@ struct Scenario {
         var waveforms: [Waveform] = []
         for w in try root.sections("waveform") {
             try w.rejectUnknownKeys(["id", "sample_rate", "frequency", "nominal_voltage", "current", "harmonics",
-                                     "samples_per_block", "fifo_seconds"])
+                                     "samples_per_block", "fifo_seconds", "seconds_before_10min_tick"])
             let id = UInt8(try w.requiredInt("id", in: 1...247))
             if units.contains(where: { $0.id == id }) || waveforms.contains(where: { $0.id == id }) {
                 throw w.error("id", "unit \(id) is defined twice")
@@ -123,7 +126,8 @@ struct Scenario {
                                       nominalVoltage: try w.double("nominal_voltage", in: 1...100_000) ?? 230,
                                       current: try w.double("current", in: 0...100_000) ?? 0, harmonics: harmonics,
                                       samplesPerBlock: try w.int("samples_per_block", in: 0...120) ?? 0,
-                                      fifoSeconds: try w.double("fifo_seconds", in: 0.1...60) ?? 2))
+                                      fifoSeconds: try w.double("fifo_seconds", in: 0.1...60) ?? 2,
+                                      secondsBefore10MinTick: try w.double("seconds_before_10min_tick", in: 1...599)))
         }
         var changes: [Change] = []
         for c in try root.sections("waveform_change") {

@@ -24,9 +24,11 @@ final class WaveformUnit: @unchecked Sendable {
         let blockLength = 2 + channels.count * perBlock
         let wanted = Int((config.fifoSeconds * Double(config.sampleRate) / Double(perBlock)).rounded(.up))
         let depth = min(wanted, (65536 - WaveformInterface.fifoAddress) / blockLength)
+        var clock = epoch.timeIntervalSince1970
+        if let s = config.secondsBefore10MinTick { clock = ((clock + s) / 600).rounded(.up) * 600 - s }
         interface = WaveformInterface(channels: channels, samplesPerBlock: perBlock, sampleRate: config.sampleRate,
                                       nominalFrequency: config.frequency < 55 ? 50 : 60, fifoDepth: depth,
-                                      epochMicroseconds: UInt64(epoch.timeIntervalSince1970 * 1e6))
+                                      epochMicroseconds: UInt64(clock * 1e6))
         let start = WaveformInterface.capabilityAddress
         mapping = modbus_mapping_new_start_address(0, 0, 0, 0, 0, 0, UInt32(start),
                                                    UInt32(WaveformInterface.fifoAddress + depth * blockLength - start))

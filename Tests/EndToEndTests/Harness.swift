@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import SynxControl
 import XCTest
@@ -156,6 +157,18 @@ final class Harness {
         if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); throw HarnessError("\(executable) did not finish in \(timeout) s") }
         p.waitUntilExit()
         return (p.terminationStatus, output("\(name).out"), output("\(name).err"))
+    }
+
+    /// One value from a database, read through SQLite directly (not through synx).
+    func sqlite(_ path: String, _ sql: String) throws -> String {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw HarnessError("open \(path)") }
+        defer { sqlite3_close(db) }
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { throw HarnessError(String(cString: sqlite3_errmsg(db))) }
+        defer { sqlite3_finalize(stmt) }
+        guard sqlite3_step(stmt) == SQLITE_ROW else { throw HarnessError("no row") }
+        return String(cString: sqlite3_column_text(stmt, 0))
     }
 
     /// synxctl with the test's socket.

@@ -79,13 +79,13 @@ final class RobustnessEndToEndTests: XCTestCase {
         daemon.waitUntilExit()
 
         let db = h.path("state/synx.sqlite")
-        XCTAssertEqual(try sqlite(db, "PRAGMA integrity_check"), "ok")
-        XCTAssertGreaterThanOrEqual(Int(try sqlite(db, "SELECT count(*) FROM samples"))!, committed)
+        XCTAssertEqual(try h.sqlite(db, "PRAGMA integrity_check"), "ok")
+        XCTAssertGreaterThanOrEqual(Int(try h.sqlite(db, "SELECT count(*) FROM samples"))!, committed)
 
         // It starts again on the same store and goes on writing.
-        let before = Int(try sqlite(db, "SELECT count(*) FROM samples"))!
+        let before = Int(try h.sqlite(db, "SELECT count(*) FROM samples"))!
         try h.startDaemon(config: config)
-        h.waitUntil("new rows after restart") { Int(try sqlite(db, "SELECT count(*) FROM samples"))! > before }
+        h.waitUntil("new rows after restart") { Int(try h.sqlite(db, "SELECT count(*) FROM samples"))! > before }
     }
 
     func testControlSocket_validatesSizeFramingVersionAndCommand() throws {
@@ -128,17 +128,5 @@ final class RobustnessEndToEndTests: XCTestCase {
             data.append(contentsOf: buf[0..<n])
         }
         return try Framing.decode(Response.self, from: data.prefix { $0 != 0x0A })
-    }
-
-    /// One value from the database, read through SQLite directly (not through synx).
-    private func sqlite(_ path: String, _ sql: String) throws -> String {
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw HarnessError("open \(path)") }
-        defer { sqlite3_close(db) }
-        var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { throw HarnessError(String(cString: sqlite3_errmsg(db))) }
-        defer { sqlite3_finalize(stmt) }
-        guard sqlite3_step(stmt) == SQLITE_ROW else { throw HarnessError("no row") }
-        return String(cString: sqlite3_column_text(stmt, 0))
     }
 }

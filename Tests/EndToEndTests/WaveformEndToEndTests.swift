@@ -61,4 +61,68 @@ final class WaveformEndToEndTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(samples.last?.value), (230 * 230 + 9.2 * 9.2).squareRoot(), accuracy: 0.23)
         XCTAssertEqual(try h.meter("pqm").state, .online)
     }
+
+    func testTenMinuteAggregate_isStoredAtTheTick_withTheHarmonicSpectrum_flaggedByTheDip() throws {
+        // The meter's clock starts 9 s before a UTC 10-min boundary, so the interval closes during the test.
+        let port = try h.startSimulator(scenario: """
+        [[waveform]]
+        id = 5
+        sample_rate = 6400
+        harmonics = "5:4"
+        seconds_before_10min_tick = 9
+        [[waveform_change]]
+        id = 5
+        phase = 1
+        from_s = 5
+        duration_s = 0.06
+        factor = 0.7
+        """)
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
+        let db = h.path("state/synx.sqlite")
+        h.waitUntil("the 10-min aggregate stored", timeout: 30) {
+            (try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '10-min'")) == "1"
+        }
+        let end = Int64(try h.sqlite(db, "SELECT end_ms FROM pq_aggregates WHERE tier = '10-min'"))!
+        XCTAssertEqual(end % 600_000, 0, "tagged with the UTC 10-min tick")
+        let quality = try h.sqlite(db, "SELECT quality FROM pq_aggregates WHERE tier = '10-min'")
+        XCTAssertTrue(quality.contains("flagged"), "the dip flags it: \(quality)")
+        XCTAssertTrue(quality.contains("incomplete"), "it started mid-interval: \(quality)")
+        let json = try h.sqlite(db, "SELECT \"values\" FROM pq_aggregates WHERE tier = '10-min'")
+        let values = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let channels = try XCTUnwrap(values["channels"] as? [[String: Any]])
+        let spectrum = try XCTUnwrap((channels[1]["harmonics"] as? [String: Any])?["subgroups"] as? [Double])
+        XCTAssertEqual(spectrum.count, 51)
+        XCTAssertEqual(spectrum[5] / spectrum[1] * 100, 4, accuracy: 0.2, "the 5th harmonic in the stored 10-min spectrum")
+        let blocks = Int(try h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle'"))!
+        XCTAssertGreaterThanOrEqual(blocks, 2)
+        XCTAssertEqual(try h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND start_ms < \(end) AND end_ms >= \(end)"), "1",
+                       "a 150-cycle block ends with the window that straddles the tick (and the next starts at it)")
+    }
+
+    func testOverrun_marksWindowsInvalid_andInventsNothing() throws {
+        // A FIFO of 0.1 s and a meter that answers 120 ms late: the reader falls behind and blocks are lost.
+        let port = try h.startSimulator(scenario: """
+        [[waveform]]
+        id = 5
+        sample_rate = 6400
+        fifo_seconds = 0.1
+        [[fault]]
+        unit = 5
+        kind = "delay"
+        delay_ms = 120
+        from_s = 4
+        until_s = 5
+        """)
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
+        let db = h.path("state/synx.sqlite")
+        h.waitUntil("an aggregate with invalid windows", timeout: 30) {
+            Int((try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND invalid_count > 0")) ?? "0") ?? 0 >= 1
+        }
+        h.waitUntil("the overrun logged") { h.output("synxd.err").contains("waveform overrun") }
+        // Every valid window still measures the signal the simulator made: nothing invented across the gap.
+        let (_, out, _) = try h.synxctl(["query", "pqm", "voltage.l1n", "--from", "1h", "--json"])
+        for s in try JSONDecoder().decode(QueryResult.self, from: Data(out.utf8)).samples {
+            XCTAssertEqual(try XCTUnwrap(s.value), 230, accuracy: 0.23)
+        }
+    }
 }
