@@ -143,11 +143,17 @@ public struct QuerySample: Codable, Equatable, Sendable {
     public var value: Double?
     /// `good`, `missing` or `invalid`.
     public var quality: String
+    /// Aggregates (`tier`): values received / expected in the interval.
+    public var coverage: Double?
+    /// Aggregates of counters: `rollover`, `reset`.
+    public var notes: [String]?
 
-    public init(time: Int64, value: Double?, quality: String) {
+    public init(time: Int64, value: Double?, quality: String, coverage: Double? = nil, notes: [String]? = nil) {
         self.time = time
         self.value = value
         self.quality = quality
+        self.coverage = coverage
+        self.notes = notes
     }
 }
 
@@ -212,8 +218,13 @@ public struct QueryResult: Codable, Equatable, Sendable {
     public var samples: [QuerySample]
     /// True when `limit` cut the result.
     public var truncated: Bool
+    /// For `tier` queries: how the values were formed, e.g. "meter-derived rms of polled values, not IEC
+    /// 61000-4-30 Class A"; sample times are then the interval ends.
+    public var derivation: String?
 
-    public init(meter: String, measurement: String, unit: String, from: Int64, to: Int64, samples: [QuerySample], truncated: Bool) {
+    public init(meter: String, measurement: String, unit: String, from: Int64, to: Int64, samples: [QuerySample], truncated: Bool,
+                derivation: String? = nil) {
+        self.derivation = derivation
         self.meter = meter
         self.measurement = measurement
         self.unit = unit

@@ -46,9 +46,12 @@ public struct Request: Codable, Equatable, Sendable {
     public var limit: Int?
     /// `events`: only this kind (dip, swell, interruption, rvc).
     public var kind: String?
+    /// `query`: a meter-derived aggregation tier (`3s`, `10min`, `2h`) instead of the polled samples.
+    public var tier: String?
 
     public init(command: Command, meter: String? = nil, measurement: String? = nil,
-                from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, version: Int = protocolVersion) {
+                from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
+                version: Int = protocolVersion) {
         self.version = version
         self.command = command.rawValue
         self.meter = meter
@@ -57,6 +60,7 @@ public struct Request: Codable, Equatable, Sendable {
         self.to = to
         self.limit = limit
         self.kind = kind
+        self.tier = tier
     }
 }
 

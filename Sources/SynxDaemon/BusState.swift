@@ -85,6 +85,7 @@ final class BusState {
                         reason: String?, model: String?) {
         var rows: [SampleRow] = []
         var live: [LiveValue] = []
+        var decoded: [(point: RegisterPoint, value: Double)] = []
         rows.reserveCapacity(points.count)
         for p in points {
             let value: Double?, quality: SampleQuality
@@ -92,6 +93,7 @@ final class BusState {
             case .value(let v):
                 (value, quality) = (v, .good)
                 live.append(LiveValue(measurement: p.measurement.name, value: v, unit: p.measurement.unit, time: start))
+                decoded.append((p, v))
             case .invalid: (value, quality) = (nil, .invalid)
             case .unread: (value, quality) = (nil, .missing)
             case .notImplemented: continue
@@ -100,6 +102,8 @@ final class BusState {
                                   time: start, value: value, quality: quality))
         }
         writer.enqueue(rows)
+        let derived = m.derived.add(decoded, time: start)
+        if !derived.isEmpty { writer.enqueue(records: StoreRecords(derived: derived)) }
         let previous = registry.recordPoll(meter: m.config.name, state: state, error: reason, values: live, time: start, model: model)
         logTransition(m, from: previous, to: state, reason: reason)
         alerts.evaluate(meter: m.config, values: live, time: start)
@@ -159,9 +163,12 @@ final class MeterSchedule {
     /// The register map, once known (SunSpec meters learn theirs by discovery), and its reads.
     private(set) var profile: MeterProfile?
     private(set) var plans: (fast: ReadPlan, slow: ReadPlan)?
+    /// The meter-derived 3-s, 10-min and 2-h aggregates of its polled values (used on the recorder thread).
+    let derived: DerivedAggregator
 
     init(config: MeterConfig, now: Int64) {
         self.config = config
+        derived = DerivedAggregator(meter: config)
         nextDue = alignedAfter(now, interval: Int64(config.pollIntervalMs))
         nextSlowDue = nextDue
         if config.profile.discovery == .fixed { setProfile(config.profile) }

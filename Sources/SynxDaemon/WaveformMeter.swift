@@ -217,7 +217,7 @@ final class WaveformMeter: @unchecked Sendable {
             }
         }
         if !rows.isEmpty { writer.enqueue(rows) }
-        if !aggregates.isEmpty { writer.enqueue(aggregates: aggregates) }
+        if !aggregates.isEmpty { writer.enqueue(records: StoreRecords(aggregates: aggregates)) }
     }
 
     /// An aggregate as stored; the 150/180-cycle tier without harmonic spectra (a row every 3 s), the 10-min and
@@ -263,10 +263,10 @@ final class WaveformMeter: @unchecked Sendable {
 
     private func record(_ e: VoltageEvent) {
         let perPhase = Dictionary(uniqueKeysWithValues: e.extremes.map { ($0.key.rawValue, $0.value) })
-        writer.enqueue(events: [EventRow(meter: config.name, kind: e.kind.rawValue, startMicroseconds: Int64(e.start * 1e6),
+        writer.enqueue(records: StoreRecords(events: [EventRow(meter: config.name, kind: e.kind.rawValue, startMicroseconds: Int64(e.start * 1e6),
                                          durationMicroseconds: Int64(e.duration * 1e6), magnitude: e.magnitude, reference: e.reference,
                                          steadyStateChange: e.steadyStateChange, worstPhase: e.worstPhase.rawValue,
-                                         perPhase: perPhase, incomplete: e.incomplete)])
+                                         perPhase: perPhase, incomplete: e.incomplete)]))
         alerts.event(e, meter: config.name, bus: bus.name)
     }
 }

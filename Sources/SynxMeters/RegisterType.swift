@@ -47,7 +47,8 @@ public enum RegisterCodec {
         case .int16: w = [UInt16(bitPattern: Int16(clamping: Int64(value.rounded())))]
         case .uint16: w = [UInt16(clamping: Int64(value.rounded()))]
         case .int32: w = split32(UInt32(bitPattern: Int32(clamping: Int64(value.rounded()))))
-        case .uint32, .acc32: w = split32(UInt32(clamping: Int64(value.rounded())))
+        case .uint32: w = split32(UInt32(clamping: Int64(value.rounded())))
+        case .acc32: w = split32(UInt32(truncatingIfNeeded: Int64(value.rounded())))  // an accumulator wraps
         case .float32: w = split32(Float(value).bitPattern)
         case .float64:
             let bits = value.bitPattern

@@ -86,3 +86,58 @@ public struct AggregateRow: Equatable, Sendable {
         self.invalidCount = invalidCount; self.quality = quality; self.valuesJSON = valuesJSON
     }
 }
+
+/// How a meter-derived aggregate was formed from polled values.
+public enum DerivedMethod: String, Sendable, Codable {
+    /// √(mean of squares) of RMS values (the IEC 61000-4-30 §4.5 rule, applied to polled values).
+    case rms
+    /// Arithmetic mean (powers, ratios, frequency).
+    case mean
+    /// Increase of an energy counter over the interval, across resets and rollovers.
+    case increase
+}
+
+/// A meter-derived aggregate of one polled measurement (not IEC 61000-4-30 Class A): the interval's end
+/// (UTC ms), the value, how it was formed, and the coverage (values received / expected).
+public struct DerivedRow: Equatable, Sendable {
+    public var meter: String
+    public var measurement: String
+    public var unit: String
+    /// `3s`, `10min` or `2h`.
+    public var tier: String
+    public var endMs: Int64
+    public var value: Double
+    public var method: DerivedMethod
+    public var count: Int
+    public var expected: Int
+    /// `rollover`, `reset` (counters).
+    public var notes: [String]
+
+    public init(meter: String, measurement: String, unit: String, tier: String, endMs: Int64, value: Double,
+                method: DerivedMethod, count: Int, expected: Int, notes: [String]) {
+        self.meter = meter; self.measurement = measurement; self.unit = unit; self.tier = tier; self.endMs = endMs
+        self.value = value; self.method = method; self.count = count; self.expected = expected; self.notes = notes
+    }
+
+    public var coverage: Double { Double(count) / Double(expected) }
+}
+
+/// What is stored besides samples, committed in the same transactions: voltage events and Class A aggregates
+/// of waveform meters, meter-derived aggregates of polled meters.
+public struct StoreRecords: Sendable {
+    public var events: [EventRow] = []
+    public var aggregates: [AggregateRow] = []
+    public var derived: [DerivedRow] = []
+
+    public init(events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = []) {
+        self.events = events; self.aggregates = aggregates; self.derived = derived
+    }
+
+    public var isEmpty: Bool { events.isEmpty && aggregates.isEmpty && derived.isEmpty }
+
+    mutating func append(_ other: StoreRecords) {
+        events += other.events
+        aggregates += other.aggregates
+        derived += other.derived
+    }
+}

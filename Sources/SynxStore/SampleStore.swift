@@ -10,6 +10,7 @@ public final class SampleStore {
     private let findSeries: Statement
     private let insertEvent: Statement
     private let insertAggregate: Statement
+    private let insertDerived: Statement
     private var seriesIDs: [SeriesKey: Int64] = [:]
 
     private struct SeriesKey: Hashable {
@@ -33,14 +34,31 @@ public final class SampleStore {
             INSERT OR REPLACE INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, "values")
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        insertDerived = try db.prepare("""
+            INSERT OR REPLACE INTO derived_aggregates (meter, measurement, tier, end_ms, value, method, count, expected, notes)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
     }
 
-    /// Writes `rows`, `events` and `aggregates` in one transaction: all of them or none.
-    public func insert(_ rows: [SampleRow], events: [EventRow] = [], aggregates: [AggregateRow] = []) throws {
-        guard !rows.isEmpty || !events.isEmpty || !aggregates.isEmpty else { return }
+    /// Writes `rows` and `records` in one transaction: all of them or none.
+    public func insert(_ rows: [SampleRow], records: StoreRecords = StoreRecords()) throws {
+        guard !rows.isEmpty || !records.isEmpty else { return }
         try db.execute("BEGIN IMMEDIATE")
         do {
-            for a in aggregates {
+            for d in records.derived {
+                insertDerived.bind(1, d.meter)
+                insertDerived.bind(2, d.measurement)
+                insertDerived.bind(3, d.tier)
+                insertDerived.bind(4, d.endMs)
+                insertDerived.bind(5, d.value)
+                insertDerived.bind(6, d.method.rawValue)
+                insertDerived.bind(7, Int64(d.count))
+                insertDerived.bind(8, Int64(d.expected))
+                insertDerived.bind(9, d.notes.joined(separator: ","))
+                try insertDerived.step()
+                insertDerived.reset()
+            }
+            for a in records.aggregates {
                 insertAggregate.bind(1, a.meter)
                 insertAggregate.bind(2, a.tier)
                 insertAggregate.bind(3, a.endMs)
@@ -51,8 +69,9 @@ public final class SampleStore {
                 if let json = a.valuesJSON { insertAggregate.bind(8, json) } else { insertAggregate.bind(8, nil as Double?) }
                 try insertAggregate.step()
                 insertAggregate.reset()
+            insertDerived.reset()
             }
-            for e in events {
+            for e in records.events {
                 insertEvent.bind(1, e.meter)
                 insertEvent.bind(2, e.kind)
                 insertEvent.bind(3, e.startMicroseconds)

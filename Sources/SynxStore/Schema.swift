@@ -48,6 +48,20 @@ enum Schema {
             PRIMARY KEY (meter, tier, end_ms)
         ) WITHOUT ROWID;
         """,
+        """
+        CREATE TABLE derived_aggregates (    -- meter-derived, NOT IEC 61000-4-30 Class A
+            meter       TEXT NOT NULL,
+            measurement TEXT NOT NULL,
+            tier        TEXT NOT NULL,     -- 3s, 10min, 2h (UTC aligned)
+            end_ms      INTEGER NOT NULL,  -- the tag: interval end, UTC ms
+            value       REAL NOT NULL,
+            method      TEXT NOT NULL,     -- rms, mean, increase
+            count       INTEGER NOT NULL,  -- values received
+            expected    INTEGER NOT NULL,  -- values expected at the poll interval
+            notes       TEXT NOT NULL,     -- rollover, reset
+            PRIMARY KEY (meter, measurement, tier, end_ms)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -50,6 +50,27 @@ public final class StoreReader {
         return out
     }
 
+    /// Meter-derived aggregates of one measurement and tier with `from <= end < to`, oldest first.
+    public func derived(meter: String, measurement: String, tier: String, from: Int64, to: Int64, limit: Int) throws -> [DerivedRow] {
+        let s = try db.prepare("""
+            SELECT end_ms, value, method, count, expected, notes FROM derived_aggregates
+            WHERE meter = ? AND measurement = ? AND tier = ? AND end_ms >= ? AND end_ms < ? ORDER BY end_ms LIMIT ?
+            """)
+        s.bind(1, meter)
+        s.bind(2, measurement)
+        s.bind(3, tier)
+        s.bind(4, from)
+        s.bind(5, to)
+        s.bind(6, Int64(limit))
+        var out: [DerivedRow] = []
+        while try s.step() {
+            out.append(DerivedRow(meter: meter, measurement: measurement, unit: "", tier: tier, endMs: s.int(0), value: s.double(1) ?? .nan,
+                                  method: DerivedMethod(rawValue: s.text(2)) ?? .mean, count: Int(s.int(3)), expected: Int(s.int(4)),
+                                  notes: s.text(5).split(separator: ",").map(String.init)))
+        }
+        return out
+    }
+
     /// The unit of a stored series, or nil if the series does not exist.
     public func unit(meter: String, measurement: String) throws -> String? {
         let s = try db.prepare("SELECT unit FROM series WHERE meter = ? AND measurement = ?")

@@ -28,8 +28,7 @@ public final class StoreWriter: @unchecked Sendable {
     private let maxQueuedRows: Int
     private let condition = NSCondition()
     private var queue: [SampleRow] = []
-    private var eventQueue: [EventRow] = []
-    private var aggregateQueue: [AggregateRow] = []
+    private var records = StoreRecords()
     private var stats = Statistics()
     private var stopping = false
     private var flushRequested = false
@@ -63,17 +62,10 @@ public final class StoreWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Queues voltage events for the next batch (never dropped: they are few and they matter).
-    public func enqueue(events: [EventRow]) {
+    /// Queues events and aggregates for the next batch (never dropped: they are few and they matter).
+    public func enqueue(records new: StoreRecords) {
         condition.lock()
-        eventQueue.append(contentsOf: events)
-        condition.unlock()
-    }
-
-    /// Queues aggregates of waveform meters for the next batch.
-    public func enqueue(aggregates: [AggregateRow]) {
-        condition.lock()
-        aggregateQueue.append(contentsOf: aggregates)
+        records.append(new)
         condition.unlock()
     }
 
@@ -111,17 +103,16 @@ public final class StoreWriter: @unchecked Sendable {
         while true {
             let deadline = StoreWriter.nextCommit(after: Date(), interval: batchInterval)
             while !flushRequested && !stopping && condition.wait(until: deadline) {}
-            let batch = queue, events = eventQueue, aggregates = aggregateQueue
+            let batch = queue, pending = records
             queue.removeAll(keepingCapacity: true)
-            eventQueue.removeAll()
-            aggregateQueue.removeAll()
+            records = StoreRecords()
             flushRequested = false
             let stop = stopping
             condition.unlock()
 
             var failure: String?
             do {
-                try store.insert(batch, events: events, aggregates: aggregates)
+                try store.insert(batch, records: pending)
             } catch {
                 failure = "\(error)"
             }
@@ -129,8 +120,9 @@ public final class StoreWriter: @unchecked Sendable {
             condition.lock()
             if let failure {
                 queue.insert(contentsOf: batch, at: 0)  // keep order; retried next round
-                eventQueue.insert(contentsOf: events, at: 0)
-                aggregateQueue.insert(contentsOf: aggregates, at: 0)
+                var retry = pending
+                retry.append(records)
+                records = retry
                 stats.lastError = failure
             } else if !batch.isEmpty {
                 stats.committedRows += batch.count

@@ -103,7 +103,7 @@ struct Scenario {
                               nominalVoltage: try u.double("nominal_voltage", in: 1...100_000) ?? 230,
                               current: try u.double("current", in: 0...100_000) ?? 40,
                               powerFactor: try u.double("power_factor", in: 0...1) ?? 0.95,
-                              energyStartKWh: try u.double("energy_start_kwh", in: 0...4_000_000) ?? 1234.5))
+                              energyStartKWh: try u.double("energy_start_kwh", in: 0...1e9) ?? 1234.5))
         }
         var waveforms: [Waveform] = []
         for w in try root.sections("waveform") {

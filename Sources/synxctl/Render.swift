@@ -94,9 +94,16 @@ enum Renderer {
 
     static func query(_ q: QueryResult, format: OutputFormat) -> String {
         if format == .json { return json(q) }
-        let title = format == .table ? "\(q.meter) \(q.measurement) [\(q.unit)] \(timestamp(q.from)) … \(timestamp(q.to)): \(q.samples.count) samples\(q.truncated ? " (truncated)" : "")" : nil
+        var title = format == .table ? "\(q.meter) \(q.measurement) [\(q.unit)] \(timestamp(q.from)) … \(timestamp(q.to)): \(q.samples.count) samples\(q.truncated ? " (truncated)" : "")" : nil
+        if let d = q.derivation, format == .table { title! += "\n\(d); times are interval ends" }
+        let value = { (v: Double?) in v.map { format == .csv ? String($0) : readable($0) } ?? "-" }
+        if q.derivation != nil {
+            return Report(title: title, columns: ["END", "VALUE", "COVERAGE", "NOTES"], rows: q.samples.map {
+                [timestamp($0.time), value($0.value), $0.coverage.map { String(format: "%.2f", $0) } ?? "-", $0.notes?.joined(separator: ",") ?? "-"]
+            }).render(format)
+        }
         return Report(title: title, columns: ["TIME", "VALUE", "QUALITY"],
-                      rows: q.samples.map { [timestamp($0.time), $0.value.map { format == .csv ? String($0) : readable($0) } ?? "-", $0.quality] }).render(format)
+                      rows: q.samples.map { [timestamp($0.time), value($0.value), $0.quality] }).render(format)
     }
 
     /// UTC ISO 8601 with milliseconds.

@@ -149,12 +149,15 @@ extension Synxctl {
         @Option(name: .long, help: "Start (inclusive); default one hour before --to.") var from: String?
         @Option(name: .long, help: "End (exclusive); default now.") var to: String?
         @Option(name: .long, help: "At most this many samples.") var limit: Int = 10_000
+        @Option(name: .long, help: "Meter-derived aggregates of a polled meter instead of its polls: 3s, 10min or 2h (not IEC 61000-4-30 Class A).")
+        var tier: String?
 
         func run() throws {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let toMs = try to.map { try parseTime($0, now: now) }
             let fromMs = try from.map { try parseTime($0, now: now) }
-            let r = try options.send(Request(command: .query, meter: meter, measurement: measurement, from: fromMs, to: toMs, limit: limit))
+            let r = try options.send(Request(command: .query, meter: meter, measurement: measurement, from: fromMs, to: toMs,
+                                             limit: limit, tier: tier))
             print(Renderer.query(r.query!, format: try options.outputFormat()), terminator: "")
         }
     }
