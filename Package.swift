@@ -48,7 +48,7 @@ let package = Package(
             "SynxControl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-sim", dependencies: [
-            "CModbus", "SynxMeters", "SynxTOML",
+            "CModbus", "SynxMeters", "SynxTOML", "SynxComtrade",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-analyze", dependencies: [

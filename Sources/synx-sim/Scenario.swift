@@ -61,6 +61,16 @@ struct Scenario {
         /// If set, the unit's sample clock starts this many seconds before a UTC 10-minute boundary instead of
         /// at the real time (so a test sees a 10-min aggregate close soon).
         var secondsBefore10MinTick: Double?
+        /// Frequency drift, Hz per second (the frequency moves linearly from `frequency`).
+        var driftHzPerSecond = 0.0
+        /// Interharmonics: (frequency in Hz, percent of the fundamental).
+        var interharmonics: [(hertz: Double, percent: Double)] = []
+        /// Per-phase fundamental magnitude factors (unbalance), L1…L3.
+        var phaseFactors = [1.0, 1.0, 1.0]
+        /// Flicker-style sinusoidal amplitude modulation: frequency (Hz) and ΔV/V peak-to-peak (percent).
+        var modulation: (hertz: Double, percent: Double)?
+        /// A COMTRADE recording served instead of a generated signal (in a loop).
+        var replay: String?
     }
 
     /// A rectangular change of one phase's (or every phase's) fundamental voltage: a dip, swell or interruption.
@@ -108,19 +118,22 @@ struct Scenario {
         var waveforms: [Waveform] = []
         for w in try root.sections("waveform") {
             try w.rejectUnknownKeys(["id", "sample_rate", "frequency", "nominal_voltage", "current", "harmonics",
-                                     "samples_per_block", "fifo_seconds", "seconds_before_10min_tick"])
+                                     "samples_per_block", "fifo_seconds", "seconds_before_10min_tick", "drift_hz_per_s",
+                                     "interharmonics", "phase_factors", "modulation_hz", "modulation_percent", "replay"])
             let id = UInt8(try w.requiredInt("id", in: 1...247))
             if units.contains(where: { $0.id == id }) || waveforms.contains(where: { $0.id == id }) {
                 throw w.error("id", "unit \(id) is defined twice")
             }
-            var harmonics: [(Double, Double)] = []
-            for item in (try w.string("harmonics") ?? "").split(separator: ",") {
-                let parts = item.split(separator: ":").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                guard parts.count == 2, let order = parts[0], let percent = parts[1], order >= 0, percent >= 0 else {
-                    throw w.error("harmonics", "write \"ORDER:PERCENT, …\" (e.g. \"5:4, 7:2.5\"), not \"\(item)\"")
+            func pairs(_ key: String, _ example: String) throws -> [(Double, Double)] {
+                try (w.string(key) ?? "").split(separator: ",").map { item in
+                    let parts = item.split(separator: ":").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                    guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, b >= 0 else {
+                        throw w.error(key, "write \"A:B, …\" (e.g. \"\(example)\"), not \"\(item)\"")
+                    }
+                    return (a, b)
                 }
-                harmonics.append((order, percent))
             }
+            let harmonics = try pairs("harmonics", "5:4, 7:2.5")
             waveforms.append(Waveform(id: id, sampleRate: try w.int("sample_rate", in: 1000...50_000) ?? 6400,
                                       frequency: try w.double("frequency", in: 10...100) ?? 50,
                                       nominalVoltage: try w.double("nominal_voltage", in: 1...100_000) ?? 230,
@@ -128,6 +141,17 @@ struct Scenario {
                                       samplesPerBlock: try w.int("samples_per_block", in: 0...120) ?? 0,
                                       fifoSeconds: try w.double("fifo_seconds", in: 0.1...60) ?? 2,
                                       secondsBefore10MinTick: try w.double("seconds_before_10min_tick", in: 1...599)))
+            waveforms[waveforms.count - 1].driftHzPerSecond = try w.double("drift_hz_per_s", in: -10...10) ?? 0
+            waveforms[waveforms.count - 1].interharmonics = try pairs("interharmonics", "175:0.5").map { (hertz: $0.0, percent: $0.1) }
+            if let factors = try w.string("phase_factors") {
+                let f = factors.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard f.count == 3 else { throw w.error("phase_factors", "three factors, e.g. \"1, 0.9, 1\"") }
+                waveforms[waveforms.count - 1].phaseFactors = f
+            }
+            if let hz = try w.double("modulation_hz", in: 0.01...50) {
+                waveforms[waveforms.count - 1].modulation = (hz, try w.double("modulation_percent", in: 0...50) ?? 1)
+            }
+            waveforms[waveforms.count - 1].replay = try w.string("replay")
         }
         var changes: [Change] = []
         for c in try root.sections("waveform_change") {

@@ -27,8 +27,8 @@ final class Simulator: @unchecked Sendable {
         for u in scenario.units { units[u.id] = SimulatedUnit(config: u, seed: scenario.seed, builtins: builtins) }
         self.units = units
         let epoch = startTime
-        waveforms = Dictionary(uniqueKeysWithValues: scenario.waveforms.map {
-            ($0.id, WaveformUnit(config: $0, changes: scenario.changes, epoch: epoch))
+        waveforms = Dictionary(uniqueKeysWithValues: try scenario.waveforms.map {
+            ($0.id, try WaveformUnit(config: $0, changes: scenario.changes, epoch: epoch))
         })
         update(dt: 0)
     }

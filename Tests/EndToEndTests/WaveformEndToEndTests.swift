@@ -1,4 +1,5 @@
 import Foundation
+import SynxComtrade
 import SynxControl
 import XCTest
 
@@ -124,5 +125,50 @@ final class WaveformEndToEndTests: XCTestCase {
         for s in try JSONDecoder().decode(QueryResult.self, from: Data(out.utf8)).samples {
             XCTAssertEqual(try XCTUnwrap(s.value), 230, accuracy: 0.23)
         }
+    }
+
+    func testReplayedRecording_givesTheSameEventAsTheOfflineAnalyser() throws {
+        // 8 s at 6.4 kS/s: 230 V, 50 Hz, 5 % 3rd harmonic; L1 dips to 50 % for 150 ms at 4.0123 s.
+        let fs = 6_400.0, n = 51_200
+        let analog: [[Double]] = (0..<3).map { c in
+            (0..<n).map { k in
+                let t = Double(k) / fs, shift = -Double(c) * 2 * .pi / 3, w = 2 * Double.pi * 50 * t
+                let factor = c == 0 && t >= 4.0123 && t < 4.1623 ? 0.5 : 1.0
+                return 230 * 2.0.squareRoot() * (factor * sin(w + shift) + 0.05 * sin(3 * (w + shift)))
+            }
+        }
+        let config = ComtradeConfiguration(
+            stationName: "replay", deviceID: "synx-test",
+            analog: ["UA", "UB", "UC"].enumerated().map { ComtradeAnalogChannel(index: $0 + 1, id: $1, phase: ["A", "B", "C"][$0], unit: "V") },
+            lineFrequency: 50, sampleRates: [ComtradeSampleRate(rate: fs, lastSample: n)],
+            firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_795_000_000.5), format: .float32, sampleCount: n)
+        let recording = h.path("rec.cfg")
+        try ComtradeWriter.write(ComtradeRecording(configuration: config, sampleNumbers: Array(1...n),
+                                                   timestamps: Array(repeating: nil, count: n), analog: analog, digital: []),
+                                 cfgPath: recording, format: .float32)
+
+        let (code, out, err) = try h.run("synx-analyze", [recording, "--format", "json"])
+        XCTAssertEqual(code, 0, err)
+        let offline = try XCTUnwrap(((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["events"] as? [[String: Any]])?.first)
+        XCTAssertEqual(offline["kind"] as? String, "dip")
+
+        let port = try h.startSimulator(scenario: "[[waveform]]\nid = 7\nreplay = \"\(recording)\"\n")
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("replayed", bus: "pq", unit: 7, profile: "waveform"))
+        var live: EventRecord?
+        h.waitUntil("the replayed dip", timeout: 30) {
+            live = (try? h.request(Request(command: .events, meter: "replayed")))?.events?.last
+            return live != nil
+        }
+        let dip = try XCTUnwrap(live)
+        XCTAssertEqual(dip.kind, "dip")
+        XCTAssertEqual(dip.worstPhase, offline["worst_phase"] as? String)
+        XCTAssertEqual(dip.magnitude, try XCTUnwrap(offline["magnitude_v"] as? Double), accuracy: 0.002 * 230)
+        XCTAssertEqual(Double(dip.durationMicroseconds) / 1e6, try XCTUnwrap(offline["duration_s"] as? Double), accuracy: 0.02)
+        // synx-analyze writes microseconds ("…:05.512300Z"); ISO8601DateFormatter reads milliseconds.
+        let offlineStart = try XCTUnwrap(offline["start"] as? String)
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let offlineTime = try XCTUnwrap(parser.date(from: String(offlineStart.dropLast(4)) + "Z"), offlineStart).timeIntervalSince1970
+        XCTAssertEqual(Double(dip.startMicroseconds) / 1e6, offlineTime, accuracy: 0.02, "the same start, to within a cycle")
     }
 }
