@@ -39,7 +39,7 @@ struct Synxctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
-        subcommands: [Status.self, Meters.self, Live.self, Query.self, Events.self, Alerts.self, Alert.self, Reload.self])
+        subcommands: [Status.self, Meters.self, Live.self, Watch.self, Query.self, Events.self, Alerts.self, Alert.self, Reload.self])
 }
 
 extension Synxctl {
@@ -125,17 +125,25 @@ extension Synxctl {
 
         func run() throws {
             let format = try options.outputFormat()
-            repeat {
+            try redraw(every: follow ? 1 : nil) {
                 let names = meters.isEmpty ? (try options.send(Request(command: .meters)).meters ?? []).map(\.name) : meters
-                let values = try names.map { try options.send(Request(command: .live, meter: $0)).live! }
-                let text = Renderer.live(values, format: format)
-                if follow {
-                    print("\u{1B}[H\u{1B}[2J" + Renderer.timestamp(Int64(Date().timeIntervalSince1970 * 1000)) + "  (Ctrl-C to stop)\n")
-                }
-                print(text, terminator: "")
-                fflush(stdout)
-                if follow { Thread.sleep(forTimeInterval: 1) }
-            } while follow
+                return Renderer.live(try names.map { try options.send(Request(command: .live, meter: $0)).live! }, format: format)
+            }
+        }
+    }
+
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One meter's latest values, redrawn five times a second (a waveform meter's 10/12-cycle values) until interrupted.")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Meter name.") var meter: String
+        @Option(name: .long, help: "Seconds between redraws.") var interval: Double = 0.2
+
+        func run() throws {
+            let format = try options.outputFormat()
+            try redraw(every: max(0.05, interval)) {
+                Renderer.live([try options.send(Request(command: .live, meter: meter)).live!], format: format)
+            }
         }
     }
 
@@ -161,6 +169,19 @@ extension Synxctl {
             print(Renderer.query(r.query!, format: try options.outputFormat()), terminator: "")
         }
     }
+}
+
+/// Prints `render()` once, or, with an interval, clears the terminal and redraws it until interrupted.
+func redraw(every interval: Double?, _ render: () throws -> String) throws {
+    repeat {
+        let text = try render()
+        if interval != nil {
+            print("\u{1B}[H\u{1B}[2J" + Renderer.timestamp(Int64(Date().timeIntervalSince1970 * 1000)) + "  (Ctrl-C to stop)\n")
+        }
+        print(text, terminator: "")
+        fflush(stdout)
+        if let interval { Thread.sleep(forTimeInterval: interval) }
+    } while interval != nil
 }
 
 /// Parses a time argument to UTC milliseconds.
