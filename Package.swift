@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "SynxComtrade"),
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
-            "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "CSystemd", "CLinux",
+            "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "SynxComtrade", "CSystemd", "CLinux",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

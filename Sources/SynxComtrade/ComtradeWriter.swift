@@ -57,9 +57,7 @@ public enum ComtradeWriter {
         while lastMicros / multiplier >= 4_294_967_294 { multiplier *= 10 }
         c.timeMultiplier = multiplier
         c.sampleCount = count
-        if c.sampleRates.isEmpty, count > 1, let last = times.last, last > 0 {
-            c.sampleRates = [ComtradeSampleRate(rate: Double(count - 1) / last, lastSample: count)]
-        }
+        // Without rate sections (nrates = 0) the timestamps written below carry the timing, gaps included.
         if let lastRate = c.sampleRates.indices.last { c.sampleRates[lastRate].lastSample = count }
 
         func raw(_ channel: Int, _ k: Int) -> Double {

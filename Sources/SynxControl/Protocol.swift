@@ -29,9 +29,12 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     case events
     /// Send a test alert through the real path (journal), raised and cleared at once; mutating.
     case alertTest
+    /// Write the samples around a stored event of a waveform meter as COMTRADE, in synxd's export directory;
+    /// mutating.
+    case exportEvent
 
     /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
-    public var isMutating: Bool { self == .reload || self == .alertTest }
+    public var isMutating: Bool { self == .reload || self == .alertTest || self == .exportEvent }
 }
 
 /// A request. Fields a command does not use are omitted.
@@ -48,10 +51,12 @@ public struct Request: Codable, Equatable, Sendable {
     public var kind: String?
     /// `query`: a meter-derived aggregation tier (`3s`, `10min`, `2h`) instead of the polled samples.
     public var tier: String?
+    /// `exportEvent`: the event's start, UTC microseconds (as `events` lists it).
+    public var event: Int64?
 
     public init(command: Command, meter: String? = nil, measurement: String? = nil,
                 from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
-                version: Int = protocolVersion) {
+                event: Int64? = nil, version: Int = protocolVersion) {
         self.version = version
         self.command = command.rawValue
         self.meter = meter
@@ -61,6 +66,7 @@ public struct Request: Codable, Equatable, Sendable {
         self.limit = limit
         self.kind = kind
         self.tier = tier
+        self.event = event
     }
 }
 

@@ -17,8 +17,10 @@ final class ControlHandler: @unchecked Sendable {
     private let startedAt: Date
     static let maxQuerySamples = 100_000
     /// Re-reads the configuration (set by the daemon).
-    var reloader: (() -> Result<ReloadSummary, ReloadFailure>)?
+    var reloader: (() -> Result<ReloadSummary, CommandFailure>)?
     var alerts: AlertCenter?
+    /// Writes an event's waveform as COMTRADE and returns the .cfg path (set by the daemon).
+    var exporter: ((_ meter: String, _ eventStartMicroseconds: Int64) -> Result<String, CommandFailure>)?
     static let version = "0.1.0"
 
     init(registry: MeterRegistry, writer: StoreWriter, databasePath: String, startedAt: Date) {
@@ -62,6 +64,15 @@ final class ControlHandler: @unchecked Sendable {
             case .reload: return handler.reload()
             case .alerts: return Response(status: .ok, alerts: handler.alerts?.list() ?? [])
             case .events: return events(request)
+            case .exportEvent:
+                guard let meter = request.meter, let start = request.event else {
+                    return .failure(.invalidRequest, "exportEvent needs \"meter\" and \"event\" (its start, UTC µs)")
+                }
+                guard handler.registry.hasMeter(meter) else { return .failure(.noSuchMeter, "no meter named \"\(meter)\"") }
+                switch handler.exporter?(meter, start) ?? .failure(CommandFailure(message: "export is not available")) {
+                case .success(let path): return Response(status: .ok, message: path)
+                case .failure(let f): return .failure(.invalidRequest, f.message)
+                }
             case .alertTest:
                 let who = "uid \(peer.uid), pid \(peer.pid)"
                 handler.alerts?.raise(.test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])

@@ -2,6 +2,7 @@ import CSystemd
 import Foundation
 import Glibc
 import Logging
+import SynxComtrade
 import SynxModbus
 import SynxStore
 
@@ -47,6 +48,7 @@ public final class Daemon: @unchecked Sendable {
         let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
         handler.reloader = { [unowned self] in reload(trigger: "synxctl") }
         handler.alerts = alerts
+        handler.exporter = { [unowned self] meter, start in exportEvent(meter: meter, startMicroseconds: start) }
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
         do { try server.listen() } catch {
             writer.stop()
@@ -86,7 +88,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Re-reads the configuration file and applies it; on any error the running configuration stays.
-    func reload(trigger: String) -> Result<ReloadSummary, ReloadFailure> {
+    func reload(trigger: String) -> Result<ReloadSummary, CommandFailure> {
         reloadLock.lock()
         defer { reloadLock.unlock() }
         Supervisor.notify("RELOADING=1\nMONOTONIC_USEC=\(monotonicMilliseconds() * 1000)")
@@ -98,7 +100,7 @@ public final class Daemon: @unchecked Sendable {
                          fields: ["error": "\(error)", "trigger": "\(trigger)", "config": "\(configPath)"])
             supervisor.setStatusSuffix("; last reload rejected: \(error)")
             Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
-            return .failure(ReloadFailure(message: "\(error)"))
+            return .failure(CommandFailure(message: "\(error)"))
         }
         var ignored: [String] = []
         if new.socketPath != config.socketPath { ignored.append("daemon.socket") }
@@ -118,6 +120,39 @@ public final class Daemon: @unchecked Sendable {
         supervisor.setStatusSuffix(summary.failed.isEmpty ? "" : "; not started: \(summary.failed.keys.sorted().joined(separator: ", "))")
         Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
         return .success(summary)
+    }
+
+    /// Writes the samples from 0.5 s before a stored event of a waveform meter to 0.5 s after it as COMTRADE
+    /// (BINARY) into `<state directory>/exports`, and returns the .cfg path.
+    func exportEvent(meter: String, startMicroseconds: Int64) -> Result<String, CommandFailure> {
+        guard let source = plant.waveformMeter(meter) else {
+            return .failure(CommandFailure(message: "\(meter) is not a waveform meter: it has no samples to export"))
+        }
+        let event: EventRow
+        do {
+            let reader = try StoreReader(path: config.databasePath)
+            guard let e = try reader.events(meter: meter, kind: nil, since: startMicroseconds, limit: 100_000)
+                .last(where: { $0.startMicroseconds == startMicroseconds }) else {
+                return .failure(CommandFailure(message: "no stored event of \(meter) starts at \(startMicroseconds) µs (see synxctl events)"))
+            }
+            event = e
+        } catch {
+            return .failure(CommandFailure(message: "store: \(error)"))
+        }
+        let from = Double(event.startMicroseconds) / 1e6 - 0.5, to = Double(event.startMicroseconds + event.durationMicroseconds) / 1e6 + 0.5
+        guard let recording = source.recording(from: from, to: to) else {
+            return .failure(CommandFailure(message: "the samples of that event are no longer held (the last \(Int(WaveformMeter.retentionSeconds)) s are)"))
+        }
+        let directory = (config.stateDirectory as NSString).appendingPathComponent("exports")
+        let path = (directory as NSString).appendingPathComponent("\(meter)-\(event.kind)-\(event.startMicroseconds).cfg")
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try ComtradeWriter.write(recording, cfgPath: path, format: .binary)
+        } catch {
+            return .failure(CommandFailure(message: "cannot write \(path): \(error)"))
+        }
+        logger.info("event waveform exported", metadata: ["meter": "\(meter)", "path": "\(path)"])
+        return .success(path)
     }
 
     /// Blocks until SIGTERM, SIGINT or SIGHUP and returns it.
@@ -153,7 +188,8 @@ public final class Daemon: @unchecked Sendable {
     }
 }
 
-/// Why a reload was rejected (the configuration error, with file and line).
-struct ReloadFailure: Error {
+/// Why a control command failed (a rejected reload: the configuration error with file and line; an export
+/// that cannot be made), for the one-line answer.
+struct CommandFailure: Error {
     var message: String
 }

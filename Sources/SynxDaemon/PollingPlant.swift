@@ -37,6 +37,9 @@ final class PollingPlant {
     }
 
     var busCount: Int { active.count }
+
+    /// The waveform meter of that name, if one is running.
+    func waveformMeter(_ name: String) -> WaveformMeter? { waveforms.values.first { $0.config.name == name } }
     var serialPollers: [SerialBusPoller] { Array(serial.values) }
 
     /// Makes the running buses those of `config`. Serial ports are opened before any bus starts, so libmodbus

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SynxComtrade
 import SynxControl
 import SynxDSP
 import SynxMeters
@@ -29,6 +30,11 @@ final class WaveformMeter: @unchecked Sendable {
     private let analysisDone = DispatchSemaphore(value: 0)
     /// Blocks the analysis may lag behind before the oldest are dropped (then a gap).
     static let maxQueuedBlocks = 2000
+    /// Seconds of raw samples kept for exporting event waveforms (as read: int16 counts, 2 bytes a sample).
+    static let retentionSeconds = 60.0
+    private struct RawBlock { var sequence: UInt32; var start: Double; var registers: ArraySlice<UInt16> }
+    private var raw: [RawBlock] = []
+    private var rawInterface: WaveformInterface?
 
     init(config: MeterConfig, bus: BusConfig, host: String, port: Int, registry: MeterRegistry, writer: StoreWriter,
          alerts: AlertCenter, logger: Logger) throws {
@@ -120,6 +126,7 @@ final class WaveformMeter: @unchecked Sendable {
                     }
                 }
                 enqueue(SampleBlock(startTime: w.startTime(seq), channels: channels), interface: w)
+                keep(RawBlock(sequence: seq, start: w.startTime(seq), registers: r[2...]), interface: w)
                 seq &+= 1
             }
             if seq != next {
@@ -130,6 +137,53 @@ final class WaveformMeter: @unchecked Sendable {
             next = seq
             pause(max(0.01, blockSeconds * 2))
         }
+    }
+
+    // MARK: - Event waveforms
+
+    private func keep(_ block: RawBlock, interface w: WaveformInterface) {
+        condition.lock()
+        defer { condition.unlock() }
+        if rawInterface != w { raw.removeAll(); rawInterface = w }
+        raw.append(block)
+        let capacity = Int(WaveformMeter.retentionSeconds * Double(w.sampleRate) / Double(w.samplesPerBlock))
+        if raw.count > capacity + capacity / 8 { raw.removeFirst(raw.count - capacity) }
+    }
+
+    /// The samples between `from` and `to` (UTC seconds) still held, as a COMTRADE recording (BINARY: the
+    /// meter's own int16 counts with its scales), or nil when they are no longer (or not yet) held. A sample
+    /// block missing in between (an overrun) is a jump in the recording's timestamps, not invented samples.
+    func recording(from: Double, to: Double) -> ComtradeRecording? {
+        condition.lock()
+        let blocks = raw.filter { $0.start < to && $0.start >= from - 1 }, w = rawInterface
+        condition.unlock()
+        guard let w, let first = blocks.first, first.start <= from + 0.001 else { return nil }
+        let fs = Double(w.sampleRate), channels = w.channels.count
+        var analog = Array(repeating: [Double](), count: channels)
+        var timestamps: [Double?] = []
+        for b in blocks {
+            for k in 0..<w.samplesPerBlock {
+                let t = b.start + Double(k) / fs
+                guard t >= from, t < to else { continue }
+                timestamps.append((t - first.start) * 1e6)
+                for c in 0..<channels {
+                    analog[c].append(Double(Int16(bitPattern: b.registers[b.registers.startIndex + k * channels + c])) * Double(w.channels[c].scale))
+                }
+            }
+        }
+        guard let firstTime = timestamps.first.flatMap({ $0 }) else { return nil }
+        let count = timestamps.count
+        let phases = ["A", "B", "C", "N"]
+        let specs = w.channels.enumerated().map { i, c in
+            ComtradeAnalogChannel(index: i + 1, id: "\(c.kind == .voltage ? "U" : "I")\(["L1", "L2", "L3", "N"][Int(c.phase) - 1])",
+                                  phase: phases[Int(c.phase) - 1], circuit: config.name, unit: c.kind == .voltage ? "V" : "A")
+        }
+        let configuration = ComtradeConfiguration(
+            stationName: config.name, deviceID: "synxd", analog: specs, lineFrequency: Double(w.nominalFrequency),
+            sampleRates: blocks.count == Int(((blocks.last!.sequence &- first.sequence) + 1)) ? [ComtradeSampleRate(rate: fs, lastSample: count)] : [],
+            firstSample: ComtradeTimestamp(secondsSinceEpochLocal: first.start + firstTime / 1e6), format: .binary, sampleCount: count)
+        return ComtradeRecording(configuration: configuration, sampleNumbers: Array(1...count),
+                                 timestamps: timestamps.map { $0.map { $0 - firstTime } }, analog: analog, digital: [])
     }
 
     // MARK: - Analysis

@@ -39,7 +39,7 @@ struct Synxctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
-        subcommands: [Status.self, Meters.self, Live.self, Watch.self, Query.self, Events.self, Alerts.self, Alert.self, Reload.self])
+        subcommands: [Status.self, Meters.self, Live.self, Watch.self, Query.self, Events.self, Export.self, Alerts.self, Alert.self, Reload.self])
 }
 
 extension Synxctl {
@@ -79,6 +79,19 @@ extension Synxctl {
             let from = try since.map { try parseTime($0, now: Int64(Date().timeIntervalSince1970 * 1000)) }
             let r = try options.send(Request(command: .events, meter: meter, from: from, limit: limit, kind: type))
             print(Renderer.events(r.events ?? [], format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the samples around a stored event of a waveform meter as COMTRADE (from 0.5 s before to 0.5 s after it).",
+            discussion: "EVENT is the event's start in UTC microseconds, as `synxctl events --json` lists it (startMicroseconds). synxd writes the files into its state directory (exports/) and prints the .cfg path; the samples must still be in its ring (the last 60 s). Needs root or synxd's user.")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "Meter name.") var meter: String
+        @Argument(help: "The event's start, UTC microseconds.") var event: Int64
+
+        func run() throws {
+            print(try options.send(Request(command: .exportEvent, meter: meter, event: event)).message ?? "")
         }
     }
 

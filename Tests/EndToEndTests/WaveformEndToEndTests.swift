@@ -65,6 +65,22 @@ final class WaveformEndToEndTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(samples.last?.value), (230 * 230 + 9.2 * 9.2).squareRoot(), accuracy: 0.23)
         XCTAssertEqual(try h.meter("pqm").state, .online)
 
+        // The event's waveform, exported as COMTRADE from the samples synxd still holds.
+        let (ecode, eout, eerr) = try h.synxctl(["export", "pqm", String(dip.startMicroseconds)])
+        XCTAssertEqual(ecode, 0, eerr)
+        let exported = try ComtradeReader.read(cfgPath: eout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(exported.configuration.analog.map(\.id), ["UL1", "UL2", "UL3", "IL1", "IL2", "IL3"])
+        XCTAssertEqual(exported.configuration.sampleRates.first?.rate, 6400)
+        XCTAssertEqual(Double(exported.sampleCount) / 6400, 1 + Double(dip.durationMicroseconds) / 1e6, accuracy: 0.02)
+        let times = exported.sampleTimes(), t0 = exported.configuration.startTimeUTC
+        func rms(_ from: Double, _ to: Double) -> Double {
+            let v = zip(times, exported.analog[1]).filter { t0 + $0.0 >= from && t0 + $0.0 < to }.map(\.1)
+            return (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot()
+        }
+        let start = Double(dip.startMicroseconds) / 1e6
+        XCTAssertEqual(rms(start + 0.03, start + 0.07), residual, accuracy: 1.5, "L2 inside the dip, from the exported samples")
+        XCTAssertEqual(rms(start - 0.4, start - 0.2), 230 * (1 + 0.0016).squareRoot(), accuracy: 1)
+
         // synxctl watch redraws the 10-cycle values five times a second until stopped.
         let watch = try h.start("synxctl", ["watch", "pqm", "--socket", h.socketPath], name: "watch")
         h.waitUntil("three redraws") { h.output("watch.out").components(separatedBy: "Ctrl-C to stop").count > 3 }
