@@ -33,7 +33,7 @@ public final class Daemon: @unchecked Sendable {
         do { store = try SampleStore(path: config.databasePath) } catch {
             throw DaemonError.startup("cannot open the store \(config.databasePath): \(error)")
         }
-        let writer = StoreWriter(store: store)
+        let writer = StoreWriter(store: store, retention: config.retention)
         writer.start()
         let registry = MeterRegistry()
         let recorder = Recorder()

@@ -1,4 +1,5 @@
 import Foundation
+import SynxStore
 import SynxMeters
 import SynxModbus
 import SynxTOML
@@ -14,6 +15,8 @@ public struct DaemonConfig: Sendable {
     /// (`[alerts] holdoff_s`, rate limiting of flapping alerts).
     public var rules: [ThresholdRule] = []
     public var alertHoldoffSeconds: Double = 60
+    /// Days of each kind of data the store keeps (`[retention]`).
+    public var retention = Retention()
 
     public var databasePath: String { (stateDirectory as NSString).appendingPathComponent("synx.sqlite") }
 }
@@ -74,7 +77,7 @@ extension DaemonConfig {
     /// Validates configuration text; `file` names it in errors.
     public static func parse(text: String, file: String) throws -> DaemonConfig {
         let root = try TOMLDocument(file: file, text: text).rootSection
-        try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts"])
+        try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts", "retention"])
         let daemon = try root.section("daemon")
         try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories"])
         let profileDirectories = try daemon?.stringArray("profile_directories") ?? ["/etc/synx/profiles"]
@@ -124,6 +127,15 @@ extension DaemonConfig {
             profileDirectories: profileDirectories, buses: buses, meters: meters)
         config.rules = try root.sections("alert").enumerated().map { try ThresholdRule.parse($1, index: $0 + 1) }
         config.alertHoldoffSeconds = try alerts?.double("holdoff_s", in: 0...86_400) ?? 60
+        if let r = try root.section("retention") {
+            let keys: [(String, WritableKeyPath<Retention, Double>)] = [
+                ("samples_days", \.samplesDays), ("derived_3s_days", \.derived3sDays), ("derived_10min_days", \.derived10minDays),
+                ("derived_2h_days", \.derived2hDays), ("class_a_150_180_days", \.classAShortDays),
+                ("class_a_10min_days", \.classA10minDays), ("class_a_2h_days", \.classA2hDays), ("events_days", \.eventsDays),
+            ]
+            try r.rejectUnknownKeys(Set(keys.map(\.0)))
+            for (key, path) in keys { if let days = try r.double(key, in: 0...36_500) { config.retention[keyPath: path] = days } }
+        }
         return config
     }
 

@@ -36,7 +36,12 @@ public final class StoreWriter: @unchecked Sendable {
     private var thread: Thread?
     private var finished = false
 
-    public init(store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000) {
+    /// What to keep; pruned once an hour on the writer's thread (nil: keep everything).
+    private let retention: Retention?
+    private var nextPrune = Date()
+
+    public init(store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000, retention: Retention? = nil) {
+        self.retention = retention
         self.store = store
         self.batchInterval = batchInterval
         self.maxQueuedRows = maxQueuedRows
@@ -128,6 +133,14 @@ public final class StoreWriter: @unchecked Sendable {
                 stats.committedRows += batch.count
                 stats.lastCommit = Date()
                 stats.lastError = nil
+            }
+            if let retention, failure == nil, !stop, Date() >= nextPrune {
+                // Pruning runs between batches, outside the lock; rows keep queueing meanwhile.
+                nextPrune = Date().addingTimeInterval(3600)
+                condition.unlock()
+                do { try store.prune(retention, now: Int64(Date().timeIntervalSince1970 * 1000)) } catch { failure = "pruning: \(error)" }
+                condition.lock()
+                if let failure { stats.lastError = failure }
             }
             flushedGeneration += 1
             var ts = timespec()

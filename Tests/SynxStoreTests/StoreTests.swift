@@ -30,6 +30,33 @@ final class StoreTests: XCTestCase {
         XCTAssertNil(try reader.unit(meter: "m3", measurement: "voltage.l1n"))
     }
 
+    func testPrune_deletesWhatIsOlderThanEachRetention_andKeepsTheRest() throws {
+        let path = dir.appendingPathComponent("p.sqlite").path
+        let store = try SampleStore(path: path)
+        let day: Int64 = 86_400_000, now: Int64 = 1_800_000_000_000
+        let old = now - 20 * day, recent = now - day
+        let event = { (t: Int64) in EventRow(meter: "m1", kind: "dip", startMicroseconds: t * 1000, durationMicroseconds: 100_000, magnitude: 138,
+                                            reference: 230, steadyStateChange: nil, worstPhase: "l2", perPhase: ["l2": 138], incomplete: false) }
+        let derived = { (tier: String, t: Int64) in DerivedRow(meter: "m1", measurement: "voltage.l1n", unit: "V", tier: tier, endMs: t,
+                                                               value: 230, method: .rms, count: 3, expected: 3, notes: []) }
+        let aggregate = { (tier: String, t: Int64) in AggregateRow(meter: "m1", tier: tier, startMs: t - 3000, endMs: t, count: 15,
+                                                                   invalidCount: 0, quality: [], valuesJSON: "{}") }
+        try store.insert([row(old, 1), row(recent, 2), row(old, 3, meter: "m2")], records: StoreRecords(
+            events: [event(old), event(recent)],
+            aggregates: [aggregate("150/180-cycle", old), aggregate("150/180-cycle", recent), aggregate("10-min", old)],
+            derived: [derived("3s", old), derived("3s", recent), derived("10min", old)]))
+        var retention = Retention()
+        retention.eventsDays = 10
+        let deleted = try store.prune(retention, now: now)
+        XCTAssertEqual(deleted, 5, "two old samples, the old 150-cycle aggregate, the old 3-s aggregate, the old event")
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: now, limit: 10).map(\.time), [recent])
+        XCTAssertEqual(try reader.events(meter: nil, kind: nil, since: 0, limit: 10).map(\.startMicroseconds), [recent * 1000])
+        XCTAssertEqual(try reader.derived(meter: "m1", measurement: "voltage.l1n", tier: "10min", from: 0, to: now, limit: 10).count, 1,
+                       "10-min values are kept 400 days")
+        XCTAssertEqual(try reader.derived(meter: "m1", measurement: "voltage.l1n", tier: "3s", from: 0, to: now, limit: 10).map(\.endMs), [recent])
+    }
+
     func testSchema_isVersionedAndWAL() throws {
         let path = dir.appendingPathComponent("s.sqlite").path
         _ = try SampleStore(path: path)
