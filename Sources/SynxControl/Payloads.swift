@@ -199,9 +199,14 @@ public struct EventRecord: Codable, Equatable, Sendable {
     public var worstPhase: String
     public var perPhase: [String: Double]
     public var incomplete: Bool
+    /// How finely start and end are known: half a cycle for Urms½ events (dip, swell, interruption, rvc), the
+    /// poll interval for `threshold` crossings of polled values.
+    public var resolutionMicroseconds: Int64
 
     public init(meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
-                reference: Double, deltaUss: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool) {
+                reference: Double, deltaUss: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
+                resolutionMicroseconds: Int64) {
+        self.resolutionMicroseconds = resolutionMicroseconds
         self.meter = meter; self.kind = kind; self.startMicroseconds = startMicroseconds
         self.durationMicroseconds = durationMicroseconds; self.magnitude = magnitude; self.reference = reference
         self.deltaUss = deltaUss; self.worstPhase = worstPhase; self.perPhase = perPhase; self.incomplete = incomplete

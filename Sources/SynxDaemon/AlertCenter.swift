@@ -3,6 +3,7 @@ import Logging
 import SynxControl
 import SynxDSP
 import SynxModbus
+import SynxStore
 
 /// The kinds of alert synxd raises, each with a stable MESSAGE_ID for the raised and the cleared entry
 /// (explained in `systemd/synx.catalog`) and the priority of the raised entry.
@@ -77,8 +78,8 @@ final class AlertCenter: @unchecked Sendable {
     private let logger: Logger
     private var holdoff: Double
     private var rules: [ThresholdRule]
-    /// For threshold rules: since when (ms) each meter#measurement#rule has been outside its limits.
-    private var outside: [String: Int64] = [:]
+    /// For threshold rules: each meter#measurement#rule outside its limits.
+    private var outside: [String: Excursion] = [:]
 
     init(logger: Logger, holdoffSeconds: Double, rules: [ThresholdRule]) {
         self.logger = logger
@@ -86,8 +87,18 @@ final class AlertCenter: @unchecked Sendable {
         self.rules = rules
     }
 
+    /// New settings from a reload. Excursions of rules that still exist go on (they end when the value is within
+    /// the new limits); the alerts of rules that are gone are cleared.
     func configure(holdoffSeconds: Double, rules: [ThresholdRule]) {
-        lock.withLock { holdoff = holdoffSeconds; self.rules = rules; outside = [:] }
+        let names = Set(rules.map(\.name))
+        let gone = lock.withLock { () -> [String] in
+            holdoff = holdoffSeconds
+            self.rules = rules
+            let gone = outside.keys.filter { !names.contains(String($0.split(separator: "#").last ?? "")) }
+            gone.forEach { outside[$0] = nil }
+            return gone
+        }
+        for id in gone { clear(.threshold, key: id, message: "threshold rule \(id.split(separator: "#").last ?? "") was removed") }
     }
 
     private func now() -> Double { Double(monotonicMilliseconds()) / 1000 }
@@ -205,31 +216,44 @@ final class AlertCenter: @unchecked Sendable {
         }
     }
 
-    /// Checks one meter's fresh values against the threshold rules.
-    func evaluate(meter: MeterConfig, values: [LiveValue], time: Int64) {
+    /// A threshold excursion in progress: since when (ms), its limit, and the value furthest beyond it.
+    private struct Excursion { var since: Int64; var limit: Double; var extreme: Double; var above: Bool; var raised = false }
+
+    /// Checks one meter's fresh values against the threshold rules; returns the excursions that ended after
+    /// having raised their alert, as events (time resolution: the poll interval).
+    func evaluate(meter: MeterConfig, values: [LiveValue], time: Int64) -> [EventRow] {
         let rules = lock.withLock { self.rules }
-        guard !rules.isEmpty else { return }
+        guard !rules.isEmpty else { return [] }
+        var ended: [EventRow] = []
         for v in values {
             for rule in rules {
                 guard let limits = rule.limits(meter: meter, measurement: v.measurement) else { continue }
                 let id = "\(meter.name)#\(v.measurement)#\(rule.name)"
                 let low = limits.below.map { v.value < $0 } ?? false, high = limits.above.map { v.value > $0 } ?? false
-                var fields: Logger.Metadata = ["meter": "\(meter.name)", "measurement": "\(v.measurement)", "value": "\(v.value)",
-                                               "rule": "\(rule.name)"]
-                if low { fields["limit"] = "\(limits.below!)" } else if high { fields["limit"] = "\(limits.above!)" }
                 if low || high {
-                    let since = lock.withLock { () -> Int64 in
-                        if outside[id] == nil { outside[id] = time }
-                        return outside[id]!
+                    let limit = high ? limits.above! : limits.below!
+                    let e = lock.withLock { () -> Excursion in
+                        var e = outside[id] ?? Excursion(since: time, limit: limit, extreme: v.value, above: high)
+                        e.extreme = high ? max(e.extreme, v.value) : min(e.extreme, v.value)
+                        outside[id] = e
+                        return e
                     }
-                    if Double(time - since) / 1000 >= rule.forSeconds {
-                        raise(.threshold, key: id, message: "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is \(low ? "below" : "above") \(fields["limit"]!) (rule \(rule.name))", fields: fields)
+                    if Double(time - e.since) / 1000 >= rule.forSeconds {
+                        lock.withLock { outside[id]?.raised = true }
+                        let fields: Logger.Metadata = ["meter": "\(meter.name)", "measurement": "\(v.measurement)", "value": "\(v.value)",
+                                                       "rule": "\(rule.name)", "limit": "\(limit)"]
+                        raise(.threshold, key: id, message: "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is \(high ? "above" : "below") \(limit) (rule \(rule.name))", fields: fields)
                     }
-                } else {
-                    lock.withLock { outside[id] = nil }
+                } else if let e = lock.withLock({ outside.removeValue(forKey: id) }) {
                     clear(.threshold, key: id, message: "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is back within the limits of rule \(rule.name)")
+                    guard e.raised else { continue }
+                    ended.append(EventRow(meter: meter.name, kind: "threshold", startMicroseconds: e.since * 1000,
+                                          durationMicroseconds: (time - e.since) * 1000, magnitude: e.extreme, reference: e.limit,
+                                          steadyStateChange: nil, worstPhase: v.measurement, perPhase: [v.measurement: e.extreme],
+                                          incomplete: false, resolutionMicroseconds: Int64(meter.pollIntervalMs) * 1000))
                 }
             }
         }
+        return ended
     }
 }

@@ -106,7 +106,8 @@ final class BusState {
         if !derived.isEmpty { writer.enqueue(records: StoreRecords(derived: derived)) }
         let previous = registry.recordPoll(meter: m.config.name, state: state, error: reason, values: live, time: start, model: model)
         logTransition(m, from: previous, to: state, reason: reason)
-        alerts.evaluate(meter: m.config, values: live, time: start)
+        let excursions = alerts.evaluate(meter: m.config, values: live, time: start)
+        if !excursions.isEmpty { writer.enqueue(records: StoreRecords(events: excursions)) }
     }
 
     /// Tracks the link: a connection failure puts the bus in backoff; any answer clears it.

@@ -88,8 +88,8 @@ final class ControlHandler: @unchecked Sendable {
             if let meter = request.meter, !handler.registry.hasMeter(meter) {
                 return .failure(.noSuchMeter, "no meter named \"\(meter)\"")
             }
-            if let kind = request.kind, !["dip", "swell", "interruption", "rvc"].contains(kind) {
-                return .failure(.invalidRequest, "kind must be dip, swell, interruption or rvc")
+            if let kind = request.kind, !["dip", "swell", "interruption", "rvc", "threshold"].contains(kind) {
+                return .failure(.invalidRequest, "kind must be dip, swell, interruption, rvc or threshold")
             }
             let limit = min(max(request.limit ?? 1000, 1), ControlHandler.maxQuerySamples)
             do {
@@ -98,7 +98,8 @@ final class ControlHandler: @unchecked Sendable {
                 return Response(status: .ok, events: rows.map {
                     EventRecord(meter: $0.meter, kind: $0.kind, startMicroseconds: $0.startMicroseconds,
                                 durationMicroseconds: $0.durationMicroseconds, magnitude: $0.magnitude, reference: $0.reference,
-                                deltaUss: $0.steadyStateChange, worstPhase: $0.worstPhase, perPhase: $0.perPhase, incomplete: $0.incomplete)
+                                deltaUss: $0.steadyStateChange, worstPhase: $0.worstPhase, perPhase: $0.perPhase, incomplete: $0.incomplete,
+                                resolutionMicroseconds: $0.resolutionMicroseconds)
                 })
             } catch {
                 return .failure(.internal, "store query failed: \(error)")

@@ -320,7 +320,8 @@ final class WaveformMeter: @unchecked Sendable {
         writer.enqueue(records: StoreRecords(events: [EventRow(meter: config.name, kind: e.kind.rawValue, startMicroseconds: Int64(e.start * 1e6),
                                          durationMicroseconds: Int64(e.duration * 1e6), magnitude: e.magnitude, reference: e.reference,
                                          steadyStateChange: e.steadyStateChange, worstPhase: e.worstPhase.rawValue,
-                                         perPhase: perPhase, incomplete: e.incomplete)]))
+                                         perPhase: perPhase, incomplete: e.incomplete,
+                                         resolutionMicroseconds: Int64(500_000 / (interface?.nominalFrequency ?? 50)))]))
         alerts.event(e, meter: config.name, bus: bus.name)
     }
 }

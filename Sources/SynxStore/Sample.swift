@@ -57,9 +57,14 @@ public struct EventRow: Equatable, Sendable, Codable {
     /// Phase → volts (lowest or highest Urms½, or ΔUmax).
     public var perPhase: [String: Double]
     public var incomplete: Bool
+    /// How finely the start and end are known: half a cycle for Urms½ events, the poll interval for threshold
+    /// crossings of polled values.
+    public var resolutionMicroseconds: Int64
 
     public init(meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
-                reference: Double, steadyStateChange: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool) {
+                reference: Double, steadyStateChange: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
+                resolutionMicroseconds: Int64) {
+        self.resolutionMicroseconds = resolutionMicroseconds
         self.meter = meter; self.kind = kind; self.startMicroseconds = startMicroseconds
         self.durationMicroseconds = durationMicroseconds; self.magnitude = magnitude; self.reference = reference
         self.steadyStateChange = steadyStateChange; self.worstPhase = worstPhase; self.perPhase = perPhase

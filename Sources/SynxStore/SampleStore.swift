@@ -28,7 +28,7 @@ public final class SampleStore {
         findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ?")
         insertEvent = try db.prepare("""
             INSERT INTO pq_events (meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase,
-                                   per_phase, incomplete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   per_phase, incomplete, resolution_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         insertAggregate = try db.prepare("""
             INSERT OR REPLACE INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, "values")
@@ -82,6 +82,7 @@ public final class SampleStore {
                 insertEvent.bind(8, e.worstPhase)
                 insertEvent.bind(9, String(decoding: try JSONEncoder().encode(e.perPhase), as: UTF8.self))
                 insertEvent.bind(10, Int64(e.incomplete ? 1 : 0))
+                insertEvent.bind(11, e.resolutionMicroseconds)
                 try insertEvent.step()
                 insertEvent.reset()
             insertAggregate.reset()

@@ -62,6 +62,9 @@ enum Schema {
             PRIMARY KEY (meter, measurement, tier, end_ms)
         ) WITHOUT ROWID;
         """,
+        """
+        ALTER TABLE pq_events ADD COLUMN resolution_us INTEGER NOT NULL DEFAULT 0;  -- how finely start/end are known
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

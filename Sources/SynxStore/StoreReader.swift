@@ -32,7 +32,7 @@ public final class StoreReader {
     /// (UTC µs), at most `limit`.
     public func events(meter: String?, kind: String?, since: Int64, limit: Int) throws -> [EventRow] {
         let s = try db.prepare("""
-            SELECT meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase, per_phase, incomplete
+            SELECT meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase, per_phase, incomplete, resolution_us
             FROM pq_events WHERE (?1 IS NULL OR meter = ?1) AND (?2 IS NULL OR kind = ?2) AND start_us >= ?3
             ORDER BY start_us DESC LIMIT ?4
             """)
@@ -45,7 +45,7 @@ public final class StoreReader {
             let perPhase = (try? JSONDecoder().decode([String: Double].self, from: Data(s.text(8).utf8))) ?? [:]
             out.append(EventRow(meter: s.text(0), kind: s.text(1), startMicroseconds: s.int(2), durationMicroseconds: s.int(3),
                                 magnitude: s.double(4) ?? .nan, reference: s.double(5) ?? .nan, steadyStateChange: s.double(6),
-                                worstPhase: s.text(7), perPhase: perPhase, incomplete: s.int(9) != 0))
+                                worstPhase: s.text(7), perPhase: perPhase, incomplete: s.int(9) != 0, resolutionMicroseconds: s.int(10)))
         }
         return out
     }

@@ -12,10 +12,11 @@ enum Renderer {
 
     static func events(_ list: [EventRecord], format: OutputFormat) -> String {
         if format == .json { return json(list) }
-        return Report(title: nil, columns: ["METER", "KIND", "START (UTC)", "DURATION (ms)", "MAGNITUDE (V)", "% REF", "WORST", "PER PHASE (V)"],
+        return Report(title: nil, columns: ["METER", "KIND", "START (UTC)", "DURATION (ms)", "± (ms)", "MAGNITUDE", "% REF", "WORST", "PER PHASE"],
                       rows: list.map { e in
             [e.meter, e.kind + (e.incomplete ? " (incomplete)" : ""), timestamp(e.startMicroseconds / 1000),
-             String(format: "%.1f", Double(e.durationMicroseconds) / 1000), String(format: "%.2f", e.magnitude),
+             String(format: "%.1f", Double(e.durationMicroseconds) / 1000), String(format: "%.0f", Double(e.resolutionMicroseconds) / 1000),
+             String(format: "%.2f", e.magnitude),
              e.reference > 0 ? String(format: "%.2f", e.magnitude / e.reference * 100) : "-", e.worstPhase.uppercased(),
              e.perPhase.sorted { $0.key < $1.key }.map { "\($0.key.uppercased())=\(String(format: "%.2f", $0.value))" }.joined(separator: " ")]
         }).render(format)

@@ -90,6 +90,7 @@ final class JournalEndToEndTests: XCTestCase {
                 && !list.contains { $0.kind == "meter_offline" && $0.active }
         }
         h.waitUntil("the held-back cleared entries written", timeout: 15) { Date() > simulatorStart.addingTimeInterval(15) }
+        let excursions = try XCTUnwrap(h.request(Request(command: .events, kind: "threshold")).events)
         let (acode, aout, _) = try h.synxctl(["alerts"])
         XCTAssertEqual(acode, 0)
         XCTAssertTrue(aout.contains("reload_rejected"), aout)
@@ -115,6 +116,10 @@ final class JournalEndToEndTests: XCTestCase {
         XCTAssertNotNil(Double(threshold["SYNX_VALUE"] as? String ?? ""))
         XCTAssertEqual(threshold["PRIORITY"] as? String, "4")
         XCTAssertEqual(alert("f78b539dfe7f426f999aef0091b40af1").count, 1, "cleared once the reload raised the limit")
+        XCTAssertEqual(excursions.count, 1, "the excursion is an event, its time resolution the poll interval")
+        XCTAssertEqual(excursions.first?.resolutionMicroseconds, 1_000_000)
+        XCTAssertEqual(excursions.first?.reference, 1)
+        XCTAssertEqual(excursions.first?.worstPhase, "frequency")
 
         let rejected = try XCTUnwrap(alert("c7689707fdfd4e40affa3d269285a8b4").first)
         XCTAssertTrue((rejected["SYNX_ERROR"] as? String)?.contains("synxd.toml:") == true, "\(rejected)")

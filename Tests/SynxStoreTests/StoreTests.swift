@@ -36,7 +36,8 @@ final class StoreTests: XCTestCase {
         let day: Int64 = 86_400_000, now: Int64 = 1_800_000_000_000
         let old = now - 20 * day, recent = now - day
         let event = { (t: Int64) in EventRow(meter: "m1", kind: "dip", startMicroseconds: t * 1000, durationMicroseconds: 100_000, magnitude: 138,
-                                            reference: 230, steadyStateChange: nil, worstPhase: "l2", perPhase: ["l2": 138], incomplete: false) }
+                                            reference: 230, steadyStateChange: nil, worstPhase: "l2", perPhase: ["l2": 138], incomplete: false,
+                                            resolutionMicroseconds: 10_000) }
         let derived = { (tier: String, t: Int64) in DerivedRow(meter: "m1", measurement: "voltage.l1n", unit: "V", tier: tier, endMs: t,
                                                                value: 230, method: .rms, count: 3, expected: 3, notes: []) }
         let aggregate = { (tier: String, t: Int64) in AggregateRow(meter: "m1", tier: tier, startMs: t - 3000, endMs: t, count: 15,
