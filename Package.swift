@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "SynxTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "SynxModbus", dependencies: ["CModbus", "CLinux"]),
         .target(name: "SynxMeters", dependencies: ["SynxModbus", "SynxTOML"]),
-        .target(name: "SynxStore", dependencies: ["CSQLite"]),
+        .target(name: "SynxStore", dependencies: ["CSQLite", "CLinux"]),
         .target(name: "SynxControl"),
         // Pure IEC 61000-4-30 / 61000-4-7 processing: no I/O, no clock, no logging.
         .target(name: "SynxDSP", dependencies: ["CFFTW"]),

@@ -58,9 +58,7 @@ final class ControlServer: @unchecked Sendable {
     }
 
     func start() {
-        let t = Thread { [self] in acceptLoop(); finished.signal() }
-        t.name = "synx-control"
-        t.start()
+        startThread(named: "synx-control") { [self] in acceptLoop(); finished.signal() }
     }
 
     func stop() {
@@ -94,13 +92,11 @@ final class ControlServer: @unchecked Sendable {
                 close(client)
                 continue
             }
-            let t = Thread { [self] in
+            startThread(named: "synx-control-c") { [self] in
                 serve(client)
                 close(client)
                 clients.lock(); clientCount -= 1; clients.unlock()
             }
-            t.name = "synx-control-client"
-            t.start()
         }
     }
 

@@ -46,12 +46,10 @@ final class NetworkPoller: @unchecked Sendable {
     func start() {
         running = true
         for bus in buses.values { reactor.post { [self] in scheduleNext(bus) } }
-        let thread = Thread { [self] in
+        startThread(named: "synx-tcp-reactor") { [self] in
             reactor.run()
             finished.signal()
         }
-        thread.name = "synx-tcp-reactor"
-        thread.start()
     }
 
     func stop() {

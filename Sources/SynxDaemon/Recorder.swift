@@ -10,9 +10,7 @@ final class Recorder: @unchecked Sendable {
     private var pending = 0
 
     init() {
-        let t = Thread { [self] in run() }
-        t.name = "synx-recorder"
-        t.start()
+        startThread(named: "synx-recorder") { [self] in run() }
     }
 
     func async(_ item: @escaping () -> Void) {

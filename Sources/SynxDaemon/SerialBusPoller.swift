@@ -18,13 +18,11 @@ final class SerialBusPoller: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
+        startThread(named: "synx-bus-\(state.config.name)") { [self] in
             run()
             bus.transport.disconnect()
             finished.signal()
         }
-        thread.name = "synx-bus-\(state.config.name)"
-        thread.start()
     }
 
     /// Stops after the request in progress and waits for the thread to end.

@@ -56,9 +56,7 @@ final class Supervisor: @unchecked Sendable {
     func setStatusSuffix(_ s: String) { lock.lock(); statusSuffix = s; lock.unlock() }
 
     func start() {
-        let t = Thread { [self] in run(); finished.signal() }
-        t.name = "synx-supervisor"
-        t.start()
+        startThread(named: "synx-supervisor") { [self] in run(); finished.signal() }
     }
 
     func stop() {

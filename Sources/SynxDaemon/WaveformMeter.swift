@@ -31,7 +31,7 @@ final class WaveformMeter: @unchecked Sendable {
     /// Blocks the analysis may lag behind before the oldest are dropped (then a gap).
     static let maxQueuedBlocks = 2000
     /// Seconds of raw samples kept for exporting event waveforms (as read: int16 counts, 2 bytes a sample).
-    static let retentionSeconds = 60.0
+    static let retentionSeconds = 20.0
     private struct RawBlock { var sequence: UInt32; var start: Double; var registers: ArraySlice<UInt16> }
     private var raw: [RawBlock] = []
     private var rawInterface: WaveformInterface?
@@ -54,12 +54,8 @@ final class WaveformMeter: @unchecked Sendable {
     }
 
     func start() {
-        let reader = Thread { [self] in readLoop(); client.disconnect(); readerDone.signal() }
-        reader.name = "synx-wave-\(config.name)"
-        reader.start()
-        let analysis = Thread { [self] in analysisLoop(); analysisDone.signal() }
-        analysis.name = "synx-pq-\(config.name)"
-        analysis.start()
+        startThread(named: "synx-wave-\(config.name)") { [self] in readLoop(); client.disconnect(); readerDone.signal() }
+        startThread(named: "synx-pq-\(config.name)") { [self] in analysisLoop(); analysisDone.signal() }
     }
 
     func stop() {
@@ -135,7 +131,8 @@ final class WaveformMeter: @unchecked Sendable {
                 if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
             }
             next = seq
-            pause(max(0.01, blockSeconds * 2))
+            // The FIFO holds seconds: read it in rounds of 25 ms (or two blocks), not a head read per block.
+            pause(max(0.025, blockSeconds * 2))
         }
     }
 

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Glibc
 
@@ -102,6 +103,7 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     private func run() {
+        synx_name_this_thread("synx-store")
         // On Linux the nice value is per thread, and who = 0 names the calling thread (setpriority(2)).
         setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         condition.lock()

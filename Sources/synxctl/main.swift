@@ -85,7 +85,7 @@ extension Synxctl {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the samples around a stored event of a waveform meter as COMTRADE (from 0.5 s before to 0.5 s after it).",
-            discussion: "EVENT is the event's start in UTC microseconds, as `synxctl events --json` lists it (startMicroseconds). synxd writes the files into its state directory (exports/) and prints the .cfg path; the samples must still be in its ring (the last 60 s). Needs root or synxd's user.")
+            discussion: "EVENT is the event's start in UTC microseconds, as `synxctl events --json` lists it (startMicroseconds). synxd writes the files into its state directory (exports/) and prints the .cfg path; the samples must still be in its ring (the last 20 s). Needs root or synxd's user.")
         @OptionGroup var options: CommonOptions
         @Argument(help: "Meter name.") var meter: String
         @Argument(help: "The event's start, UTC microseconds.") var event: Int64

@@ -36,9 +36,9 @@ struct PollBenchmark: ParsableCommand {
         let units = min(n, unitsPerGateway)
         let scenario = (1...units).map { "[[unit]]\nid = \($0)\n" }.joined()
         try scenario.write(toFile: "\(dir)/scenario.toml", atomically: true, encoding: .utf8)
-        children.append(try spawn("\(bin)/synx-sim", ["--scenario", "\(dir)/scenario.toml"] + Array(repeating: ["--tcp", "127.0.0.1:0"], count: gateways).flatMap { $0 },
+        children.append(try Child.spawn(pin: pin, "\(bin)/synx-sim", ["--scenario", "\(dir)/scenario.toml"] + Array(repeating: ["--tcp", "127.0.0.1:0"], count: gateways).flatMap { $0 },
                                   cpu: 1, out: "\(dir)/sim.out"))
-        try wait("synx-sim ready", 30) { (try? String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8))?.contains("ready") == true }
+        try Child.wait("synx-sim ready", 30) { (try? String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8))?.contains("ready") == true }
         let ports = try String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8).split(separator: "\n")
             .filter { $0.hasPrefix("tcp ") }.map { Int($0.split(separator: ":").last!)! }
 
@@ -50,24 +50,24 @@ struct PollBenchmark: ParsableCommand {
             config += "[[meter]]\nname = \"m\(i)\"\nbus = \"gw\(i / unitsPerGateway)\"\nunit = \(i % unitsPerGateway + 1)\nprofile = \"synx-sim\"\n"
         }
         try config.write(toFile: "\(dir)/synxd.toml", atomically: true, encoding: .utf8)
-        let synxd = try spawn("\(bin)/synxd", ["--config", "\(dir)/synxd.toml", "--log-level", "warning"], cpu: 0, out: "\(dir)/synxd.out")
+        let synxd = try Child.spawn(pin: pin, "\(bin)/synxd", ["--config", "\(dir)/synxd.toml", "--log-level", "warning"], cpu: 0, out: "\(dir)/synxd.out")
         children.append(synxd)
         let client = ControlClient(socketPath: "\(dir)/synxd.sock")
-        try wait("all \(n) meters online", 60) {
+        try Child.wait("all \(n) meters online", 60) {
             (try? client.send(Request(command: .status)))?.daemon?.meters.allSatisfy { $0.state == .online } == true
         }
         Thread.sleep(forTimeInterval: 3)  // past start-up, into the steady state
 
         let polls0 = try client.send(Request(command: .status)).daemon!.meters.map(\.polls).reduce(0, +)
-        let cpu0 = try cpuSeconds(pid: synxd.processIdentifier)
+        let cpu0 = try Child.cpuSeconds(pid: synxd.processIdentifier)
         let t0 = Date()
         Thread.sleep(forTimeInterval: Double(seconds))
-        let cpu1 = try cpuSeconds(pid: synxd.processIdentifier)
+        let cpu1 = try Child.cpuSeconds(pid: synxd.processIdentifier)
         let elapsed = Date().timeIntervalSince(t0)
         let status = try client.send(Request(command: .status)).daemon!
         let polls = status.meters.map(\.polls).reduce(0, +) - polls0
         let lateness = status.buses.map(\.pollLatenessP99Ms).sorted()
-        let rss = residentKilobytes(pid: synxd.processIdentifier)
+        let rss = Child.residentKilobytes(pid: synxd.processIdentifier)
         kill(synxd.processIdentifier, SIGTERM)
         synxd.waitUntilExit()
 
@@ -90,44 +90,11 @@ struct PollBenchmark: ParsableCommand {
     private func baseline(ports: [Int], meters n: Int, seconds: Int, bin: String) throws -> (cpu: Double, latenessP99: Double) {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("synx-baseline-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let p = try spawn("\(bin)/synx-bench", ["baseline", "--ports", ports.map(String.init).joined(separator: ","), "--meters", "\(n)",
+        let p = try Child.spawn(pin: pin, "\(bin)/synx-bench", ["baseline", "--ports", ports.map(String.init).joined(separator: ","), "--meters", "\(n)",
                                                "--units-per-gateway", "\(unitsPerGateway)", "--seconds", "\(seconds)"], cpu: 0, out: out)
         p.waitUntilExit()
         let fields = try String(contentsOfFile: out, encoding: .utf8).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         guard p.terminationStatus == 0, fields.count == 2 else { throw ValidationError("baseline failed: \(try String(contentsOfFile: out, encoding: .utf8))") }
         return (fields[0], fields[1])
-    }
-
-    private func spawn(_ path: String, _ args: [String], cpu: Int, out: String) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: pin ? "/usr/bin/taskset" : path)
-        p.arguments = pin ? ["-c", String(cpu), path] + args : args
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        p.standardOutput = FileHandle(forWritingAtPath: out)
-        p.standardError = p.standardOutput
-        try p.run()
-        return p
-    }
-
-    private func wait(_ what: String, _ timeout: Double, _ condition: () -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !condition() {
-            if Date() > deadline { throw ValidationError("timed out waiting for \(what)") }
-            usleep(100_000)
-        }
-    }
-
-    private func cpuSeconds(pid: Int32) throws -> Double {
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        let fields = stat[stat.lastIndex(of: ")")!...].split(separator: " ")
-        // After the command name: state is field 3, utime 14, stime 15 (proc(5)).
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return (Double(fields[12])! + Double(fields[13])!) / ticks
-    }
-
-    private func residentKilobytes(pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
 }
