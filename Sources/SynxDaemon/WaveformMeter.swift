@@ -131,8 +131,9 @@ final class WaveformMeter: @unchecked Sendable {
                 if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
             }
             next = seq
-            // The FIFO holds seconds: read it in rounds of 25 ms (or two blocks), not a head read per block.
-            pause(max(0.025, blockSeconds * 2))
+            // Read the FIFO in rounds (not a head read per block): every 100 ms, or a quarter of the FIFO's span if
+            // that is shorter, and never more often than every two blocks.
+            pause(max(blockSeconds * 2, min(0.1, blockSeconds * Double(w.fifoDepth) / 4)))
         }
     }
 

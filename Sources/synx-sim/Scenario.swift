@@ -54,8 +54,8 @@ struct Scenario {
         var nominalVoltage: Double
         /// RMS of the three phase currents; 0 serves voltages only.
         var current: Double
-        /// (order, percent of the fundamental) of every harmonic, on voltages and currents alike.
-        var harmonics: [(order: Double, percent: Double)]
+        /// (order, percent of the fundamental, phase in degrees) of every harmonic, on voltages and currents alike.
+        var harmonics: [(order: Double, percent: Double, phase: Double)]
         var samplesPerBlock: Int
         var fifoSeconds: Double
         /// If set, the unit's sample clock starts this many seconds before a UTC 10-minute boundary instead of
@@ -63,8 +63,8 @@ struct Scenario {
         var secondsBefore10MinTick: Double?
         /// Frequency drift, Hz per second (the frequency moves linearly from `frequency`).
         var driftHzPerSecond = 0.0
-        /// Interharmonics: (frequency in Hz, percent of the fundamental).
-        var interharmonics: [(hertz: Double, percent: Double)] = []
+        /// Interharmonics: (frequency in Hz, percent of the fundamental, phase in degrees).
+        var interharmonics: [(hertz: Double, percent: Double, phase: Double)] = []
         /// Per-phase fundamental magnitude factors (unbalance), L1…L3.
         var phaseFactors = [1.0, 1.0, 1.0]
         /// Flicker-style sinusoidal amplitude modulation: frequency (Hz) and ΔV/V peak-to-peak (percent).
@@ -124,16 +124,18 @@ struct Scenario {
             if units.contains(where: { $0.id == id }) || waveforms.contains(where: { $0.id == id }) {
                 throw w.error("id", "unit \(id) is defined twice")
             }
-            func pairs(_ key: String, _ example: String) throws -> [(Double, Double)] {
+            /// "A:B[:PHASE°], …" lists.
+            func components(_ key: String, _ example: String) throws -> [(Double, Double, Double)] {
                 try (w.string(key) ?? "").split(separator: ",").map { item in
                     let parts = item.split(separator: ":").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                    guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, b >= 0 else {
-                        throw w.error(key, "write \"A:B, …\" (e.g. \"\(example)\"), not \"\(item)\"")
+                    guard (2...3).contains(parts.count), let a = parts[0], let b = parts[1], a >= 0, b >= 0,
+                          parts.count == 2 || parts[2] != nil else {
+                        throw w.error(key, "write \"A:B[:PHASE], …\" (e.g. \"\(example)\"), not \"\(item)\"")
                     }
-                    return (a, b)
+                    return (a, b, parts.count == 3 ? parts[2]! : 0)
                 }
             }
-            let harmonics = try pairs("harmonics", "5:4, 7:2.5")
+            let harmonics = try components("harmonics", "5:4, 7:2.5:30")
             waveforms.append(Waveform(id: id, sampleRate: try w.int("sample_rate", in: 1000...50_000) ?? 6400,
                                       frequency: try w.double("frequency", in: 10...100) ?? 50,
                                       nominalVoltage: try w.double("nominal_voltage", in: 1...100_000) ?? 230,
@@ -142,7 +144,7 @@ struct Scenario {
                                       fifoSeconds: try w.double("fifo_seconds", in: 0.1...60) ?? 2,
                                       secondsBefore10MinTick: try w.double("seconds_before_10min_tick", in: 1...599)))
             waveforms[waveforms.count - 1].driftHzPerSecond = try w.double("drift_hz_per_s", in: -10...10) ?? 0
-            waveforms[waveforms.count - 1].interharmonics = try pairs("interharmonics", "175:0.5").map { (hertz: $0.0, percent: $0.1) }
+            waveforms[waveforms.count - 1].interharmonics = try components("interharmonics", "175:0.5:90").map { (hertz: $0.0, percent: $0.1, phase: $0.2) }
             if let factors = try w.string("phase_factors") {
                 let f = factors.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard f.count == 3 else { throw w.error("phase_factors", "three factors, e.g. \"1, 0.9, 1\"") }

@@ -117,8 +117,10 @@ final class WaveformUnit: @unchecked Sendable {
                 let lag = ch.kind == .voltage ? 0 : Double.pi / 6
                 let amplitude = rms * 2.0.squareRoot() * (ch.kind == .voltage ? config.phaseFactors[p - 1] * modulation : 1)
                 var x = amplitude * (ch.kind == .voltage ? factor : 1) * sin(theta + shift - lag)
-                for h in config.harmonics { x += amplitude * h.percent / 100 * sin(h.order * (theta + shift)) }
-                for ih in config.interharmonics { x += amplitude * ih.percent / 100 * sin(2 * Double.pi * ih.hertz * t + shift) }
+                for h in config.harmonics { x += amplitude * h.percent / 100 * sin(h.order * (theta + shift) + h.phase * .pi / 180) }
+                for ih in config.interharmonics {
+                    x += amplitude * ih.percent / 100 * sin(2 * Double.pi * ih.hertz * t + shift + ih.phase * .pi / 180)
+                }
                 let counts = (x / Double(ch.scale)).rounded()
                 out.append(UInt16(bitPattern: Int16(max(-32767, min(32767, counts)))))
             }
