@@ -72,7 +72,7 @@ extension Synxctl {
         @OptionGroup var options: CommonOptions
         @Option(name: .long, help: "Only this meter.") var meter: String?
         @Option(name: .long, help: "Only events starting at or after this time (default: all).") var since: String?
-        @Option(name: .long, help: "Only this kind: dip, swell, interruption, rvc.") var type: String?
+        @Option(name: .long, help: "Only this kind: dip, swell, interruption, rvc, threshold.") var type: String?
         @Option(name: .long, help: "At most this many events.") var limit: Int = 1000
 
         func run() throws {

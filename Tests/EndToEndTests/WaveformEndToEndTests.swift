@@ -11,8 +11,14 @@ final class WaveformEndToEndTests: XCTestCase {
     override func setUpWithError() throws { h = try Harness(String(name.filter(\.isLetter).suffix(24))) }
     override func tearDown() { h?.tearDown() }
 
+    /// Starts synx-sim with `scenario` and synxd with its unit 5 as the waveform meter "pqm".
+    private func startWaveformMeter(scenario: String) throws {
+        let port = try h.startSimulator(scenario: scenario)
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
+    }
+
     func testDipAndHarmonic_fromTheSimulatedWaveform_reachEventsLiveAndStore() throws {
-        let port = try h.startSimulator(scenario: """
+        try startWaveformMeter(scenario: """
         [[waveform]]
         id = 5
         sample_rate = 6400
@@ -25,7 +31,6 @@ final class WaveformEndToEndTests: XCTestCase {
         duration_s = 0.1
         factor = 0.6
         """)
-        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
 
         var events: [EventRecord] = []
         h.waitUntil("the dip in synxctl events", timeout: 30) {
@@ -93,7 +98,7 @@ final class WaveformEndToEndTests: XCTestCase {
 
     func testTenMinuteAggregate_isStoredAtTheTick_withTheHarmonicSpectrum_flaggedByTheDip() throws {
         // The meter's clock starts 9 s before a UTC 10-min boundary, so the interval closes during the test.
-        let port = try h.startSimulator(scenario: """
+        try startWaveformMeter(scenario: """
         [[waveform]]
         id = 5
         sample_rate = 6400
@@ -106,7 +111,6 @@ final class WaveformEndToEndTests: XCTestCase {
         duration_s = 0.06
         factor = 0.7
         """)
-        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
         let db = h.path("state/synx.sqlite")
         h.waitUntil("the 10-min aggregate stored", timeout: 30) {
             (try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '10-min'")) == "1"
@@ -130,7 +134,7 @@ final class WaveformEndToEndTests: XCTestCase {
 
     func testOverrun_marksWindowsInvalid_andInventsNothing() throws {
         // A FIFO of 0.1 s and a meter that answers 120 ms late: the reader falls behind and blocks are lost.
-        let port = try h.startSimulator(scenario: """
+        try startWaveformMeter(scenario: """
         [[waveform]]
         id = 5
         sample_rate = 6400
@@ -142,7 +146,6 @@ final class WaveformEndToEndTests: XCTestCase {
         from_s = 4
         until_s = 5
         """)
-        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
         let db = h.path("state/synx.sqlite")
         h.waitUntil("an aggregate with invalid windows", timeout: 30) {
             Int((try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND invalid_count > 0")) ?? "0") ?? 0 >= 1
