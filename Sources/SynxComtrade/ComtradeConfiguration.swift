@@ -22,6 +22,7 @@ public enum ComtradeDataFormat: String, Sendable, CaseIterable {
 /// An analog channel, IEEE C37.111 §7.4.3: the stored value x becomes a·x + b in `unit`, on the primary or
 /// secondary side of the instrument transformer as `scaling` says.
 public struct ComtradeAnalogChannel: Sendable, Equatable {
+    /// Whether the file's values are on the primary or the secondary side of the transformer (`PS`).
     public enum Scaling: String, Sendable { case primary = "P", secondary = "S" }
     public var index: Int
     public var id: String
@@ -167,6 +168,7 @@ public struct ComtradeConfiguration: Sendable, Equatable {
 /// A malformed or unreadable COMTRADE file, located precisely: configuration lines are 1-based line numbers,
 /// ASCII data lines likewise, binary data a byte offset.
 public struct ComtradeError: Error, Equatable, CustomStringConvertible {
+    /// Where in the file: a 1-based line, a byte offset (binary data), or the file as a whole.
     public enum Location: Equatable { case line(Int), byteOffset(Int), file }
     public var file: String
     public var location: Location

@@ -111,6 +111,7 @@ public enum EngineOutput: Sendable, Equatable {
 
 /// A problem with the samples themselves, reported rather than repaired.
 public struct InputIssue: Sendable, Equatable {
+    /// Missing samples, non-finite samples, or a block earlier than the previous one ended.
     public enum Kind: String, Sendable, Codable { case gap, nonFinite = "non_finite", timeWentBackwards = "time_backwards" }
     public var kind: Kind
     public var time: Double

@@ -23,6 +23,7 @@ public struct DaemonConfig: Sendable {
 
 /// One bus: the link and its timing.
 public struct BusConfig: Sendable, Equatable {
+    /// What carries the bus's requests: Modbus/TCP, a serial line, or RTU frames over a TCP serial server.
     public enum Link: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case rtu(SerialSettings)
@@ -57,6 +58,7 @@ public struct MeterConfig: Sendable, Equatable {
     /// analysed by the IEC 61000-4-30 engine.
     public var source: Source = .registers
 
+    /// Where a meter's values come from.
     public enum Source: Sendable, Equatable { case registers, waveform }
 }
 

@@ -17,6 +17,7 @@ public struct WaveformInterface: Equatable, Sendable {
 
     /// One sampled input: what it measures and the volts or amperes of one count.
     public struct Channel: Equatable, Sendable {
+        /// Register value of the channel's kind in the capability block.
         public enum Kind: UInt16, Sendable { case voltage = 0, current = 1 }
         public var kind: Kind
         /// 1, 2, 3 for L1, L2, L3; 4 for N.

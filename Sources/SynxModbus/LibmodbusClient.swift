@@ -29,6 +29,7 @@ public struct SerialSettings: Equatable, Sendable {
 /// reserves a low descriptor when it is created (at start-up, before the sockets) and moves the port or
 /// socket onto that number every time it opens it, so it never lands above FD_SETSIZE.
 public final class LibmodbusClient: ModbusTransport {
+    /// The line or connection the client talks over.
     public enum Link: Equatable, Sendable {
         case rtu(SerialSettings)
         case tcp(host: String, port: Int)
