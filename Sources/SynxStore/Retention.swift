@@ -18,10 +18,11 @@ public struct Retention: Equatable, Sendable {
 }
 
 extension SampleStore {
-    /// Deletes what is older than the retention allows, relative to `now` (UTC ms); one transaction per table.
+    /// Deletes what is older than the retention allows, relative to `now` (UTC ms), in short transactions (one
+    /// per series or tier), calling `progress` after each so a long first prune still shows the writer alive.
     /// Returns the number of rows deleted.
     @discardableResult
-    public func prune(_ r: Retention, now: Int64) throws -> Int {
+    public func prune(_ r: Retention, now: Int64, progress: () -> Void = {}) throws -> Int {
         func cutoff(_ days: Double) -> Int64? { days > 0 ? now - Int64(days * 86_400_000) : nil }
         var deleted = 0
         func run(_ sql: String, _ binds: [Any]) throws {
@@ -34,6 +35,7 @@ extension SampleStore {
                 _ = try s.step()
                 deleted += Int(sqlite3_changes(db.handle))
                 try db.execute("COMMIT")
+                progress()
             } catch {
                 try? db.execute("ROLLBACK")
                 throw error

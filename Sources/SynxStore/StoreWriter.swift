@@ -39,7 +39,8 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// What to keep; pruned once an hour on the writer's thread (nil: keep everything).
     private let retention: Retention?
-    private var nextPrune = Date()
+    /// The first prune waits until the daemon has settled.
+    private var nextPrune = Date().addingTimeInterval(60)
 
     public init(store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000, retention: Retention? = nil) {
         self.retention = retention
@@ -140,14 +141,18 @@ public final class StoreWriter: @unchecked Sendable {
                 // Pruning runs between batches, outside the lock; rows keep queueing meanwhile.
                 nextPrune = Date().addingTimeInterval(3600)
                 condition.unlock()
-                do { try store.prune(retention, now: Int64(Date().timeIntervalSince1970 * 1000)) } catch { failure = "pruning: \(error)" }
+                do {
+                    try store.prune(retention, now: Int64(Date().timeIntervalSince1970 * 1000)) { [self] in
+                        condition.lock(); stats.lastRoundMonotonicMs = StoreWriter.monotonicMs(); condition.unlock()
+                    }
+                } catch {
+                    failure = "pruning: \(error)"
+                }
                 condition.lock()
                 if let failure { stats.lastError = failure }
             }
             flushedGeneration += 1
-            var ts = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            stats.lastRoundMonotonicMs = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+            stats.lastRoundMonotonicMs = StoreWriter.monotonicMs()
             condition.broadcast()
             if stop && (queue.isEmpty || failure != nil) { break }
             if failure != nil {
@@ -158,6 +163,12 @@ public final class StoreWriter: @unchecked Sendable {
         finished = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    static func monotonicMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     /// The next instant at half an interval past a multiple of `interval` since the epoch.

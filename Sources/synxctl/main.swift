@@ -67,7 +67,7 @@ extension Synxctl {
 
     struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Voltage events of waveform meters (dips, swells, interruptions, RVC), newest first.",
+            abstract: "Stored events, newest first: dips, swells, interruptions, RVC of waveform meters; threshold excursions of polled values.",
             discussion: "--since takes the same times as query: ISO 8601, epoch milliseconds, 'now', or 30s, 10m, 2h, 7d before now.")
         @OptionGroup var options: CommonOptions
         @Option(name: .long, help: "Only this meter.") var meter: String?
