@@ -186,7 +186,10 @@ final class WaveformMeter: @unchecked Sendable {
 
     // MARK: - Analysis
 
+    /// The stream's description as the reader last saw it (guarded by `condition`).
     private var interface: WaveformInterface?
+    /// The engine's configuration, built once per stream description (analysis thread only).
+    private var analysed: EngineConfiguration?
 
     private func enqueue(_ block: SampleBlock, interface w: WaveformInterface) {
         condition.lock()
@@ -211,8 +214,10 @@ final class WaveformMeter: @unchecked Sendable {
             condition.unlock()
             if let w, w != engineInterface {
                 do {
-                    engine = try PowerQualityEngine(configuration: engineConfiguration(w))
+                    let configuration = engineConfiguration(w)
+                    engine = try PowerQualityEngine(configuration: configuration)
                     engineInterface = w
+                    analysed = configuration
                 } catch {
                     logger.error("waveform meter cannot be analysed", metadata: ["error": "\(error)"])
                     engine = nil
@@ -293,7 +298,7 @@ final class WaveformMeter: @unchecked Sendable {
     /// The canonical measurements (docs/measurements.md) of a value set.
     private func liveValues(_ v: PowerQualityValues, time: Int64) -> [LiveValue] {
         var out: [LiveValue] = []
-        let channels = engineConfiguration(interface!).channels
+        let channels = analysed?.channels ?? []
         for (spec, c) in zip(channels, v.channels) {
             let p = spec.phase.rawValue
             if spec.kind == .voltage {
@@ -319,7 +324,7 @@ final class WaveformMeter: @unchecked Sendable {
                                          durationMicroseconds: Int64(e.duration * 1e6), magnitude: e.magnitude, reference: e.reference,
                                          steadyStateChange: e.steadyStateChange, worstPhase: e.worstPhase.rawValue,
                                          perPhase: perPhase, incomplete: e.incomplete,
-                                         resolutionMicroseconds: Int64(500_000 / (interface?.nominalFrequency ?? 50)))]))
+                                         resolutionMicroseconds: Int64(500_000 / (analysed?.nominalFrequency.hertz ?? 50)))]))
         alerts.event(e, meter: config.name, bus: bus.name)
     }
 }
