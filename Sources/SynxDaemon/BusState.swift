@@ -65,7 +65,8 @@ final class BusState {
         registry.recordTiming(bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })
         m.lastLateness = lateness
         let linkDown = start < linkRetryAt ? linkError : nil
-        return PollCycle(meter: m, start: start, includesSlow: start >= m.nextSlowDue, linkDown: linkDown)
+        // The slot decides, not the clock: a timer may fire a millisecond before the slot it serves.
+        return PollCycle(meter: m, start: start, includesSlow: m.nextDue >= m.nextSlowDue, linkDown: linkDown)
     }
 
     /// Ends a poll: updates the link state and the meter's schedule at once, and hands the decoding,

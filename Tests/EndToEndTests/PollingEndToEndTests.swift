@@ -39,6 +39,12 @@ final class PollingEndToEndTests: XCTestCase {
         let meters = ["incomer": "1", "pv-inverter": "4", "feeder-a": "2", "feeder-b": "3"]
         h.waitUntil("all meters online") { try h.status().meters.allSatisfy { $0.state == .online } }
         let served = try h.simulatorValues()
+        // Slow registers (energy) come with the polls that include them; wait until each meter has had one.
+        h.waitUntil("every served measurement in the live table") {
+            try meters.allSatisfy { meter, unit in
+                Set(try h.request(Request(command: .live, meter: meter)).live!.values.map(\.measurement)) == Set(served[unit]!.keys)
+            }
+        }
 
         for (meter, unit) in meters {
             let (code, out, err) = try h.synxctl(["live", meter, "--json"])
