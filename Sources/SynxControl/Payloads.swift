@@ -51,9 +51,11 @@ public struct BusStatus: Codable, Equatable, Sendable {
     public var pollLatenessP99Ms: Double
     /// 99th percentile of the change of that lateness from one poll of a meter to its next (ms).
     public var pollJitterP99Ms: Double
+    /// Frames that arrived when no reply was awaited or matched no request, dropped (absent from older daemons).
+    public var strayFrames: Int?
 
     public init(name: String, endpoint: String, state: String, lastError: String?, requests: Int, failures: Int,
-                pollLatenessP99Ms: Double, pollJitterP99Ms: Double) {
+                pollLatenessP99Ms: Double, pollJitterP99Ms: Double, strayFrames: Int? = nil) {
         self.name = name
         self.endpoint = endpoint
         self.state = state
@@ -62,6 +64,7 @@ public struct BusStatus: Codable, Equatable, Sendable {
         self.failures = failures
         self.pollLatenessP99Ms = pollLatenessP99Ms
         self.pollJitterP99Ms = pollJitterP99Ms
+        self.strayFrames = strayFrames
     }
 }
 
@@ -91,9 +94,15 @@ public struct MeterStatus: Codable, Equatable, Sendable {
     public var pollIntervalMs: Int
     public var polls: Int
     public var failedPolls: Int
+    /// Slots that passed without a poll, by reason (`backoff`, `bus busy`, …); each is stored as a `missing`
+    /// row (absent from older daemons).
+    public var missedPolls: [String: Int]?
+    /// Values stored `invalid`, by reason (`frequency outside 10…100 Hz`, …) (absent from older daemons).
+    public var invalidValues: [String: Int]?
 
     public init(name: String, bus: String, unit: Int, profile: String, model: String, state: MeterState,
-                lastError: String?, lastGoodPoll: Int64?, pollIntervalMs: Int, polls: Int, failedPolls: Int) {
+                lastError: String?, lastGoodPoll: Int64?, pollIntervalMs: Int, polls: Int, failedPolls: Int,
+                missedPolls: [String: Int]? = nil, invalidValues: [String: Int]? = nil) {
         self.name = name
         self.bus = bus
         self.unit = unit
@@ -105,6 +114,8 @@ public struct MeterStatus: Codable, Equatable, Sendable {
         self.pollIntervalMs = pollIntervalMs
         self.polls = polls
         self.failedPolls = failedPolls
+        self.missedPolls = missedPolls
+        self.invalidValues = invalidValues
     }
 }
 

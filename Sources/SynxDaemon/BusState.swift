@@ -9,9 +9,12 @@ import SynxStore
 /// (a serial bus thread or the TCP reactor). Used from that one thread only; recording runs on the
 /// daemon's recorder queue.
 ///
-/// A meter that fails is marked offline or degraded with the reason and retried with backoff, so a dead
-/// meter costs its neighbours at most one timeout per retry. A link that cannot be opened puts the whole
-/// bus in backoff: its meters are reported offline at once instead of each waiting for a connect timeout.
+/// A meter that fails is marked offline or degraded with the reason and *isolated*: it is retried with
+/// backoff, and each retry is a probe that fits in the time left before the next healthy meter's slot (no
+/// retries, a shortened timeout), so a dead or late unit never takes its neighbours' slots (docs/configuration.md,
+/// "What a failing unit costs its neighbours"). Every slot that passes without a poll is stored as `missing`
+/// and counted with its reason. A link that cannot be opened puts the whole bus in backoff: its meters are
+/// reported offline at once instead of each waiting for a connect timeout.
 final class BusState {
     let config: BusConfig
     let schedules: [MeterSchedule]
@@ -27,6 +30,19 @@ final class BusState {
     private var linkError: ModbusError?
 
     static let maxBackoffMs: Int64 = 10_000
+    /// The shortest probe worth sending to an isolated meter (a meter that answers at all answers sooner).
+    static let minimumProbeMs = 100
+    /// Kept free before a healthy meter's slot, for the probe's own bookkeeping and the frame gap.
+    static let probeMarginMs = 20
+    /// An isolated meter that never finds room beside its healthy neighbours is still probed with the full
+    /// timeout this often, so a meter that comes back on a saturated bus is seen (costing at most one slot).
+    static let forcedProbeIntervalMs: Int64 = 300_000
+    /// Slots of one gap recorded as `missing` rows one by one; a longer gap (a long backoff of a fast meter)
+    /// is counted in full but stored as its first this many slots.
+    static let maxMissingRowsPerGap = 600
+    /// Whether a timeout is followed by a quiet interval as long as the timeout (serial lines: a late reply
+    /// must arrive and be dropped before the next request), which a probe's budget must also hold.
+    let quietAfterTimeout: Bool
 
     /// Fault injection for the watchdog tests: with SYNXD_TEST_STALL_BUS naming this bus, the thread polling
     /// it hangs in its first request, as a driver call that never returns would.
@@ -39,8 +55,9 @@ final class BusState {
     }
 
     init(config: BusConfig, endpoint: String, meters: [MeterConfig], registry: MeterRegistry, writer: StoreWriter,
-         recorder: Recorder, alerts: AlertCenter, logger: Logger) {
+         recorder: Recorder, alerts: AlertCenter, logger: Logger, quietAfterTimeout: Bool) {
         self.config = config
+        self.quietAfterTimeout = quietAfterTimeout
         self.alerts = alerts
         hangsForTesting = ProcessInfo.processInfo.environment["SYNXD_TEST_STALL_BUS"] == config.name
         let now = wallClockNow()
@@ -55,27 +72,94 @@ final class BusState {
         meters.forEach(registry.register(meter:))
     }
 
-    /// The meter whose poll is due first.
-    var nextMeter: MeterSchedule? { schedules.min { $0.nextDue < $1.nextDue } }
+    /// The meter whose poll is due first; healthy meters go before isolated ones due at the same time.
+    var nextMeter: MeterSchedule? {
+        schedules.min { ($0.nextDue, $0.isIsolated ? 1 : 0) < ($1.nextDue, $1.isIsolated ? 1 : 0) }
+    }
 
-    /// Starts a poll of `m` now, recording how late it starts.
-    func begin(_ m: MeterSchedule) -> PollCycle {
+    /// Starts a poll of `m` now, recording how late it starts; nil if `m` is isolated and there is no room
+    /// for a probe before a healthy neighbour's slot (the slot is then recorded as missed and skipped).
+    func begin(_ m: MeterSchedule) -> PollCycle? {
         let start = wallClockNow()
+        var timeout = config.timing.timeoutMilliseconds, retries = config.timing.retries
+        if m.isIsolated {
+            guard let probe = probeTimeout(for: m, now: start) else {
+                skip(m, reason: .noRoom, now: start)
+                return nil
+            }
+            (timeout, retries) = (probe, 0)
+        }
         let lateness = start - m.nextDue
         registry.recordTiming(bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })
         m.lastLateness = lateness
         let linkDown = start < linkRetryAt ? linkError : nil
         // The slot decides, not the clock: a timer may fire a millisecond before the slot it serves.
-        return PollCycle(meter: m, start: start, includesSlow: m.nextDue >= m.nextSlowDue, linkDown: linkDown)
+        return PollCycle(meter: m, start: start, slot: m.nextDue, includesSlow: m.nextDue >= m.nextSlowDue,
+                         timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
+    }
+
+    /// The timeout of a probe of isolated meter `m` starting at `now`: what fits before the next healthy
+    /// meter's slot (half of it when a quiet interval follows a timeout), at most the bus's timeout; nil if
+    /// less than `minimumProbeMs` fits. Every `forcedProbeIntervalMs` the full timeout, room or not.
+    private func probeTimeout(for m: MeterSchedule, now: Int64) -> Int? {
+        let full = config.timing.timeoutMilliseconds
+        if now - m.lastProbe >= BusState.forcedProbeIntervalMs { m.lastProbe = now; return full }
+        guard let healthy = schedules.filter({ !$0.isIsolated && $0 !== m }).map(\.nextDue).min() else {
+            m.lastProbe = now
+            return full  // no healthy neighbour to protect
+        }
+        let room = Int(clamping: healthy - now) - BusState.probeMarginMs - config.timing.frameGapMilliseconds
+        let timeout = min(full, quietAfterTimeout ? room / 2 : room)
+        guard timeout >= BusState.minimumProbeMs else { return nil }
+        m.lastProbe = now
+        return timeout
+    }
+
+    /// Why a slot passed without a poll (counted per meter in `status`).
+    enum MissedReason: String {
+        /// The meter is failing and waits (2, 4, 8… intervals, at most 10 s) before its next probe.
+        case backoff
+        /// The bus was still busy with earlier polls when the slot came (the bus is overloaded).
+        case busy = "bus busy"
+        /// The meter is failing and no probe fitted before a healthy neighbour's slot.
+        case noRoom = "isolated: no room beside healthy meters"
+    }
+
+    /// Skips the slot of isolated meter `m` without polling it.
+    private func skip(_ m: MeterSchedule, reason: MissedReason, now: Int64) {
+        let interval = Int64(m.config.pollIntervalMs)
+        let missed = m.nextDue
+        m.nextDue = alignedAfter(max(missed, now), interval: interval)
+        recordMissed(m, slots: Array(stride(from: missed, to: m.nextDue, by: Int(interval))), reason: reason)
+    }
+
+    /// Stores `missing` rows for slots that passed without a poll and counts them.
+    private func recordMissed(_ m: MeterSchedule, slots: [Int64], reason: MissedReason) {
+        guard !slots.isEmpty else { return }
+        let points = (m.profile?.points ?? []).filter { $0.rate == .fast }
+        let stored = slots.prefix(BusState.maxMissingRowsPerGap)  // a stride of at most 10 s of slots in practice
+        recorder.async { [self] in
+            var rows: [SampleRow] = []
+            rows.reserveCapacity(points.count * stored.count)
+            for t in stored {
+                for p in points {
+                    rows.append(SampleRow(meter: m.config.name, measurement: p.measurement.name, unit: p.measurement.unit,
+                                          time: t, value: nil, quality: .missing))
+                }
+            }
+            if !rows.isEmpty { writer.enqueue(rows) }
+            registry.recordMissed(meter: m.config.name, reason: reason.rawValue, count: slots.count)
+        }
     }
 
     /// Ends a poll: updates the link state and the meter's schedule at once, and hands the decoding,
     /// storing and publishing to the recorder queue, so the next poll on this bus starts without waiting.
-    func finish(_ cycle: PollCycle) {
+    func finish(_ cycle: PollCycle, strayFrames: Int) {
         let m = cycle.meter
-        noteLink(cycle)
+        noteLink(cycle, strayFrames: strayFrames)
         let state: MeterState = cycle.failures.isEmpty ? .online : (cycle.image.isEmpty ? .offline : .degraded)
-        m.advance(after: cycle.start, failed: state == .offline, includedSlow: cycle.includesSlow)
+        let missed = m.advance(after: cycle, failed: state == .offline)
+        recordMissed(m, slots: missed.slots, reason: missed.reason)
         let points = (m.profile?.points ?? []).filter { $0.rate == .fast || cycle.includesSlow }
         let reason = cycle.failures.first.map { describe($0, meter: m) }
         let (image, start, model) = (cycle.image, cycle.start, m.profile?.model)
@@ -87,15 +171,18 @@ final class BusState {
         var rows: [SampleRow] = []
         var live: [LiveValue] = []
         var decoded: [(point: RegisterPoint, value: Double)] = []
+        var invalid: [String] = []
         rows.reserveCapacity(points.count)
         for p in points {
             let value: Double?, quality: SampleQuality
-            switch image.reading(of: p) {
+            switch image.reading(of: p, plausibility: m.plausibility) {
             case .value(let v):
                 (value, quality) = (v, .good)
                 live.append(LiveValue(measurement: p.measurement.name, value: v, unit: p.measurement.unit, time: start))
                 decoded.append((p, v))
-            case .invalid: (value, quality) = (nil, .invalid)
+            case .invalid(let why):
+                (value, quality) = (nil, .invalid)
+                invalid.append(why)
             case .unread: (value, quality) = (nil, .missing)
             case .notImplemented: continue
             }
@@ -105,14 +192,22 @@ final class BusState {
         writer.enqueue(rows)
         let derived = m.derived.add(decoded, time: start)
         if !derived.isEmpty { writer.enqueue(records: StoreRecords(derived: derived)) }
-        let previous = registry.recordPoll(meter: m.config.name, state: state, error: reason, values: live, time: start, model: model)
+        // A value no meter can measure makes the poll degraded, with the reasons counted (never stored as good).
+        var (state, reason) = (state, reason)
+        if !invalid.isEmpty {
+            if state == .online { state = .degraded }
+            let extra = invalid.count > 1 ? " (and \(invalid.count - 1) more)" : ""
+            reason = reason ?? "implausible value: \(invalid[0])\(extra)"
+        }
+        let previous = registry.recordPoll(meter: m.config.name, state: state, error: reason, values: live, time: start,
+                                           model: model, invalid: invalid)
         logTransition(m, from: previous, to: state, reason: reason)
         let excursions = alerts.evaluate(meter: m.config, values: live, time: start)
         if !excursions.isEmpty { writer.enqueue(records: StoreRecords(events: excursions)) }
     }
 
     /// Tracks the link: a connection failure puts the bus in backoff; any answer clears it.
-    private func noteLink(_ cycle: PollCycle) {
+    private func noteLink(_ cycle: PollCycle, strayFrames: Int) {
         if let failure = cycle.failures.first(where: \.isConnectionFailure) {
             let now = wallClockNow()
             if linkError == nil || now >= linkRetryAt {
@@ -125,7 +220,7 @@ final class BusState {
             linkBackoffMs = 0
         }
         registry.recordBus(config.name, connected: linkError == nil && cycle.requests > 0, error: linkError?.reason,
-                           requests: cycle.requests, failures: cycle.failures.count)
+                           requests: cycle.requests, failures: cycle.failures.count, strayFrames: strayFrames)
     }
 
     private func describe(_ error: ModbusError, meter: MeterSchedule) -> String {
@@ -182,8 +277,9 @@ final class MeterSchedule {
                  ReadPlan(points: p.points.filter { $0.rate == .slow }, mergeGap: p.mergeGap))
     }
 
-    /// Moves to the next slot after a poll that started at `start`, backing off after failures.
-    func advance(after start: Int64, failed: Bool, includedSlow: Bool) {
+    /// Moves to the next slot after `cycle`, backing off after failures; returns the slots that passed without
+    /// a poll (the poll ran past them, or the backoff skips them) and why.
+    func advance(after cycle: PollCycle, failed: Bool) -> (slots: [Int64], reason: BusState.MissedReason) {
         let interval = Int64(config.pollIntervalMs)
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
         var delay = interval
@@ -192,9 +288,18 @@ final class MeterSchedule {
             delay = min(interval << min(consecutiveFailures - 1, 16), cap)
         }
         let now = wallClockNow()
-        nextDue = alignedAfter(max(start + delay - interval, now), interval: interval)
-        if includedSlow { nextSlowDue = alignedAfter(now, interval: Int64(config.slowPollIntervalMs)) }
+        nextDue = alignedAfter(max(cycle.start + delay - interval, now), interval: interval)
+        if cycle.includesSlow { nextSlowDue = alignedAfter(now, interval: Int64(config.slowPollIntervalMs)) }
+        if consecutiveFailures == 1 { lastProbe = now }  // newly isolated: the forced-probe period starts now
+        return (Array(stride(from: cycle.slot + interval, to: nextDue, by: Int(interval))), delay > interval ? .backoff : .busy)
     }
+
+    /// Whether the meter is failing: its polls are probes that must fit beside its healthy neighbours.
+    var isIsolated: Bool { consecutiveFailures > 0 }
+    /// Wall-clock ms of its last probe while isolated.
+    var lastProbe: Int64 = 0
+    /// The values it can physically report (`docs/measurements.md`).
+    var plausibility: Plausibility { Plausibility(nominalVoltage: config.nominalVoltage) }
 }
 
 /// The first multiple of `interval` strictly after `t` (so a 1 s meter polls at whole seconds).

@@ -36,6 +36,13 @@ public struct BusConfig: Sendable, Equatable {
     public var timing: BusTiming
 }
 
+extension BusConfig.Link {
+    /// Whether replies carry no transaction id (RTU framing), so only silence tells a late reply from the next.
+    var hasNoTransactionIDs: Bool {
+        if case .tcp = self { return false } else { return true }
+    }
+}
+
 /// The wiring of the measured system (IEC 61000-4-30 §4.2 terms).
 public enum Wiring: String, Sendable {
     case threePhaseFourWire = "3P4W"

@@ -14,6 +14,10 @@ final class MeterRegistry: @unchecked Sendable {
         var polls = 0
         var failedPolls = 0
         var values: [String: LiveValue] = [:]
+        /// Slots that passed without a poll, by reason; values stored `invalid`, by reason (a small fixed set
+        /// of reasons per meter: the measurement and the rule, never the value).
+        var missedPolls: [String: Int] = [:]
+        var invalidValues: [String: Int] = [:]
     }
 
     struct BusEntry {
@@ -23,6 +27,9 @@ final class MeterRegistry: @unchecked Sendable {
         var lastError: String?
         var requests = 0
         var failures = 0
+        /// Frames (or bursts of bytes) that arrived when no reply was awaited, or did not match the request in
+        /// flight, and were dropped.
+        var strayFrames = 0
         /// How late the last polls started against their wall-clock slot (ms), and how much that changed
         /// from one poll of a meter to its next (ms).
         var lateness = Ring(capacity: MeterRegistry.timingWindow)
@@ -86,7 +93,8 @@ final class MeterRegistry: @unchecked Sendable {
 
     /// Records the outcome of one poll. Returns the previous state, so the caller can log transitions.
     @discardableResult
-    func recordPoll(meter: String, state: MeterState, error: String?, values: [LiveValue], time: Int64, model: String?) -> MeterState {
+    func recordPoll(meter: String, state: MeterState, error: String?, values: [LiveValue], time: Int64, model: String?,
+                    invalid: [String] = []) -> MeterState {
         lock.withLock {
             guard var m = meters[meter] else { return .unknown }
             let previous = m.state
@@ -94,16 +102,23 @@ final class MeterRegistry: @unchecked Sendable {
             m.state = state
             m.lastError = error
             if let model { m.model = model }
-            if state == .offline { m.failedPolls += 1 } else { m.lastGoodPoll = time }
+            if state == .offline { m.failedPolls += 1 } else if state == .online || !values.isEmpty { m.lastGoodPoll = time }
             for v in values { m.values[v.measurement] = v }
+            for reason in invalid { m.invalidValues[reason, default: 0] += 1 }
             meters[meter] = m
             return previous
         }
     }
 
-    func recordBus(_ bus: String, connected: Bool, error: String?, requests: Int, failures: Int) {
+    /// Counts `count` slots of `meter` that passed without a poll.
+    func recordMissed(meter: String, reason: String, count: Int) {
+        lock.withLock { meters[meter]?.missedPolls[reason, default: 0] += count }
+    }
+
+    func recordBus(_ bus: String, connected: Bool, error: String?, requests: Int, failures: Int, strayFrames: Int = 0) {
         lock.withLock {
             guard var b = buses[bus] else { return }
+            b.strayFrames += strayFrames
             b.state = connected ? "connected" : (error == nil ? "disconnected" : "error")
             b.lastError = error
             b.requests += requests
@@ -129,7 +144,8 @@ final class MeterRegistry: @unchecked Sendable {
                 buses[name].map { b in
                     BusStatus(name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
                               requests: b.requests, failures: b.failures,
-                              pollLatenessP99Ms: percentile(b.lateness.values, 0.99), pollJitterP99Ms: percentile(b.jitter.values, 0.99))
+                              pollLatenessP99Ms: percentile(b.lateness.values, 0.99), pollJitterP99Ms: percentile(b.jitter.values, 0.99),
+                              strayFrames: b.strayFrames)
                 }
             }
         }
@@ -148,7 +164,8 @@ final class MeterRegistry: @unchecked Sendable {
     private static func status(_ m: MeterEntry) -> MeterStatus {
         MeterStatus(name: m.config.name, bus: m.config.bus, unit: Int(m.config.unit), profile: m.config.profile.name,
                     model: m.model, state: m.state, lastError: m.lastError, lastGoodPoll: m.lastGoodPoll,
-                    pollIntervalMs: m.config.pollIntervalMs, polls: m.polls, failedPolls: m.failedPolls)
+                    pollIntervalMs: m.config.pollIntervalMs, polls: m.polls, failedPolls: m.failedPolls,
+                    missedPolls: m.missedPolls, invalidValues: m.invalidValues)
     }
 }
 

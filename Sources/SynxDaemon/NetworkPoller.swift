@@ -70,7 +70,8 @@ final class NetworkPoller: @unchecked Sendable {
         guard !bus.removed, let m = bus.state.nextMeter else { return }
         reactor.schedule(atWallClock: m.nextDue) { [self] in
             guard !bus.removed else { return }
-            pump(bus, bus.state.begin(m))
+            guard let cycle = bus.state.begin(m) else { return scheduleNext(bus) }  // an isolated meter's slot skipped
+            pump(bus, cycle)
         }
     }
 
@@ -78,10 +79,11 @@ final class NetworkPoller: @unchecked Sendable {
         guard !bus.removed else { return }
         if bus.state.hangsForTesting { bus.state.hangForTesting() }
         guard let r = cycle.nextRead else {
-            bus.state.finish(cycle)
+            bus.state.finish(cycle, strayFrames: reactor.takeStrayFrames(bus.connection))
             return scheduleNext(bus)
         }
-        reactor.submit(bus.connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count) { [self] result in
+        reactor.submit(bus.connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count,
+                       timeoutMilliseconds: cycle.timeoutMilliseconds, retries: cycle.retries) { [self] result in
             cycle.complete(result)
             pump(bus, cycle)
         }

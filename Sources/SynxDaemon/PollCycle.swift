@@ -8,9 +8,13 @@ final class PollCycle {
     struct Read { var table: RegisterTable; var address: Int; var count: Int }
 
     let meter: MeterSchedule
-    /// Wall-clock ms at which the poll started.
+    /// Wall-clock ms at which the poll started, and of the slot it serves.
     let start: Int64
+    let slot: Int64
     let includesSlow: Bool
+    /// Each read's response timeout and retries: the bus's, or a probe's when the meter is isolated.
+    let timeoutMilliseconds: Int
+    let retries: Int
     private(set) var image = RegisterImage()
     private(set) var failures: [ModbusError] = []
     private(set) var requests = 0
@@ -19,10 +23,14 @@ final class PollCycle {
     private var stopped = false
 
     /// A cycle; with `linkDown` it fails at once with that error, sending nothing.
-    init(meter: MeterSchedule, start: Int64, includesSlow: Bool, linkDown: ModbusError?) {
+    init(meter: MeterSchedule, start: Int64, slot: Int64, includesSlow: Bool, timeoutMilliseconds: Int, retries: Int,
+         linkDown: ModbusError?) {
         self.meter = meter
         self.start = start
+        self.slot = slot
         self.includesSlow = includesSlow
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.retries = retries
         if let linkDown {
             failures = [linkDown]
             stopped = true
@@ -65,7 +73,10 @@ final class PollCycle {
             failures.append(error)
             // An exception concerns that block only; anything else means the meter or link is gone, so
             // another timeout on its other blocks would only delay its neighbours.
-            if case .exception = error.kind {} else { stopped = true }
+            switch error.kind {
+            case .exception, .invalidException: break
+            default: stopped = true
+            }
         }
     }
 

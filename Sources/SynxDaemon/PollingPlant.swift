@@ -103,7 +103,7 @@ final class PollingPlant {
     private func start(_ bus: BusConfig, meters: [MeterConfig]) throws {
         let makeState = { [registry, writer, recorder, alerts, logger] (endpoint: String) in
             BusState(config: bus, endpoint: endpoint, meters: meters, registry: registry, writer: writer,
-                     recorder: recorder, alerts: alerts, logger: logger)
+                     recorder: recorder, alerts: alerts, logger: logger, quietAfterTimeout: bus.link.hasNoTransactionIDs)
         }
         if meters.first?.source == .waveform, case .tcp(let host, let port) = bus.link {
             let meter = try WaveformMeter(config: meters[0], bus: bus, host: host, port: port, registry: registry,

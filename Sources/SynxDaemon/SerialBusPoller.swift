@@ -51,15 +51,17 @@ final class SerialBusPoller: @unchecked Sendable {
             let stop = stopping
             condition.unlock()
             if stop { return }
-            let cycle = state.begin(m)
+            guard let cycle = state.begin(m) else { continue }  // an isolated meter's slot skipped
             while let r = cycle.nextRead {
                 busyLock.withLock { busySince = monotonicMilliseconds() }
                 if state.hangsForTesting { state.hangForTesting() }
-                cycle.complete(Result { try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count) }
-                    .mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
+                cycle.complete(Result {
+                    try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count,
+                                 timeoutMilliseconds: cycle.timeoutMilliseconds, retries: cycle.retries)
+                }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
                 busyLock.withLock { busySince = nil }
             }
-            state.finish(cycle)
+            state.finish(cycle, strayFrames: bus.transport.takeStrayFrames())
         }
     }
 }

@@ -28,13 +28,27 @@ final class WaveformMeter: @unchecked Sendable {
     private var droppedBlocks = 0
     private let readerDone = DispatchSemaphore(value: 0)
     private let analysisDone = DispatchSemaphore(value: 0)
-    /// Blocks the analysis may lag behind before the oldest are dropped (then a gap).
+    /// Blocks the analysis may lag behind before the oldest are dropped (then a gap). A block holds at most
+    /// 123 samples (one read), about 1.3 KB as decoded doubles: at most about 2.6 MB per meter.
     static let maxQueuedBlocks = 2000
-    /// Seconds of raw samples kept for exporting event waveforms (as read: int16 counts, 2 bytes a sample).
+    /// Seconds of raw samples kept for exporting event waveforms (as read: int16 counts, 2 bytes a sample)...
     static let retentionSeconds = 20.0
+    /// ...but never more than this many bytes per meter, whatever sample rate and block size the device
+    /// claims (16 MiB: 20 s up to 50 kS/s × 8 channels; about 10 s at 100 kS/s × 8 channels).
+    static let maxRawBytes = 16 << 20
+    /// How long a stream may deliver nothing the engine can use before the meter is `degraded`.
+    static let nothingUsableAfterMs: Int64 = 5000
     private struct RawBlock { var sequence: UInt32; var start: Double; var registers: ArraySlice<UInt16> }
     private var raw: [RawBlock] = []
     private var rawInterface: WaveformInterface?
+    /// What the stream delivered (guarded by `condition`): when the engine last produced a value (monotonic
+    /// ms), and the last reason it could not, with counts of each kind of trouble.
+    private var lastValueAt: Int64?
+    private var trouble: String?
+    private var troubleCounts: [String: Int] = [:]
+    /// The reader's and the analysis thread's log lines that a lying device could repeat without end.
+    private var readerLog = RepeatLimiter()
+    private var analysisLog = RepeatLimiter()
 
     init(config: MeterConfig, bus: BusConfig, host: String, port: Int, registry: MeterRegistry, writer: StoreWriter,
          alerts: AlertCenter, logger: Logger) throws {
@@ -66,10 +80,54 @@ final class WaveformMeter: @unchecked Sendable {
 
     private var isStopping: Bool { condition.withLock { stopping } }
 
+    /// Waits `seconds` (at most 10 s; a non-finite time waits nothing) or until stop.
     private func pause(_ seconds: Double) {
+        let wait = seconds.isFinite ? min(max(seconds, 0), 10) : 0
         condition.lock()
-        if !stopping { _ = condition.wait(until: Date().addingTimeInterval(seconds)) }
+        if !stopping { _ = condition.wait(until: Date().addingTimeInterval(wait)) }
         condition.unlock()
+    }
+
+    /// Notes why the stream delivered nothing usable, counted by `kind`, and logs it (rate-limited).
+    private func noteTrouble(_ kind: String, _ message: String, onAnalysisThread: Bool) {
+        let now = monotonicMilliseconds()
+        condition.withLock {
+            trouble = message
+            troubleCounts[kind, default: 0] += 1
+        }
+        let admitted = onAnalysisThread ? analysisLog.admit(kind, now: now) : readerLog.admit(kind, now: now)
+        guard let heldBack = admitted else { return }
+        var meta: Logger.Metadata = ["problem": "\(kind)"]
+        if heldBack > 0 { meta["repeated"] = "\(heldBack)" }
+        logger.warning("\(message)", metadata: meta)
+    }
+
+    /// The meter's state after a round of reading: online while the engine produces values, degraded (with
+    /// the reason and counts) when the device answers but nothing usable has come out for a while.
+    private func judge(streamingSince: Int64, lastBlockAt: Int64) {
+        let now = monotonicMilliseconds()
+        let (last, noted, counts) = condition.withLock { (lastValueAt, trouble, troubleCounts) }
+        var reason = noted
+        if now - lastBlockAt > WaveformMeter.nothingUsableAfterMs {
+            reason = "no new sample block for \((now - lastBlockAt) / 1000) s (the device's newest block stands still)"
+        }
+        let state: MeterState
+        var error: String?
+        if let last, now - last <= WaveformMeter.nothingUsableAfterMs {
+            state = .online
+        } else if now - streamingSince > WaveformMeter.nothingUsableAfterMs {
+            state = .degraded
+            let tally = counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            error = "nothing measured for \((now - (last ?? streamingSince)) / 1000) s: \(reason ?? "no complete window yet")"
+                + (tally.isEmpty ? "" : " (\(tally))")
+        } else {
+            return  // starting: the engine needs a window or two
+        }
+        let previous = registry.recordPoll(meter: config.name, state: state, error: error, values: [], time: wallClockNow(), model: nil)
+        if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
+        if state == .degraded && previous != .degraded {
+            logger.warning("waveform meter degraded", metadata: ["reason": "\(error ?? "")"])
+        }
     }
 
     // MARK: - Reading
@@ -79,9 +137,12 @@ final class WaveformMeter: @unchecked Sendable {
     }
 
     private func readLoop() {
+        var backoff = 0.0
         while !isStopping {
             do {
-                let interface = try WaveformInterface(capability: read(WaveformInterface.capabilityAddress, WaveformInterface.capabilityLength))
+                let capability = try read(WaveformInterface.capabilityAddress, WaveformInterface.capabilityLength)
+                let interface = try WaveformInterface(capability: capability)
+                try interface.checkClock(newest: WaveformInterface.newest(capability), hostSeconds: Double(wallClockNow()) / 1000)
                 registry.recordBus(bus.name, connected: true, error: nil, requests: 1, failures: 0)
                 try stream(interface)
             } catch {
@@ -93,44 +154,44 @@ final class WaveformMeter: @unchecked Sendable {
                     alerts.raise(.meterOffline, key: config.name, message: "meter \(config.name) offline: \(reason)",
                                  fields: ["meter": "\(config.name)", "bus": "\(bus.name)", "unit": "\(config.unit)", "reason": "\(reason)"])
                 }
-                pause(2)
+                backoff = min(max(backoff * 2, 2), 30)
+                pause(backoff)
             }
         }
     }
 
-    /// Follows the FIFO from its newest block on, until an error or stop.
+    /// Follows the FIFO from its newest block on, until an error or stop. The block times are checked against
+    /// the host's clock at every round (a device that resets its clock is re-read from its capability block).
     private func stream(_ w: WaveformInterface) throws {
-        let scales = w.channels.map { Double($0.scale) }
         var next: UInt32?
         let blockSeconds = Double(w.samplesPerBlock) / Double(w.sampleRate)
+        let streamingSince = monotonicMilliseconds()
+        var lastBlockAt = streamingSince
         while !isStopping {
             let head = try read(WaveformInterface.capabilityAddress, 14)
-            guard let newest = WaveformInterface.newest(head) else { pause(blockSeconds); continue }
+            let newest = WaveformInterface.newest(head)
+            try w.checkClock(newest: newest, hostSeconds: Double(wallClockNow()) / 1000)
+            guard let newest else { pause(blockSeconds); judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt); continue }
             var seq = next ?? newest
             if newest &- seq >= UInt32(w.fifoDepth - 1) {
                 // Overrun: the blocks between were overwritten. Skip ahead; the engine sees the gap.
-                logger.warning("waveform overrun: blocks lost", metadata: ["lost": "\(newest &- seq)"])
+                noteTrouble("overrun", "waveform overrun: \(newest &- seq) blocks lost", onAnalysisThread: false)
                 seq = newest &- UInt32(w.fifoDepth / 2)
             }
             while seq <= newest && !isStopping {
                 let r = try read(w.slotAddress(seq), w.blockLength)
-                guard UInt32(r[0]) << 16 | UInt32(r[1]) == seq else { break }  // overwritten meanwhile: re-read the head
-                var channels = Array(repeating: [Double](repeating: 0, count: w.samplesPerBlock), count: w.channels.count)
-                for k in 0..<w.samplesPerBlock {
-                    for c in 0..<w.channels.count {
-                        channels[c][k] = Double(Int16(bitPattern: r[2 + k * w.channels.count + c])) * scales[c]
-                    }
+                guard let channels = w.samples(ofSlot: r, sequence: seq) else {
+                    // Overwritten meanwhile (or a device that never serves the block it names): re-read the head.
+                    noteTrouble("sequence", "waveform slot of block \(seq) holds another block", onAnalysisThread: false)
+                    break
                 }
                 enqueue(SampleBlock(startTime: w.startTime(seq), channels: channels), interface: w)
                 keep(RawBlock(sequence: seq, start: w.startTime(seq), registers: r[2...]), interface: w)
                 seq &+= 1
             }
-            if seq != next {
-                // New blocks: the stream advances (a FIFO whose head stands still turns the data stale).
-                let previous = registry.recordPoll(meter: config.name, state: .online, error: nil, values: [], time: wallClockNow(), model: nil)
-                if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
-            }
+            if seq != next { lastBlockAt = monotonicMilliseconds() }
             next = seq
+            judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt)
             // Read the FIFO in rounds (not a head read per block): every 100 ms, or a quarter of the FIFO's span if
             // that is shorter, and never more often than every two blocks.
             pause(max(blockSeconds * 2, min(0.1, blockSeconds * Double(w.fifoDepth) / 4)))
@@ -144,7 +205,9 @@ final class WaveformMeter: @unchecked Sendable {
         defer { condition.unlock() }
         if rawInterface != w { raw.removeAll(); rawInterface = w }
         raw.append(block)
-        let capacity = Int(WaveformMeter.retentionSeconds * Double(w.sampleRate) / Double(w.samplesPerBlock))
+        let bytesPerBlock = 2 * w.blockLength + 64  // the registers and the array's bookkeeping
+        let capacity = min(Int(WaveformMeter.retentionSeconds * Double(w.sampleRate) / Double(w.samplesPerBlock)),
+                           WaveformMeter.maxRawBytes / bytesPerBlock * 8 / 9)
         if raw.count > capacity + capacity / 8 { raw.removeFirst(raw.count - capacity) }
     }
 
@@ -219,13 +282,20 @@ final class WaveformMeter: @unchecked Sendable {
                     engineInterface = w
                     analysed = configuration
                 } catch {
-                    logger.error("waveform meter cannot be analysed", metadata: ["error": "\(error)"])
+                    noteTrouble("unanalysable", "waveform stream cannot be analysed: \(error)", onAnalysisThread: true)
                     engine = nil
                 }
             }
+            if engine == nil && !batch.isEmpty {
+                noteTrouble("unanalysable", "waveform stream cannot be analysed", onAnalysisThread: true)
+            }
             for block in batch {
-                guard let outputs = try? engine?.process(block) else { continue }
-                handle(outputs)
+                guard let engine else { break }
+                do {
+                    handle(try engine.process(block))
+                } catch {
+                    noteTrouble("engine", "waveform engine refused a block: \(error)", onAnalysisThread: true)
+                }
             }
             if stop {
                 if let outputs = engine?.finish() { handle(outputs) }
@@ -251,26 +321,29 @@ final class WaveformMeter: @unchecked Sendable {
             switch output {
             case .basic(let b):
                 guard let v = b.values else { continue }
+                condition.withLock { lastValueAt = monotonicMilliseconds() }
                 // Value times are the meter's sample times; the poll time is ours (staleness is judged on our clock).
+                guard let end = ticks(b.end, 1000) else { continue }
                 registry.recordPoll(meter: config.name, state: .online, error: nil,
-                                    values: liveValues(v, time: Int64(b.end * 1000)), time: wallClockNow(), model: nil)
+                                    values: liveValues(v, time: end), time: wallClockNow(), model: nil)
             case .aggregate(let a):
-                aggregates.append(aggregateRow(a))
+                guard let row = aggregateRow(a), let time = ticks(a.end, 1000) else { continue }
+                aggregates.append(row)
                 // The 150/180-cycle values are also the meter's stored series (synxctl query).
                 if a.tier == .cycles150_180, let v = a.values {
-                    let time = Int64(a.end * 1000)
                     rows += liveValues(v, time: time).map {
                         SampleRow(meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value, quality: .good)
                     }
                 }
             case .frequency(let f):
                 let json = f.hertz.map { "{\"frequency_hz\":\($0)}" }
-                aggregates.append(AggregateRow(meter: config.name, tier: "10-s", startMs: Int64(f.start * 1000), endMs: Int64(f.end * 1000),
+                guard let start = ticks(f.start, 1000), let end = ticks(f.end, 1000) else { continue }
+                aggregates.append(AggregateRow(meter: config.name, tier: "10-s", startMs: start, endMs: end,
                                                count: f.cycles, invalidCount: 0, quality: f.quality.names, valuesJSON: json))
             case .event(let e):
                 record(e)
             case .inputIssue(let issue):
-                logger.notice("waveform input: \(issue.kind.rawValue)", metadata: ["samples": "\(issue.samples)"])
+                noteTrouble(issue.kind.rawValue, "waveform input: \(issue.kind.rawValue) (\(issue.samples) samples)", onAnalysisThread: true)
             }
         }
         if !rows.isEmpty { writer.enqueue(rows) }
@@ -279,7 +352,8 @@ final class WaveformMeter: @unchecked Sendable {
 
     /// An aggregate as stored; the 150/180-cycle tier without harmonic spectra (a row every 3 s), the 10-min and
     /// 2-h tiers with them.
-    private func aggregateRow(_ a: Aggregate) -> AggregateRow {
+    private func aggregateRow(_ a: Aggregate) -> AggregateRow? {
+        guard let start = ticks(a.start, 1000), let end = ticks(a.end, 1000) else { return nil }
         var values = a.values
         if a.tier == .cycles150_180, values != nil {
             for c in values!.channels.indices {
@@ -291,7 +365,7 @@ final class WaveformMeter: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let json = values.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
-        return AggregateRow(meter: config.name, tier: a.tier.rawValue, startMs: Int64(a.start * 1000), endMs: Int64(a.end * 1000),
+        return AggregateRow(meter: config.name, tier: a.tier.rawValue, startMs: start, endMs: end,
                             count: a.count, invalidCount: a.invalidCount, quality: a.quality.names, valuesJSON: json)
     }
 
@@ -320,11 +394,20 @@ final class WaveformMeter: @unchecked Sendable {
 
     private func record(_ e: VoltageEvent) {
         let perPhase = Dictionary(uniqueKeysWithValues: e.extremes.map { ($0.key.rawValue, $0.value) })
-        writer.enqueue(records: StoreRecords(events: [EventRow(meter: config.name, kind: e.kind.rawValue, startMicroseconds: Int64(e.start * 1e6),
-                                         durationMicroseconds: Int64(e.duration * 1e6), magnitude: e.magnitude, reference: e.reference,
+        guard let start = ticks(e.start, 1e6), let duration = ticks(e.duration, 1e6) else { return }
+        writer.enqueue(records: StoreRecords(events: [EventRow(meter: config.name, kind: e.kind.rawValue, startMicroseconds: start,
+                                         durationMicroseconds: duration, magnitude: e.magnitude, reference: e.reference,
                                          steadyStateChange: e.steadyStateChange, worstPhase: e.worstPhase.rawValue,
                                          perPhase: perPhase, incomplete: e.incomplete,
                                          resolutionMicroseconds: Int64(500_000 / (analysed?.nominalFrequency.hertz ?? 50)))]))
         alerts.event(e, meter: config.name, bus: bus.name)
     }
+}
+
+/// `seconds` × `perSecond` as an integer (towards zero), or nil where that is no Int64: times come from the
+/// device's clock, and a time that cannot be stored is dropped, never trapped on. (The reader keeps block
+/// times within `WaveformInterface.clockWindowSeconds` of the host's clock, so this only guards.)
+private func ticks(_ seconds: Double, _ perSecond: Double) -> Int64? {
+    let v = (seconds * perSecond).rounded(.towardZero)
+    return v.isFinite && abs(v) < 9.2e18 ? Int64(v) : nil
 }

@@ -22,10 +22,15 @@ public struct RegisterPoint: Sendable, Equatable {
     public var rate: PollRate
     /// Whether SunSpec "not implemented" markers mean the value is absent.
     public var honoursNotImplemented: Bool
+    /// The lowest and highest values this register can hold on this meter model, where they differ from the
+    /// default plausibility range of its measurement (`Plausibility`); nil: the default bound.
+    public var plausibleMin: Double?
+    public var plausibleMax: Double?
 
     public init(measurement: Measurement, table: RegisterTable, address: Int, type: RegisterType,
                 order: WordOrder = .highFirst, scale: Double = 1, scaleFactorAddress: Int? = nil,
-                rate: PollRate = .fast, honoursNotImplemented: Bool = false) {
+                rate: PollRate = .fast, honoursNotImplemented: Bool = false,
+                plausibleMin: Double? = nil, plausibleMax: Double? = nil) {
         self.measurement = measurement
         self.table = table
         self.address = address
@@ -35,6 +40,8 @@ public struct RegisterPoint: Sendable, Equatable {
         self.scaleFactorAddress = scaleFactorAddress
         self.rate = rate
         self.honoursNotImplemented = honoursNotImplemented
+        self.plausibleMin = plausibleMin
+        self.plausibleMax = plausibleMax
     }
 
     /// The last register the point occupies.

@@ -24,7 +24,8 @@ public enum ProfileLoader {
         var seen: [String: Int] = [:]
         for reg in try root.sections("register") {
             try reg.rejectUnknownKeys(["measurement", "function", "address", "type", "word_order", "scale",
-                                       "scale_factor_register", "unit", "rate", "sunspec_not_implemented"])
+                                       "scale_factor_register", "unit", "rate", "sunspec_not_implemented",
+                                       "plausible_min", "plausible_max"])
             let measurementName = try reg.requiredString("measurement")
             guard let measurement = Measurement.named(measurementName) else {
                 throw reg.error("measurement", "unknown measurement name \"\(measurementName)\" (see docs/measurements.md)")
@@ -48,13 +49,19 @@ public enum ProfileLoader {
             }
             let scale = try reg.double("scale", in: -1e12...1e12) ?? 1
             guard scale != 0 else { throw reg.error("scale", "must not be 0") }
+            let plausibleMin = try reg.double("plausible_min", in: -1e15...1e15)
+            let plausibleMax = try reg.double("plausible_max", in: -1e15...1e15)
+            if let low = plausibleMin, let high = plausibleMax, low >= high {
+                throw reg.error("plausible_max", "must be above plausible_min (\(low))")
+            }
             points.append(RegisterPoint(
                 measurement: measurement, table: table, address: address, type: type,
                 order: try reg.choice("word_order", wordOrders) ?? defaultOrder,
                 scale: scale,
                 scaleFactorAddress: try reg.int("scale_factor_register", in: 0...0xFFFF),
                 rate: try reg.choice("rate", ["fast": PollRate.fast, "slow": .slow]) ?? .fast,
-                honoursNotImplemented: try reg.bool("sunspec_not_implemented") ?? false))
+                honoursNotImplemented: try reg.bool("sunspec_not_implemented") ?? false,
+                plausibleMin: plausibleMin, plausibleMax: plausibleMax))
         }
         if discovery == .fixed && points.isEmpty {
             throw root.error(nil, "profile \"\(name)\" maps no [[register]]")

@@ -62,18 +62,19 @@ public struct RegisterImage {
 
     /// What a poll yielded for one point.
     public enum Reading: Equatable {
-        /// A finite value in the canonical unit.
+        /// A finite, plausible value in the canonical unit.
         case value(Double)
         /// The device marks the point not implemented (SunSpec); it is not a measurement of this meter.
         case notImplemented
-        /// Read, but not a usable number (NaN, infinity, bad scale factor).
-        case invalid
+        /// Read, but not a usable number (NaN, infinity, a bad scale factor, a value no meter can measure):
+        /// why, in a few words that do not depend on the value (so reasons can be counted).
+        case invalid(String)
         /// Its registers were not read (the request failed).
         case unread
     }
 
-    /// What the registers hold for `point`.
-    public func reading(of point: RegisterPoint) -> Reading {
+    /// What the registers hold for `point`, judged against `plausibility`.
+    public func reading(of point: RegisterPoint, plausibility: Plausibility) -> Reading {
         guard let raw = slice(point.table, point.address, point.type.wordCount) else { return .unread }
         if point.honoursNotImplemented && RegisterCodec.isSunSpecNotImplemented(raw, as: point.type) { return .notImplemented }
         var v = scaled(RegisterCodec.decode(raw, as: point.type, order: point.order), by: point.scale)
@@ -81,10 +82,14 @@ public struct RegisterImage {
             guard let sf = slice(point.table, sfAddress, 1)?.first else { return .unread }
             if sf == 0x8000 { return .notImplemented }
             let exponent = Int(Int16(bitPattern: sf))
-            guard (-10...10).contains(exponent) else { return .invalid }
+            // SunSpec Information Model Specification §4.2.4: a sunssf is −10…10.
+            guard (-10...10).contains(exponent) else { return .invalid("\(point.measurement.name) scale factor outside -10…10") }
             v = exponent < 0 ? v / pow10(-exponent) : v * pow10(exponent)
         }
-        return v.isFinite ? .value(v) : .invalid
+        if v.isNaN { return .invalid("\(point.measurement.name) not a number") }
+        if !v.isFinite { return .invalid("\(point.measurement.name) infinite") }
+        if let problem = plausibility.problem(with: v, of: point) { return .invalid(problem) }
+        return .value(v)
     }
 
     /// `raw × scale`, computed as a division when the scale is 1/n, so 411506 × 0.001 gives 411.506 rather

@@ -57,14 +57,20 @@ public enum SunSpec {
             case (.header(let address, let hops), .success(let header)):
                 let id = Int(header[0]), length = Int(header[1])
                 if header[0] == endModelID || hops >= 64 { return finish(.failure(DiscoveryError.noMeterModel)) }
+                // Every address below comes from the device: each must stay inside the 16-bit register space.
                 if meterModels[id] != nil {
                     guard length == expectedLength(id) else {
                         return finish(.failure(DiscoveryError.badModel("model \(id) at \(address) has length \(length), expected \(expectedLength(id))")))
                     }
+                    guard address + 2 + length - 1 <= 0xFFFF else {
+                        return finish(.failure(DiscoveryError.badModel("model \(id) at \(address) runs past register 65535")))
+                    }
                     return finish(.success(FoundModel(id: id, dataAddress: address + 2, length: length)))
                 }
                 let next = address + 2 + length
-                if next > 0xFFFF { return finish(.failure(DiscoveryError.noMeterModel)) }
+                if next + 1 > 0xFFFF {
+                    return finish(.failure(DiscoveryError.badModel("model \(id) at \(address) of length \(length) puts the next header past register 65535")))
+                }
                 phase = .header(address: next, hops: hops + 1)
             case (.finished, _):
                 break

@@ -44,7 +44,7 @@ public struct WaveformInterface: Equatable, Sendable {
     public var blockLength: Int { 2 + channels.count * samplesPerBlock }
     /// First register of the slot holding block `sequence`.
     public func slotAddress(_ sequence: UInt32) -> Int { Self.fifoAddress + Int(sequence % UInt32(fifoDepth)) * blockLength }
-    /// UTC seconds of the first sample of block `sequence`.
+    /// UTC seconds of the first sample of block `sequence` (finite for any block-0 time and sequence).
     public func startTime(_ sequence: UInt32) -> Double {
         Double(epochMicroseconds) / 1e6 + Double(sequence) * Double(samplesPerBlock) / Double(sampleRate)
     }
@@ -77,6 +77,51 @@ public struct WaveformInterface: Equatable, Sendable {
         guard samplesPerBlock >= 1, blockLength <= 125 else { throw fail("a block of \(blockLength) registers does not fit one read") }
         guard fifoDepth >= 2, Self.fifoAddress + fifoDepth * blockLength <= 65536 else { throw fail("FIFO depth \(fifoDepth) does not fit") }
         guard nominalFrequency == 50 || nominalFrequency == 60 else { throw fail("nominal frequency \(nominalFrequency) Hz") }
+        guard Self.sampleRates.contains(sampleRate) else {
+            throw fail("sample rate \(sampleRate) S/s (\(Self.sampleRates.lowerBound)…\(Self.sampleRates.upperBound) accepted)")
+        }
+        for (i, c) in channels.enumerated() {
+            guard c.scale.isFinite, Self.scales.contains(abs(Double(c.scale))) else {
+                throw fail("channel \(i + 1) has scale \(c.scale) per count (±\(Self.scales.lowerBound)…\(Self.scales.upperBound) accepted)")
+            }
+            if let j = channels[..<i].firstIndex(where: { $0.kind == c.kind && $0.phase == c.phase }) {
+                throw fail("channels \(j + 1) and \(i + 1) measure the same \(c.kind) of phase \(c.phase)")
+            }
+        }
+        guard channels.contains(where: { $0.kind == .voltage && $0.phase <= 3 }) else {
+            throw fail("no phase voltage channel (the engine's reference)")
+        }
+    }
+
+    /// Sample rates accepted, S/s: the engine's range (IEC 61000-4-30 Class A needs at least 4 kS/s for the
+    /// harmonics to the 50th; above 100 kS/s a block would last under a millisecond).
+    public static let sampleRates = 4_000...100_000
+    /// Magnitudes of a channel's scale accepted, volts or amperes per count: a 16-bit count of 1e-9 V is no
+    /// measurement, one of 10 kV is beyond any transformer ratio.
+    public static let scales = 1e-9...1e4
+    /// How far the time of the newest block may be from the host's clock, seconds: a device whose clock is
+    /// further off than this would stamp every value wrongly (or, beyond 2^63 µs, not at all).
+    public static let clockWindowSeconds = 3600.0
+
+    /// Checks that block `sequence` starts within `clockWindowSeconds` of `hostSeconds` (UTC seconds).
+    public func checkClock(newest sequence: UInt32?, hostSeconds: Double) throws {
+        let t = startTime(sequence ?? 0)
+        guard abs(t - hostSeconds) <= Self.clockWindowSeconds else {
+            let offset = abs(t - hostSeconds) < 1e15 ? "\(Int64(t - hostSeconds)) s" : "\(t - hostSeconds) s"
+            throw Invalid(description: "waveform clock: block \(sequence ?? 0) starts \(offset) from the host's clock "
+                                      + "(±\(Int(Self.clockWindowSeconds)) s accepted)")
+        }
+    }
+
+    /// The samples of a FIFO slot read (`blockLength` registers), per channel in volts or amperes, or nil when
+    /// the slot holds another block than `sequence` (it was overwritten before it was read).
+    public func samples(ofSlot r: [UInt16], sequence: UInt32) -> [[Double]]? {
+        guard r.count == blockLength, UInt32(r[0]) << 16 | UInt32(r[1]) == sequence else { return nil }
+        let count = channels.count
+        return channels.indices.map { c in
+            let scale = Double(channels[c].scale)
+            return (0..<samplesPerBlock).map { k in Double(Int16(bitPattern: r[2 + k * count + c])) * scale }
+        }
     }
 
     /// The capability block's registers; `newest` is the newest complete block's sequence number.

@@ -25,6 +25,12 @@ public struct SerialSettings: Equatable, Sendable {
 /// A blocking Modbus master through libmodbus: Modbus/RTU on one serial line, or Modbus/TCP on one
 /// connection (for links that need a thread of their own, such as a waveform meter's stream).
 ///
+/// RTU frames carry no transaction id, so on a serial line only silence and matching tell a reply from a
+/// stray frame: before each request whatever arrived since the last reply is read and dropped; after a
+/// timeout the line is listened to for as long again, so a late reply arrives and is dropped before the next
+/// request; and a reply followed at once by more bytes (two frames where one was asked for) is not used.
+/// Dropped frames are counted (`takeStrayFrames`). libmodbus checks the slave address, function and length.
+///
 /// libmodbus waits with select(), which aborts the process on a descriptor ≥ 1024. The client therefore
 /// reserves a low descriptor when it is created (at start-up, before the sockets) and moves the port or
 /// socket onto that number every time it opens it, so it never lands above FD_SETSIZE.
@@ -40,6 +46,8 @@ public final class LibmodbusClient: ModbusTransport {
     /// A descriptor number held for the serial port: /dev/null while the port is closed.
     private let pinnedDescriptor: Int32
     private var connected = false
+    private var strayFrames = 0
+    private var currentTimeout = -1
 
     public convenience init(settings: SerialSettings, timeoutMilliseconds: Int) throws {
         try self.init(link: .rtu(settings), timeoutMilliseconds: timeoutMilliseconds)
@@ -115,12 +123,21 @@ public final class LibmodbusClient: ModbusTransport {
         connected = false
     }
 
-    public func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int) throws -> [UInt16] {
-        precondition((1...maxRegistersPerRead).contains(count))
+    public func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int) throws -> [UInt16] {
+        guard (1...maxRegistersPerRead).contains(count), address >= 0, address + count - 1 <= 0xFFFF else {
+            throw ModbusError(.garbage("a read of \(count) registers at \(address) is outside the register space"),
+                              function: table.functionName, unit: unit, address: address)
+        }
         do { try connect() } catch var error as ModbusError {
             error.unit = unit
             error.address = address
             throw error
+        }
+        let serial: Bool = { if case .rtu = link { return true } else { return false } }()
+        if serial { dropInput(listeningMilliseconds: 0) }  // nothing that came before the request is its reply
+        if timeoutMilliseconds != currentTimeout {
+            modbus_set_response_timeout(ctx, UInt32(timeoutMilliseconds / 1000), UInt32(timeoutMilliseconds % 1000) * 1000)
+            currentTimeout = timeoutMilliseconds
         }
         modbus_set_slave(ctx, Int32(unit))
         var words = [UInt16](repeating: 0, count: count)
@@ -130,12 +147,59 @@ public final class LibmodbusClient: ModbusTransport {
                 : modbus_read_input_registers(ctx, Int32(address), Int32(count), buf.baseAddress)
         }
         let e = errno  // read at once: the calls below may change it
-        if n == count { return words }
+        if n == count {
+            // A second frame right behind the reply: one of the two was a stray (a late reply of another
+            // request, or someone else on the line), and nothing tells which.
+            if serial, dropInput(listeningMilliseconds: settleMilliseconds) {
+                throw ModbusError(.garbage("more bytes followed the reply (a stray frame on the line)"),
+                                  function: table.functionName, unit: unit, address: address)
+            }
+            return words
+        }
         let kind = LibmodbusClient.kind(forErrno: e, returned: n)
-        modbus_flush(ctx)
+        if serial && kind == .timeout {
+            dropInput(listeningMilliseconds: timeoutMilliseconds)  // a late reply arrives now, and is dropped
+        } else {
+            modbus_flush(ctx)
+        }
         let error = ModbusError(kind, function: table.functionName, unit: unit, address: address)
         if error.needsReconnect { disconnect() }
         throw error
+    }
+
+    public func takeStrayFrames() -> Int {
+        defer { strayFrames = 0 }
+        return strayFrames
+    }
+
+    /// 3.5 character times (the RTU inter-frame silence, Modbus over serial line §2.5.1.1), at least 2 ms.
+    private var settleMilliseconds: Int {
+        guard case .rtu(let s) = link else { return 0 }
+        return max(2, Int((3.5 * 11 * 1000 / Double(s.baud)).rounded(.up)))
+    }
+
+    /// Reads and drops what the port holds, and what arrives within `listeningMilliseconds` (the line must be
+    /// quiet that long); returns whether anything came, counted as one stray frame.
+    @discardableResult
+    private func dropInput(listeningMilliseconds: Int) -> Bool {
+        let fd = modbus_get_socket(ctx)
+        guard fd >= 0 else { return false }
+        let deadline = monotonicMilliseconds() + Int64(listeningMilliseconds)
+        var heard = false
+        var sink = [UInt8](repeating: 0, count: 512)
+        while true {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let wait = Int32(clamping: max(0, deadline - monotonicMilliseconds()))
+            let ready = poll(&p, 1, wait)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0, p.revents & Int16(POLLIN) != 0 else { break }
+            let n = sink.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            heard = true
+        }
+        if heard { strayFrames += 1 }
+        return heard
     }
 
     /// Makes `target` refer to what `source` refers to (atomically replacing it), close-on-exec.
@@ -151,6 +215,8 @@ public final class LibmodbusClient: ModbusTransport {
         if returned >= 0 { return .garbage("\(returned) registers in reply") }
         switch e {
         case ETIMEDOUT: return .timeout
+        case base: return .invalidException(0)  // libmodbus reports exception code 0 as errno MODBUS_ENOBASE
+        case gatewayTarget + 3: return .invalidException(nil)  // EMBBADEXC: a code beyond 11
         case gatewayTarget + 1: return .crc  // EMBBADCRC
         case (base + 1)...gatewayTarget: return .exception(UInt8(e - base))
         case (gatewayTarget + 2)...(gatewayTarget + 6): return .garbage(String(cString: modbus_strerror(e)))

@@ -9,6 +9,9 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
         case timeout
         /// The device answered with an exception code (Modbus application protocol §7).
         case exception(UInt8)
+        /// An exception reply whose code is none of 1–11 (nil: libmodbus did not say which): the device
+        /// answered, wrongly; the link is fine.
+        case invalidException(UInt8?)
         /// A Modbus/RTU frame whose CRC did not match (serial line spec §2.5.1.2).
         case crc
         /// A reply that does not fit the request: wrong length, unit, function or framing.
@@ -37,6 +40,7 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
         switch kind {
         case .timeout: return "timeout"
         case .exception(let code): return "exception \(code) (\(ModbusError.exceptionName(code)))"
+        case .invalidException(let code): return "invalid exception reply (code \(code.map(String.init) ?? "outside 1–11"))"
         case .crc: return "CRC error"
         case .garbage(let what): return "garbage reply: \(what)"
         case .connection(let what): return "connection: \(what)"
@@ -48,7 +52,7 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
     public var isRetryable: Bool {
         switch kind {
         case .timeout, .crc, .garbage: return true
-        case .exception, .connection, .descriptorLimit: return false
+        case .exception, .invalidException, .connection, .descriptorLimit: return false
         }
     }
 
@@ -61,7 +65,7 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
     public var needsReconnect: Bool {
         switch kind {
         case .garbage, .connection: return true
-        case .timeout, .exception, .crc, .descriptorLimit: return false
+        case .timeout, .exception, .invalidException, .crc, .descriptorLimit: return false
         }
     }
 
@@ -71,6 +75,9 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
         if let address { place += " @\(address)" }
         return "\(place): \(reason)"
     }
+
+    /// Whether `code` is an exception code of the Modbus application protocol §7 (1–11).
+    public static func isValidException(_ code: UInt8) -> Bool { (1...11).contains(code) }
 
     /// Names of the exception codes of the Modbus application protocol §7.
     public static func exceptionName(_ code: UInt8) -> String {

@@ -58,7 +58,7 @@ public func decodeReadReply(_ pdu: [UInt8], table: RegisterTable, count: Int) ->
     guard let function = pdu.first else { return .failure(.garbage("empty PDU")) }
     if function == table.rawValue | 0x80 {
         guard pdu.count == 2 else { return .failure(.garbage("exception reply of \(pdu.count) bytes")) }
-        return .failure(.exception(pdu[1]))
+        return .failure(ModbusError.isValidException(pdu[1]) ? .exception(pdu[1]) : .invalidException(pdu[1]))
     }
     guard function == table.rawValue else { return .failure(.garbage("function \(function) in reply")) }
     guard pdu.count >= 2, Int(pdu[1]) == 2 * count, pdu.count == 2 + 2 * count else {

@@ -11,19 +11,32 @@ public struct ConnectionID: Hashable, Sendable {
 ///
 /// Why its own client and not libmodbus: libmodbus waits with select(), which aborts the process for a
 /// descriptor ≥ 1024, and a thread per gateway wakes hundreds of threads at every whole second. Here each
-/// connection (one per gateway host:port, shared by its unit ids) has at most one request in flight; replies
-/// are matched by MBAP transaction id, so a late reply to a timed-out request is dropped. Timeouts, retries
-/// and the inter-frame gap are timers on the same thread. Everything but `post` and `stop` must be called
-/// on the reactor's thread (from completions, timers or posted work).
+/// connection (one per gateway host:port, shared by its unit ids) has at most one request in flight. What is
+/// buffered is dropped before each request; replies are matched on transaction id (random, not sequential),
+/// unit, function and length, so a late, early or forged frame is dropped and counted, never taken as a reply.
+/// A peer cannot take the thread from the others: each wake-up reads at most `readBudgetBytes` per connection,
+/// and a connection that sends more than `maxStrayFramesPerSecond` frames nobody asked for is dropped (its bus
+/// backs off). On RTU framing (no transaction ids) a timeout is followed by a quiet interval as long as the
+/// timeout, so a late reply arrives and is dropped before the next request. Timeouts, retries and the
+/// inter-frame gap are timers on the same thread. Everything but `post` and `stop` must be called on the
+/// reactor's thread (from completions, timers or posted work).
 public final class ModbusTCPReactor: @unchecked Sendable {
     public typealias Completion = (Result<[UInt16], ModbusError>) -> Void
 
+    /// Bytes read from one connection per wake-up before the others get their turn.
+    public static let readBudgetBytes = 64 * 1024
+    /// Frames nobody asked for that a connection may send in one second before it is dropped.
+    public static let maxStrayFramesPerSecond = 50
+
     private final class Request {
         let table: RegisterTable, unit: UInt8, address: Int, count: Int
+        let timeoutMilliseconds: Int, retries: Int
         let completion: Completion
         var attempts = 0
-        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, completion: @escaping Completion) {
-            self.table = table; self.unit = unit; self.address = address; self.count = count; self.completion = completion
+        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int, retries: Int,
+             completion: @escaping Completion) {
+            self.table = table; self.unit = unit; self.address = address; self.count = count
+            self.timeoutMilliseconds = timeoutMilliseconds; self.retries = retries; self.completion = completion
         }
         func error(_ kind: ModbusError.Kind) -> ModbusError {
             ModbusError(kind, function: table.functionName, unit: unit, address: address)
@@ -41,12 +54,20 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         var queue: [Request] = []
         var inFlight: Request?
         var transaction: UInt16 = 0
-        var inbox: [UInt8] = []
+        var inbox: ReplyReceiver
         var outbox: [UInt8] = []
         var lastEnd: Int64 = 0
+        /// Monotonic ms before which nothing is sent (the quiet interval after a timeout on RTU framing).
+        var quietUntil: Int64 = 0
         var gapTimerArmed = false
+        /// Stray frames at the start of the current one-second window, and when it began.
+        var strayWindowStart: Int64 = 0
+        var strayAtWindowStart = 0
+        /// Stray frames already reported to `takeStrayFrames`.
+        var strayReported = 0
         init(host: String, port: Int, timing: BusTiming, framing: ModbusFraming) {
             self.host = host; self.port = port; self.timing = timing; self.framing = framing
+            inbox = ReplyReceiver(framing: framing)
         }
     }
 
@@ -97,13 +118,28 @@ public final class ModbusTCPReactor: @unchecked Sendable {
 
     public func isOpen(_ id: ConnectionID) -> Bool { connections[id.index].state == .open }
 
-    /// Queues a read; `completion` runs on the reactor's thread with the registers or the failure, after
-    /// the connection's retries.
-    public func submit(_ id: ConnectionID, _ table: RegisterTable, unit: UInt8, address: Int, count: Int,
-                       completion: @escaping Completion) {
-        precondition((1...maxRegistersPerRead).contains(count) && (0...0xFFFF).contains(address))
+    /// Frames dropped on the connection (unsolicited, late, forged or of another unit) since the last call.
+    public func takeStrayFrames(_ id: ConnectionID) -> Int {
         let c = connections[id.index]
-        c.queue.append(Request(table: table, unit: unit, address: address, count: count, completion: completion))
+        defer { c.strayReported = c.inbox.strayFrames }
+        return c.inbox.strayFrames - c.strayReported
+    }
+
+    /// Queues a read; `completion` runs on the reactor's thread with the registers or the failure, after
+    /// the retries (the connection's, unless given, as is the response timeout). A read outside the register
+    /// space fails without being sent.
+    public func submit(_ id: ConnectionID, _ table: RegisterTable, unit: UInt8, address: Int, count: Int,
+                       timeoutMilliseconds: Int? = nil, retries: Int? = nil, completion: @escaping Completion) {
+        let c = connections[id.index]
+        let request = Request(table: table, unit: unit, address: address, count: count,
+                              timeoutMilliseconds: timeoutMilliseconds ?? c.timing.timeoutMilliseconds,
+                              retries: retries ?? c.timing.retries, completion: completion)
+        guard (1...maxRegistersPerRead).contains(count), address >= 0, address + count - 1 <= 0xFFFF else {
+            let error = request.error(.garbage("a read of \(count) registers at \(address) is outside the register space"))
+            post { completion(.failure(error)) }
+            return
+        }
+        c.queue.append(request)
         if c.state == .closed { open(id.index) } else { pump(id.index) }
     }
 
@@ -258,8 +294,8 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         let c = connections[i]
         guard c.state == .open, c.inFlight == nil, !c.queue.isEmpty else { return }
         let now = monotonicMilliseconds()
-        let gapEnd = c.lastEnd + Int64(c.timing.frameGapMilliseconds)
-        if c.timing.frameGapMilliseconds > 0 && c.lastEnd > 0 && now < gapEnd {
+        let gapEnd = max(c.lastEnd > 0 ? c.lastEnd + Int64(c.timing.frameGapMilliseconds) : 0, c.quietUntil)
+        if now < gapEnd {
             if !c.gapTimerArmed {
                 c.gapTimerArmed = true
                 timers.insert(.gap(i), at: gapEnd)
@@ -267,12 +303,14 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             return
         }
         let r = c.queue.removeFirst()
-        c.transaction &+= 1
-        if c.framing == .rtu { c.inbox.removeAll() }  // RTU frames carry no id: drop leftovers of a timed-out reply
+        // Not sequential, so a forged frame cannot guess it; never the previous one, so a late reply cannot match.
+        let previous = c.transaction
+        repeat { c.transaction = UInt16.random(in: 0...0xFFFF) } while c.transaction == previous
+        c.inbox.discardPending()  // nothing received before the request can be its reply
         c.inFlight = r
         c.outbox += c.framing.readRequest(transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
         timers.insert(.requestDeadline(i, generation: c.generation, transaction: c.transaction),
-                      at: now + Int64(c.timing.timeoutMilliseconds))
+                      at: now + Int64(r.timeoutMilliseconds))
         flush(i)
     }
 
@@ -307,46 +345,50 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         }
         if events & EPOLLOUT.rawValue != 0 { flush(i) }
         guard c.fd >= 0, events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 else { return }
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n > 0 { c.inbox.append(contentsOf: chunk[0..<n]); continue }
+        var budget = ModbusTCPReactor.readBudgetBytes  // what is left stays in the socket for the next wake-up
+        while budget > 0 {
+            let n = chunk.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, min($0.count, budget), Int32(MSG_DONTWAIT)) }
+            if n > 0 {
+                c.inbox.append(chunk[0..<n])
+                budget -= n
+                parseReplies(i)
+                if c.fd < 0 { return }
+                continue
+            }
             let e = errno
             if n < 0 && e == EINTR { continue }
             if n < 0 && e == EAGAIN { break }
             return shut(i, .connection(n == 0 ? "closed by peer" : Errno(e).description))
         }
-        parseReplies(i)
+        checkStrayRate(i)
     }
 
     private func parseReplies(_ i: Int) {
         let c = connections[i]
-        while !c.inbox.isEmpty, c.fd >= 0 {
-            guard let r = c.inFlight else {
-                if c.framing == .rtu { c.inbox.removeAll() }  // an RTU reply nobody waits for any more
-                else if case .frame(let length, _, _, _) = c.framing.parseReply(c.inbox[...], table: .holding) {
-                    c.inbox.removeFirst(length)
-                    continue
-                }
-                return
-            }
-            switch c.framing.parseReply(c.inbox[...], table: r.table) {
-            case .incomplete:
-                return
-            case .invalid(.crc):
-                c.inbox.removeAll()
-                complete(i, .failure(r.error(.crc)))
-            case .invalid(let kind):
-                complete(i, .failure(r.error(kind)))
+        while c.fd >= 0 {
+            let expected = c.inFlight.map { ReplyReceiver.Expected(transaction: c.transaction, unit: $0.unit, table: $0.table, count: $0.count) }
+            guard let event = c.inbox.next(expecting: expected) else { return }
+            switch event {
+            case .reply(let result):
+                guard let r = c.inFlight else { return }
+                complete(i, result.mapError { r.error($0) })
+            case .outOfStep(let kind):
+                if let r = c.inFlight { complete(i, .failure(r.error(kind))) }
                 shut(i, kind)  // the stream is out of step: start afresh
-            case .frame(let length, let transaction, let unit, let pdu):
-                c.inbox.removeFirst(length)
-                if c.framing == .mbap && transaction != c.transaction { continue }  // late reply to an expired request
-                guard unit == r.unit else {
-                    complete(i, .failure(r.error(.garbage("reply from unit \(unit)"))))
-                    continue
-                }
-                complete(i, decodeReadReply(pdu, table: r.table, count: r.count).mapError { r.error($0) })
             }
+        }
+    }
+
+    /// Drops a connection that sends more frames nobody asked for than any device would (a flood, or someone
+    /// else on the plant network): its bus backs off like after any connection failure.
+    private func checkStrayRate(_ i: Int) {
+        let c = connections[i]
+        let now = monotonicMilliseconds()
+        if now - c.strayWindowStart >= 1000 {
+            c.strayWindowStart = now
+            c.strayAtWindowStart = c.inbox.strayFrames
+        } else if c.inbox.strayFrames - c.strayAtWindowStart > ModbusTCPReactor.maxStrayFramesPerSecond {
+            shut(i, .connection("peer sent \(c.inbox.strayFrames - c.strayAtWindowStart) frames nobody asked for within a second"))
         }
     }
 
@@ -356,7 +398,7 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         guard let r = c.inFlight else { return }
         c.inFlight = nil
         c.lastEnd = monotonicMilliseconds()
-        if case .failure(let error) = result, error.isRetryable, r.attempts < c.timing.retries, c.fd >= 0 {
+        if case .failure(let error) = result, error.isRetryable, r.attempts < r.retries, c.fd >= 0 {
             r.attempts += 1
             c.queue.insert(r, at: 0)
         } else {
@@ -371,7 +413,11 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             work()
         case .requestDeadline(let i, let generation, let transaction):
             let c = connections[i]
-            if c.generation == generation, c.inFlight != nil, c.transaction == transaction { complete(i, .failure(c.inFlight!.error(.timeout))) }
+            if c.generation == generation, let r = c.inFlight, c.transaction == transaction {
+                // RTU frames carry no id: a late reply must arrive, and be dropped, before the next request.
+                if c.framing == .rtu { c.quietUntil = monotonicMilliseconds() + Int64(r.timeoutMilliseconds) }
+                complete(i, .failure(r.error(.timeout)))
+            }
         case .connectDeadline(let i, let generation):
             let c = connections[i]
             if c.generation == generation, c.state == .connecting {
@@ -395,25 +441,28 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             c.fd = -1
         }
         c.generation += 1
-        c.inbox.removeAll()
+        c.inbox.discardPending()
         c.outbox.removeAll()
     }
 
     /// Closes the connection and fails every request on it; the next request reopens it.
     private func shut(_ i: Int, _ kind: ModbusError.Kind) {
+        let wasOpen = connections[i].state == .open
         dropSocket(i)
         connections[i].state = .closed
-        failAll(i, kind)
+        failAll(i, kind, connected: wasOpen)
     }
 
-    private func failAll(_ i: Int, _ kind: ModbusError.Kind) {
+    /// Fails every request on the connection; a connection failure names `connect` only if the connection was
+    /// never open (a peer that accepts and then closes fails the read, not the connect).
+    private func failAll(_ i: Int, _ kind: ModbusError.Kind, connected: Bool = false) {
         let c = connections[i]
         let requests = (c.inFlight.map { [$0] } ?? []) + c.queue
         c.inFlight = nil
         c.queue.removeAll()
         for r in requests {
             var e = r.error(kind)
-            if case .connection = kind, c.state != .open { e.function = "connect" }
+            if case .connection = kind, !connected { e.function = "connect" }
             r.completion(.failure(e))
         }
     }

@@ -26,6 +26,8 @@ public protocol ModbusTransport: AnyObject {
     func connect() throws
     /// Closes the link; the next request reopens it.
     func disconnect()
-    /// Reads `count` registers starting at `address` from `unit`.
-    func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int) throws -> [UInt16]
+    /// Reads `count` registers starting at `address` from `unit`, waiting at most `timeoutMilliseconds`.
+    func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int) throws -> [UInt16]
+    /// Frames (or bursts of bytes) dropped since the last call because no request waited for them.
+    func takeStrayFrames() -> Int
 }

@@ -4,7 +4,8 @@ public enum SampleQuality: Int, Sendable, Codable, CustomStringConvertible {
     case good = 0
     /// The poll failed; the value is absent.
     case missing = 1
-    /// The meter answered but marked the value not implemented or not a number.
+    /// The meter answered, but with no usable value: not a number, or one no meter can measure
+    /// (`docs/measurements.md`, "Plausibility").
     case invalid = 2
 
     public var description: String {

@@ -10,7 +10,7 @@ import SynxModbus
 final class Simulator: @unchecked Sendable {
     let scenario: Scenario
     private let units: [UInt8: SimulatedUnit]
-    private let waveforms: [UInt8: WaveformUnit]
+    let waveforms: [UInt8: WaveformUnit]
     /// Guards the fault dice; each unit's registers have a lock of their own, so connections to different
     /// units never wait for each other.
     private let lock = NSLock()

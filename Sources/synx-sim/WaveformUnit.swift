@@ -23,7 +23,9 @@ final class WaveformUnit: @unchecked Sendable {
         var clock = epoch.timeIntervalSince1970
         if let path = config.replay {
             // The recording's voltages (V, kV) and currents (A, kA) in file order, phases in order; its own
-            // sample rate, line frequency and start time (so results compare with synx-analyze on the file).
+            // sample rate and line frequency. Served on today's clock (a live meter's blocks are stamped now:
+            // synxd refuses a device whose clock is off by more than an hour), keeping the recording's
+            // fraction of a second, so results compare with synx-analyze on the file shifted by whole seconds.
             let r = try ComtradeReader.read(cfgPath: path)
             var data: [[Double]] = []
             for (kind, units) in [(WaveformInterface.Channel.Kind.voltage, ["v": 1.0, "kv": 1000]), (.current, ["a": 1.0, "ka": 1000])] {
@@ -42,7 +44,7 @@ final class WaveformUnit: @unchecked Sendable {
             }
             sampleRate = Int(rate.rounded())
             nominal = r.configuration.lineFrequency < 55 ? 50 : 60
-            clock = r.configuration.startTimeUTC
+            clock = clock.rounded(.down) + (r.configuration.startTimeUTC - r.configuration.startTimeUTC.rounded(.down))
             recorded = data
         } else {
             let peakV = config.nominalVoltage * 2.0.squareRoot() * 2, peakI = max(config.current, 1) * 2.0.squareRoot() * 3

@@ -47,6 +47,9 @@ struct SimCommand: ParsableCommand {
             print("rtu \(device)")
         }
         sim.startUpdating()
+        for (id, unit) in sim.waveforms.sorted(by: { $0.key < $1.key }) {
+            print("waveform \(id) epoch_us \(unit.interface.epochMicroseconds)")  // the block-0 time its samples are stamped from
+        }
         print("ready")
         fflush(stdout)
         while true { pause() }

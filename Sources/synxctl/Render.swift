@@ -46,8 +46,10 @@ enum Renderer {
             if let e = s.store.lastError { out += ", error: \(e)" }
             out += "\n\n"
         }
-        out += Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "P99 LATE (ms)", "P99 JITTER (ms)", "LAST ERROR"],
+        out += Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "STRAY", "P99 LATE (ms)",
+                                            "P99 JITTER (ms)", "LAST ERROR"],
                       rows: s.buses.map { [$0.name, $0.endpoint, $0.state, String($0.requests), String($0.failures),
+                                           String($0.strayFrames ?? 0),
                                            String(format: "%.1f", $0.pollLatenessP99Ms), String(format: "%.1f", $0.pollJitterP99Ms),
                                            $0.lastError ?? "-"] }).render(format)
         if format == .table { out += "\n" }
@@ -57,11 +59,19 @@ enum Renderer {
 
     static func meters(_ list: [MeterStatus], format: OutputFormat) -> String {
         if format == .json { return json(list) }
-        return Report(title: nil, columns: ["METER", "BUS", "UNIT", "PROFILE", "STATE", "POLLS", "FAILED", "LAST GOOD POLL", "LAST ERROR"],
+        return Report(title: nil, columns: ["METER", "BUS", "UNIT", "PROFILE", "STATE", "POLLS", "FAILED", "MISSED", "INVALID",
+                                            "LAST GOOD POLL", "LAST ERROR"],
                       rows: list.map { m in
                           [m.name, m.bus, String(m.unit), m.profile, m.state.rawValue, String(m.polls), String(m.failedPolls),
-                           m.lastGoodPoll.map(timestamp) ?? "-", m.lastError ?? "-"]
+                           tally(m.missedPolls), tally(m.invalidValues), m.lastGoodPoll.map(timestamp) ?? "-", m.lastError ?? "-"]
                       }).render(format)
+    }
+
+    /// Counts by reason as `N (reason N, …)`, or `0`.
+    private static func tally(_ counts: [String: Int]?) -> String {
+        guard let counts, !counts.isEmpty else { return "0" }
+        let total = counts.values.reduce(0, +)
+        return "\(total) (" + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
     }
 
     static func live(_ values: [LiveValues], format: OutputFormat) -> String {

@@ -97,6 +97,41 @@ final class Harness {
         return port
     }
 
+    /// The repository's root (for the test peers kept in `Tests/Peers`).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Starts the hostile Modbus peer (`Tests/Peers/hostile_modbus.py`, Python standard library only) with
+    /// `arguments`; returns its TCP port, or nil when it serves a serial line.
+    @discardableResult
+    func startHostilePeer(_ arguments: [String], name: String) throws -> Int? {
+        let python = Harness.repository.appendingPathComponent(".venv/bin/python3").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw HarnessError("no Python at \(python): run scripts/test (it creates .venv)")
+        }
+        try start(python, [Harness.repository.appendingPathComponent("Tests/Peers/hostile_modbus.py").path] + arguments, name: name)
+        waitUntil("\(name) ready") { output("\(name).out").contains("ready\n") }
+        guard let line = output("\(name).out").split(separator: "\n").first(where: { $0.hasPrefix("tcp ") }) else { return nil }
+        return Int(line.split(separator: ":").last!)
+    }
+
+    /// Resident memory (KiB) and open descriptors of a process, from /proc.
+    func resources(of process: Process) -> (rssKiB: Int, descriptors: Int) {
+        let pid = process.processIdentifier
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+        return (rss, fds)
+    }
+
+    /// Every stored row of one series (`query` over the last hour, through the daemon's socket).
+    func stored(_ meter: String, _ measurement: String) throws -> [QuerySample] {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let r = try request(Request(command: .query, meter: meter, measurement: measurement, from: now - 3_600_000, to: now + 60_000, limit: 100_000))
+        guard let result = r.query else { throw HarnessError("query \(meter) \(measurement): \(r.status) \(r.message ?? "")") }
+        return result.samples
+    }
+
     /// The values the simulator serves, by unit and measurement.
     func simulatorValues(name: String = "sim") throws -> [String: [String: Double]] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path("\(name)-state.json")))

@@ -40,6 +40,35 @@ final class SunSpecTests: XCTestCase {
         XCTAssertEqual(found.dataAddress, 72)
     }
 
+    func testDiscovery_modelWhoseDataRunsPast65535_isRejectedNotRead() {
+        // SunS at 40000, model 1 whose length puts the next header at 65535, where "model 203 length 105" would
+        // start its data at 65537: the map is bad; no read may go past the register space.
+        var regs: [Int: UInt16] = [40000: 0x5375, 40001: 0x6E53, 40002: 1, 40003: UInt16(65535 - 40004), 65535: 203]
+        regs[65536] = 105  // what a lying device answers for the second register of the header
+        var d = SunSpec.Discovery()
+        while let r = d.nextRead {
+            XCTAssertLessThanOrEqual(r.address + r.count - 1, 0xFFFF, "read at \(r.address) of \(r.count)")
+            let words = (r.address..<(r.address + r.count)).map { regs[$0] }
+            d.feed(words.contains(nil) ? .failure(ModbusError(.exception(2), function: "read_registers")) : .success(words.map { $0! }))
+        }
+        guard case .failure(let e as SunSpec.DiscoveryError) = d.result, case .badModel(let why) = e else {
+            return XCTFail("\(String(describing: d.result))")
+        }
+        XCTAssertTrue(why.contains("past register 65535"), why)
+    }
+
+    func testDiscovery_meterModelEndingPast65535_isRejected() {
+        // A model 203 header at 65430: its 105 data registers would end at 65536.
+        let regs: [Int: UInt16] = [40000: 0x5375, 40001: 0x6E53, 40002: 1, 40003: UInt16(65430 - 40004), 65430: 203, 65431: 105]
+        var d = SunSpec.Discovery()
+        while let r = d.nextRead {
+            let words = (r.address..<(r.address + r.count)).map { regs[$0] }
+            d.feed(words.contains(nil) ? .failure(ModbusError(.exception(2), function: "read_registers")) : .success(words.map { $0! }))
+        }
+        XCTAssertEqual(d.result.map { (try? $0.get()) == nil }, true)
+        if case .failure(let e) = d.result { XCTAssertTrue("\(e)".contains("runs past register 65535"), "\(e)") }
+    }
+
     func testDiscovery_withoutMarker_saysSo() {
         XCTAssertThrowsError(try discover([:])) { XCTAssertEqual($0 as? SunSpec.DiscoveryError, .noMarker) }
     }

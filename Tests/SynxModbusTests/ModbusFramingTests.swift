@@ -76,6 +76,20 @@ final class ModbusFramingTests: XCTestCase {
         XCTAssertEqual(e.function, "connect")
     }
 
+    func testReactor_readPastTheRegisterSpace_failsWithoutBeingSent() throws {
+        let reactor = try ModbusTCPReactor()
+        let id = reactor.addConnection(host: "127.0.0.1", port: 1, timing: BusTiming(timeoutMilliseconds: 500, retries: 0, frameGapMilliseconds: 0))
+        let done = expectation(description: "completion")
+        var outcome: Result<[UInt16], ModbusError>?
+        reactor.post { reactor.submit(id, .holding, unit: 1, address: 65537, count: 105) { outcome = $0; done.fulfill() } }
+        let thread = Thread { reactor.run() }
+        thread.start()
+        wait(for: [done], timeout: 5)
+        reactor.stop()
+        guard case .failure(let e) = outcome, case .garbage(let what) = e.kind else { return XCTFail("\(String(describing: outcome))") }
+        XCTAssertTrue(what.contains("outside the register space"), what)
+    }
+
     func testTimerHeap_popsInTimeOrder() {
         var heap = TimerHeap<Int>()
         for (i, t) in [50, 10, 40, 10, 30].enumerated() { heap.insert(i, at: Int64(t)) }
