@@ -173,6 +173,10 @@ final class WaveformMeter: @unchecked Sendable {
             try w.checkClock(newest: newest, hostSeconds: Double(wallClockNow()) / 1000)
             guard let newest else { pause(blockSeconds); judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt); continue }
             var seq = next ?? newest
+            if seq &- newest >= 2 && seq &- newest < 1 << 31 {
+                // The newest block is behind one already read: the device restarted its stream. Start afresh.
+                throw WaveformInterface.Invalid(description: "waveform stream went back from block \(seq &- 1) to \(newest)")
+            }
             if newest &- seq >= UInt32(w.fifoDepth - 1) {
                 // Overrun: the blocks between were overwritten. Skip ahead; the engine sees the gap.
                 noteTrouble("overrun", "waveform overrun: \(newest &- seq) blocks lost", onAnalysisThread: false)

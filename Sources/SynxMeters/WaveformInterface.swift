@@ -52,6 +52,7 @@ public struct WaveformInterface: Equatable, Sendable {
     /// Why a capability block is not usable.
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Decodes a capability block and checks it describes a stream this reader can follow.

@@ -278,6 +278,12 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         var soError: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &soError, &len)
+        if soError == ECONNRESET {
+            // A reset is the answer of a peer that accepted the connection (a refused one answers ECONNREFUSED):
+            // the connect succeeded; what failed is the read it was opened for.
+            c.state = .open
+            return shut(i, .connection("accepted, then reset by peer"))
+        }
         if soError != 0 {
             dropSocket(i)
             return connect(i, next: 0, lastError: Errno(soError).description)

@@ -97,10 +97,10 @@ final class Harness {
         return port
     }
 
-    /// The repository's root (for the test peers kept in `Tests/Peers`).
+    /// The repository's root (for the test peers kept in `Tests/peers`).
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Starts the hostile Modbus peer (`Tests/Peers/hostile_modbus.py`, Python standard library only) with
+    /// Starts the hostile Modbus peer (`Tests/peers/hostile_modbus.py`, Python standard library only) with
     /// `arguments`; returns its TCP port, or nil when it serves a serial line.
     @discardableResult
     func startHostilePeer(_ arguments: [String], name: String) throws -> Int? {
@@ -108,7 +108,7 @@ final class Harness {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw HarnessError("no Python at \(python): run scripts/test (it creates .venv)")
         }
-        try start(python, [Harness.repository.appendingPathComponent("Tests/Peers/hostile_modbus.py").path] + arguments, name: name)
+        try start(python, [Harness.repository.appendingPathComponent("Tests/peers/hostile_modbus.py").path] + arguments, name: name)
         waitUntil("\(name) ready") { output("\(name).out").contains("ready\n") }
         guard let line = output("\(name).out").split(separator: "\n").first(where: { $0.hasPrefix("tcp ") }) else { return nil }
         return Int(line.split(separator: ":").last!)
@@ -128,6 +128,7 @@ final class Harness {
     func stored(_ meter: String, _ measurement: String) throws -> [QuerySample] {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let r = try request(Request(command: .query, meter: meter, measurement: measurement, from: now - 3_600_000, to: now + 60_000, limit: 100_000))
+        if r.status == .noSuchMeasurement { return [] }  // nothing stored of it
         guard let result = r.query else { throw HarnessError("query \(meter) \(measurement): \(r.status) \(r.message ?? "")") }
         return result.samples
     }
