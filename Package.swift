@@ -26,9 +26,11 @@ let package = Package(
 
         // Leaves and the one-way chain: CModbus → SynxModbus → SynxMeters.
         .target(name: "SynxTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "SynxModbus", dependencies: ["CModbus", "CLinux"]),
+        // Clocks (and a condition variable that waits on the monotonic one): the one place time is read.
+        .target(name: "SynxSystem"),
+        .target(name: "SynxModbus", dependencies: ["CModbus", "CLinux", "SynxSystem"]),
         .target(name: "SynxMeters", dependencies: ["SynxModbus", "SynxTOML"]),
-        .target(name: "SynxStore", dependencies: ["CSQLite", "CLinux"]),
+        .target(name: "SynxStore", dependencies: ["CSQLite", "CLinux", "SynxSystem"]),
         .target(name: "SynxControl"),
         // Pure IEC 61000-4-30 / 61000-4-7 processing: no I/O, no clock, no logging.
         .target(name: "SynxDSP", dependencies: ["CFFTW"]),
@@ -37,6 +39,7 @@ let package = Package(
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "SynxComtrade", "CSystemd", "CLinux",
+            "SynxSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -60,7 +63,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "benchmarks/synx-bench"),
 
-        .testTarget(name: "SynxModbusTests", dependencies: ["SynxModbus"]),
+        .testTarget(name: "SynxModbusTests", dependencies: ["SynxModbus", "SynxSystem"]),
+        .testTarget(name: "SynxSystemTests", dependencies: ["SynxSystem"]),
         .testTarget(name: "SynxMetersTests", dependencies: ["SynxMeters"]),
         .testTarget(name: "SynxStoreTests", dependencies: ["SynxStore", "CSQLite"]),
         .testTarget(name: "SynxControlTests", dependencies: ["SynxControl"]),

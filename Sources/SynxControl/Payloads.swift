@@ -4,13 +4,16 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
     public var pid: Int32
     /// UTC milliseconds.
     public var startedAt: Int64
+    /// Time since start on the monotonic clock (a step of the wall clock does not change it).
     public var uptimeSeconds: Double
     public var store: StoreStatus
     public var buses: [BusStatus]
     public var meters: [MeterStatus]
+    /// The last step of the wall clock since start, if any (absent from older daemons).
+    public var lastClockStep: ClockStepStatus?
 
     public init(version: String, pid: Int32, startedAt: Int64, uptimeSeconds: Double, store: StoreStatus,
-                buses: [BusStatus], meters: [MeterStatus]) {
+                buses: [BusStatus], meters: [MeterStatus], lastClockStep: ClockStepStatus? = nil) {
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -18,6 +21,23 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
         self.store = store
         self.buses = buses
         self.meters = meters
+        self.lastClockStep = lastClockStep
+    }
+}
+
+/// A step of the host's wall clock as synxd saw it.
+public struct ClockStepStatus: Codable, Equatable, Sendable {
+    /// The wall clock just after the step, UTC ms.
+    public var detectedAt: Int64
+    /// Its size in ms: positive forward, negative backward.
+    public var stepMs: Int64
+    /// Steps seen since start.
+    public var count: Int
+
+    public init(detectedAt: Int64, stepMs: Int64, count: Int) {
+        self.detectedAt = detectedAt
+        self.stepMs = stepMs
+        self.count = count
     }
 }
 
@@ -28,13 +48,17 @@ public struct StoreStatus: Codable, Equatable, Sendable {
     public var queuedRows: Int
     public var droppedRows: Int
     public var lastError: String?
+    /// Rows kept aside because their time repeated stored ones after the clock stepped back (absent from older
+    /// daemons).
+    public var overlapRows: Int?
 
-    public init(path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?) {
+    public init(path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?, overlapRows: Int? = nil) {
         self.path = path
         self.committedRows = committedRows
         self.queuedRows = queuedRows
         self.droppedRows = droppedRows
         self.lastError = lastError
+        self.overlapRows = overlapRows
     }
 }
 

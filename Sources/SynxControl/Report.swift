@@ -37,3 +37,16 @@ public struct Report {
         s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 }
+
+/// A duration for people: `3 y 12 d`, `1 h 0 min`, `5 s`, `800 ms`.
+public func describeDuration(_ ms: Int64) -> String {
+    let s = ms / 1000
+    switch s {
+    case 0: return "\(ms) ms"
+    case ..<60: return "\(s) s"
+    case ..<3600: return "\(s / 60) min \(s % 60) s"
+    case ..<86_400: return "\(s / 3600) h \(s % 3600 / 60) min"
+    case ..<(365 * 86_400): return "\(s / 86_400) d \(s % 86_400 / 3600) h"
+    default: return "\(s / (365 * 86_400)) y \(s % (365 * 86_400) / 86_400) d"
+    }
+}

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import SynxControl
 import SynxDSP
-import SynxModbus
 import SynxStore
+import SynxSystem
 
 /// The kinds of alert synxd raises, each with a stable MESSAGE_ID for the raised and the cleared entry
 /// (explained in `systemd/synx.catalog`) and the priority of the raised entry.
@@ -17,6 +17,8 @@ enum AlertKind: String, CaseIterable, Sendable {
     case staleData = "stale_data"
     /// A dip, swell, interruption or RVC of a waveform meter (its own MESSAGE_ID per event kind).
     case voltageEvent = "voltage_event"
+    /// A step of the host's wall clock (one entry per step).
+    case clockStep = "clock_step"
 
     var raisedID: String {
         switch self {
@@ -27,6 +29,7 @@ enum AlertKind: String, CaseIterable, Sendable {
         case .test: "ff38c73fc3df438b85edc03ca1e0783c"
         case .staleData: "3f6d2b8e4a1c4d7e9b5f0a2c6e8d1b47"
         case .voltageEvent: AlertCenter.eventIDs[.dip]!
+        case .clockStep: "516de70890d24a3495596d31f6af3a2f"
         }
     }
 
@@ -39,12 +42,13 @@ enum AlertKind: String, CaseIterable, Sendable {
         case .test: "ff38c73fc3df438b85edc03ca1e0783c"
         case .staleData: "8a4c1e7d3b6f4a2c8e0d5b9f1c7a3e62"
         case .voltageEvent: AlertCenter.eventIDs[.dip]!
+        case .clockStep: "516de70890d24a3495596d31f6af3a2f"
         }
     }
 
     var level: Logger.Level {
         switch self {
-        case .meterOffline, .threshold, .staleData: .warning
+        case .meterOffline, .threshold, .staleData, .clockStep: .warning
         case .store: .error
         case .reloadRejected, .test, .voltageEvent: .notice
         }
@@ -205,6 +209,22 @@ final class AlertCenter: @unchecked Sendable {
         }
     }
 
+    /// A step of the wall clock: one journal entry (not an alert that stays raised: the step is over when seen),
+    /// listed among the recent alerts.
+    func clockStep(stepMs: Int64, detectedMs: Int64) {
+        let what = "the wall clock stepped \(stepMs > 0 ? "forward" : "back") by \(describeDuration(abs(stepMs)))"
+        let meta: Logger.Metadata = ["message_id": "\(AlertKind.clockStep.raisedID)", "alert": "\(AlertKind.clockStep.rawValue)",
+                                     "step_ms": "\(stepMs)", "value": "\(Double(stepMs) / 1000)"]
+        logger.warning("\(what); polling re-anchored to the new time, stored data kept (docs/operations.md)", metadata: meta)
+        lock.withLock {
+            let k = Key(kind: .clockStep, key: "\(detectedMs)")
+            entries[k] = Entry(active: false, logged: true, lastLogged: now(), transitions: 0, message: what, fields: meta,
+                               raisedAt: detectedMs, clearedAt: detectedMs)
+            order.append(k)
+            if order.count > 1000 { let gone = order.removeFirst(); entries[gone] = nil }
+        }
+    }
+
     /// Active alerts first, then the most recent cleared ones (at most `limit` in all).
     func list(limit: Int = 100) -> [AlertStatus] {
         lock.withLock {
@@ -257,3 +277,4 @@ final class AlertCenter: @unchecked Sendable {
         return ended
     }
 }
+

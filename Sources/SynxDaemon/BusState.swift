@@ -4,6 +4,7 @@ import SynxControl
 import SynxMeters
 import SynxModbus
 import SynxStore
+import SynxSystem
 
 /// One bus's meters, their wall-clock schedule and the state of the link, whatever carries the requests
 /// (a serial bus thread or the TCP reactor). Used from that one thread only; recording runs on the
@@ -28,6 +29,8 @@ final class BusState {
     private var linkRetryAt: Int64 = 0
     private var linkBackoffMs: Int64 = 0
     private var linkError: ModbusError?
+    /// Steps of the wall clock, which every schedule on the bus follows at once.
+    private var clock = ClockStepDetector()
 
     static let maxBackoffMs: Int64 = 10_000
     /// The shortest probe worth sending to an isolated meter (a meter that answers at all answers sooner).
@@ -77,9 +80,24 @@ final class BusState {
         schedules.min { ($0.nextDue, $0.isIsolated ? 1 : 0) < ($1.nextDue, $1.isIsolated ? 1 : 0) }
     }
 
+    /// Re-anchors every schedule of the bus to the wall clock if it stepped (either way) since the last look: each
+    /// meter's next slot becomes the first after now, slow registers included, so no meter waits out the step
+    /// (an hour back) or polls through the slots it skipped (years forward). Returns whether it stepped.
+    @discardableResult
+    func followClock() -> Bool {
+        guard let step = clock.check() else { return false }
+        let now = wallClockNow()
+        for m in schedules { m.reanchor(now: now) }
+        linkRetryAt = min(linkRetryAt, now + linkBackoffMs)
+        logger.notice("wall clock stepped: schedules re-anchored", metadata: ["step_ms": "\(step)"])
+        return true
+    }
+
     /// Starts a poll of `m` now, recording how late it starts; nil if `m` is isolated and there is no room
-    /// for a probe before a healthy neighbour's slot (the slot is then recorded as missed and skipped).
+    /// for a probe before a healthy neighbour's slot (the slot is then recorded as missed and skipped), or if the
+    /// wall clock stepped (the schedules were re-anchored: ask `nextMeter` again).
     func begin(_ m: MeterSchedule) -> PollCycle? {
+        if followClock() { return nil }
         let start = wallClockNow()
         var timeout = config.timing.timeoutMilliseconds, retries = config.timing.retries
         if m.isIsolated {
@@ -94,7 +112,7 @@ final class BusState {
         m.lastLateness = lateness
         let linkDown = start < linkRetryAt ? linkError : nil
         // The slot decides, not the clock: a timer may fire a millisecond before the slot it serves.
-        return PollCycle(meter: m, start: start, slot: m.nextDue, includesSlow: m.nextDue >= m.nextSlowDue,
+        return PollCycle(meter: m, start: start, slot: m.nextDue, anchor: m.anchor, includesSlow: m.nextDue >= m.nextSlowDue,
                          timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
     }
 
@@ -159,11 +177,11 @@ final class BusState {
         noteLink(cycle, strayFrames: strayFrames)
         let state: MeterState = cycle.failures.isEmpty ? .online : (cycle.image.isEmpty ? .offline : .degraded)
         let missed = m.advance(after: cycle, failed: state == .offline)
-        recordMissed(m, slots: missed.slots, reason: missed.reason)
         let points = (m.profile?.points ?? []).filter { $0.rate == .fast || cycle.includesSlow }
         let reason = cycle.failures.first.map { describe($0, meter: m) }
         let (image, start, model) = (cycle.image, cycle.start, m.profile?.model)
         recorder.async { [self] in record(m, points: points, image: image, start: start, state: state, reason: reason, model: model) }
+        recordMissed(m, slots: missed.slots, reason: missed.reason)  // after the poll's own rows: a series' times only grow
     }
 
     private func record(_ m: MeterSchedule, points: [RegisterPoint], image: RegisterImage, start: Int64, state: MeterState,
@@ -280,6 +298,8 @@ final class MeterSchedule {
     /// Moves to the next slot after `cycle`, backing off after failures; returns the slots that passed without
     /// a poll (the poll ran past them, or the backoff skips them) and why.
     func advance(after cycle: PollCycle, failed: Bool) -> (slots: [Int64], reason: BusState.MissedReason) {
+        // Re-anchored during the poll (the clock stepped): its slot belongs to the old clock.
+        guard cycle.anchor == anchor else { return ([], .busy) }
         let interval = Int64(config.pollIntervalMs)
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
         var delay = interval
@@ -291,7 +311,20 @@ final class MeterSchedule {
         nextDue = alignedAfter(max(cycle.start + delay - interval, now), interval: interval)
         if cycle.includesSlow { nextSlowDue = alignedAfter(now, interval: Int64(config.slowPollIntervalMs)) }
         if consecutiveFailures == 1 { lastProbe = now }  // newly isolated: the forced-probe period starts now
-        return (Array(stride(from: cycle.slot + interval, to: nextDue, by: Int(interval))), delay > interval ? .backoff : .busy)
+        let slots = stride(from: cycle.slot + interval, to: nextDue, by: Int(interval)).prefix(BusState.maxMissingRowsPerGap)
+        return (Array(slots), delay > interval ? .backoff : .busy)
+    }
+
+    /// Counts re-anchorings, so a poll that spans one is recognised.
+    private(set) var anchor = 0
+
+    /// Moves the next slot to the first after `now` (the wall clock stepped); slow registers are read then too.
+    func reanchor(now: Int64) {
+        anchor += 1
+        nextDue = alignedAfter(now, interval: Int64(config.pollIntervalMs))
+        nextSlowDue = nextDue
+        lastLateness = nil
+        lastProbe = now
     }
 
     /// Whether the meter is failing: its polls are probes that must fit beside its healthy neighbours.

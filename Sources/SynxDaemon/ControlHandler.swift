@@ -1,6 +1,7 @@
 import Foundation
 import SynxControl
 import SynxStore
+import SynxSystem
 
 /// A control client's process and user, as the kernel reports them (SO_PEERCRED).
 struct PeerCredentials {
@@ -15,6 +16,8 @@ final class ControlHandler: @unchecked Sendable {
     private let writer: StoreWriter
     private let databasePath: String
     private let startedAt: Date
+    /// The monotonic clock at start: uptime does not move with the wall clock.
+    private let startedMonotonicMs = monotonicMilliseconds()
     static let maxQuerySamples = 100_000
     /// Re-reads the configuration (set by the daemon).
     var reloader: (() -> Result<ReloadSummary, CommandFailure>)?
@@ -146,13 +149,12 @@ final class ControlHandler: @unchecked Sendable {
 
     func status() -> Response {
         let s = writer.statistics
-        let now = Date()
         return Response(status: .ok, daemon: DaemonStatus(
             version: ControlHandler.version, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
-            uptimeSeconds: now.timeIntervalSince(startedAt),
+            uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
             store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
-                               droppedRows: s.droppedRows, lastError: s.lastError),
-            buses: registry.busStatuses(), meters: registry.meterStatuses()))
+                               droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows),
+            buses: registry.busStatuses(), meters: registry.meterStatuses(), lastClockStep: registry.lastClockStep))
     }
 
     func reload() -> Response {

@@ -5,6 +5,7 @@ import Logging
 import SynxComtrade
 import SynxModbus
 import SynxStore
+import SynxSystem
 
 /// synxd: wires the configuration, the store writer, one poller per bus, the control server and the
 /// supervisor (sd_notify, watchdog), and runs them until SIGTERM or SIGINT, then stops them in reverse

@@ -24,6 +24,10 @@ final class DerivedAggregator {
     private var open: [(end: Int64, values: [String: Accumulator])]
     /// The last value of each counter, across intervals.
     private var lastCounter: [String: Double] = [:]
+    /// The latest poll time aggregated: after the wall clock stepped back, polls at or before it repeat times
+    /// already aggregated (and are kept aside by the store), so they are left out and the open intervals stay
+    /// open until the clock has passed it again.
+    private var latest = Int64.min
 
     init(meter: MeterConfig) {
         self.meter = meter
@@ -40,6 +44,8 @@ final class DerivedAggregator {
 
     /// Adds one poll's decoded values (taken at `time`, UTC ms); returns the intervals it closed.
     func add(_ values: [(point: RegisterPoint, value: Double)], time: Int64) -> [DerivedRow] {
+        guard time > latest else { return [] }
+        latest = time
         var closed: [DerivedRow] = []
         // Counter increases are computed once per poll, then added to every tier.
         var increases: [String: (Double, String?)] = [:]

@@ -1,6 +1,7 @@
 import Foundation
 import SynxControl
 import SynxMeters
+import SynxSystem
 
 /// The daemon's in-memory view of every meter and bus: state, last error, latest values and counters.
 /// Written by the bus threads, read by the control server; one lock, held briefly.
@@ -11,6 +12,8 @@ final class MeterRegistry: @unchecked Sendable {
         var state: MeterState = .unknown
         var lastError: String?
         var lastGoodPoll: Int64?
+        /// The monotonic clock at the last good poll: how old data is does not change when the wall clock steps.
+        var lastGoodMonotonic: Int64?
         var polls = 0
         var failedPolls = 0
         var values: [String: LiveValue] = [:]
@@ -41,7 +44,15 @@ final class MeterRegistry: @unchecked Sendable {
     private var meterOrder: [String] = []
     private var buses: [String: BusEntry] = [:]
     private var busOrder: [String] = []
+    private var clockStep: ClockStepStatus?
     static let timingWindow = 4096
+
+    /// Notes a step of the wall clock (shown by `status`).
+    func recordClockStep(stepMs: Int64, detectedMs: Int64) {
+        lock.withLock { clockStep = ClockStepStatus(detectedAt: detectedMs, stepMs: stepMs, count: (clockStep?.count ?? 0) + 1) }
+    }
+
+    var lastClockStep: ClockStepStatus? { lock.withLock { clockStep } }
 
     /// Adds a bus, or replaces one of the same name (configuration reload) keeping its place in the order.
     func register(bus: BusConfig, endpoint: String) {
@@ -70,11 +81,11 @@ final class MeterRegistry: @unchecked Sendable {
     }
 
     /// Meters that answer (online or degraded) but whose last good data is older than three poll intervals and
-    /// at least 5 s: a schedule or a stream that stopped advancing. Name and age (ms).
-    func staleMeters(now: Int64) -> [(name: String, ageMs: Int64)] {
+    /// at least 5 s: a schedule or a stream that stopped advancing. Name and age (ms); `now` is monotonic.
+    func staleMeters(monotonicNow now: Int64) -> [(name: String, ageMs: Int64)] {
         lock.withLock {
             meterOrder.compactMap { name in
-                guard let m = meters[name], m.state == .online || m.state == .degraded, let last = m.lastGoodPoll else { return nil }
+                guard let m = meters[name], m.state == .online || m.state == .degraded, let last = m.lastGoodMonotonic else { return nil }
                 let age = now - last
                 return age > max(3 * Int64(m.config.pollIntervalMs), 5000) ? (name, age) : nil
             }
@@ -94,7 +105,7 @@ final class MeterRegistry: @unchecked Sendable {
     /// Records the outcome of one poll. Returns the previous state, so the caller can log transitions.
     @discardableResult
     func recordPoll(meter: String, state: MeterState, error: String?, values: [LiveValue], time: Int64, model: String?,
-                    invalid: [String] = []) -> MeterState {
+                    invalid: [String] = [], received: Int64 = monotonicMilliseconds()) -> MeterState {
         lock.withLock {
             guard var m = meters[meter] else { return .unknown }
             let previous = m.state
@@ -102,7 +113,12 @@ final class MeterRegistry: @unchecked Sendable {
             m.state = state
             m.lastError = error
             if let model { m.model = model }
-            if state == .offline { m.failedPolls += 1 } else if state == .online || !values.isEmpty { m.lastGoodPoll = time }
+            if state == .offline {
+                m.failedPolls += 1
+            } else if state == .online || !values.isEmpty {
+                m.lastGoodPoll = time
+                m.lastGoodMonotonic = received
+            }
             for v in values { m.values[v.measurement] = v }
             for reason in invalid { m.invalidValues[reason, default: 0] += 1 }
             meters[meter] = m

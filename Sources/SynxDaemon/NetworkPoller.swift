@@ -70,7 +70,8 @@ final class NetworkPoller: @unchecked Sendable {
         guard !bus.removed, let m = bus.state.nextMeter else { return }
         reactor.schedule(atWallClock: m.nextDue) { [self] in
             guard !bus.removed else { return }
-            guard let cycle = bus.state.begin(m) else { return scheduleNext(bus) }  // an isolated meter's slot skipped
+            // nil: an isolated meter's slot skipped, or the clock stepped and the schedules were re-anchored.
+            guard let cycle = bus.state.begin(m) else { return scheduleNext(bus) }
             pump(bus, cycle)
         }
     }

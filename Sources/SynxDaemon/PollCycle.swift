@@ -11,6 +11,8 @@ final class PollCycle {
     /// Wall-clock ms at which the poll started, and of the slot it serves.
     let start: Int64
     let slot: Int64
+    /// The schedule's anchoring when the poll began (`MeterSchedule.reanchor`).
+    let anchor: Int
     let includesSlow: Bool
     /// Each read's response timeout and retries: the bus's, or a probe's when the meter is isolated.
     let timeoutMilliseconds: Int
@@ -23,11 +25,12 @@ final class PollCycle {
     private var stopped = false
 
     /// A cycle; with `linkDown` it fails at once with that error, sending nothing.
-    init(meter: MeterSchedule, start: Int64, slot: Int64, includesSlow: Bool, timeoutMilliseconds: Int, retries: Int,
+    init(meter: MeterSchedule, start: Int64, slot: Int64, anchor: Int, includesSlow: Bool, timeoutMilliseconds: Int, retries: Int,
          linkDown: ModbusError?) {
         self.meter = meter
         self.start = start
         self.slot = slot
+        self.anchor = anchor
         self.includesSlow = includesSlow
         self.timeoutMilliseconds = timeoutMilliseconds
         self.retries = retries

@@ -1,11 +1,12 @@
 import Foundation
 import SynxModbus
+import SynxSystem
 
 /// Polls one serial (Modbus/RTU) bus on a thread of its own, one blocking libmodbus request at a time.
 final class SerialBusPoller: @unchecked Sendable {
     private let state: BusState
     private let bus: ModbusBus
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
     /// Monotonic ms when the request in progress began (nil between requests), for the watchdog.
@@ -43,15 +44,19 @@ final class SerialBusPoller: @unchecked Sendable {
     }
 
     private func run() {
-        while let m = state.nextMeter {
-            condition.lock()
-            while !stopping, wallClockNow() < m.nextDue {
-                _ = condition.wait(until: Date(timeIntervalSince1970: Double(m.nextDue) / 1000))
+        while true {
+            state.followClock()
+            guard let m = state.nextMeter else { return }
+            // Waits on the monotonic clock, at most a second at a time, then looks at the wall clock again: a step
+            // of it (an hour back) must not stretch the wait.
+            let wait = m.nextDue - wallClockNow()
+            let stop = condition.withLock {
+                if wait > 0 && !stopping { condition.wait(milliseconds: min(wait, 1000)) }
+                return stopping
             }
-            let stop = stopping
-            condition.unlock()
             if stop { return }
-            guard let cycle = state.begin(m) else { continue }  // an isolated meter's slot skipped
+            if wallClockNow() < m.nextDue { continue }
+            guard let cycle = state.begin(m) else { continue }  // an isolated meter's slot skipped, or the clock stepped
             while let r = cycle.nextRead {
                 busyLock.withLock { busySince = monotonicMilliseconds() }
                 if state.hangsForTesting { state.hangForTesting() }

@@ -1,8 +1,8 @@
 import CSystemd
 import Foundation
 import Logging
-import SynxModbus
 import SynxStore
+import SynxSystem
 
 /// Talks to the service manager (sd_notify(3); nothing is sent when NOTIFY_SOCKET is unset) and keeps the
 /// watchdog honest: `WATCHDOG=1` is sent only while every part that must make progress does — each serial bus
@@ -16,7 +16,9 @@ final class Supervisor: @unchecked Sendable {
     private let writer: StoreWriter
     private let logger: Logger
     private let alerts: AlertCenter
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
+    /// Steps of the wall clock, watched once a tick.
+    private var clock = ClockStepDetector()
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
     private var lastStatus = ""
@@ -78,10 +80,11 @@ final class Supervisor: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            if !stopping { _ = condition.wait(until: Date().addingTimeInterval(tick)) }
+            if !stopping { condition.wait(milliseconds: Int64(tick * 1000)) }
             let stop = stopping
             condition.unlock()
             if stop { return }
+            watchClock()
             watchStore()
             watchStaleness()
             alerts.tick()
@@ -102,6 +105,16 @@ final class Supervisor: @unchecked Sendable {
         }
     }
 
+    /// A step of the wall clock is reported (journal, `status`) and recorded in the store (retention counts forward
+    /// steps out of the age of older data). The buses re-anchor their schedules themselves, at their next poll.
+    private func watchClock() {
+        guard let step = clock.check() else { return }
+        let now = wallClockNow()
+        alerts.clockStep(stepMs: step, detectedMs: now)
+        registry.recordClockStep(stepMs: step, detectedMs: now)
+        writer.enqueue(records: StoreRecords(clockSteps: [ClockStep(detectedMs: now, stepMs: step)]))
+    }
+
     /// Store write failures (disk full, I/O errors) are an alert until a commit succeeds again.
     private func watchStore() {
         let s = writer.statistics
@@ -115,7 +128,7 @@ final class Supervisor: @unchecked Sendable {
 
     /// Meters that answer but deliver nothing new (a frozen waveform FIFO, a schedule that stopped).
     private func watchStaleness() {
-        let stale = Dictionary(uniqueKeysWithValues: registry.staleMeters(now: wallClockNow()).map { ($0.name, $0.ageMs) })
+        let stale = Dictionary(uniqueKeysWithValues: registry.staleMeters(monotonicNow: monotonicMilliseconds()).map { ($0.name, $0.ageMs) })
         for name in registry.meterNames {
             if let age = stale[name] {
                 alerts.raise(.staleData, key: name, message: "meter \(name) answers but its data is \(age / 1000) s old",

@@ -6,6 +6,7 @@ import SynxDSP
 import SynxMeters
 import SynxModbus
 import SynxStore
+import SynxSystem
 
 /// A meter that streams samples through the waveform interface: one thread reads its sample blocks in
 /// order over its own Modbus/TCP connection and hands them to a second thread running the IEC 61000-4-30
@@ -22,7 +23,7 @@ final class WaveformMeter: @unchecked Sendable {
     private let writer: StoreWriter
     private let alerts: AlertCenter
     private var logger: Logger
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var stopping = false
     private var blocks: [SampleBlock] = []
     private var droppedBlocks = 0
@@ -84,7 +85,7 @@ final class WaveformMeter: @unchecked Sendable {
     private func pause(_ seconds: Double) {
         let wait = seconds.isFinite ? min(max(seconds, 0), 10) : 0
         condition.lock()
-        if !stopping { _ = condition.wait(until: Date().addingTimeInterval(wait)) }
+        if !stopping { condition.wait(milliseconds: Int64(wait * 1000)) }
         condition.unlock()
     }
 

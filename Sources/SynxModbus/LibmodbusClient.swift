@@ -1,5 +1,6 @@
 import CModbus
 import Glibc
+import SynxSystem
 
 /// Serial line settings of a Modbus/RTU bus (Modbus over serial line V1.02 §2.5.1).
 public struct SerialSettings: Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Glibc
+import SynxSystem
 
 /// Settings every bus has: how long to wait, how often to retry, and the silence between requests.
 public struct BusTiming: Equatable, Sendable {

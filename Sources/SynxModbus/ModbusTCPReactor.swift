@@ -1,6 +1,7 @@
 import CLinux
 import Dispatch
 import Glibc
+import SynxSystem
 
 /// A connection of a `ModbusTCPReactor`.
 public struct ConnectionID: Hashable, Sendable {
@@ -472,11 +473,4 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             r.completion(.failure(e))
         }
     }
-}
-
-/// UTC milliseconds since the Unix epoch.
-public func wallClockNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

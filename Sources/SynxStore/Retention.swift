@@ -21,9 +21,30 @@ extension SampleStore {
     /// Deletes what is older than the retention allows, relative to `now` (UTC ms), in short transactions (one
     /// per series or tier), calling `progress` after each so a long first prune still shows the writer alive.
     /// Returns the number of rows deleted.
+    ///
+    /// Age is counted in time that passed, not in wall-clock readings: data stored before a forward step of the
+    /// wall clock (a gateway that booted without a clock and was set by NTP years later) is older by the step
+    /// on the wall clock only, so its cutoff moves back by every forward step after it (`clock_steps`). It is
+    /// pruned when it has really been kept as long as the retention says.
     @discardableResult
     public func prune(_ r: Retention, now: Int64, progress: () -> Void = {}) throws -> Int {
-        func cutoff(_ days: Double) -> Int64? { days > 0 ? now - Int64(days * 86_400_000) : nil }
+        let steps = try forwardSteps()
+        /// Time ranges [lo, hi) to delete for a retention of `days`: before each forward step, the cutoff moved
+        /// back by the steps after it.
+        func ranges(_ days: Double) -> [(Int64, Int64)]? {
+            guard days > 0 else { return nil }
+            let cutoff = now - Int64(days * 86_400_000)
+            var out: [(Int64, Int64)] = []
+            var lo = Int64.min, shift = steps.reduce(0) { $0 + $1.stepMs }
+            for s in steps {
+                let from = s.detectedMs - s.stepMs  // the wall clock just before the step
+                out.append((lo, min(from, cutoff - shift)))
+                lo = s.detectedMs
+                shift -= s.stepMs
+            }
+            out.append((lo, cutoff))
+            return out.filter { $0.0 < $0.1 }
+        }
         var deleted = 0
         func run(_ sql: String, _ binds: [Any]) throws {
             try db.execute("BEGIN IMMEDIATE")
@@ -41,22 +62,39 @@ extension SampleStore {
                 throw error
             }
         }
-        if let c = cutoff(r.samplesDays) {
+        if let spans = ranges(r.samplesDays) {
             // Series by series, so every delete walks the (series, t) primary key.
             let ids = try db.prepare("SELECT id FROM series")
             var series: [Int64] = []
             while try ids.step() { series.append(ids.int(0)) }
-            for id in series { try run("DELETE FROM samples WHERE series = ? AND t < ?", [id, c]) }
+            for id in series {
+                for (lo, hi) in spans { try run("DELETE FROM samples WHERE series = ? AND t >= ? AND t < ?", [id, lo, hi]) }
+            }
+            for (lo, hi) in spans { try run("DELETE FROM clock_overlap WHERE t >= ? AND t < ?", [lo, hi]) }
         }
         for (tier, days) in [("3s", r.derived3sDays), ("10min", r.derived10minDays), ("2h", r.derived2hDays)] {
-            if let c = cutoff(days) { try run("DELETE FROM derived_aggregates WHERE tier = ? AND end_ms < ?", [tier, c]) }
+            for (lo, hi) in ranges(days) ?? [] {
+                try run("DELETE FROM derived_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi])
+            }
         }
         for (tier, days) in [("150/180-cycle", r.classAShortDays), ("10-s", r.classAShortDays), ("10-min", r.classA10minDays),
                              ("2-h", r.classA2hDays)] {
-            if let c = cutoff(days) { try run("DELETE FROM pq_aggregates WHERE tier = ? AND end_ms < ?", [tier, c]) }
+            for (lo, hi) in ranges(days) ?? [] {
+                try run("DELETE FROM pq_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi])
+            }
         }
-        if let c = cutoff(r.eventsDays) { try run("DELETE FROM pq_events WHERE start_us < ?", [c * 1000]) }
+        for (lo, hi) in ranges(r.eventsDays) ?? [] {
+            try run("DELETE FROM pq_events WHERE start_us >= ? AND start_us < ?", [lo == .min ? .min : lo * 1000, hi * 1000])
+        }
         return deleted
+    }
+
+    /// The forward steps of the wall clock the store has recorded, oldest first.
+    func forwardSteps() throws -> [ClockStep] {
+        let s = try db.prepare("SELECT detected_ms, step_ms FROM clock_steps WHERE step_ms > 0 ORDER BY detected_ms")
+        var steps: [ClockStep] = []
+        while try s.step() { steps.append(ClockStep(detectedMs: s.int(0), stepMs: s.int(1))) }
+        return steps
     }
 }
 

@@ -18,7 +18,7 @@ public enum SampleQuality: Int, Sendable, Codable, CustomStringConvertible {
 }
 
 /// One value of one series at one instant.
-public struct SampleRow: Equatable, Sendable {
+public struct SampleRow: Equatable, Sendable, Encodable {
     public var meter: String
     public var measurement: String
     public var unit: String
@@ -76,7 +76,7 @@ public struct EventRow: Equatable, Sendable, Codable {
 /// An aggregate of a waveform meter's Class A values (IEC 61000-4-30 §4.5) or its 10-s frequency (§5.1), as
 /// stored: the tier, the interval (UTC ms, tagged with its end), constituent counts, quality flags and the values
 /// as JSON (the daemon's shape; `docs/analyzer.md` describes it).
-public struct AggregateRow: Equatable, Sendable {
+public struct AggregateRow: Equatable, Sendable, Encodable {
     public var meter: String
     public var tier: String
     public var startMs: Int64
@@ -105,7 +105,7 @@ public enum DerivedMethod: String, Sendable, Codable {
 
 /// A meter-derived aggregate of one polled measurement (not IEC 61000-4-30 Class A): the interval's end
 /// (UTC ms), the value, how it was formed, and the coverage (values received / expected).
-public struct DerivedRow: Equatable, Sendable {
+public struct DerivedRow: Equatable, Sendable, Encodable {
     public var meter: String
     public var measurement: String
     public var unit: String
@@ -134,16 +134,26 @@ public struct StoreRecords: Sendable {
     public var events: [EventRow] = []
     public var aggregates: [AggregateRow] = []
     public var derived: [DerivedRow] = []
+    public var clockSteps: [ClockStep] = []
 
-    public init(events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = []) {
-        self.events = events; self.aggregates = aggregates; self.derived = derived
+    public init(events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = [], clockSteps: [ClockStep] = []) {
+        self.events = events; self.aggregates = aggregates; self.derived = derived; self.clockSteps = clockSteps
     }
 
-    public var isEmpty: Bool { events.isEmpty && aggregates.isEmpty && derived.isEmpty }
+    public var isEmpty: Bool { events.isEmpty && aggregates.isEmpty && derived.isEmpty && clockSteps.isEmpty }
 
     mutating func append(_ other: StoreRecords) {
         events += other.events
         aggregates += other.aggregates
         derived += other.derived
+        clockSteps += other.clockSteps
     }
+}
+
+/// A step of the host's wall clock: when it was seen (the wall clock just after it, UTC ms) and its size (ms,
+/// negative backwards). Retention counts forward steps out of the age of older data (`Retention`).
+public struct ClockStep: Equatable, Sendable {
+    public var detectedMs: Int64
+    public var stepMs: Int64
+    public init(detectedMs: Int64, stepMs: Int64) { self.detectedMs = detectedMs; self.stepMs = stepMs }
 }

@@ -3,15 +3,26 @@ import Foundation
 
 /// The writing side of the time-series store: one connection, series ids cached, rows inserted in one
 /// transaction per batch. Not thread-safe: `StoreWriter` owns it on its own thread.
+///
+/// Stored data is never overwritten. Time in a series only moves forward: a sample at or before the last
+/// stored time of its series (the wall clock stepped back), and an aggregate whose interval is already stored,
+/// go to `clock_overlap` with the whole row, beside what was stored first, and are counted (`overlapRows`).
 public final class SampleStore {
     let db: Connection
     private let insertSample: Statement
     private let insertSeries: Statement
     private let findSeries: Statement
+    private let lastSampleTime: Statement
     private let insertEvent: Statement
     private let insertAggregate: Statement
     private let insertDerived: Statement
+    private let insertOverlap: Statement
+    private let insertClockStep: Statement
     private var seriesIDs: [SeriesKey: Int64] = [:]
+    /// Per series, the latest time stored (loaded from the store at the series' first row).
+    private var lastTimes: [Int64: Int64] = [:]
+    /// Rows put aside in `clock_overlap` since the store was opened.
+    public private(set) var overlapRows = 0
 
     private struct SeriesKey: Hashable {
         var meter: String
@@ -23,26 +34,32 @@ public final class SampleStore {
         db = try Connection(path: path, readOnly: false)
         try Schema.configureWriter(db)
         try Schema.migrate(db)
-        insertSample = try db.prepare("INSERT OR REPLACE INTO samples (series, t, value, quality) VALUES (?, ?, ?, ?)")
+        insertSample = try db.prepare("INSERT INTO samples (series, t, value, quality) VALUES (?, ?, ?, ?)")
         insertSeries = try db.prepare("INSERT INTO series (meter, measurement, unit) VALUES (?, ?, ?)")
         findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ?")
+        lastSampleTime = try db.prepare("SELECT max(t) FROM samples WHERE series = ?")
         insertEvent = try db.prepare("""
             INSERT INTO pq_events (meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase,
                                    per_phase, incomplete, resolution_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         insertAggregate = try db.prepare("""
-            INSERT OR REPLACE INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, "values")
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, "values")
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """)
         insertDerived = try db.prepare("""
-            INSERT OR REPLACE INTO derived_aggregates (meter, measurement, tier, end_ms, value, method, count, expected, notes)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO derived_aggregates (meter, measurement, tier, end_ms, value, method, count, expected, notes)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """)
+        insertOverlap = try db.prepare("INSERT INTO clock_overlap (kind, meter, name, t, row) VALUES (?, ?, ?, ?, ?)")
+        insertClockStep = try db.prepare("INSERT INTO clock_steps (detected_ms, step_ms) VALUES (?, ?)")
     }
 
     /// Writes `rows` and `records` in one transaction: all of them or none.
     public func insert(_ rows: [SampleRow], records: StoreRecords = StoreRecords()) throws {
         guard !rows.isEmpty || !records.isEmpty else { return }
+        let statements = [insertSample, insertSeries, findSeries, lastSampleTime, insertEvent, insertAggregate, insertDerived,
+                          insertOverlap, insertClockStep]
+        let knownTimes = lastTimes, knownOverlap = overlapRows
         try db.execute("BEGIN IMMEDIATE")
         do {
             for d in records.derived {
@@ -57,6 +74,7 @@ public final class SampleStore {
                 insertDerived.bind(9, d.notes.joined(separator: ","))
                 try insertDerived.step()
                 insertDerived.reset()
+                if sqlite3_changes(db.handle) == 0 { try putAside("derived", d.meter, d.measurement, d.endMs, d) }
             }
             for a in records.aggregates {
                 insertAggregate.bind(1, a.meter)
@@ -69,7 +87,7 @@ public final class SampleStore {
                 if let json = a.valuesJSON { insertAggregate.bind(8, json) } else { insertAggregate.bind(8, nil as Double?) }
                 try insertAggregate.step()
                 insertAggregate.reset()
-            insertDerived.reset()
+                if sqlite3_changes(db.handle) == 0 { try putAside("aggregate", a.meter, a.tier, a.endMs, a) }
             }
             for e in records.events {
                 insertEvent.bind(1, e.meter)
@@ -85,26 +103,62 @@ public final class SampleStore {
                 insertEvent.bind(11, e.resolutionMicroseconds)
                 try insertEvent.step()
                 insertEvent.reset()
-            insertAggregate.reset()
+            }
+            for c in records.clockSteps {
+                insertClockStep.bind(1, c.detectedMs)
+                insertClockStep.bind(2, c.stepMs)
+                try insertClockStep.step()
+                insertClockStep.reset()
             }
             for row in rows {
                 let series = try seriesID(row)
+                let last = try lastTime(series)
+                guard row.time > last else {
+                    try putAside("sample", row.meter, row.measurement, row.time, row)
+                    continue
+                }
                 insertSample.bind(1, series)
                 insertSample.bind(2, row.time)
                 insertSample.bind(3, row.value)
                 insertSample.bind(4, Int64(row.quality.rawValue))
                 try insertSample.step()
                 insertSample.reset()
+                lastTimes[series] = row.time
             }
             try db.execute("COMMIT")
         } catch {
-            insertSample.reset()
-            insertEvent.reset()
+            // Every statement back to its start, whichever failed; the cached state as before the transaction.
+            statements.forEach { $0.reset() }
             try? db.execute("ROLLBACK")
-            // Series created in the failed transaction are gone too.
-            seriesIDs.removeAll()
+            seriesIDs.removeAll()  // series created in the failed transaction are gone too
+            lastTimes = knownTimes  // what the rolled-back rows set is undone
+            overlapRows = knownOverlap
             throw error
         }
+    }
+
+    /// Keeps a row that would repeat a stored time (or interval) of its series, beside the stored one.
+    private func putAside<Row: Encodable>(_ kind: String, _ meter: String, _ name: String, _ time: Int64, _ row: Row) throws {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        insertOverlap.bind(1, kind)
+        insertOverlap.bind(2, meter)
+        insertOverlap.bind(3, name)
+        insertOverlap.bind(4, time)
+        insertOverlap.bind(5, String(decoding: try encoder.encode(row), as: UTF8.self))
+        try insertOverlap.step()
+        insertOverlap.reset()
+        overlapRows += 1
+    }
+
+    /// The latest stored time of `series` (Int64.min if none).
+    private func lastTime(_ series: Int64) throws -> Int64 {
+        if let t = lastTimes[series] { return t }
+        defer { lastSampleTime.reset() }
+        lastSampleTime.bind(1, series)
+        let t = try lastSampleTime.step() && lastSampleTime.double(0) != nil ? lastSampleTime.int(0) : Int64.min
+        lastTimes[series] = t
+        return t
     }
 
     private func seriesID(_ row: SampleRow) throws -> Int64 {

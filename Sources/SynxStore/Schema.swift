@@ -65,6 +65,20 @@ enum Schema {
         """
         ALTER TABLE pq_events ADD COLUMN resolution_us INTEGER NOT NULL DEFAULT 0;  -- how finely start/end are known
         """,
+        """
+        CREATE TABLE clock_steps (            -- steps of the host's wall clock, as synxd saw them
+            detected_ms INTEGER NOT NULL,     -- the wall clock just after the step, UTC ms
+            step_ms     INTEGER NOT NULL      -- positive: forward; negative: backward
+        );
+        CREATE TABLE clock_overlap (          -- rows whose time repeats stored ones after a backward step
+            kind  TEXT NOT NULL,              -- sample, derived, aggregate
+            meter TEXT NOT NULL,
+            name  TEXT NOT NULL,              -- measurement (sample, derived) or tier (aggregate)
+            t     INTEGER NOT NULL,           -- the row's time or interval end, UTC ms
+            row   TEXT NOT NULL               -- the whole row, JSON
+        );
+        CREATE INDEX clock_overlap_by_t ON clock_overlap (t);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -1,6 +1,7 @@
 import CLinux
 import Foundation
 import Glibc
+import SynxSystem
 
 /// The single writer of the store: rows are queued from any thread and committed on the writer's own
 /// thread in batches, one transaction every `batchInterval` (and at once when `flush` is called).
@@ -17,6 +18,8 @@ public final class StoreWriter: @unchecked Sendable {
         public var committedRows: Int = 0
         public var queuedRows: Int = 0
         public var droppedRows: Int = 0
+        /// Rows kept aside in `clock_overlap` because their time repeated stored ones (the clock stepped back).
+        public var overlapRows: Int = 0
         public var lastError: String?
         public var lastCommit: Date?
         /// Monotonic milliseconds (CLOCK_MONOTONIC) when the writer last finished a round, committing or not:
@@ -27,7 +30,7 @@ public final class StoreWriter: @unchecked Sendable {
     private let store: SampleStore
     private let batchInterval: TimeInterval
     private let maxQueuedRows: Int
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var queue: [SampleRow] = []
     private var records = StoreRecords()
     private var stats = Statistics()
@@ -39,8 +42,9 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// What to keep; pruned once an hour on the writer's thread (nil: keep everything).
     private let retention: Retention?
-    /// The first prune waits until the daemon has settled.
-    private var nextPrune = Date().addingTimeInterval(60)
+    /// Monotonic ms of the next prune; the first waits until the daemon has settled (a step of the wall clock
+    /// moves neither).
+    private var nextPrune = monotonicMilliseconds() + 60_000
 
     public init(store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000, retention: Retention? = nil) {
         self.retention = retention
@@ -109,8 +113,9 @@ public final class StoreWriter: @unchecked Sendable {
         setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         condition.lock()
         while true {
-            let deadline = StoreWriter.nextCommit(after: Date(), interval: batchInterval)
-            while !flushRequested && !stopping && condition.wait(until: deadline) {}
+            // Half-way between wall-clock seconds, waited for on the monotonic clock (a step moves the phase once).
+            let deadline = monotonicMilliseconds() + StoreWriter.millisecondsToNextCommit(after: wallClockNow(), interval: batchInterval)
+            while !flushRequested && !stopping && condition.wait(milliseconds: deadline - monotonicMilliseconds()) {}
             let batch = queue, pending = records
             queue.removeAll(keepingCapacity: true)
             records = StoreRecords()
@@ -137,13 +142,14 @@ public final class StoreWriter: @unchecked Sendable {
                 stats.lastCommit = Date()
                 stats.lastError = nil
             }
-            if let retention, failure == nil, !stop, Date() >= nextPrune {
+            stats.overlapRows = store.overlapRows
+            if let retention, failure == nil, !stop, monotonicMilliseconds() >= nextPrune {
                 // Pruning runs between batches, outside the lock; rows keep queueing meanwhile.
-                nextPrune = Date().addingTimeInterval(3600)
+                nextPrune = monotonicMilliseconds() + 3_600_000
                 condition.unlock()
                 do {
                     try store.prune(retention, now: Int64(Date().timeIntervalSince1970 * 1000)) { [self] in
-                        condition.lock(); stats.lastRoundMonotonicMs = StoreWriter.monotonicMs(); condition.unlock()
+                        condition.withLock { stats.lastRoundMonotonicMs = monotonicMilliseconds() }
                     }
                 } catch {
                     failure = "pruning: \(error)"
@@ -152,12 +158,12 @@ public final class StoreWriter: @unchecked Sendable {
                 if let failure { stats.lastError = failure }
             }
             flushedGeneration += 1
-            stats.lastRoundMonotonicMs = StoreWriter.monotonicMs()
+            stats.lastRoundMonotonicMs = monotonicMilliseconds()
             condition.broadcast()
             if stop && (queue.isEmpty || failure != nil) { break }
             if failure != nil {
                 // Back off a little before retrying a failing disk.
-                _ = condition.wait(until: Date().addingTimeInterval(min(batchInterval, 1)))
+                condition.wait(milliseconds: Int64(min(batchInterval, 1) * 1000))
             }
         }
         finished = true
@@ -165,15 +171,11 @@ public final class StoreWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    static func monotonicMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-
-    /// The next instant at half an interval past a multiple of `interval` since the epoch.
-    static func nextCommit(after now: Date, interval: TimeInterval) -> Date {
-        let t = now.timeIntervalSince1970 - interval / 2
-        return Date(timeIntervalSince1970: ((t / interval).rounded(.down) + 1) * interval + interval / 2)
+    /// Milliseconds from wall-clock `now` (UTC ms) to the next instant half an interval past a multiple of
+    /// `interval` since the epoch.
+    static func millisecondsToNextCommit(after now: Int64, interval: TimeInterval) -> Int64 {
+        let ms = max(Int64(interval * 1000), 1)
+        let phase = (now - ms / 2) % ms
+        return ms - (phase < 0 ? phase + ms : phase)
     }
 }

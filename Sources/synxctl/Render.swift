@@ -40,9 +40,14 @@ enum Renderer {
         if format == .json { return json(s) }
         var out = ""
         if format == .table {
-            out += "synxd \(s.version), pid \(s.pid), up \(duration(s.uptimeSeconds))\n"
+            out += "synxd \(s.version), pid \(s.pid), up \(describeDuration(Int64(s.uptimeSeconds * 1000)))\n"
+            if let c = s.lastClockStep {
+                out += "wall clock stepped \(c.stepMs > 0 ? "forward" : "back") by \(describeDuration(abs(c.stepMs))) at "
+                    + "\(timestamp(c.detectedAt))\(c.count > 1 ? " (\(c.count) steps since start)" : "")\n"
+            }
             out += "store \(s.store.path): \(s.store.committedRows) rows committed, \(s.store.queuedRows) queued"
             if s.store.droppedRows > 0 { out += ", \(s.store.droppedRows) DROPPED" }
+            if let kept = s.store.overlapRows, kept > 0 { out += ", \(kept) kept aside (their time repeated after the clock stepped back)" }
             if let e = s.store.lastError { out += ", error: \(e)" }
             out += "\n\n"
         }
@@ -124,10 +129,6 @@ enum Renderer {
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds)
-        return s >= 86400 ? "\(s / 86400)d \(s % 86400 / 3600)h" : s >= 3600 ? "\(s / 3600)h \(s % 3600 / 60)m" : "\(s / 60)m \(s % 60)s"
-    }
 }
 
 /// Lets `live` print one object for one meter and an array for several.

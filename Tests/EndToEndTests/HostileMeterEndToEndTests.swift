@@ -150,6 +150,11 @@ final class HostileMeterEndToEndTests: XCTestCase {
         ("exception:0", false, [.offline], "invalid exception reply (code 0)", true),
         ("absurd:3.4e38", false, [.degraded], "implausible value: voltage.l1n outside 0…2300 V", true),
         ("absurd:1e30", false, [.degraded], "implausible value", true),
+        ("garbage", false, [.offline], nil, true),
+        ("partial", false, [.offline], "timeout", true),
+        ("crc", false, [.offline], "CRC error", true),
+        ("wrong-unit", false, [.offline], nil, true),
+        ("overlong", false, [.offline], "more bytes followed the reply", true),
         ("noise:150", false, [.online, .degraded, .offline], nil, false),
     ]
 
@@ -204,6 +209,9 @@ final class HostileMeterEndToEndTests: XCTestCase {
             let bus = try XCTUnwrap(status.buses.first { $0.name == "line\(i)" })
             XCTAssertGreaterThan(bus.strayFrames ?? 0, 0, "line \(i): late replies are dropped and counted")
         }
+        let (rssKiB, descriptors) = h.resources(of: daemon)
+        XCTAssertLessThan(rssKiB, 200 * 1024, "synxd's resident memory")
+        XCTAssertLessThan(descriptors, 60, "synxd's descriptors (\(Self.lineModes.count) serial lines)")
         XCTAssertTrue(daemon.isRunning)
     }
 

@@ -34,11 +34,14 @@ final class AlertTests: XCTestCase {
         let registry = MeterRegistry()
         let config = try! DaemonConfig.parse(text: "[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"h\"\n[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n", file: "t")
         registry.register(meter: config.meters[0])
-        registry.recordPoll(meter: "m", state: .online, error: nil, values: [], time: 1_000_000, model: nil)
-        XCTAssertTrue(registry.staleMeters(now: 1_004_000).isEmpty, "4 s: fresh (threshold max(3 × 1 s, 5 s))")
-        XCTAssertEqual(registry.staleMeters(now: 1_006_000).map(\.name), ["m"])
-        registry.recordPoll(meter: "m", state: .offline, error: "timeout", values: [], time: 1_007_000, model: nil)
-        XCTAssertTrue(registry.staleMeters(now: 1_010_000).isEmpty, "an offline meter is offline, not stale")
+        // Ages are monotonic time (a step of the wall clock, `time`, makes nothing stale).
+        registry.recordPoll(meter: "m", state: .online, error: nil, values: [], time: 1_000_000, model: nil, received: 50_000)
+        XCTAssertTrue(registry.staleMeters(monotonicNow: 54_000).isEmpty, "4 s: fresh (threshold max(3 × 1 s, 5 s))")
+        XCTAssertEqual(registry.staleMeters(monotonicNow: 56_000).map(\.name), ["m"])
+        registry.recordPoll(meter: "m", state: .online, error: nil, values: [], time: 1_000_000 + 94_608_000_000, model: nil, received: 57_000)
+        XCTAssertTrue(registry.staleMeters(monotonicNow: 58_000).isEmpty, "fresh again, whatever the wall clock says")
+        registry.recordPoll(meter: "m", state: .offline, error: "timeout", values: [], time: 1_007_000, model: nil, received: 58_000)
+        XCTAssertTrue(registry.staleMeters(monotonicNow: 70_000).isEmpty, "an offline meter is offline, not stale")
     }
 
     func testRepeatedRaise_isOneEntry_andFlappingWithinTheHoldoffIsCountedNotLogged() {

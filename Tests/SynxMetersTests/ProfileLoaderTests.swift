@@ -105,7 +105,8 @@ final class MeasurementCatalogTests: XCTestCase {
         let doc = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/measurements.md"), encoding: .utf8)
         var documented: [String: String] = [:]
-        for line in doc.split(separator: "\n") where line.hasPrefix("| `") {
+        let catalog = doc.components(separatedBy: "\n## Plausibility")[0]  // the name table, not the range table after it
+        for line in catalog.split(separator: "\n") where line.hasPrefix("| `") {
             let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             let unit = cells[1] == "(none)" ? "" : cells[1]
             for name in cells[0].split(separator: "`") where !name.trimmingCharacters(in: .whitespaces).isEmpty {

@@ -1,3 +1,4 @@
+import SynxSystem
 @testable import SynxModbus
 import XCTest
 

@@ -20,7 +20,7 @@ final class StoreTests: XCTestCase {
     func testInsertedRows_readBackInOrderWithQuality() throws {
         let path = dir.appendingPathComponent("s.sqlite").path
         let store = try SampleStore(path: path)
-        try store.insert([row(2000, 231.5), row(1000, 230.25), row(3000, nil, q: .missing), row(1000, 7, meter: "m2")])
+        try store.insert([row(1000, 230.25), row(2000, 231.5), row(3000, nil, q: .missing), row(1000, 7, meter: "m2")])
         let reader = try StoreReader(path: path)
         let got = try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: 10_000, limit: 10)
         XCTAssertEqual(got, [StoredSample(time: 1000, value: 230.25, quality: .good), StoredSample(time: 2000, value: 231.5, quality: .good),
@@ -110,5 +110,99 @@ final class StoreTests: XCTestCase {
         XCTAssertNil(writer.statistics.lastError)
         writer.stop()
         XCTAssertEqual(try StoreReader(path: path).integrityCheck(), "ok")
+    }
+}
+
+/// Stored data is never overwritten: rows whose time repeats (the clock stepped back) are kept aside; a failed
+/// transaction leaves nothing half-written; retention counts forward clock steps out of the age of older data.
+final class StoreClockAndFailureTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("synx-store-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    private func row(_ t: Int64, _ v: Double, meter: String = "m1") -> SampleRow {
+        SampleRow(meter: meter, measurement: "voltage.l1n", unit: "V", time: t, value: v, quality: .good)
+    }
+
+    private func count(_ path: String, _ sql: String) throws -> Int64 {
+        let db = try Connection(path: path, readOnly: true)
+        return try db.scalarInt(sql)
+    }
+
+    func testRepeatedTimes_afterABackwardStep_areKeptAside_neverOverwriteOrInterleave() throws {
+        let path = dir.appendingPathComponent("o.sqlite").path
+        let store = try SampleStore(path: path)
+        try store.insert([row(1000, 231.36), row(2000, 231.5), row(3000, 231.7)])
+        // The clock stepped back 2 s: the same seconds again, and one a millisecond off.
+        try store.insert([row(2000, 232.29), row(2001, 232.3), row(4000, 232.4)])
+        let reader = try StoreReader(path: path)
+        let kept = try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: 10_000, limit: 10)
+        XCTAssertEqual(kept.map(\.time), [1000, 2000, 3000, 4000])
+        XCTAssertEqual(kept[1].value, 231.5, "the first value of a repeated second is not overwritten")
+        XCTAssertEqual(store.overlapRows, 2)
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM clock_overlap WHERE kind = 'sample' AND t IN (2000, 2001)"), 2)
+        // A reopened store knows the last stored time from the file.
+        let reopened = try SampleStore(path: path)
+        try reopened.insert([row(3500, 1), row(5000, 232.5)])
+        XCTAssertEqual(reopened.overlapRows, 1)
+        // An aggregate whose interval is already stored is kept aside too.
+        let derived = DerivedRow(meter: "m1", measurement: "voltage.l1n", unit: "V", tier: "3s", endMs: 3000, value: 230,
+                                 method: .rms, count: 3, expected: 3, notes: [])
+        try reopened.insert([], records: StoreRecords(derived: [derived]))
+        var again = derived
+        again.value = 240
+        try reopened.insert([], records: StoreRecords(derived: [again]))
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM derived_aggregates"), 1)
+        XCTAssertEqual(try count(path, "SELECT CAST(value AS INTEGER) FROM derived_aggregates"), 230)
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM clock_overlap WHERE kind = 'derived'"), 1)
+    }
+
+    func testFailedCommit_thenASuccessfulOne_storesEveryRowExactlyOnce() throws {
+        let path = dir.appendingPathComponent("f.sqlite").path
+        let store = try SampleStore(path: path)
+        let other = try Connection(path: path, readOnly: false)
+        try other.execute("CREATE TRIGGER refuse BEFORE INSERT ON samples WHEN NEW.value = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        let derived = DerivedRow(meter: "m1", measurement: "voltage.l1n", unit: "V", tier: "3s", endMs: 3000, value: 230,
+                                 method: .rms, count: 3, expected: 3, notes: [])
+        let aggregate = AggregateRow(meter: "m1", tier: "10-min", startMs: 0, endMs: 600_000, count: 1, invalidCount: 0, quality: [],
+                                     valuesJSON: nil)
+        let records = StoreRecords(aggregates: [aggregate], derived: [derived],
+                                   clockSteps: [ClockStep(detectedMs: 5000, stepMs: -3_600_000)])
+        XCTAssertThrowsError(try store.insert([row(1000, 1), row(2000, 2), row(3000, 666)], records: records))
+        try other.execute("DROP TRIGGER refuse")
+        try store.insert([row(1000, 1), row(2000, 2), row(3000, 3)], records: records)
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM samples"), 3)
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM derived_aggregates"), 1)
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM pq_aggregates"), 1)
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM clock_steps"), 1)
+        XCTAssertEqual(try count(path, "SELECT count(*) FROM clock_overlap"), 0, "nothing of the failed batch counts as a repeat")
+        XCTAssertEqual(store.overlapRows, 0)
+    }
+
+    func testPrune_afterAForwardStepOfThreeYears_keepsWhatWasRecordedBeforeIt_forItsRealAge() throws {
+        let path = dir.appendingPathComponent("r.sqlite").path
+        let store = try SampleStore(path: path)
+        let day: Int64 = 86_400_000
+        let bootClock: Int64 = 1_700_000_000_000  // a gateway without a battery-backed clock, months off
+        let step = 3 * 365 * day
+        // Ten days recorded under the wrong clock, then NTP steps it forward by three years.
+        try store.insert((0..<10).map { row(bootClock + Int64($0) * day, Double($0)) })
+        let stepAt = bootClock + 10 * day + step
+        try store.insert([row(stepAt + 1000, 100)], records: StoreRecords(clockSteps: [ClockStep(detectedMs: stepAt, stepMs: step)]))
+        var retention = Retention()
+        retention.samplesDays = 14
+        // A day after the step: everything is younger than 14 days of real time.
+        try store.prune(retention, now: stepAt + day)
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: .max, limit: 100).count, 11)
+        // Eight days after the step: the first four days recorded before it are 14+ days old.
+        try store.prune(retention, now: stepAt + 8 * day)
+        let left = try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: .max, limit: 100)
+        XCTAssertEqual(left.map(\.value), [4, 5, 6, 7, 8, 9, 100])
     }
 }
