@@ -16,7 +16,8 @@ public struct ControlClient {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    /// Sends one request and waits for its response.
+    /// Sends one request and waits for its response. A daemon that refuses a client (`busy`) answers and closes
+    /// before reading the request, so a failed send is not the end: its answer is read if there is one.
     public func send(_ request: Request) throws -> Response {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlClientError(description: "socket: \(String(cString: strerror(errno)))") }
@@ -32,16 +33,17 @@ public struct ControlClient {
             throw ControlClientError(description: "cannot connect to \(socketPath): \(String(cString: strerror(e)))\(hint)")
         }
         let data = try Framing.encode(request)
-        try data.withUnsafeBytes { buf in
+        let sendError: Int32? = data.withUnsafeBytes { buf in
             var off = 0
             while off < buf.count {
                 let n = Glibc.send(fd, buf.baseAddress! + off, buf.count - off, Int32(MSG_NOSIGNAL))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw ControlClientError(description: "send: \(String(cString: strerror(errno)))")
+                    return errno
                 }
                 off += n
             }
+            return nil
         }
         var line = Data()
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -50,9 +52,13 @@ public struct ControlClient {
             if n < 0 {
                 if errno == EINTR { continue }
                 let e = errno
+                if let s = sendError { throw ControlClientError(description: "send: \(String(cString: strerror(s)))") }
                 throw ControlClientError(description: e == EAGAIN ? "synxd did not answer within \(timeoutSeconds) s" : "recv: \(String(cString: strerror(e)))")
             }
-            if n == 0 { throw ControlClientError(description: "synxd closed the connection without an answer") }
+            if n == 0 {
+                if let e = sendError { throw ControlClientError(description: "send: \(String(cString: strerror(e)))") }
+                throw ControlClientError(description: "synxd closed the connection without an answer")
+            }
             if let nl = chunk[0..<n].firstIndex(of: 0x0A) {
                 line.append(contentsOf: chunk[0..<nl])
                 break

@@ -6,6 +6,10 @@
 /// - 1: status, meters, live, query.
 public let protocolVersion = 1
 
+/// The times a request may name, UTC milliseconds: 1970-01-01 to 9999-12-31. Anything outside is refused as
+/// `invalidRequest` before any arithmetic is done with it (an hour before `Int64.min` traps).
+public let requestTimes: ClosedRange<Int64> = 0...253_402_300_799_999
+
 /// Largest request line the daemon reads (bytes, newline included).
 public let maxRequestBytes = 64 * 1024
 /// Largest response line the client accepts.
@@ -35,6 +39,15 @@ public enum Command: String, Codable, Sendable, CaseIterable {
 
     /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
     public var isMutating: Bool { self == .reload || self == .alertTest || self == .exportEvent }
+
+    /// How a person types the command with synxctl (`alert test` for `alertTest`).
+    public var commandLine: String {
+        switch self {
+        case .alertTest: "alert test"
+        case .exportEvent: "export"
+        default: rawValue
+        }
+    }
 }
 
 /// A request. Fields a command does not use are omitted.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SynxControl
 import SynxStore
 import SynxSystem
@@ -22,6 +23,8 @@ final class ControlHandler: @unchecked Sendable {
     /// Re-reads the configuration (set by the daemon).
     var reloader: (() -> Result<ReloadSummary, CommandFailure>)?
     var alerts: AlertCenter?
+    /// Where refused commands are logged (set by the daemon).
+    var logger: Logger?
     /// Writes an event's waveform as COMTRADE and returns the .cfg path (set by the daemon).
     var exporter: ((_ meter: String, _ eventStartMicroseconds: Int64) -> Result<String, CommandFailure>)?
     static let version = "0.1.0"
@@ -58,9 +61,13 @@ final class ControlHandler: @unchecked Sendable {
             guard let command = Command(rawValue: request.command) else {
                 return .failure(.unknownCommand, "unknown command \"\(request.command)\" (known: \(Command.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
+            // 4b. Numbers: in range before anything is computed with them.
+            if let problem = Session.outOfRange(request) { return .failure(.invalidRequest, problem) }
             // 5. Permission: changing the daemon needs root or synxd's own user (the socket's group may read).
             if command.isMutating, peer.uid != 0, peer.uid != geteuid() {
-                return .failure(.unauthorized, "\(command.rawValue) needs root or synxd's user (you are uid \(peer.uid))")
+                handler.logger?.warning("refused \(command.commandLine): uid \(peer.uid), pid \(peer.pid) is neither root nor synxd's user",
+                                        metadata: ["command": "\(command.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                return .failure(.unauthorized, "\(command.commandLine) needs root or synxd's user (you are uid \(peer.uid))")
             }
             switch command {
             case .status: return handler.status()
@@ -85,6 +92,20 @@ final class ControlHandler: @unchecked Sendable {
             case .live: return handler.live(request)
             case .query: return query(request)
             }
+        }
+
+        /// Why a number in `request` is out of range, or nil.
+        static func outOfRange(_ request: Request) -> String? {
+            for (name, value) in [("from", request.from), ("to", request.to)] {
+                if let v = value, !requestTimes.contains(v) {
+                    return "\"\(name)\" \(v) is not a time between 1970 and 9999 (UTC milliseconds)"
+                }
+            }
+            if let e = request.event, !(requestTimes.lowerBound * 1000...requestTimes.upperBound * 1000).contains(e) {
+                return "\"event\" \(e) is not a time between 1970 and 9999 (UTC microseconds)"
+            }
+            if let limit = request.limit, limit < 1 { return "\"limit\" must be at least 1" }
+            return nil
         }
 
         private func events(_ request: Request) -> Response {

@@ -26,10 +26,23 @@ public final class Daemon: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// Whatever the umask synxd was started with (by hand, as root, it is often 022): every file it creates is
+    /// 0640 and every directory 0750 — measurements and exports are nobody else's business. The state directory
+    /// and a store left by an older synxd are brought to those modes too.
+    private func prepareStateDirectory() throws {
+        umask(0o027)
+        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+        chmod(config.stateDirectory, 0o750)
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: config.databasePath + suffix) {
+            chmod(config.databasePath + suffix, 0o640)
+        }
+    }
+
     /// Runs until a termination signal. Throws only for start-up failures.
     public func run() throws {
         raiseDescriptorLimit()
-        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        try prepareStateDirectory()
         let store: SampleStore
         do { store = try SampleStore(path: config.databasePath) } catch {
             throw DaemonError.startup("cannot open the store \(config.databasePath): \(error)")
@@ -49,6 +62,7 @@ public final class Daemon: @unchecked Sendable {
         let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
         handler.reloader = { [unowned self] in reload(trigger: "synxctl") }
         handler.alerts = alerts
+        handler.logger = logger
         handler.exporter = { [unowned self] meter, start in exportEvent(meter: meter, startMicroseconds: start) }
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
         do { try server.listen() } catch {

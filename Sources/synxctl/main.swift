@@ -198,18 +198,32 @@ func redraw(every interval: Double?, _ render: () throws -> String) throws {
 }
 
 /// Parses a time argument to UTC milliseconds.
+/// Parses a time argument to UTC milliseconds, within the times a request may name (1970 to 9999).
 func parseTime(_ s: String, now: Int64) throws -> Int64 {
+    let outOfRange = ValidationError("time \"\(s)\" is not between 1970 and 9999")
+    func checked(_ t: Int64) throws -> Int64 {
+        guard requestTimes.contains(t) else { throw outOfRange }
+        return t
+    }
     if s == "now" { return now }
     let relative = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
     if let unit = relative.last, let n = Int64(relative.dropLast()) {
         let factor: [Character: Int64] = ["s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
-        if let f = factor[unit] { return now - n * f }
+        if let f = factor[unit] {
+            let (span, overflow) = n.multipliedReportingOverflow(by: f)
+            guard !overflow, span <= now else { throw outOfRange }
+            return try checked(now - span)
+        }
     }
-    if let ms = Int64(s) { return ms }
+    if let ms = Int64(s) { return try checked(ms) }
     let f = ISO8601DateFormatter()
     for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
         f.formatOptions = options
-        if let d = f.date(from: s) { return Int64(d.timeIntervalSince1970 * 1000) }
+        if let d = f.date(from: s) {
+            let ms = (d.timeIntervalSince1970 * 1000).rounded(.down)
+            guard ms.isFinite, abs(ms) < 9e15 else { throw outOfRange }
+            return try checked(Int64(ms))
+        }
     }
     throw ValidationError("cannot read time \"\(s)\": use ISO 8601, epoch milliseconds, 'now' or -10m style")
 }

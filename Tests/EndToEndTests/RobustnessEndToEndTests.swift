@@ -101,6 +101,22 @@ final class RobustnessEndToEndTests: XCTestCase {
         XCTAssertEqual(try raw(String(repeating: "x", count: 70_000)).status, .tooLarge)
         XCTAssertEqual(try h.request(Request(command: .live, meter: "nope")).status, .noSuchMeter)
         XCTAssertEqual(try h.request(Request(command: .query, meter: "m1", measurement: "volts")).status, .noSuchMeasurement)
+        // Numbers at the ends of Int64 are refused before anything is computed with them (they used to trap).
+        for line in [#"{"version":1,"command":"events","from":9223372036854775807}"#,
+                     #"{"version":1,"command":"events","from":-9223372036854775808}"#,
+                     #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","to":-9223372036854775808}"#,
+                     #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","from":9223372036854775807}"#,
+                     #"{"version":1,"command":"exportEvent","meter":"m1","event":9223372036854775807}"#,
+                     #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","limit":-5}"#] {
+            let r = try raw(line + "\n")
+            XCTAssertEqual(r.status, .invalidRequest, line)
+        }
+        for arguments in [["events", "--since", "9999999999999999"], ["query", "m1", "voltage.l1n", "--from", "999999999999999d"],
+                          ["query", "m1", "voltage.l1n", "--to=-9223372036854775808"]] {
+            let (code, _, err) = try h.synxctl(arguments)
+            XCTAssertEqual(code, 64, "\(arguments): \(err)")
+            XCTAssertTrue(err.contains("is not between 1970 and 9999"), err)
+        }
         // And after all that it still answers.
         XCTAssertEqual(try h.request(Request(command: .status)).status, .ok)
 
@@ -111,6 +127,35 @@ final class RobustnessEndToEndTests: XCTestCase {
         let (down, _, downErr) = try h.run("synxctl", ["status", "--socket", h.path("absent.sock")])
         XCTAssertEqual(down, 69)
         XCTAssertTrue(downErr.contains("is synxd running?"), downErr)
+    }
+
+    func testBusyDaemon_isReportedAsBusy_notUnreachable() throws {
+        let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("lan", port: port) + h.meter("m1", bus: "lan", unit: 1))
+        // Clients that connect and say nothing take every slot.
+        var idle: [Int32] = []
+        defer { idle.forEach { close($0) } }
+        for _ in 0..<40 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = try UnixAddress(path: h.socketPath)
+            XCTAssertEqual(addr.withSockaddr { connect(fd, $0, $1) }, 0)
+            idle.append(fd)
+        }
+        h.waitUntil("the slots taken") { h.output("synxd.err").contains("control client refused: too many clients") }
+        let (code, _, err) = try h.synxctl(["status"])
+        XCTAssertEqual(code, 1, err)
+        XCTAssertTrue(err.contains("busy"), err)
+    }
+
+    func testStateFiles_areNotWorldReadable_whateverTheUmask() throws {
+        let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
+        let old = umask(0o022)  // what a root shell usually has; synxd inherits it
+        defer { umask(old) }
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("lan", port: port) + h.meter("m1", bus: "lan", unit: 1))
+        h.waitUntil("rows committed") { try h.status().store.committedRows > 0 }
+        func mode(_ p: String) -> mode_t { var st = stat(); return stat(p, &st) == 0 ? st.st_mode & 0o777 : 0o7777 }
+        XCTAssertEqual(mode(h.path("state")), 0o750)
+        for suffix in ["", "-wal", "-shm"] { XCTAssertEqual(mode(h.path("state/synx.sqlite") + suffix), 0o640, suffix) }
     }
 
     /// Sends raw bytes on the control socket and decodes the one response line.

@@ -156,6 +156,13 @@ final class ServiceEndToEndTests: XCTestCase {
         let (code, _, err) = try h.run("/usr/bin/setpriv", asNobody + ["reload", "--socket", h.socketPath])
         XCTAssertEqual(code, 1)
         XCTAssertTrue(err.contains("unauthorized"), err)
+        // The refusal names what the user typed, and is logged with who asked.
+        let (testCode, _, testErr) = try h.run("/usr/bin/setpriv", asNobody + ["alert", "test", "--socket", h.socketPath])
+        XCTAssertEqual(testCode, 1)
+        XCTAssertTrue(testErr.contains("unauthorized: alert test needs root"), testErr)
+        h.waitUntil("refusals logged") {
+            h.output("synxd.err").contains("refused reload: uid 65534") && h.output("synxd.err").contains("refused alert test: uid 65534")
+        }
         let (rootCode, _, rootErr) = try h.synxctl(["reload"])
         XCTAssertEqual(rootCode, 0, rootErr)
     }
