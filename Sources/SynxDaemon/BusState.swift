@@ -33,8 +33,6 @@ final class BusState {
     private var clock = ClockStepDetector()
 
     static let maxBackoffMs: Int64 = 10_000
-    /// The shortest probe worth sending to an isolated meter (a meter that answers at all answers sooner).
-    static let minimumProbeMs = 100
     /// Kept free before a healthy meter's slot, for the probe's own bookkeeping and the frame gap.
     static let probeMarginMs = 20
     /// An isolated meter that never finds room beside its healthy neighbours is still probed with the full
@@ -43,8 +41,8 @@ final class BusState {
     /// Slots of one gap recorded as `missing` rows one by one; a longer gap (a long backoff of a fast meter)
     /// is counted in full but stored as its first this many slots.
     static let maxMissingRowsPerGap = 600
-    /// Whether a timeout is followed by a quiet interval as long as the timeout (serial lines: a late reply
-    /// must arrive and be dropped before the next request), which a probe's budget must also hold.
+    /// Whether a timeout is followed by a quiet interval as long as the timeout (RTU framing: a late reply must
+    /// arrive and be dropped before the next request), which a probe's room must also hold.
     let quietAfterTimeout: Bool
 
     /// Fault injection for the watchdog tests: with SYNXD_TEST_STALL_BUS naming this bus, the thread polling
@@ -99,13 +97,13 @@ final class BusState {
     func begin(_ m: MeterSchedule) -> PollCycle? {
         if followClock() { return nil }
         let start = wallClockNow()
-        var timeout = config.timing.timeoutMilliseconds, retries = config.timing.retries
+        var retries = config.timing.retries
         if m.isIsolated {
-            guard let probe = probeTimeout(for: m, now: start) else {
+            guard probeFits(m, now: start) else {
                 skip(m, reason: .noRoom, now: start)
                 return nil
             }
-            (timeout, retries) = (probe, 0)
+            retries = 0
         }
         let lateness = start - m.nextDue
         registry.recordTiming(bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })
@@ -113,24 +111,21 @@ final class BusState {
         let linkDown = start < linkRetryAt ? linkError : nil
         // The slot decides, not the clock: a timer may fire a millisecond before the slot it serves.
         return PollCycle(meter: m, start: start, slot: m.nextDue, anchor: m.anchor, includesSlow: m.nextDue >= m.nextSlowDue,
-                         timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
+                         retries: retries, linkDown: linkDown)
     }
 
-    /// The timeout of a probe of isolated meter `m` starting at `now`: what fits before the next healthy
-    /// meter's slot (half of it when a quiet interval follows a timeout), at most the bus's timeout; nil if
-    /// less than `minimumProbeMs` fits. Every `forcedProbeIntervalMs` the full timeout, room or not.
-    private func probeTimeout(for m: MeterSchedule, now: Int64) -> Int? {
-        let full = config.timing.timeoutMilliseconds
-        if now - m.lastProbe >= BusState.forcedProbeIntervalMs { m.lastProbe = now; return full }
-        guard let healthy = schedules.filter({ !$0.isIsolated && $0 !== m }).map(\.nextDue).min() else {
-            m.lastProbe = now
-            return full  // no healthy neighbour to protect
+    /// Whether a probe of isolated meter `m` (one attempt of the bus's timeout, and on RTU framing the quiet
+    /// interval after it, so that its late reply cannot fall into a neighbour's exchange) fits before the next
+    /// healthy meter's slot. Every `forcedProbeIntervalMs` it is sent whatever the room.
+    private func probeFits(_ m: MeterSchedule, now: Int64) -> Bool {
+        if now - m.lastProbe >= BusState.forcedProbeIntervalMs { m.lastProbe = now; return true }
+        let needed = Int64(config.timing.timeoutMilliseconds * (quietAfterTimeout ? 2 : 1)
+                           + BusState.probeMarginMs + config.timing.frameGapMilliseconds)
+        if let healthy = schedules.filter({ !$0.isIsolated && $0 !== m }).map(\.nextDue).min(), healthy - now < needed {
+            return false
         }
-        let room = Int(clamping: healthy - now) - BusState.probeMarginMs - config.timing.frameGapMilliseconds
-        let timeout = min(full, quietAfterTimeout ? room / 2 : room)
-        guard timeout >= BusState.minimumProbeMs else { return nil }
         m.lastProbe = now
-        return timeout
+        return true
     }
 
     /// Why a slot passed without a poll (counted per meter in `status`).
@@ -148,7 +143,8 @@ final class BusState {
         let interval = Int64(m.config.pollIntervalMs)
         let missed = m.nextDue
         m.nextDue = alignedAfter(max(missed, now), interval: interval)
-        recordMissed(m, slots: Array(stride(from: missed, to: m.nextDue, by: Int(interval))), reason: reason)
+        recordMissed(m, slots: Array(stride(from: missed, to: m.nextDue, by: Int(interval)).prefix(BusState.maxMissingRowsPerGap)),
+                     reason: reason)
     }
 
     /// Stores `missing` rows for slots that passed without a poll and counts them.
@@ -174,14 +170,18 @@ final class BusState {
     /// storing and publishing to the recorder queue, so the next poll on this bus starts without waiting.
     func finish(_ cycle: PollCycle, strayFrames: Int) {
         let m = cycle.meter
+        followClock()  // a step during the poll re-anchors first: its skipped slots are not missed polls
         noteLink(cycle, strayFrames: strayFrames)
         let state: MeterState = cycle.failures.isEmpty ? .online : (cycle.image.isEmpty ? .offline : .degraded)
         let missed = m.advance(after: cycle, failed: state == .offline)
         let points = (m.profile?.points ?? []).filter { $0.rate == .fast || cycle.includesSlow }
         let reason = cycle.failures.first.map { describe($0, meter: m) }
         let (image, start, model) = (cycle.image, cycle.start, m.profile?.model)
+        // In time order, as a series' times only grow: slots the late poll's start passed, its rows, then the
+        // slots a backoff skips.
+        recordMissed(m, slots: missed.slots.filter { $0 < start }, reason: missed.reason)
         recorder.async { [self] in record(m, points: points, image: image, start: start, state: state, reason: reason, model: model) }
-        recordMissed(m, slots: missed.slots, reason: missed.reason)  // after the poll's own rows: a series' times only grow
+        recordMissed(m, slots: missed.slots.filter { $0 >= start }, reason: missed.reason)
     }
 
     private func record(_ m: MeterSchedule, points: [RegisterPoint], image: RegisterImage, start: Int64, state: MeterState,

@@ -61,8 +61,7 @@ final class SerialBusPoller: @unchecked Sendable {
                 busyLock.withLock { busySince = monotonicMilliseconds() }
                 if state.hangsForTesting { state.hangForTesting() }
                 cycle.complete(Result {
-                    try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count,
-                                 timeoutMilliseconds: cycle.timeoutMilliseconds, retries: cycle.retries)
+                    try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count, retries: cycle.retries)
                 }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
                 busyLock.withLock { busySince = nil }
             }

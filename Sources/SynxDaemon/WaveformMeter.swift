@@ -50,6 +50,8 @@ final class WaveformMeter: @unchecked Sendable {
     /// The reader's and the analysis thread's log lines that a lying device could repeat without end.
     private var readerLog = RepeatLimiter()
     private var analysisLog = RepeatLimiter()
+    /// Whether the current stream has delivered blocks (reader thread only).
+    private var streamDelivered = false
 
     init(config: MeterConfig, bus: BusConfig, host: String, port: Int, registry: MeterRegistry, writer: StoreWriter,
          alerts: AlertCenter, logger: Logger) throws {
@@ -81,11 +83,11 @@ final class WaveformMeter: @unchecked Sendable {
 
     private var isStopping: Bool { condition.withLock { stopping } }
 
-    /// Waits `seconds` (at most 10 s; a non-finite time waits nothing) or until stop.
+    /// Waits `seconds` (10 ms … 10 s, so no device can make the reader spin) or until stop.
     private func pause(_ seconds: Double) {
-        let wait = seconds.isFinite ? min(max(seconds, 0), 10) : 0
+        let wait = seconds.isFinite ? min(max(seconds, 0.01), 10) : 0.01
         condition.lock()
-        if !stopping { condition.wait(milliseconds: Int64(wait * 1000)) }
+        if !stopping { condition.wait(milliseconds: Int64((wait * 1000).rounded(.up))) }
         condition.unlock()
     }
 
@@ -147,6 +149,7 @@ final class WaveformMeter: @unchecked Sendable {
                 registry.recordBus(bus.name, connected: true, error: nil, requests: 1, failures: 0)
                 try stream(interface)
             } catch {
+                if streamDelivered { backoff = 0 }  // it worked until now: retry soon
                 let reason = "\(error)"
                 registry.recordBus(bus.name, connected: false, error: reason, requests: 1, failures: 1)
                 let previous = registry.recordPoll(meter: config.name, state: .offline, error: reason, values: [],
@@ -168,14 +171,22 @@ final class WaveformMeter: @unchecked Sendable {
         let blockSeconds = Double(w.samplesPerBlock) / Double(w.sampleRate)
         let streamingSince = monotonicMilliseconds()
         var lastBlockAt = streamingSince
+        streamDelivered = false
+        condition.withLock { trouble = nil; troubleCounts = [:] }
         while !isStopping {
             let head = try read(WaveformInterface.capabilityAddress, 14)
+            let epoch = (8..<12).reduce(UInt64(0)) { $0 << 16 | UInt64(head[$1]) }
+            guard epoch == w.epochMicroseconds else {
+                throw WaveformInterface.Invalid(description: "waveform stream restarted (its block-0 time changed)")
+            }
             let newest = WaveformInterface.newest(head)
             try w.checkClock(newest: newest, hostSeconds: Double(wallClockNow()) / 1000)
             guard let newest else { pause(blockSeconds); judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt); continue }
             var seq = next ?? newest
             if seq &- newest >= 2 && seq &- newest < 1 << 31 {
-                // The newest block is behind one already read: the device restarted its stream. Start afresh.
+                // The newest block is behind one already read: the device restarted its stream. Start afresh, and
+                // keep none of the old stream's samples for export (their sequence numbers would repeat).
+                condition.withLock { raw.removeAll() }
                 throw WaveformInterface.Invalid(description: "waveform stream went back from block \(seq &- 1) to \(newest)")
             }
             if newest &- seq >= UInt32(w.fifoDepth - 1) {
@@ -194,7 +205,7 @@ final class WaveformMeter: @unchecked Sendable {
                 keep(RawBlock(sequence: seq, start: w.startTime(seq), registers: r[2...]), interface: w)
                 seq &+= 1
             }
-            if seq != next { lastBlockAt = monotonicMilliseconds() }
+            if seq != next { lastBlockAt = monotonicMilliseconds(); streamDelivered = true }
             next = seq
             judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt)
             // Read the FIFO in rounds (not a head read per block): every 100 ms, or a quarter of the FIFO's span if
@@ -210,7 +221,8 @@ final class WaveformMeter: @unchecked Sendable {
         defer { condition.unlock() }
         if rawInterface != w { raw.removeAll(); rawInterface = w }
         raw.append(block)
-        let bytesPerBlock = 2 * w.blockLength + 64  // the registers and the array's bookkeeping
+        // The registers, the array's heap object (header, malloc rounding) and the RawBlock around it.
+        let bytesPerBlock = 2 * w.blockLength + 128
         let capacity = min(Int(WaveformMeter.retentionSeconds * Double(w.sampleRate) / Double(w.samplesPerBlock)),
                            WaveformMeter.maxRawBytes / bytesPerBlock * 8 / 9)
         if raw.count > capacity + capacity / 8 { raw.removeFirst(raw.count - capacity) }
@@ -246,7 +258,7 @@ final class WaveformMeter: @unchecked Sendable {
         }
         let configuration = ComtradeConfiguration(
             stationName: config.name, deviceID: "synxd", analog: specs, lineFrequency: Double(w.nominalFrequency),
-            sampleRates: blocks.count == Int(((blocks.last!.sequence &- first.sequence) + 1)) ? [ComtradeSampleRate(rate: fs, lastSample: count)] : [],
+            sampleRates: blocks.count == Int((blocks.last!.sequence &- first.sequence) &+ 1) ? [ComtradeSampleRate(rate: fs, lastSample: count)] : [],
             firstSample: ComtradeTimestamp(secondsSinceEpochLocal: first.start + firstTime / 1e6), format: .binary, sampleCount: count)
         return ComtradeRecording(configuration: configuration, sampleNumbers: Array(1...count),
                                  timestamps: timestamps.map { $0.map { $0 - firstTime } }, analog: analog, digital: [])

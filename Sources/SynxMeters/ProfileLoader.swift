@@ -51,6 +51,9 @@ public enum ProfileLoader {
             guard scale != 0 else { throw reg.error("scale", "must not be 0") }
             let plausibleMin = try reg.double("plausible_min", in: -1e15...1e15)
             let plausibleMax = try reg.double("plausible_max", in: -1e15...1e15)
+            if (plausibleMin == nil) != (plausibleMax == nil) {
+                throw reg.error(plausibleMin == nil ? "plausible_max" : "plausible_min", "give plausible_min and plausible_max together")
+            }
             if let low = plausibleMin, let high = plausibleMax, low >= high {
                 throw reg.error("plausible_max", "must be above plausible_min (\(low))")
             }

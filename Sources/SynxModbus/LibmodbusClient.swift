@@ -29,7 +29,8 @@ public struct SerialSettings: Equatable, Sendable {
 /// RTU frames carry no transaction id, so on a serial line only silence and matching tell a reply from a
 /// stray frame: before each request whatever arrived since the last reply is read and dropped; after a
 /// timeout the line is listened to for as long again, so a late reply arrives and is dropped before the next
-/// request; and a reply followed at once by more bytes (two frames where one was asked for) is not used.
+/// request; and a reply followed at once by a frame's worth of bytes (two frames where one was asked for) is
+/// not used.
 /// Dropped frames are counted (`takeStrayFrames`). libmodbus checks the slave address, function and length.
 ///
 /// libmodbus waits with select(), which aborts the process on a descriptor ≥ 1024. The client therefore
@@ -125,9 +126,8 @@ public final class LibmodbusClient: ModbusTransport {
     }
 
     public func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int) throws -> [UInt16] {
-        guard (1...maxRegistersPerRead).contains(count), address >= 0, address + count - 1 <= 0xFFFF else {
-            throw ModbusError(.garbage("a read of \(count) registers at \(address) is outside the register space"),
-                              function: table.functionName, unit: unit, address: address)
+        if let outside = registerSpaceProblem(address: address, count: count) {
+            throw ModbusError(outside, function: table.functionName, unit: unit, address: address)
         }
         do { try connect() } catch var error as ModbusError {
             error.unit = unit
@@ -151,7 +151,7 @@ public final class LibmodbusClient: ModbusTransport {
         if n == count {
             // A second frame right behind the reply: one of the two was a stray (a late reply of another
             // request, or someone else on the line), and nothing tells which.
-            if serial, dropInput(listeningMilliseconds: settleMilliseconds) {
+            if serial, dropInput(listeningMilliseconds: settleMilliseconds) >= ModbusTCPReactor.strayFrameBytes {
                 throw ModbusError(.garbage("more bytes followed the reply (a stray frame on the line)"),
                                   function: table.functionName, unit: unit, address: address)
             }
@@ -173,34 +173,35 @@ public final class LibmodbusClient: ModbusTransport {
         return strayFrames
     }
 
-    /// 3.5 character times (the RTU inter-frame silence, Modbus over serial line §2.5.1.1), at least 2 ms.
+    /// 3.5 character times (the RTU inter-frame silence, Modbus over serial line §2.5.1.1), at least 2 ms: how long
+    /// the line is listened to after a reply for a frame right behind it.
     private var settleMilliseconds: Int {
         guard case .rtu(let s) = link else { return 0 }
         return max(2, Int((3.5 * 11 * 1000 / Double(s.baud)).rounded(.up)))
     }
 
-    /// Reads and drops what the port holds, and what arrives within `listeningMilliseconds` (the line must be
-    /// quiet that long); returns whether anything came, counted as one stray frame.
+    /// Reads and drops what the port holds and what arrives within `listeningMilliseconds` (at most 64 KiB, and
+    /// never past the deadline: a line that never falls silent cannot hold the bus thread); returns the bytes
+    /// dropped, counted as one stray frame if there were any.
     @discardableResult
-    private func dropInput(listeningMilliseconds: Int) -> Bool {
+    private func dropInput(listeningMilliseconds: Int) -> Int {
         let fd = modbus_get_socket(ctx)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return 0 }
         let deadline = monotonicMilliseconds() + Int64(listeningMilliseconds)
-        var heard = false
+        var dropped = 0
         var sink = [UInt8](repeating: 0, count: 512)
-        while true {
+        repeat {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let wait = Int32(clamping: max(0, deadline - monotonicMilliseconds()))
-            let ready = poll(&p, 1, wait)
+            let ready = poll(&p, 1, Int32(clamping: max(0, deadline - monotonicMilliseconds())))
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0, p.revents & Int16(POLLIN) != 0 else { break }
             let n = sink.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { break }
-            heard = true
-        }
-        if heard { strayFrames += 1 }
-        return heard
+            dropped += n
+        } while dropped < 65536 && monotonicMilliseconds() <= deadline
+        if dropped > 0 { strayFrames += 1 }
+        return dropped
     }
 
     /// Makes `target` refer to what `source` refers to (atomically replacing it), close-on-exec.

@@ -29,17 +29,16 @@ public final class ModbusBus {
         self.timing = timing
     }
 
-    /// Reads registers, retrying what may succeed on a second try; the timeout and retries are the bus's
-    /// unless given (a probe of a failing meter uses fewer).
-    public func read(_ table: RegisterTable, unit: UInt8, address: Int, count: Int,
-                     timeoutMilliseconds: Int? = nil, retries: Int? = nil) throws -> [UInt16] {
+    /// Reads registers, retrying what may succeed on a second try: the bus's retries unless given (a probe of a
+    /// failing meter uses none).
+    public func read(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, retries: Int? = nil) throws -> [UInt16] {
         var attempt = 0
         while true {
             keepFrameGap()
             defer { lastTransactionEnd = monotonicMilliseconds() }
             do {
                 return try transport.readRegisters(table, unit: unit, address: address, count: count,
-                                                   timeoutMilliseconds: timeoutMilliseconds ?? timing.timeoutMilliseconds)
+                                                   timeoutMilliseconds: timing.timeoutMilliseconds)
             } catch let error as ModbusError where error.isRetryable && attempt < (retries ?? timing.retries) {
                 attempt += 1
             }

@@ -28,16 +28,18 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     public static let readBudgetBytes = 64 * 1024
     /// Frames nobody asked for that a connection may send in one second before it is dropped.
     public static let maxStrayFramesPerSecond = 50
+    /// Bytes behind an RTU reply that make it ambiguous: the shortest frame (an exception reply) is 5; fewer are
+    /// line noise (an adapter's byte as it releases the line), counted but harmless.
+    public static let strayFrameBytes = 5
 
     private final class Request {
         let table: RegisterTable, unit: UInt8, address: Int, count: Int
-        let timeoutMilliseconds: Int, retries: Int
+        let retries: Int
         let completion: Completion
         var attempts = 0
-        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int, retries: Int,
-             completion: @escaping Completion) {
+        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, retries: Int, completion: @escaping Completion) {
             self.table = table; self.unit = unit; self.address = address; self.count = count
-            self.timeoutMilliseconds = timeoutMilliseconds; self.retries = retries; self.completion = completion
+            self.retries = retries; self.completion = completion
         }
         func error(_ kind: ModbusError.Kind) -> ModbusError {
             ModbusError(kind, function: table.functionName, unit: unit, address: address)
@@ -55,6 +57,8 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         var queue: [Request] = []
         var inFlight: Request?
         var transaction: UInt16 = 0
+        /// Counts requests sent: what a deadline timer names (transaction ids are random and may repeat).
+        var sent = 0
         var inbox: ReplyReceiver
         var outbox: [UInt8] = []
         var lastEnd: Int64 = 0
@@ -74,7 +78,7 @@ public final class ModbusTCPReactor: @unchecked Sendable {
 
     private enum Timer {
         case work(() -> Void)
-        case requestDeadline(Int, generation: Int, transaction: UInt16)
+        case requestDeadline(Int, generation: Int, request: Int)
         case connectDeadline(Int, generation: Int)
         case gap(Int)
     }
@@ -112,11 +116,13 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         return ConnectionID(index: connections.count - 1)
     }
 
+    /// The connection's peer as people read it: `tcp HOST:PORT` or `rtu-over-tcp HOST:PORT`.
     public func endpoint(_ id: ConnectionID) -> String {
         let c = connections[id.index]
         return c.framing == .mbap ? "tcp \(c.host):\(c.port)" : "rtu-over-tcp \(c.host):\(c.port)"
     }
 
+    /// Whether the connection is open (a request may go out at once).
     public func isOpen(_ id: ConnectionID) -> Bool { connections[id.index].state == .open }
 
     /// Frames dropped on the connection (unsolicited, late, forged or of another unit) since the last call.
@@ -127,16 +133,14 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     }
 
     /// Queues a read; `completion` runs on the reactor's thread with the registers or the failure, after
-    /// the retries (the connection's, unless given, as is the response timeout). A read outside the register
-    /// space fails without being sent.
+    /// the retries (the connection's unless given). A read outside the register space fails without being sent.
     public func submit(_ id: ConnectionID, _ table: RegisterTable, unit: UInt8, address: Int, count: Int,
-                       timeoutMilliseconds: Int? = nil, retries: Int? = nil, completion: @escaping Completion) {
+                       retries: Int? = nil, completion: @escaping Completion) {
         let c = connections[id.index]
-        let request = Request(table: table, unit: unit, address: address, count: count,
-                              timeoutMilliseconds: timeoutMilliseconds ?? c.timing.timeoutMilliseconds,
-                              retries: retries ?? c.timing.retries, completion: completion)
-        guard (1...maxRegistersPerRead).contains(count), address >= 0, address + count - 1 <= 0xFFFF else {
-            let error = request.error(.garbage("a read of \(count) registers at \(address) is outside the register space"))
+        let request = Request(table: table, unit: unit, address: address, count: count, retries: retries ?? c.timing.retries,
+                              completion: completion)
+        if let outside = registerSpaceProblem(address: address, count: count) {
+            let error = request.error(outside)
             post { completion(.failure(error)) }
             return
         }
@@ -315,9 +319,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         repeat { c.transaction = UInt16.random(in: 0...0xFFFF) } while c.transaction == previous
         c.inbox.discardPending()  // nothing received before the request can be its reply
         c.inFlight = r
+        c.sent += 1
         c.outbox += c.framing.readRequest(transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
-        timers.insert(.requestDeadline(i, generation: c.generation, transaction: c.transaction),
-                      at: now + Int64(r.timeoutMilliseconds))
+        timers.insert(.requestDeadline(i, generation: c.generation, request: c.sent), at: now + Int64(c.timing.timeoutMilliseconds))
         flush(i)
     }
 
@@ -378,6 +382,13 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             switch event {
             case .reply(let result):
                 guard let r = c.inFlight else { return }
+                // RTU frames carry no id: a reply with more bytes right behind it is two frames where one was
+                // asked for, and nothing tells which is the reply.
+                if c.framing == .rtu, c.inbox.pendingBytes >= ModbusTCPReactor.strayFrameBytes, case .success = result {
+                    c.inbox.discardPending()
+                    complete(i, .failure(r.error(.garbage("more bytes followed the reply (a stray frame on the line)"))))
+                    continue
+                }
                 complete(i, result.mapError { r.error($0) })
             case .outOfStep(let kind):
                 if let r = c.inFlight { complete(i, .failure(r.error(kind))) }
@@ -418,11 +429,11 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         switch t {
         case .work(let work):
             work()
-        case .requestDeadline(let i, let generation, let transaction):
+        case .requestDeadline(let i, let generation, let request):
             let c = connections[i]
-            if c.generation == generation, let r = c.inFlight, c.transaction == transaction {
+            if c.generation == generation, let r = c.inFlight, c.sent == request {
                 // RTU frames carry no id: a late reply must arrive, and be dropped, before the next request.
-                if c.framing == .rtu { c.quietUntil = monotonicMilliseconds() + Int64(r.timeoutMilliseconds) }
+                if c.framing == .rtu { c.quietUntil = monotonicMilliseconds() + Int64(c.timing.timeoutMilliseconds) }
                 complete(i, .failure(r.error(.timeout)))
             }
         case .connectDeadline(let i, let generation):

@@ -15,6 +15,15 @@ public enum RegisterTable: UInt8, Sendable, Hashable, Comparable, CustomStringCo
 /// The most registers one read may ask for (Modbus application protocol §6.3: 1 to 125).
 public let maxRegistersPerRead = 125
 
+/// Why a read of `count` registers at `address` cannot be sent (a count outside 1…125, or registers past
+/// 65535), or nil. Written so that no operand can overflow, whatever a device or a file supplied.
+public func registerSpaceProblem(address: Int, count: Int) -> ModbusError.Kind? {
+    guard (1...maxRegistersPerRead).contains(count), (0...0xFFFF).contains(address), address <= 0x10000 - count else {
+        return .garbage("a read of \(count) registers at \(address) is outside the register space")
+    }
+    return nil
+}
+
 /// A link to one or more Modbus devices that performs one blocking request at a time.
 ///
 /// Implementations block the calling thread; callers run them on a bus thread of their own, never on

@@ -25,6 +25,7 @@ public struct ReplyReceiver: Sendable {
         case outOfStep(ModbusError.Kind)
     }
 
+    /// MBAP (transaction ids) or RTU (none: frames are told apart by unit and CRC).
     public let framing: ModbusFraming
     private var buffer: [UInt8] = []
     private var start = 0
@@ -34,6 +35,7 @@ public struct ReplyReceiver: Sendable {
     /// Bytes of those dropped frames.
     public private(set) var strayBytes = 0
 
+    /// An empty receiver for a stream of `framing`.
     public init(framing: ModbusFraming) { self.framing = framing }
 
     /// Bytes received and not yet consumed.

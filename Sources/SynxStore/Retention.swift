@@ -37,9 +37,9 @@ extension SampleStore {
             var out: [(Int64, Int64)] = []
             var lo = Int64.min, shift = steps.reduce(0) { $0 + $1.stepMs }
             for s in steps {
-                let from = s.detectedMs - s.stepMs  // the wall clock just before the step
+                let from = s.detectedMs - s.stepMs  // the wall clock just before the step (within its detection)
                 out.append((lo, min(from, cutoff - shift)))
-                lo = s.detectedMs
+                lo = from  // contiguous: rows between the step and its detection belong to the newer clock
                 shift -= s.stepMs
             }
             out.append((lo, cutoff))
@@ -70,7 +70,11 @@ extension SampleStore {
             for id in series {
                 for (lo, hi) in spans { try run("DELETE FROM samples WHERE series = ? AND t >= ? AND t < ?", [id, lo, hi]) }
             }
-            for (lo, hi) in spans { try run("DELETE FROM clock_overlap WHERE t >= ? AND t < ?", [lo, hi]) }
+            for (lo, hi) in spans { try run("DELETE FROM clock_overlap WHERE kind = 'sample' AND t >= ? AND t < ?", [lo, hi]) }
+        }
+        // Aggregates kept aside go with the longest-kept aggregate tier.
+        for (lo, hi) in ranges(max(r.derived2hDays, r.classA2hDays, r.derived10minDays, r.classA10minDays)) ?? [] {
+            try run("DELETE FROM clock_overlap WHERE kind <> 'sample' AND t >= ? AND t < ?", [lo, hi])
         }
         for (tier, days) in [("3s", r.derived3sDays), ("10min", r.derived10minDays), ("2h", r.derived2hDays)] {
             for (lo, hi) in ranges(days) ?? [] {

@@ -153,7 +153,10 @@ public struct StoreRecords: Sendable {
 /// A step of the host's wall clock: when it was seen (the wall clock just after it, UTC ms) and its size (ms,
 /// negative backwards). Retention counts forward steps out of the age of older data (`Retention`).
 public struct ClockStep: Equatable, Sendable {
+    /// The wall clock just after the step, UTC ms.
     public var detectedMs: Int64
+    /// The step's size, ms: positive forward, negative backward.
     public var stepMs: Int64
+    /// A step of `stepMs` seen at `detectedMs`.
     public init(detectedMs: Int64, stepMs: Int64) { self.detectedMs = detectedMs; self.stepMs = stepMs }
 }

@@ -9,6 +9,7 @@ public final class MonotonicCondition: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
+    /// A condition variable whose timed waits use CLOCK_MONOTONIC.
     public init() {
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
@@ -25,7 +26,9 @@ public final class MonotonicCondition: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// Takes the mutex.
     public func lock() { pthread_mutex_lock(mutex) }
+    /// Releases the mutex.
     public func unlock() { pthread_mutex_unlock(mutex) }
 
     /// Runs `body` with the mutex held.
@@ -51,6 +54,8 @@ public final class MonotonicCondition: @unchecked Sendable {
         return pthread_cond_timedwait(cond, mutex, &ts) != ETIMEDOUT
     }
 
+    /// Wakes one waiting thread.
     public func signal() { pthread_cond_signal(cond) }
+    /// Wakes every waiting thread.
     public func broadcast() { pthread_cond_broadcast(cond) }
 }

@@ -197,7 +197,6 @@ func redraw(every interval: Double?, _ render: () throws -> String) throws {
     } while interval != nil
 }
 
-/// Parses a time argument to UTC milliseconds.
 /// Parses a time argument to UTC milliseconds, within the times a request may name (1970 to 9999).
 func parseTime(_ s: String, now: Int64) throws -> Int64 {
     let outOfRange = ValidationError("time \"\(s)\" is not between 1970 and 9999")
@@ -211,7 +210,7 @@ func parseTime(_ s: String, now: Int64) throws -> Int64 {
         let factor: [Character: Int64] = ["s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
         if let f = factor[unit] {
             let (span, overflow) = n.multipliedReportingOverflow(by: f)
-            guard !overflow, span <= now else { throw outOfRange }
+            guard n >= 0, !overflow, span <= now else { throw outOfRange }
             return try checked(now - span)
         }
     }

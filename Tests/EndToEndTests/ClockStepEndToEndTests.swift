@@ -11,14 +11,21 @@ final class ClockStepEndToEndTests: XCTestCase {
     override func setUpWithError() throws { h = try Harness(String(name.filter(\.isLetter).suffix(24))) }
     override func tearDown() { h?.tearDown() }
 
-    static let libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+    /// Debian's libfaketime (package faketime, installed by scripts/install-deps), for this machine's architecture.
+    static let libfaketime: String = {
+        let lib = "/usr/lib"
+        let arch = (try? FileManager.default.contentsOfDirectory(atPath: lib))?.first {
+            FileManager.default.fileExists(atPath: "\(lib)/\($0)/faketime/libfaketimeMT.so.1")
+        }
+        return "\(lib)/\(arch ?? "x86_64-linux-gnu")/faketime/libfaketimeMT.so.1"
+    }()
     static let meters = ["m1", "m2", "m3"]
 
     /// Every stored row of each meter's voltage, whatever the clock said.
     private func rows() throws -> [String: [QuerySample]] {
         var out: [String: [QuerySample]] = [:]
         for m in Self.meters {
-            let r = try h.request(Request(command: .query, meter: m, measurement: "voltage.l1n", from: 0, to: 1 << 50, limit: 100_000))
+            let r = try h.request(Request(command: .query, meter: m, measurement: "voltage.l1n", from: 0, to: requestTimes.upperBound, limit: 100_000))
             out[m] = r.query?.samples ?? []
         }
         return out

@@ -53,8 +53,11 @@ final class PlausibilityTests: XCTestCase {
 
     func testProfileLoader_readsPlausibleBounds_andRejectsAnEmptyRange() throws {
         let head = "[profile]\nname = \"x\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float32\"\n"
-        let p = try ProfileLoader.parse(text: head + "plausible_max = 40000\n", file: "x.toml")
+        let p = try ProfileLoader.parse(text: head + "plausible_min = 0\nplausible_max = 40000\n", file: "x.toml")
         XCTAssertEqual(p.points[0].plausibleMax, 40_000)
+        XCTAssertThrowsError(try ProfileLoader.parse(text: head + "plausible_max = 40000\n", file: "x.toml")) {
+            XCTAssertTrue("\($0)".contains("give plausible_min and plausible_max together"), "\($0)")
+        }
         XCTAssertThrowsError(try ProfileLoader.parse(text: head + "plausible_min = 10\nplausible_max = 5\n", file: "x.toml")) {
             XCTAssertTrue("\($0)".contains("x.toml:9: register[1].plausible_max: must be above plausible_min"), "\($0)")
         }

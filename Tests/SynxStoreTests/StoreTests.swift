@@ -193,16 +193,21 @@ final class StoreClockAndFailureTests: XCTestCase {
         // Ten days recorded under the wrong clock, then NTP steps it forward by three years.
         try store.insert((0..<10).map { row(bootClock + Int64($0) * day, Double($0)) })
         let stepAt = bootClock + 10 * day + step
-        try store.insert([row(stepAt + 1000, 100)], records: StoreRecords(clockSteps: [ClockStep(detectedMs: stepAt, stepMs: step)]))
+        // Seen by the supervisor up to a second after the step: a row stamped by the new clock before that.
+        try store.insert([row(stepAt - 400, 99), row(stepAt + 1000, 100)],
+                         records: StoreRecords(clockSteps: [ClockStep(detectedMs: stepAt, stepMs: step)]))
         var retention = Retention()
         retention.samplesDays = 14
         // A day after the step: everything is younger than 14 days of real time.
         try store.prune(retention, now: stepAt + day)
         let reader = try StoreReader(path: path)
-        XCTAssertEqual(try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: .max, limit: 100).count, 11)
+        XCTAssertEqual(try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: .max, limit: 100).count, 12)
         // Eight days after the step: the first four days recorded before it are 14+ days old.
         try store.prune(retention, now: stepAt + 8 * day)
         let left = try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: .max, limit: 100)
-        XCTAssertEqual(left.map(\.value), [4, 5, 6, 7, 8, 9, 100])
+        XCTAssertEqual(left.map(\.value), [4, 5, 6, 7, 8, 9, 99, 100])
+        // Fifteen days after it everything has been kept 14 days, the rows between the step and its detection too.
+        try store.prune(retention, now: stepAt + 15 * day)
+        XCTAssertEqual(try reader.samples(meter: "m1", measurement: "voltage.l1n", from: 0, to: .max, limit: 100).count, 0)
     }
 }
