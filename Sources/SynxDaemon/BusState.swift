@@ -193,7 +193,7 @@ final class BusState {
         rows.reserveCapacity(points.count)
         for p in points {
             let value: Double?, quality: SampleQuality
-            switch image.reading(of: p, plausibility: m.plausibility) {
+            switch image.reading(of: p, plausible: m.plausibleRange(of: p)) {
             case .value(let v):
                 (value, quality) = (v, .good)
                 live.append(LiveValue(measurement: p.measurement.name, value: v, unit: p.measurement.unit, time: start))
@@ -291,6 +291,8 @@ final class MeterSchedule {
 
     func setProfile(_ p: MeterProfile) {
         profile = p
+        let limits = Plausibility(nominalVoltage: config.nominalVoltage)
+        plausible = Dictionary(p.points.map { ($0.measurement.name, limits.range(of: $0)) }) { first, _ in first }
         plans = (ReadPlan(points: p.points.filter { $0.rate == .fast }, mergeGap: p.mergeGap),
                  ReadPlan(points: p.points.filter { $0.rate == .slow }, mergeGap: p.mergeGap))
     }
@@ -331,8 +333,13 @@ final class MeterSchedule {
     var isIsolated: Bool { consecutiveFailures > 0 }
     /// Wall-clock ms of its last probe while isolated.
     var lastProbe: Int64 = 0
-    /// The values it can physically report (`docs/measurements.md`).
-    var plausibility: Plausibility { Plausibility(nominalVoltage: config.nominalVoltage) }
+    /// The values each of its measurements can physically take (`docs/measurements.md`), from its profile.
+    private var plausible: [String: ClosedRange<Double>] = [:]
+
+    /// The plausible range of `point` (worked out once per profile; a poll only looks it up).
+    func plausibleRange(of point: RegisterPoint) -> ClosedRange<Double> {
+        plausible[point.measurement.name] ?? Plausibility(nominalVoltage: config.nominalVoltage).range(of: point)
+    }
 }
 
 /// The first multiple of `interval` strictly after `t` (so a 1 s meter polls at whole seconds).

@@ -43,15 +43,19 @@ public struct Plausibility: Sendable, Equatable {
         }
     }
 
-    /// Why `value` cannot be a reading of `point` (with the bounds its profile sets, if any), or nil if it can.
-    public func problem(with value: Double, of point: RegisterPoint) -> String? {
-        let defaults = range(of: point.measurement)
-        let low = point.plausibleMin ?? defaults.lowerBound, high = point.plausibleMax ?? defaults.upperBound
-        guard value < low || value > high else { return nil }
-        let range = low...max(low, high)
+    /// The range a reading of `point` must lie in: its profile's bounds if it sets them, else its measurement's.
+    /// (Computed once per meter and point: a poll only compares.)
+    public func range(of point: RegisterPoint) -> ClosedRange<Double> {
+        if let low = point.plausibleMin, let high = point.plausibleMax, low < high { return low...high }
+        return range(of: point.measurement)
+    }
+
+    /// Why a value of `point` outside `range` is not stored, in words that do not depend on the value (so
+    /// reasons can be counted): `frequency outside 10…100 Hz`.
+    public static func reason(_ point: RegisterPoint, outside range: ClosedRange<Double>) -> String {
         let unit = point.measurement.unit.isEmpty ? "" : " \(point.measurement.unit)"
         return "\(point.measurement.name) outside \(format(range.lowerBound))…\(format(range.upperBound))\(unit)"
     }
 
-    private func format(_ v: Double) -> String { String(format: "%g", v) }
+    private static func format(_ v: Double) -> String { String(format: "%g", v) }
 }

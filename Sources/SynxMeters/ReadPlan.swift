@@ -73,8 +73,8 @@ public struct RegisterImage {
         case unread
     }
 
-    /// What the registers hold for `point`, judged against `plausibility`.
-    public func reading(of point: RegisterPoint, plausibility: Plausibility) -> Reading {
+    /// What the registers hold for `point`, judged against its plausible range (`Plausibility.range(of:)`).
+    public func reading(of point: RegisterPoint, plausible: ClosedRange<Double>) -> Reading {
         guard let raw = slice(point.table, point.address, point.type.wordCount) else { return .unread }
         if point.honoursNotImplemented && RegisterCodec.isSunSpecNotImplemented(raw, as: point.type) { return .notImplemented }
         var v = scaled(RegisterCodec.decode(raw, as: point.type, order: point.order), by: point.scale)
@@ -88,7 +88,7 @@ public struct RegisterImage {
         }
         if v.isNaN { return .invalid("\(point.measurement.name) not a number") }
         if !v.isFinite { return .invalid("\(point.measurement.name) infinite") }
-        if let problem = plausibility.problem(with: v, of: point) { return .invalid(problem) }
+        guard plausible.contains(v) else { return .invalid(Plausibility.reason(point, outside: plausible)) }
         return .value(v)
     }
 

@@ -89,6 +89,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     private var connections: [Connection] = []
     private var timers = TimerHeap<Timer>()
     private var chunk = [UInt8](repeating: 0, count: 4096)
+    /// State of the transaction-id sequence: xorshift64*, seeded from the system's random source once, so ids
+    /// are unpredictable to a peer without a system call per request.
+    private var idState = UInt64.random(in: 1...UInt64.max)
     private var postLock = pthread_mutex_t()
     private var posted: [() -> Void] = []
     private var stopping = false
@@ -316,7 +319,7 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         let r = c.queue.removeFirst()
         // Not sequential, so a forged frame cannot guess it; never the previous one, so a late reply cannot match.
         let previous = c.transaction
-        repeat { c.transaction = UInt16.random(in: 0...0xFFFF) } while c.transaction == previous
+        repeat { c.transaction = nextTransactionID() } while c.transaction == previous
         c.inbox.discardPending()  // nothing received before the request can be its reply
         c.inFlight = r
         c.sent += 1
@@ -446,6 +449,13 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             connections[i].gapTimerArmed = false
             pump(i)
         }
+    }
+
+    private func nextTransactionID() -> UInt16 {
+        idState ^= idState >> 12
+        idState ^= idState << 25
+        idState ^= idState >> 27
+        return UInt16(truncatingIfNeeded: (idState &* 0x2545_F491_4F6C_DD1D) >> 48)
     }
 
     // MARK: - Closing

@@ -62,8 +62,8 @@ final class SimulatedUnit {
             image.store(words, table: table, address: p.address)
         }
         served = [:]
-        let plausibility = Plausibility(nominalVoltage: config.nominalVoltage)
-        for p in points { if case .value(let v) = image.reading(of: p, plausibility: plausibility) { served[p.measurement.name] = v } }
+        let limits = Plausibility(nominalVoltage: config.nominalVoltage)
+        for p in points { if case .value(let v) = image.reading(of: p, plausible: limits.range(of: p)) { served[p.measurement.name] = v } }
     }
 
     /// Scale factors the simulated SunSpec integer models use, chosen to fit int16 at nominal values.

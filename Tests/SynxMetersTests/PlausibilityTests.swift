@@ -11,7 +11,7 @@ final class PlausibilityTests: XCTestCase {
         p(&point)
         var image = RegisterImage()
         image.store(RegisterCodec.encode(Double(value), as: .float32, order: .highFirst), table: .input, address: 0)
-        return image.reading(of: point, plausibility: limits)
+        return image.reading(of: point, plausible: limits.range(of: point))
     }
 
     func testAbsurdFloats_areInvalidWithTheRule() {
@@ -35,20 +35,20 @@ final class PlausibilityTests: XCTestCase {
     }
 
     func testProfileBounds_overrideTheDefaults() {
-        XCTAssertEqual(reading("voltage.l1n", float: 5000) { $0.plausibleMax = 40_000 }, .value(5000))
-        XCTAssertEqual(reading("frequency", float: 5) { $0.plausibleMin = 1 }, .value(5))
-        XCTAssertEqual(reading("frequency", float: 500) { $0.plausibleMin = 1 }, .invalid("frequency outside 1…100 Hz"))
+        XCTAssertEqual(reading("voltage.l1n", float: 5000) { $0.plausibleMin = 0; $0.plausibleMax = 40_000 }, .value(5000))
+        XCTAssertEqual(reading("frequency", float: 5) { $0.plausibleMin = 1; $0.plausibleMax = 100 }, .value(5))
+        XCTAssertEqual(reading("frequency", float: 500) { $0.plausibleMin = 1; $0.plausibleMax = 100 }, .invalid("frequency outside 1…100 Hz"))
     }
 
     func testSunSpecScaleFactors_beyondTen_areInvalid_andTenItselfIsJudgedByItsValue() {
         let p = RegisterPoint(measurement: Measurement.named("frequency")!, table: .holding, address: 0, type: .int16, scaleFactorAddress: 1)
         var image = RegisterImage()
         image.store([5000, UInt16(bitPattern: 11)], table: .holding, address: 0)
-        XCTAssertEqual(image.reading(of: p, plausibility: limits), .invalid("frequency scale factor outside -10…10"))
+        XCTAssertEqual(image.reading(of: p, plausible: limits.range(of: p)), .invalid("frequency scale factor outside -10…10"))
         image.store([5000, UInt16(bitPattern: 10)], table: .holding, address: 0)
-        XCTAssertEqual(image.reading(of: p, plausibility: limits), .invalid("frequency outside 10…100 Hz"))  // 5e13 Hz
+        XCTAssertEqual(image.reading(of: p, plausible: limits.range(of: p)), .invalid("frequency outside 10…100 Hz"))  // 5e13 Hz
         image.store([5000, UInt16(bitPattern: -2)], table: .holding, address: 0)
-        XCTAssertEqual(image.reading(of: p, plausibility: limits), .value(50))
+        XCTAssertEqual(image.reading(of: p, plausible: limits.range(of: p)), .value(50))
     }
 
     func testProfileLoader_readsPlausibleBounds_andRejectsAnEmptyRange() throws {
