@@ -94,7 +94,10 @@ public struct ComtradeTimestamp: Sendable, Equatable {
         } else {
             day = Int(d[0]); month = Int(d[1]); year = Int(d[2])
         }
-        guard let day, let month, let year, (1...12).contains(month), (1...31).contains(day) else { return nil }
+        // Years beyond 1…9999 are no recording's, and the day count below must not overflow.
+        guard let day, let month, let year, (1...12).contains(month), (1...31).contains(day), (1...9999).contains(year) else {
+            return nil
+        }
         // Days from the civil date (proleptic Gregorian), so no calendar or time zone is consulted.
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

@@ -4,6 +4,14 @@ import Foundation
 /// the four data formats. Every malformed field is an error naming the file and the line (configuration and
 /// ASCII data) or the byte offset (binary data).
 public enum ComtradeReader {
+    /// The largest line frequency accepted, Hz (a 400 Hz aircraft supply fits; 1e308 does not).
+    public static let maxLineFrequency = 1000.0
+    /// The largest sample rate accepted, S/s.
+    public static let maxSampleRate = 10_000_000.0
+    /// The most samples a recording may declare: 1e8 (at 10 kS/s almost three hours). A larger count is
+    /// refused before anything is allocated for it.
+    public static let maxSamples = 100_000_000
+
     /// Reads `cfgPath` and the `.dat` file beside it (same name; the extension's case follows the `.cfg`'s).
     public static func read(cfgPath: String) throws -> ComtradeRecording {
         let cfgText = try text(of: cfgPath)
@@ -120,6 +128,9 @@ public enum ComtradeReader {
 
         let lf = try next("the line frequency")
         let lineFrequency = try number(lf.fields[0], "line frequency", lf.line)
+        guard (0...ComtradeReader.maxLineFrequency).contains(lineFrequency) else {
+            throw fail(lf.line, "line frequency \(lf.fields[0]) Hz is out of range (0 … \(Int(ComtradeReader.maxLineFrequency)))")
+        }
         let nr = try next("nrates")
         let nrates = try integer(nr.fields[0], "nrates", nr.line)
         guard nrates >= 0, nrates < 1000 else { throw fail(nr.line, "nrates \(nrates) is out of range") }
@@ -131,6 +142,10 @@ public enum ComtradeReader {
             let end = try integer(f[1], "last sample number", line)
             guard rate >= 0, end >= (rates.last?.lastSample ?? 0) else {
                 throw fail(line, "sample rate must be ≥ 0 and endsamp must not decrease")
+            }
+            guard rate <= ComtradeReader.maxSampleRate, end <= ComtradeReader.maxSamples else {
+                throw fail(line, "sample rate \(f[0]) or endsamp \(f[1]) is beyond what synx reads "
+                                 + "(\(Int(ComtradeReader.maxSampleRate)) S/s, \(ComtradeReader.maxSamples) samples)")
             }
             rates.append(ComtradeSampleRate(rate: rate, lastSample: end))
         }

@@ -98,6 +98,56 @@ final class AnalyzerEndToEndTests: XCTestCase {
         XCTAssertTrue(err.contains("bad.cfg:3: multiplier a 'x"), err)
     }
 
+    func testNumbersAtTheEndsOfTheRange_areLocatedErrors_exit65_notTraps() throws {
+        for (from, to, expected) in [("10000,30000", "10000,9223372036854775807", "bad.cfg:11: sample rate"),
+                                     ("\n50\r\n", "\n1e308\r\n", "bad.cfg:9: line frequency 1e308 Hz is out of range")] {
+            let path = try writeRecording("bad", format: .binary)
+            let cfg = try String(contentsOfFile: path, encoding: .utf8)
+            XCTAssertTrue(cfg.contains(from), cfg)
+            try cfg.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: true, encoding: .utf8)
+            let (status, _, err) = try h.run("synx-analyze", [path])
+            XCTAssertEqual(status, 65, err)
+            XCTAssertTrue(err.contains(expected), err)
+        }
+    }
+
+    func testTimestampsWithoutRateSections_roundedToTheMicrosecond_giveTheTrueRate_noPhantomGaps_andTheDip() throws {
+        // 6 s at 6400 S/s (156.25 µs a sample: the stamps say 156 or 157), FLOAT32, nrates = 0: a 60 % dip of every
+        // phase for 110 ms at 3.0 s.
+        let fs = 6400.0, n = 38_400
+        let analog: [[Double]] = (0..<3).map { c in
+            (0..<n).map { k in
+                let t = Double(k) / fs, factor = t >= 3.0 && t < 3.11 ? 0.6 : 1.0
+                return 230 * 2.0.squareRoot() * factor * sin(2 * .pi * 50 * t - Double(c) * 2 * .pi / 3)
+            }
+        }
+        let channels = ["VA", "VB", "VC"].enumerated().map { i, id in
+            ComtradeAnalogChannel(index: i + 1, id: id, phase: ["A", "B", "C"][i], unit: "V")
+        }
+        let config = ComtradeConfiguration(stationName: "rounded", deviceID: "synx-test", revision: .r2013, analog: channels,
+                                           lineFrequency: 50, sampleRates: [],
+                                           firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_800_000_000),
+                                           format: .float32, sampleCount: n)
+        let path = h.path("rounded.cfg")
+        try ComtradeWriter.write(ComtradeRecording(configuration: config, sampleNumbers: Array(1...n),
+                                                   timestamps: (0..<n).map { (Double($0) * 1e6 / fs).rounded() }, analog: analog,
+                                                   digital: []),
+                                 cfgPath: path, format: .float32)
+        let (status, out, err) = try h.run("synx-analyze", [path, "--format", "json", "--udin", "230"])
+        XCTAssertEqual(status, 0, err)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
+        let recording = try XCTUnwrap(doc["recording"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(recording["sample_rate_hz"] as? Double), 6400, accuracy: 0.05)
+        let events = try XCTUnwrap(doc["events"] as? [[String: Any]])
+        let dip = try XCTUnwrap(events.first { $0["kind"] as? String == "dip" }, "\(events)")
+        XCTAssertEqual(try XCTUnwrap(dip["magnitude_v"] as? Double), 138, accuracy: 1.5)
+        XCTAssertEqual(try XCTUnwrap(dip["duration_s"] as? Double), 0.11, accuracy: 0.02)
+        let issues = try XCTUnwrap(doc["input_issues"] as? [[String: Any]])
+        XCTAssertTrue(issues.filter { $0["kind"] as? String == "gap" }.isEmpty, "no phantom gaps: \(issues.prefix(3))")
+        let basic = try XCTUnwrap(doc["basic"] as? [[String: Any]])
+        XCTAssertFalse(basic.contains { (($0["quality"] as? [String]) ?? []).contains("gap") }, "no window flagged for a gap")
+    }
+
     func testUnknownChannel_isAnOptionError() throws {
         let path = try writeRecording("rec", format: .float32)
         let (status, _, err) = try h.run("synx-analyze", [path, "--voltage", "VA,VX,VC"])

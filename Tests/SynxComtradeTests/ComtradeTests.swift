@@ -147,6 +147,13 @@ final class ComtradeTests: XCTestCase {
             (good.replacingOccurrences(of: "01/01/2024,00:00:00.0\nASCII", with: "32/01/2024,00:00:00.0\nASCII"), "x.cfg:8:", "trigger time"),
             (good.replacingOccurrences(of: "ASCII", with: "FLOAT32"), "x.cfg:9:", "needs rev_year 2013"),
             ("S,D,1999\n1,1A,0D\n", "x.cfg:3:", "file ends where analog channel 1"),
+            // Numbers at the ends of the range used to trap the reader (or what came after it).
+            (good.replacingOccurrences(of: "1000,2", with: "1000,9223372036854775807"), "x.cfg:6:", "beyond what synx reads"),
+            (good.replacingOccurrences(of: "1000,2", with: "1e300,2"), "x.cfg:6:", "beyond what synx reads"),
+            (good.replacingOccurrences(of: "\n50\n", with: "\n1e308\n"), "x.cfg:4:", "line frequency 1e308 Hz is out of range"),
+            (good.replacingOccurrences(of: "01/01/2024,00:00:00.0\n01/01/2024", with: "01/01/9223372036854775807,00:00:00.0\n01/01/2024"),
+             "x.cfg:7:", "first sample's time"),
+            (good.replacingOccurrences(of: "01/01/2024,00:00:00.0\nASCII", with: "01/01/99999,00:00:00.0\nASCII"), "x.cfg:8:", "trigger time"),
         ]
         for (text, location, message) in cases {
             XCTAssertThrowsError(try ComtradeReader.parseConfiguration(text, file: "x.cfg")) { error in
