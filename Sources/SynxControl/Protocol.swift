@@ -10,6 +10,12 @@ public let protocolVersion = 1
 /// `invalidRequest` before any arithmetic is done with it (an hour before `Int64.min` traps).
 public let requestTimes: ClosedRange<Int64> = 0...253_402_300_799_999
 
+/// Samples in one `query` response, at most (about 1.2 MB of JSON): a longer history comes in pages — the
+/// response says `truncated`, and the next page starts after its last sample.
+public let maxSamplesPerResponse = 20_000
+/// Events in one `events` response, at most (about 1.5 MB of JSON).
+public let maxEventsPerResponse = 5_000
+
 /// Largest request line the daemon reads (bytes, newline included).
 public let maxRequestBytes = 64 * 1024
 /// Largest response line the client accepts.

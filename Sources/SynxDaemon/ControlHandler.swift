@@ -19,7 +19,6 @@ final class ControlHandler: @unchecked Sendable {
     private let startedAt: Date
     /// The monotonic clock at start: uptime does not move with the wall clock.
     private let startedMonotonicMs = monotonicMilliseconds()
-    static let maxQuerySamples = 100_000
     /// Re-reads the configuration (set by the daemon).
     var reloader: (() -> Result<ReloadSummary, CommandFailure>)?
     var alerts: AlertCenter?
@@ -46,6 +45,16 @@ final class ControlHandler: @unchecked Sendable {
         private var reader: StoreReader?
 
         init(handler: ControlHandler, peer: PeerCredentials) { self.handler = handler; self.peer = peer }
+
+        /// Whether a request line asks for something that reads the store (`query`, `events`, `exportEvent`):
+        /// those run on the lower-priority workers. (A line that does not decode is answered `invalidRequest` by
+        /// `answer`, so the failure is not lost here.)
+        func readsTheStore(_ line: Data) -> Bool {
+            guard let request = try? Framing.decode(Request.self, from: line), let command = Command(rawValue: request.command) else {
+                return false
+            }
+            return command == .query || command == .events || command == .exportEvent
+        }
 
         /// Validates one request line (framing → version → command) and dispatches it.
         func answer(_ line: Data) -> Response {
@@ -115,7 +124,7 @@ final class ControlHandler: @unchecked Sendable {
             if let kind = request.kind, !["dip", "swell", "interruption", "rvc", "threshold"].contains(kind) {
                 return .failure(.invalidRequest, "kind must be dip, swell, interruption, rvc or threshold")
             }
-            let limit = min(max(request.limit ?? 1000, 1), ControlHandler.maxQuerySamples)
+            let limit = min(max(request.limit ?? 1000, 1), maxEventsPerResponse)
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath) }
                 let rows = try reader!.events(meter: request.meter, kind: request.kind, since: (request.from ?? 0) * 1000, limit: limit)
@@ -138,7 +147,7 @@ final class ControlHandler: @unchecked Sendable {
             let to = request.to ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
             let from = request.from ?? to - 3_600_000
             guard from <= to else { return .failure(.invalidRequest, "\"from\" is after \"to\"") }
-            let limit = min(max(request.limit ?? 10_000, 1), ControlHandler.maxQuerySamples)
+            let limit = min(max(request.limit ?? 10_000, 1), maxSamplesPerResponse)
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath) }
                 guard let unit = try reader!.unit(meter: meter, measurement: measurement) else {

@@ -4,12 +4,19 @@ import Glibc
 import Logging
 import SynxControl
 import SynxStore
+import SynxSystem
 
 /// The Unix-socket control server: accepts synxctl connections and answers each request line.
 ///
 /// Each request is validated in a fixed order — size, framing, version, command — before one handler
-/// per command runs. The socket is created mode 0660; clients are served on short-lived threads (at most
-/// `maxClients` at once) so a slow store query never holds up `status`.
+/// per command runs. The socket is created mode 0660; clients are served on short-lived threads so a slow
+/// store query never holds up `status`.
+///
+/// Bounds (docs/PROTOCOL.md, "Limits"): at most `maxClients` connections, plus `reservedForAdmins` that only root
+/// and synxd's own user may take, so they can always get `status` and `reload` through; a connection may idle
+/// `idleSeconds` before a request, must complete a request line within `requestSeconds` of its first byte and
+/// take a whole response within `responseSeconds`, or it is closed. A request is at most 64 KiB and a response
+/// at most about 2 MB (queries and event lists are paged), so the control side holds at most about 36 × 2 MB.
 final class ControlServer: @unchecked Sendable {
     let path: String
     private let handler: ControlHandler
@@ -20,7 +27,12 @@ final class ControlServer: @unchecked Sendable {
     private let clients = NSLock()
     private var clientCount = 0
     static let maxClients = 32
-    static let clientIdleSeconds = 30
+    static let reservedForAdmins = 4
+    static let idleSeconds: Int64 = 30
+    static let requestSeconds: Int64 = 5
+    static let responseSeconds: Int64 = 10
+    /// Where the requests that read the store run.
+    private let heavy = HeavyRequestWorkers()
 
     init(path: String, handler: ControlHandler, logger: Logger) {
         self.path = path
@@ -82,62 +94,93 @@ final class ControlServer: @unchecked Sendable {
             let client = accept(listenFD, nil, nil)
             if client < 0 { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            clients.lock()
-            let admitted = clientCount < ControlServer.maxClients
-            if admitted { clientCount += 1 }
-            clients.unlock()
+            var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)  // unknown: never privileged
+            var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+            if synx_peer_credentials(client, &pid, &uid, &gid) == 0 { peer = PeerCredentials(pid: pid, uid: uid, gid: gid) }
+            let admin = peer.uid == 0 || peer.uid == geteuid()
+            let admitted = clients.withLock {
+                let limit = ControlServer.maxClients + (admin ? ControlServer.reservedForAdmins : 0)
+                guard clientCount < limit else { return false }
+                clientCount += 1
+                return true
+            }
             guard admitted else {
-                logger.warning("control client refused: too many clients", metadata: ["limit": "\(ControlServer.maxClients)"])
-                reply(client, .failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again"))
+                logger.warning("control client refused: too many clients", metadata: ["limit": "\(ControlServer.maxClients)", "uid": "\(peer.uid)"])
+                send(client, Self.encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again")))
                 close(client)
                 continue
             }
             startThread(named: "synx-control-c") { [self] in
-                serve(client)
+                serve(client, peer: peer)
                 close(client)
-                clients.lock(); clientCount -= 1; clients.unlock()
+                clients.withLock { clientCount -= 1 }
             }
         }
     }
 
-    /// Answers request lines until the peer closes, misbehaves or idles out.
-    private func serve(_ fd: Int32) {
-        var tv = timeval(tv_sec: ControlServer.clientIdleSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)  // unknown: never privileged
-        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
-        if synx_peer_credentials(fd, &pid, &uid, &gid) == 0 { peer = PeerCredentials(pid: pid, uid: uid, gid: gid) }
+    /// Answers request lines until the peer closes, misbehaves, idles out or is too slow (module comment).
+    private func serve(_ fd: Int32, peer: PeerCredentials) {
         let session = handler.session(peer: peer)
         var buffer = Data()
         var chunk = [UInt8](repeating: 0, count: 16384)
+        var requestStarted: Int64?  // monotonic ms of the first byte of the request being read
         while true {
             if let nl = buffer.firstIndex(of: 0x0A) {
                 let line = buffer[buffer.startIndex..<nl]
                 buffer.removeSubrange(buffer.startIndex...nl)
-                guard reply(fd, session.answer(line)) else { return }
+                let encoded = session.readsTheStore(line) ? heavy.run { Self.encode(session.answer(line)) } : Self.encode(session.answer(line))
+                guard send(fd, encoded) else {
+                    logger.notice("control client dropped: it did not take its response within \(ControlServer.responseSeconds) s",
+                                  metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                    return
+                }
+                requestStarted = buffer.isEmpty ? nil : monotonicMilliseconds()
                 continue
             }
             // 1. Size: a request line longer than the limit is refused and the connection closed.
             if buffer.count >= maxRequestBytes {
                 logger.notice("control request refused: larger than \(maxRequestBytes) bytes")
-                reply(fd, .failure(.tooLarge, "request exceeds \(maxRequestBytes) bytes"))
+                send(fd, Self.encode(.failure(.tooLarge, "request exceeds \(maxRequestBytes) bytes")))
                 return
             }
+            // Idle before a request; once it has begun, the whole line within its deadline (a client that
+            // dribbles a byte every few seconds cannot hold a slot).
+            let wait = requestStarted.map { $0 + ControlServer.requestSeconds * 1000 - monotonicMilliseconds() }
+                ?? ControlServer.idleSeconds * 1000
+            guard wait > 0, setTimeout(fd, SO_RCVTIMEO, milliseconds: wait) else { return dropSlow(peer) }
             let n = recv(fd, &chunk, chunk.count, 0)
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && requestStarted != nil { return dropSlow(peer) }
             if n <= 0 { return }
+            if requestStarted == nil { requestStarted = monotonicMilliseconds() }
             buffer.append(contentsOf: chunk[0..<n])
         }
     }
 
+    private func dropSlow(_ peer: PeerCredentials) {
+        logger.notice("control client dropped: no complete request within \(ControlServer.requestSeconds) s",
+                      metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+    }
+
+    private func setTimeout(_ fd: Int32, _ option: Int32, milliseconds: Int64) -> Bool {
+        var tv = timeval(tv_sec: Int(milliseconds / 1000), tv_usec: Int(milliseconds % 1000) * 1000)
+        return setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0
+    }
+
+    /// A response as its line (nil only if it cannot be encoded, which the protocol's types rule out).
+    private static func encode(_ response: Response) -> Data? { try? Framing.encode(response) }
+
+    /// Sends one encoded response line, all of it within `responseSeconds`; false if the client did not take it.
     @discardableResult
-    private func reply(_ fd: Int32, _ response: Response) -> Bool {
-        guard let data = try? Framing.encode(response) else { return false }
+    private func send(_ fd: Int32, _ data: Data?) -> Bool {
+        guard let data else { return false }
+        let deadline = monotonicMilliseconds() + ControlServer.responseSeconds * 1000
         return data.withUnsafeBytes { buf in
             var off = 0
             while off < buf.count {
-                let n = send(fd, buf.baseAddress! + off, buf.count - off, Int32(MSG_NOSIGNAL))
+                let left = deadline - monotonicMilliseconds()
+                guard left > 0, setTimeout(fd, SO_SNDTIMEO, milliseconds: left) else { return false }
+                let n = Glibc.send(fd, buf.baseAddress! + off, buf.count - off, Int32(MSG_NOSIGNAL))
                 if n < 0 { if errno == EINTR { continue }; return false }
                 off += n
             }
@@ -150,4 +193,39 @@ final class ControlServer: @unchecked Sendable {
 enum DaemonError: Error, CustomStringConvertible {
     case startup(String)
     var description: String { if case .startup(let s) = self { return s }; return "" }
+}
+
+/// Two threads at a lower scheduling priority (nice +10) for the requests that read the store and build large
+/// responses (`query`, `events`, `exportEvent`): however many clients ask at once, at most two run, and requests
+/// such as `status`, answered on the connection's own thread at normal priority, are never held up by them.
+final class HeavyRequestWorkers: @unchecked Sendable {
+    private let condition = MonotonicCondition()
+    private var jobs: [() -> Void] = []
+
+    init(count: Int = 2) {
+        for i in 0..<count {
+            startThread(named: "synx-control-w\(i)") { [self] in
+                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)  // this thread only (Linux)
+                while true {
+                    condition.lock()
+                    while jobs.isEmpty { condition.wait() }
+                    let job = jobs.removeFirst()
+                    condition.unlock()
+                    job()
+                }
+            }
+        }
+    }
+
+    /// Runs `body` on a worker and waits for its result.
+    func run<T>(_ body: @escaping () -> T) -> T {
+        var result: T?
+        let done = DispatchSemaphore(value: 0)
+        condition.withLock {
+            jobs.append { result = body(); done.signal() }
+            condition.signal()
+        }
+        done.wait()
+        return result!
+    }
 }

@@ -177,9 +177,16 @@ extension Synxctl {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let toMs = try to.map { try parseTime($0, now: now) }
             let fromMs = try from.map { try parseTime($0, now: now) }
-            let r = try options.send(Request(command: .query, meter: meter, measurement: measurement, from: fromMs, to: toMs,
-                                             limit: limit, tier: tier))
-            print(Renderer.query(r.query!, format: try options.outputFormat()), terminator: "")
+            // Page by page (synxd sends at most `maxSamplesPerResponse` at a time), each from after the last.
+            var result = try options.send(Request(command: .query, meter: meter, measurement: measurement,
+                                                  from: fromMs, to: toMs, limit: limit, tier: tier)).query!
+            while result.truncated, result.samples.count < limit, let last = result.samples.last?.time {
+                let page = try options.send(Request(command: .query, meter: meter, measurement: measurement, from: last + 1,
+                                                    to: result.to, limit: limit - result.samples.count, tier: tier)).query!
+                result.samples += page.samples
+                result.truncated = page.truncated
+            }
+            print(Renderer.query(result, format: try options.outputFormat()), terminator: "")
         }
     }
 }

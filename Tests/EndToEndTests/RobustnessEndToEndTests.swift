@@ -147,6 +147,60 @@ final class RobustnessEndToEndTests: XCTestCase {
         XCTAssertTrue(err.contains("busy"), err)
     }
 
+    func testControlUnderAbuse_slowAndNonReadingClientsAreDropped_memoryStaysBounded_rootAlwaysGetsStatus() throws {
+        let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
+        let config = h.daemonSection + h.tcpBus("lan", port: port) + h.meter("m1", bus: "lan", unit: 1)
+        var daemon = try h.startDaemon(config: config)
+        h.waitUntil("a row committed") { try h.status().store.committedRows > 0 }
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        // 30 000 samples of one series in the last three hours, written straight into the store.
+        let db = h.path("state/synx.sqlite")
+        let series = try h.sqlite(db, "SELECT id FROM series WHERE meter = 'm1' AND measurement = 'voltage.l1n'")
+        let start = Int64(Date().timeIntervalSince1970 * 1000) - 3 * 3_600_000
+        var handle: OpaquePointer?
+        XCTAssertEqual(sqlite3_open(db, &handle), SQLITE_OK)
+        XCTAssertEqual(sqlite3_exec(handle, "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 29999) "
+            + "INSERT INTO samples (series, t, value, quality) SELECT \(series), \(start) + i * 300, 230 + i % 7, 0 FROM k", nil, nil, nil), SQLITE_OK)
+        sqlite3_close(handle)
+        daemon = try h.startDaemon(config: config)
+
+        // Pages: synxctl gets all 30 000 through responses of at most 20 000.
+        let (code, out, err) = try h.synxctl(["query", "m1", "voltage.l1n", "--from", "4h", "--limit", "40000", "--format", "csv"])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertGreaterThanOrEqual(out.split(separator: "\n").count - 1, 30_000)
+
+        let before = h.resources(of: daemon).rssKiB
+        // As an unprivileged user: 20 clients that ask for 20 000 samples and never read, 40 that send a byte a
+        // second and never finish their request.
+        let big = "{\"version\":1,\"command\":\"query\",\"meter\":\"m1\",\"measurement\":\"voltage.l1n\",\"from\":\(start),\"limit\":20000}"
+        try h.start("/usr/bin/setpriv", ["--reuid=65534", "--regid=0", "--clear-groups", "/usr/bin/python3",
+                                         Harness.repository.appendingPathComponent("Tests/peers/control_abuser.py").path, h.socketPath,
+                                         "--slow", "40", "--nonreaders", "20", "--request", big, "--seconds", "14"], name: "abuser")
+        h.waitUntil("the abusers connected") { h.output("abuser.out").contains("ready") }
+        var latencies: [Double] = []
+        let until = Date().addingTimeInterval(13)
+        while Date() < until {
+            let t0 = Date()
+            XCTAssertEqual(try ControlClient(socketPath: h.socketPath, timeoutSeconds: 5).send(Request(command: .status)).status, .ok)
+            latencies.append(Date().timeIntervalSince(t0) * 1000)
+            h.waitUntil("the next round", timeout: 1) { Date().timeIntervalSince(t0) >= 0.1 }
+        }
+        latencies.sort()
+        let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+        print("status for root under abuse: \(latencies.count) requests, p99 \(p99) ms, max \(latencies.last ?? 0) ms")
+        XCTAssertLessThanOrEqual(p99, 50, "status p99 for root (ms)")
+        let after = h.resources(of: daemon).rssKiB
+        print("synxd RSS with 60 abusive clients: \(before) → \(after) KiB")
+        XCTAssertLessThan(after - before, 120 * 1024, "synxd's memory with 60 abusive clients: \(before) → \(after) KiB")
+        XCTAssertTrue(h.output("synxd.err").contains("control client dropped: no complete request within 5 s"))
+        XCTAssertTrue(h.output("synxd.err").contains("control client dropped: it did not take its response within 10 s"))
+        // Everyone else gets in again once the abusers are gone.
+        let asNobody = ["--reuid=65534", "--regid=0", "--clear-groups", Harness.binaries.appendingPathComponent("synxctl").path]
+        let (nobodyCode, _, nobodyErr) = try h.run("/usr/bin/setpriv", asNobody + ["status", "--socket", h.socketPath])
+        XCTAssertEqual(nobodyCode, 0, nobodyErr)
+    }
+
     func testStateFiles_areNotWorldReadable_whateverTheUmask() throws {
         let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
         let old = umask(0o022)  // what a root shell usually has; synxd inherits it
