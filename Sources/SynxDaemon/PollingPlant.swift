@@ -15,13 +15,19 @@ struct ReloadSummary: Sendable {
 /// The running pollers, one per bus that has meters, built from a configuration and changed in place by a
 /// reload: buses whose configuration and meters are unchanged keep polling without a gap; changed buses are
 /// stopped and started again with the new settings; removed ones stop; new ones start.
-final class PollingPlant {
+///
+/// Who touches what: `apply` runs on whichever thread reloads (main on SIGHUP, a control thread on `synxctl
+/// reload`; the daemon serialises reloads); the supervisor and the control threads read the running buses. The
+/// tables of running buses are therefore only read or changed under `lock`, held for the table operation alone —
+/// never while a poller starts or stops (which waits for its thread) — and readers get copies.
+final class PollingPlant: @unchecked Sendable {
     private let registry: MeterRegistry
     private let writer: StoreWriter
     private let recorder: Recorder
     private let logger: Logger
     private let alerts: AlertCenter
     let network: NetworkPoller
+    private let lock = NSLock()
     private var serial: [String: SerialBusPoller] = [:]
     private var waveforms: [String: WaveformMeter] = [:]
     private var active: [String: (bus: BusConfig, meters: [MeterConfig])] = [:]
@@ -36,11 +42,11 @@ final class PollingPlant {
         network = NetworkPoller(reactor: try ModbusTCPReactor())
     }
 
-    var busCount: Int { active.count }
+    var busCount: Int { lock.withLock { active.count } }
 
     /// The waveform meter of that name, if one is running.
-    func waveformMeter(_ name: String) -> WaveformMeter? { waveforms.values.first { $0.config.name == name } }
-    var serialPollers: [SerialBusPoller] { Array(serial.values) }
+    func waveformMeter(_ name: String) -> WaveformMeter? { lock.withLock { waveforms.values.first { $0.config.name == name } } }
+    var serialPollers: [SerialBusPoller] { lock.withLock { Array(serial.values) } }
 
     /// Makes the running buses those of `config`. Serial ports are opened before any bus starts, so libmodbus
     /// gets low descriptors.
@@ -52,7 +58,7 @@ final class PollingPlant {
             if !meters.isEmpty { desired[bus.name] = (bus, meters) }
         }
         var summary = ReloadSummary()
-        for (name, old) in active.sorted(by: { $0.key < $1.key }) {
+        for (name, old) in lock.withLock({ active }).sorted(by: { $0.key < $1.key }) {
             if let new = desired[name], new.bus == old.bus, new.meters == old.meters {
                 summary.kept.append(name)
             } else {
@@ -65,7 +71,7 @@ final class PollingPlant {
             do {
                 try start(bus, meters: meters)
                 summary.started.append(bus.name)
-                active[bus.name] = (bus, meters)
+                lock.withLock { active[bus.name] = (bus, meters) }
             } catch {
                 summary.failed[bus.name] = "\(error)"
                 logger.error("bus cannot start", metadata: ["bus": "\(bus.name)", "error": "\(error)"])
@@ -75,28 +81,32 @@ final class PollingPlant {
     }
 
     func startAll() {
-        running = true
+        let (lines, meters) = lock.withLock { running = true; return (Array(serial.values), Array(waveforms.values)) }
         network.start()
-        serial.values.forEach { $0.start() }
-        waveforms.values.forEach { $0.start() }
+        lines.forEach { $0.start() }
+        meters.forEach { $0.start() }
     }
 
     func stopAll() {
-        serial.values.forEach { $0.stop() }
-        waveforms.values.forEach { $0.stop() }
+        let (lines, meters) = lock.withLock { (Array(serial.values), Array(waveforms.values)) }
+        lines.forEach { $0.stop() }
+        meters.forEach { $0.stop() }
         network.stop()
-        running = false
+        lock.withLock { running = false }
     }
 
     private func stop(_ name: String) {
-        if let poller = serial.removeValue(forKey: name) {
-            if running { poller.stop() }
-        } else if let meter = waveforms.removeValue(forKey: name) {
-            if running { meter.stop() }
+        let (poller, meter, wasRunning) = lock.withLock {
+            defer { active[name] = nil }
+            return (serial.removeValue(forKey: name), waveforms.removeValue(forKey: name), running)
+        }
+        if let poller {
+            if wasRunning { poller.stop() }
+        } else if let meter {
+            if wasRunning { meter.stop() }
         } else {
             network.remove(name)
         }
-        active[name] = nil
         registry.unregister(bus: name)
     }
 
@@ -108,16 +118,14 @@ final class PollingPlant {
         if meters.first?.source == .waveform, case .tcp(let host, let port) = bus.link {
             let meter = try WaveformMeter(config: meters[0], bus: bus, host: host, port: port, registry: registry,
                                           writer: writer, alerts: alerts, logger: logger)
-            waveforms[bus.name] = meter
-            if running { meter.start() }
+            if lock.withLock({ waveforms[bus.name] = meter; return running }) { meter.start() }
             return
         }
         switch bus.link {
         case .rtu(let settings):
             let transport = try LibmodbusClient(settings: settings, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
             let poller = SerialBusPoller(state: makeState(transport.endpoint), transport: transport)
-            serial[bus.name] = poller
-            if running { poller.start() }
+            if lock.withLock({ serial[bus.name] = poller; return running }) { poller.start() }
         case .tcp(let host, let port), .rtuOverTCP(let host, let port):
             let framing: ModbusFraming = { if case .tcp = bus.link { return .mbap } else { return .rtu } }()
             network.add(bus, host: host, port: port, framing: framing, makeState: makeState)
