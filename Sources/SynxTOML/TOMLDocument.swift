@@ -13,6 +13,10 @@ public struct TOMLDocument {
     /// Parses `text`, read from `file` (the name is used in errors only).
     public init(file: String, text: String) throws {
         self.file = file
+        if let (line, character) = HeaderCheck.firstBadHeader(in: text) {
+            throw ConfigError(file: file, line: line, key: nil,
+                              message: "malformed TOML: a table header must start with a key, not '\(character)'")
+        }
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {

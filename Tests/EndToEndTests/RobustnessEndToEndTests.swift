@@ -38,6 +38,10 @@ final class RobustnessEndToEndTests: XCTestCase {
              "bad.toml:7: bus[1].baud: 9601 is not a standard baud rate"),
             (base.replacingOccurrences(of: "profile = \"synx-sim\"", with: "profile = \"sdm120\""), "bad.toml:11: meter[1].profile: unknown profile \"sdm120\""),
             (base.replacingOccurrences(of: "unit = 1", with: "unit = [1"), "bad.toml:11: malformed TOML"),
+            // Table headers that start with a dot used to abort synxd (an assertion inside the TOML library).
+            (base + "\n[.", "bad.toml:12: malformed TOML: a table header must start with a key, not '.'"),
+            (base + "\n[.a]\n", "bad.toml:12: malformed TOML: a table header must start with a key, not '.'"),
+            (base + "\n[[.", "bad.toml:12: malformed TOML: a table header must start with a key, not '.'"),
         ]
         for (text, expected) in cases {
             let (code, err) = try checkConfig(text)
@@ -46,6 +50,26 @@ final class RobustnessEndToEndTests: XCTestCase {
         }
         let good = try checkConfig(base)
         XCTAssertEqual(good.0, 0, good.1)
+    }
+
+    func testReload_ofAFileThatUsedToAbortTheParser_isRejected_andTheDaemonGoesOn() throws {
+        let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
+        let config = h.daemonSection + h.tcpBus("lan", port: port) + h.meter("m1", bus: "lan", unit: 1)
+        let daemon = try h.startDaemon(config: config)
+        _ = try h.write("synxd.toml", config + "\n[[.")
+        let (code, _, err) = try h.synxctl(["reload"])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("a table header must start with a key"), err)
+        XCTAssertTrue(daemon.isRunning)
+        XCTAssertEqual(try h.request(Request(command: .status)).status, .ok)
+        // A profile file with the same defect is an error with its file and line, at reload as at start.
+        try FileManager.default.createDirectory(atPath: h.path("profiles"), withIntermediateDirectories: true)
+        _ = try h.write("profiles/bad.toml", "[profile]\nname = \"bad\"\n[.register]\n")
+        _ = try h.write("synxd.toml", config)
+        let (profileCode, _, profileErr) = try h.synxctl(["reload"])
+        XCTAssertEqual(profileCode, 1)
+        XCTAssertTrue(profileErr.contains("profiles/bad.toml:3: malformed TOML: a table header must start with a key"), profileErr)
+        XCTAssertTrue(daemon.isRunning)
     }
 
     func testShippedConfigurations_areValid() throws {

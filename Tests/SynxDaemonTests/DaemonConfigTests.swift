@@ -4,6 +4,31 @@ import SynxTOML
 import XCTest
 
 final class DaemonConfigTests: XCTestCase {
+    func testValidTOML_withBracketsAndDotsInValuesAndStrings_isNotTakenForAHeader() throws {
+        let text = """
+        [daemon]
+        profile_directories = [
+          "[.not-a-header",
+          '''
+        [.also not one
+        ''',
+        ]
+        # [.a comment]
+        [[bus]]
+        name = "b"
+        type = "tcp"
+        host = "h"
+        [[meter]]
+        name = "m"
+        bus = "b"
+        unit = 1
+        profile = "synx-sim"
+
+        """
+        let config = try DaemonConfig.parse(text: text, file: "t.toml")
+        XCTAssertEqual(config.profileDirectories, ["[.not-a-header", "[.also not one\n"])
+    }
+
     static let valid = """
     [daemon]
     state_directory = "/tmp/x"
