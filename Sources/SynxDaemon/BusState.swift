@@ -35,6 +35,8 @@ final class BusState {
     static let maxBackoffMs: Int64 = 10_000
     /// Kept free before a healthy meter's slot, for the probe's own bookkeeping and the frame gap.
     static let probeMarginMs = 20
+    /// The shortest probe worth sending (a device that answers at all answers sooner).
+    static let minimumProbeMs = 100
     /// An isolated meter that never finds room beside its healthy neighbours is still probed with the full
     /// timeout this often, so a meter that comes back on a saturated bus is seen (costing at most one slot).
     static let forcedProbeIntervalMs: Int64 = 300_000
@@ -97,13 +99,13 @@ final class BusState {
     func begin(_ m: MeterSchedule) -> PollCycle? {
         if followClock() { return nil }
         let start = wallClockNow()
-        var retries = config.timing.retries
+        var retries = config.timing.retries, timeout = config.timing.timeoutMilliseconds
         if m.isIsolated {
-            guard probeFits(m, now: start) else {
+            guard let probe = probeTimeout(m, now: start) else {
                 skip(m, reason: .noRoom, now: start)
                 return nil
             }
-            retries = 0
+            (retries, timeout) = (0, probe)
         }
         let lateness = start - m.nextDue
         registry.recordTiming(bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })
@@ -111,21 +113,29 @@ final class BusState {
         let linkDown = start < linkRetryAt ? linkError : nil
         // The slot decides, not the clock: a timer may fire a millisecond before the slot it serves.
         return PollCycle(meter: m, start: start, slot: m.nextDue, anchor: m.anchor, includesSlow: m.nextDue >= m.nextSlowDue,
-                         retries: retries, linkDown: linkDown)
+                         timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
     }
 
-    /// Whether a probe of isolated meter `m` (one attempt of the bus's timeout, and on RTU framing the quiet
-    /// interval after it, so that its late reply cannot fall into a neighbour's exchange) fits before the next
-    /// healthy meter's slot. Every `forcedProbeIntervalMs` it is sent whatever the room.
-    private func probeFits(_ m: MeterSchedule, now: Int64) -> Bool {
-        if now - m.lastProbe >= BusState.forcedProbeIntervalMs { m.lastProbe = now; return true }
-        let needed = Int64(config.timing.timeoutMilliseconds * (quietAfterTimeout ? 2 : 1)
-                           + BusState.probeMarginMs + config.timing.frameGapMilliseconds)
-        if let healthy = schedules.filter({ !$0.isIsolated && $0 !== m }).map(\.nextDue).min(), healthy - now < needed {
-            return false
+    /// The timeout of a probe of isolated meter `m` (one attempt, no retries) if one fits before the next healthy
+    /// meter's slot, else nil. On RTU framing a probe needs room for the bus's whole timeout and the quiet interval
+    /// after it, so that its late reply cannot fall into a neighbour's exchange; with MBAP (replies matched on
+    /// transaction ids) a late reply is harmless, so the probe's timeout shrinks to the room (at least
+    /// `minimumProbeMs`). Every `forcedProbeIntervalMs` a probe of the full timeout goes out whatever the room.
+    private func probeTimeout(_ m: MeterSchedule, now: Int64) -> Int? {
+        let full = config.timing.timeoutMilliseconds
+        if now - m.lastProbe >= BusState.forcedProbeIntervalMs { m.lastProbe = now; return full }
+        var timeout = full
+        if let healthy = schedules.filter({ !$0.isIsolated && $0 !== m }).map(\.nextDue).min() {
+            let room = Int(clamping: healthy - now) - BusState.probeMarginMs - config.timing.frameGapMilliseconds
+            if quietAfterTimeout {
+                guard room >= 2 * full else { return nil }
+            } else {
+                timeout = min(full, room)
+                guard timeout >= BusState.minimumProbeMs else { return nil }
+            }
         }
         m.lastProbe = now
-        return true
+        return timeout
     }
 
     /// Why a slot passed without a poll (counted per meter in `status`).

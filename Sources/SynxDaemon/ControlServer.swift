@@ -106,7 +106,7 @@ final class ControlServer: @unchecked Sendable {
             }
             guard admitted else {
                 logger.warning("control client refused: too many clients", metadata: ["limit": "\(ControlServer.maxClients)", "uid": "\(peer.uid)"])
-                send(client, Self.encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again")))
+                send(client, encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again")))
                 close(client)
                 continue
             }
@@ -128,7 +128,7 @@ final class ControlServer: @unchecked Sendable {
             if let nl = buffer.firstIndex(of: 0x0A) {
                 let line = buffer[buffer.startIndex..<nl]
                 buffer.removeSubrange(buffer.startIndex...nl)
-                let encoded = session.readsTheStore(line) ? heavy.run { Self.encode(session.answer(line)) } : Self.encode(session.answer(line))
+                let encoded = session.readsTheStore(line) ? heavy.run { self.encode(session.answer(line)) } : encode(session.answer(line))
                 guard send(fd, encoded) else {
                     logger.notice("control client dropped: it did not take its response within \(ControlServer.responseSeconds) s",
                                   metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
@@ -140,7 +140,7 @@ final class ControlServer: @unchecked Sendable {
             // 1. Size: a request line longer than the limit is refused and the connection closed.
             if buffer.count >= maxRequestBytes {
                 logger.notice("control request refused: larger than \(maxRequestBytes) bytes")
-                send(fd, Self.encode(.failure(.tooLarge, "request exceeds \(maxRequestBytes) bytes")))
+                send(fd, encode(.failure(.tooLarge, "request exceeds \(maxRequestBytes) bytes")))
                 return
             }
             // Idle before a request; once it has begun, the whole line within its deadline (a client that
@@ -167,8 +167,13 @@ final class ControlServer: @unchecked Sendable {
         return setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0
     }
 
-    /// A response as its line (nil only if it cannot be encoded, which the protocol's types rule out).
-    private static func encode(_ response: Response) -> Data? { try? Framing.encode(response) }
+    /// A response as its line; nil (logged, and the connection is then closed) if it cannot be encoded.
+    private func encode(_ response: Response) -> Data? {
+        do { return try Framing.encode(response) } catch {
+            logger.error("control response cannot be encoded", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
 
     /// Sends one encoded response line, all of it within `responseSeconds`; false if the client did not take it.
     @discardableResult

@@ -84,7 +84,7 @@ final class NetworkPoller: @unchecked Sendable {
             return scheduleNext(bus)
         }
         reactor.submit(bus.connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count,
-                       retries: cycle.retries) { [self] result in
+                       timeoutMilliseconds: cycle.timeoutMilliseconds, retries: cycle.retries) { [self] result in
             cycle.complete(result)
             pump(bus, cycle)
         }

@@ -14,7 +14,8 @@ final class PollCycle {
     /// The schedule's anchoring when the poll began (`MeterSchedule.reanchor`).
     let anchor: Int
     let includesSlow: Bool
-    /// Retries of each read: the bus's, or none for a probe of an isolated meter.
+    /// Each read's response timeout and retries: the bus's, or a probe's (shorter, none) for an isolated meter.
+    let timeoutMilliseconds: Int
     let retries: Int
     private(set) var image = RegisterImage()
     private(set) var failures: [ModbusError] = []
@@ -24,13 +25,14 @@ final class PollCycle {
     private var stopped = false
 
     /// A cycle; with `linkDown` it fails at once with that error, sending nothing.
-    init(meter: MeterSchedule, start: Int64, slot: Int64, anchor: Int, includesSlow: Bool, retries: Int,
+    init(meter: MeterSchedule, start: Int64, slot: Int64, anchor: Int, includesSlow: Bool, timeoutMilliseconds: Int, retries: Int,
          linkDown: ModbusError?) {
         self.meter = meter
         self.start = start
         self.slot = slot
         self.anchor = anchor
         self.includesSlow = includesSlow
+        self.timeoutMilliseconds = timeoutMilliseconds
         self.retries = retries
         if let linkDown {
             failures = [linkDown]

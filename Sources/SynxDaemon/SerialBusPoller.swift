@@ -61,6 +61,7 @@ final class SerialBusPoller: @unchecked Sendable {
                 busyLock.withLock { busySince = monotonicMilliseconds() }
                 if state.hangsForTesting { state.hangForTesting() }
                 cycle.complete(Result {
+                    // A serial probe always has the bus's whole timeout (BusState.probeTimeout).
                     try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count, retries: cycle.retries)
                 }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
                 busyLock.withLock { busySince = nil }

@@ -34,12 +34,13 @@ public final class ModbusTCPReactor: @unchecked Sendable {
 
     private final class Request {
         let table: RegisterTable, unit: UInt8, address: Int, count: Int
-        let retries: Int
+        let timeoutMilliseconds: Int, retries: Int
         let completion: Completion
         var attempts = 0
-        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, retries: Int, completion: @escaping Completion) {
+        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int, retries: Int,
+             completion: @escaping Completion) {
             self.table = table; self.unit = unit; self.address = address; self.count = count
-            self.retries = retries; self.completion = completion
+            self.timeoutMilliseconds = timeoutMilliseconds; self.retries = retries; self.completion = completion
         }
         func error(_ kind: ModbusError.Kind) -> ModbusError {
             ModbusError(kind, function: table.functionName, unit: unit, address: address)
@@ -136,12 +137,14 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     }
 
     /// Queues a read; `completion` runs on the reactor's thread with the registers or the failure, after
-    /// the retries (the connection's unless given). A read outside the register space fails without being sent.
+    /// the retries (the response timeout and retries are the connection's unless given). A read outside the
+    /// register space fails without being sent.
     public func submit(_ id: ConnectionID, _ table: RegisterTable, unit: UInt8, address: Int, count: Int,
-                       retries: Int? = nil, completion: @escaping Completion) {
+                       timeoutMilliseconds: Int? = nil, retries: Int? = nil, completion: @escaping Completion) {
         let c = connections[id.index]
-        let request = Request(table: table, unit: unit, address: address, count: count, retries: retries ?? c.timing.retries,
-                              completion: completion)
+        let request = Request(table: table, unit: unit, address: address, count: count,
+                              timeoutMilliseconds: timeoutMilliseconds ?? c.timing.timeoutMilliseconds,
+                              retries: retries ?? c.timing.retries, completion: completion)
         if let outside = registerSpaceProblem(address: address, count: count) {
             let error = request.error(outside)
             post { completion(.failure(error)) }
@@ -324,7 +327,7 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         c.inFlight = r
         c.sent += 1
         c.outbox += c.framing.readRequest(transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
-        timers.insert(.requestDeadline(i, generation: c.generation, request: c.sent), at: now + Int64(c.timing.timeoutMilliseconds))
+        timers.insert(.requestDeadline(i, generation: c.generation, request: c.sent), at: now + Int64(r.timeoutMilliseconds))
         flush(i)
     }
 
@@ -436,7 +439,7 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             let c = connections[i]
             if c.generation == generation, let r = c.inFlight, c.sent == request {
                 // RTU frames carry no id: a late reply must arrive, and be dropped, before the next request.
-                if c.framing == .rtu { c.quietUntil = monotonicMilliseconds() + Int64(c.timing.timeoutMilliseconds) }
+                if c.framing == .rtu { c.quietUntil = monotonicMilliseconds() + Int64(r.timeoutMilliseconds) }
                 complete(i, .failure(r.error(.timeout)))
             }
         case .connectDeadline(let i, let generation):
