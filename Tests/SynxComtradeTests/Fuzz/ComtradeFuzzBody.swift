@@ -1,9 +1,7 @@
 // One fuzz input against the COMTRADE reader. Compiled into the test target (which replays every kept input in
 // Tests/Fuzz/comtrade) and into the libFuzzer binary that scripts/fuzz builds.
 import Foundation
-#if canImport(SynxComtrade)
-import SynxComtrade
-#endif
+@testable import SynxComtrade
 
 /// Reads `input` as a `.cfg` text (up to the first NUL byte) and the `.dat` bytes after it; a malformed file
 /// must be an error, never a trap, and what is read must be as large as it says.

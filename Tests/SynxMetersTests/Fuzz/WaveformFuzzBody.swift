@@ -1,9 +1,7 @@
 // One fuzz input against the waveform interface's capability block and block decoding. Compiled into the test
 // target (which replays every kept input in Tests/Fuzz/waveform-interface) and into the libFuzzer binary that
 // scripts/fuzz builds.
-#if canImport(SynxMeters)
-import SynxMeters
-#endif
+@testable import SynxMeters
 
 /// Reads `input` as big-endian registers: a capability block (52), then a FIFO slot; decodes both as synxd
 /// does, checks the clock against a host time taken from the input, and checks what is derived stays finite.

@@ -1,9 +1,7 @@
 // One fuzz input against the reactor's receive path. Compiled into the test target (which replays every kept
 // input in Tests/Fuzz/reply-receiver) and, with the sources it needs, into the libFuzzer binary that
-// scripts/fuzz builds (where it is one module with them, so there is nothing to import).
-#if canImport(SynxModbus)
-import SynxModbus
-#endif
+// scripts/fuzz builds.
+@testable import SynxModbus
 
 /// Feeds `input` to a `ReplyReceiver` as a pending request and a byte stream cut into chunks; checks that
 /// nothing traps, that every reply has the registers asked for, and that all input is consumed or pending.
