@@ -51,8 +51,13 @@ public struct StoreStatus: Codable, Equatable, Sendable {
     /// Rows kept aside because their time repeated stored ones after the clock stepped back (absent from older
     /// daemons).
     public var overlapRows: Int?
+    /// The custody chain's last link, "number:value" (hex), as synxd publishes it to the journal every hour
+    /// (absent from older daemons and before the first link).
+    public var custodyHead: String?
 
-    public init(path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?, overlapRows: Int? = nil) {
+    public init(path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?, overlapRows: Int? = nil,
+                custodyHead: String? = nil) {
+        self.custodyHead = custodyHead
         self.path = path
         self.committedRows = committedRows
         self.queuedRows = queuedRows
@@ -272,5 +277,43 @@ public struct QueryResult: Codable, Equatable, Sendable {
         self.to = to
         self.samples = samples
         self.truncated = truncated
+    }
+}
+
+/// One page of a `verify`: the custody chain's links re-walked from the rows they cover (`docs/reliability.md`,
+/// "Tamper evidence").
+public struct CustodyVerification: Codable, Equatable, Sendable {
+    /// Links checked in this page.
+    public var checked: Int
+    /// Set when the range has more links: the next page asks for those `after` it.
+    public var next: Int64?
+    /// The chain's last link: its number and value (hex), to compare with what the journal recorded.
+    public var headSeq: Int64
+    public var headLink: String
+    /// The first break found, if any; the walk stops there.
+    public var broken: BrokenLink?
+
+    public init(checked: Int, next: Int64?, headSeq: Int64, headLink: String, broken: BrokenLink?) {
+        self.checked = checked
+        self.next = next
+        self.headSeq = headSeq
+        self.headLink = headLink
+        self.broken = broken
+    }
+}
+
+/// Where the custody chain breaks: the link's number (0: a row that no link covers), the kind of rows
+/// (derived, aggregate, event, configuration, clock_step, overlap, prune), their key, and what is wrong.
+public struct BrokenLink: Codable, Equatable, Sendable {
+    public var seq: Int64
+    public var kind: String
+    public var ref: String
+    public var problem: String
+
+    public init(seq: Int64, kind: String, ref: String, problem: String) {
+        self.seq = seq
+        self.kind = kind
+        self.ref = ref
+        self.problem = problem
     }
 }

@@ -15,6 +15,12 @@ public let requestTimes: ClosedRange<Int64> = 0...253_402_300_799_999
 public let maxSamplesPerResponse = 20_000
 /// Events in one `events` response, at most (about 1.5 MB of JSON).
 public let maxEventsPerResponse = 5_000
+/// Custody links one `verify` request re-walks, at most (well within the response deadline on a gateway); a
+/// longer chain is verified in pages (`next`, `after`).
+public let maxLinksPerVerify = 20_000
+
+/// MESSAGE_ID of synxd's journal entry that publishes the custody chain's head (`verify` compares with it).
+public let custodyHeadMessageID = "1c98ccc21e274dcfae1ae131ad673bf9"
 
 /// Largest request line the daemon reads (bytes, newline included).
 public let maxRequestBytes = 64 * 1024
@@ -42,6 +48,9 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     /// Write the samples around a stored event of a waveform meter as COMTRADE, in synxd's export directory;
     /// mutating.
     case exportEvent
+    /// Re-walk the custody chain (10-min aggregates, events, accepted configurations) and name the first
+    /// broken link; read-only.
+    case verify
 
     /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
     public var isMutating: Bool { self == .reload || self == .alertTest || self == .exportEvent }
@@ -72,10 +81,13 @@ public struct Request: Codable, Equatable, Sendable {
     public var tier: String?
     /// `exportEvent`: the event's start, UTC microseconds (as `events` lists it).
     public var event: Int64?
+    /// `verify`: continue after this link number (the previous page's `next`).
+    public var after: Int64?
 
     public init(command: Command, meter: String? = nil, measurement: String? = nil,
                 from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
-                event: Int64? = nil, version: Int = protocolVersion) {
+                event: Int64? = nil, after: Int64? = nil, version: Int = protocolVersion) {
+        self.after = after
         self.version = version
         self.command = command.rawValue
         self.meter = meter
@@ -116,10 +128,13 @@ public struct Response: Codable, Equatable, Sendable {
     public var reload: ReloadResult?
     public var alerts: [AlertStatus]?
     public var events: [EventRecord]?
+    public var verify: CustodyVerification?
 
     public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
                 meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
-                reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil) {
+                reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil,
+                verify: CustodyVerification? = nil) {
+        self.verify = verify
         self.version = protocolVersion
         self.status = status
         self.message = message

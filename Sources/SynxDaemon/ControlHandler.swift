@@ -19,8 +19,8 @@ final class ControlHandler: @unchecked Sendable {
     private let startedAt: Date
     /// The monotonic clock at start: uptime does not move with the wall clock.
     private let startedMonotonicMs = monotonicMilliseconds()
-    /// Re-reads the configuration (set by the daemon).
-    var reloader: (() -> Result<ReloadSummary, CommandFailure>)?
+    /// Re-reads the configuration (set by the daemon); its argument says who asked, for the store's record.
+    var reloader: ((_ requestedBy: String) -> Result<ReloadSummary, CommandFailure>)?
     var alerts: AlertCenter?
     /// Where refused commands are logged (set by the daemon).
     var logger: Logger?
@@ -53,7 +53,7 @@ final class ControlHandler: @unchecked Sendable {
             guard let request = try? Framing.decode(Request.self, from: line), let command = Command(rawValue: request.command) else {
                 return false
             }
-            return command == .query || command == .events || command == .exportEvent
+            return command == .query || command == .events || command == .exportEvent || command == .verify
         }
 
         /// Validates one request line (framing → version → command) and dispatches it.
@@ -80,7 +80,7 @@ final class ControlHandler: @unchecked Sendable {
             }
             switch command {
             case .status: return handler.status()
-            case .reload: return handler.reload()
+            case .reload: return handler.reload(requestedBy: "synxctl by uid \(peer.uid), pid \(peer.pid)")
             case .alerts: return Response(status: .ok, alerts: handler.alerts?.list() ?? [])
             case .events: return events(request)
             case .exportEvent:
@@ -100,6 +100,7 @@ final class ControlHandler: @unchecked Sendable {
             case .meters: return Response(status: .ok, meters: handler.registry.meterStatuses())
             case .live: return handler.live(request)
             case .query: return query(request)
+            case .verify: return verify(request)
             }
         }
 
@@ -114,6 +115,7 @@ final class ControlHandler: @unchecked Sendable {
                 return "\"event\" \(e) is not a time between 1970 and 9999 (UTC microseconds)"
             }
             if let limit = request.limit, limit < 1 { return "\"limit\" must be at least 1" }
+            if let after = request.after, after < 0 { return "\"after\" must be a link number (0 or more)" }
             return nil
         }
 
@@ -134,6 +136,20 @@ final class ControlHandler: @unchecked Sendable {
                                 deltaUss: $0.steadyStateChange, worstPhase: $0.worstPhase, perPhase: $0.perPhase, incomplete: $0.incomplete,
                                 resolutionMicroseconds: $0.resolutionMicroseconds)
                 })
+            } catch {
+                return .failure(.internal, "store query failed: \(error)")
+            }
+        }
+
+        /// One page of the custody chain's links, re-walked from the rows they cover.
+        private func verify(_ request: Request) -> Response {
+            do {
+                if reader == nil { reader = try StoreReader(path: handler.databasePath) }
+                let r = try reader!.verifyCustody(from: request.from ?? requestTimes.lowerBound, to: request.to ?? requestTimes.upperBound,
+                                                  after: request.after ?? 0, limit: maxLinksPerVerify)
+                return Response(status: .ok, verify: CustodyVerification(
+                    checked: r.checked, next: r.next, headSeq: r.headSeq, headLink: r.headLink,
+                    broken: r.problem.map { BrokenLink(seq: $0.seq, kind: $0.kind, ref: $0.ref, problem: $0.what) }))
             } catch {
                 return .failure(.internal, "store query failed: \(error)")
             }
@@ -183,13 +199,14 @@ final class ControlHandler: @unchecked Sendable {
             version: ControlHandler.version, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
             uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
             store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
-                               droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows),
+                               droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows,
+                               custodyHead: s.custodyHead.map { "\($0.seq):\($0.link)" }),
             buses: registry.busStatuses(), meters: registry.meterStatuses(), lastClockStep: registry.lastClockStep))
     }
 
-    func reload() -> Response {
+    func reload(requestedBy: String) -> Response {
         guard let reloader else { return .failure(.internal, "reload is not available") }
-        switch reloader() {
+        switch reloader(requestedBy) {
         case .success(let s):
             return Response(status: .ok, reload: ReloadResult(kept: s.kept, started: s.started, stopped: s.stopped, failed: s.failed))
         case .failure(let f):

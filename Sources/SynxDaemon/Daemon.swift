@@ -19,6 +19,7 @@ public final class Daemon: @unchecked Sendable {
     private var plant: PollingPlant!
     private var supervisor: Supervisor!
     private var alerts: AlertCenter!
+    private var writer: StoreWriter!
 
     public init(config: DaemonConfig, configPath: String, logger: Logger) {
         self.config = config
@@ -49,6 +50,8 @@ public final class Daemon: @unchecked Sendable {
         }
         let writer = StoreWriter(store: store, retention: config.retention)
         writer.start()
+        self.writer = writer
+        writer.enqueue(records: StoreRecords(configurations: [accepted(config, requestedBy: "start")]))
         let registry = MeterRegistry()
         let recorder = Recorder()
         alerts = AlertCenter(logger: logger, holdoffSeconds: config.alertHoldoffSeconds, rules: config.rules)
@@ -60,7 +63,7 @@ public final class Daemon: @unchecked Sendable {
         }
 
         let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
-        handler.reloader = { [unowned self] in reload(trigger: "synxctl") }
+        handler.reloader = { [unowned self] requestedBy in reload(trigger: requestedBy) }
         handler.alerts = alerts
         handler.logger = logger
         handler.exporter = { [unowned self] meter, start in exportEvent(meter: meter, startMicroseconds: start) }
@@ -102,6 +105,11 @@ public final class Daemon: @unchecked Sendable {
         logger.info("stopped", metadata: ["committed_rows": "\(s.committedRows)"])
     }
 
+    /// The record of an accepted configuration, for the store's custody chain.
+    private func accepted(_ config: DaemonConfig, requestedBy: String) -> AcceptedConfiguration {
+        AcceptedConfiguration(acceptedMs: wallClockNow(), path: configPath, sha256: config.fileSHA256, requestedBy: requestedBy)
+    }
+
     /// Re-reads the configuration file and applies it; on any error the running configuration stays.
     func reload(trigger: String) -> Result<ReloadSummary, CommandFailure> {
         reloadLock.lock()
@@ -121,6 +129,7 @@ public final class Daemon: @unchecked Sendable {
         if new.socketPath != config.socketPath { ignored.append("daemon.socket") }
         if new.stateDirectory != config.stateDirectory { ignored.append("daemon.state_directory") }
         alerts.clear(.reloadRejected, key: "config", message: "configuration reloaded: \(configPath) is valid again")
+        writer.enqueue(records: StoreRecords(configurations: [accepted(new, requestedBy: trigger)]))
         alerts.configure(holdoffSeconds: new.alertHoldoffSeconds, rules: new.rules)
         let summary = plant.apply(new)
         config.buses = new.buses

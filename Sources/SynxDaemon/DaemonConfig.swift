@@ -17,6 +17,9 @@ public struct DaemonConfig: Sendable {
     public var alertHoldoffSeconds: Double = 60
     /// Days of each kind of data the store keeps (`[retention]`).
     public var retention = Retention()
+    /// SHA-256 of the file's bytes as read (hex; empty for text not read from a file): recorded in the store's
+    /// custody chain each time synxd accepts the configuration.
+    public var fileSHA256 = ""
 
     public var databasePath: String { (stateDirectory as NSString).appendingPathComponent("synx.sqlite") }
 }
@@ -80,7 +83,9 @@ extension DaemonConfig {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, line: nil, key: nil, message: "not UTF-8 text")
         }
-        return try parse(text: text, file: path)
+        var config = try parse(text: text, file: path)
+        config.fileSHA256 = SHA256.hash(data).hex
+        return config
     }
 
     /// Validates configuration text; `file` names it in errors.

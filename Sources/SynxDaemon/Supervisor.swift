@@ -1,6 +1,7 @@
 import CSystemd
 import Foundation
 import Logging
+import SynxControl
 import SynxStore
 import SynxSystem
 
@@ -19,6 +20,11 @@ final class Supervisor: @unchecked Sendable {
     private let condition = MonotonicCondition()
     /// Steps of the wall clock, watched once a tick.
     private var clock = ClockStepDetector()
+    /// When the custody chain's head was last published to the journal (monotonic ms), and which link it was.
+    private var custodyPublishedMs: Int64?
+    private var custodyPublishedSeq: Int64 = 0
+    /// The custody head goes to the journal at most this often (and at stop), when it has moved.
+    static let custodyPublishIntervalMs: Int64 = 3_600_000
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
     private var lastStatus = ""
@@ -83,8 +89,9 @@ final class Supervisor: @unchecked Sendable {
             if !stopping { condition.wait(milliseconds: Int64(tick * 1000)) }
             let stop = stopping
             condition.unlock()
-            if stop { return }
+            if stop { publishCustodyHead(); return }
             watchClock()
+            publishCustodyHead(every: Supervisor.custodyPublishIntervalMs)
             watchStore()
             watchStaleness()
             alerts.tick()
@@ -113,6 +120,20 @@ final class Supervisor: @unchecked Sendable {
         alerts.clockStep(stepMs: step, detectedMs: now)
         registry.recordClockStep(stepMs: step, detectedMs: now)
         writer.enqueue(records: StoreRecords(clockSteps: [ClockStep(detectedMs: now, stepMs: step)]))
+    }
+
+    /// The custody chain's last link goes to the journal (hourly while it moves, and at stop), outside the store:
+    /// a chain rebuilt by someone who can write the store no longer passes through the links published before
+    /// (`docs/reliability.md`, "Tamper evidence").
+    private func publishCustodyHead(every intervalMs: Int64 = 0) {
+        guard let head = writer.statistics.custodyHead, head.seq != custodyPublishedSeq else { return }
+        let now = monotonicMilliseconds()
+        if let last = custodyPublishedMs, now - last < intervalMs { return }
+        custodyPublishedMs = now
+        custodyPublishedSeq = head.seq
+        logger.notice("custody chain head: link \(head.seq) is \(head.link)", metadata: [
+            "message_id": "\(custodyHeadMessageID)", "custody_seq": "\(head.seq)", "custody_link": "\(head.link)",
+        ])
     }
 
     /// Store write failures (disk full, I/O errors) are an alert until a commit succeeds again.

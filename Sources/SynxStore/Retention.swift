@@ -46,19 +46,38 @@ extension SampleStore {
             return out.filter { $0.0 < $0.1 }
         }
         var deleted = 0
-        func run(_ sql: String, _ binds: [Any]) throws {
+        /// Runs one delete in its own transaction; when its rows are chained (`chained`: their kind, and the range
+        /// of link times), their links go in the same transaction and a `prune` link records their numbers.
+        func run(_ sql: String, _ binds: [Any], chained: (kind: CustodyKind, lo: Int64, hi: Int64)? = nil) throws {
+            let head = custody.head
             try db.execute("BEGIN IMMEDIATE")
             do {
+                var links: [Int64] = []
+                if let chained {
+                    let unlink = try db.prepare("DELETE FROM custody WHERE kind = ? AND t >= ? AND t < ? RETURNING seq")
+                    unlink.bind(1, chained.kind.rawValue)
+                    unlink.bind(2, chained.lo)
+                    unlink.bind(3, chained.hi)
+                    while try unlink.step() { links.append(unlink.int(0)) }
+                }
                 let s = try db.prepare(sql)
                 for (i, b) in binds.enumerated() {
                     if let v = b as? Int64 { s.bind(Int32(i + 1), v) } else if let v = b as? String { s.bind(Int32(i + 1), v) }
                 }
                 _ = try s.step()
                 deleted += Int(sqlite3_changes(db.handle))
+                if !links.isEmpty {
+                    let record = try db.prepare("INSERT INTO custody_prunes (at_ms, seqs) VALUES (?, ?)")
+                    record.bind(1, now)
+                    record.bind(2, CustodyPrunes.ranges(links))
+                    _ = try record.step()
+                    try custody.append(.prune, [.integer(sqlite3_last_insert_rowid(db.handle))], time: now)
+                }
                 try db.execute("COMMIT")
                 progress()
             } catch {
                 try? db.execute("ROLLBACK")
+                custody.rewind(to: head)
                 throw error
             }
         }
@@ -74,21 +93,24 @@ extension SampleStore {
         }
         // Aggregates kept aside go with the longest-kept aggregate tier.
         for (lo, hi) in ranges(max(r.derived2hDays, r.classA2hDays, r.derived10minDays, r.classA10minDays)) ?? [] {
-            try run("DELETE FROM clock_overlap WHERE kind <> 'sample' AND t >= ? AND t < ?", [lo, hi])
+            try run("DELETE FROM clock_overlap WHERE kind <> 'sample' AND t >= ? AND t < ?", [lo, hi], chained: (.overlap, lo, hi))
         }
         for (tier, days) in [("3s", r.derived3sDays), ("10min", r.derived10minDays), ("2h", r.derived2hDays)] {
             for (lo, hi) in ranges(days) ?? [] {
-                try run("DELETE FROM derived_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi])
+                try run("DELETE FROM derived_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi],
+                        chained: tier == "10min" ? (.derived, lo, hi) : nil)
             }
         }
         for (tier, days) in [("150/180-cycle", r.classAShortDays), ("10-s", r.classAShortDays), ("10-min", r.classA10minDays),
                              ("2-h", r.classA2hDays)] {
             for (lo, hi) in ranges(days) ?? [] {
-                try run("DELETE FROM pq_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi])
+                try run("DELETE FROM pq_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi],
+                        chained: tier == "10-min" ? (.aggregate, lo, hi) : nil)
             }
         }
         for (lo, hi) in ranges(r.eventsDays) ?? [] {
-            try run("DELETE FROM pq_events WHERE start_us >= ? AND start_us < ?", [lo == .min ? .min : lo * 1000, hi * 1000])
+            try run("DELETE FROM pq_events WHERE start_us >= ? AND start_us < ?", [lo == .min ? .min : lo * 1000, hi * 1000],
+                    chained: (.event, lo, hi))
         }
         return deleted
     }

@@ -88,3 +88,37 @@ final class Statement {
     }
     func text(_ column: Int32) -> String { sqlite3_column_text(stmt, column).map { String(cString: $0) } ?? "" }
 }
+
+extension Statement {
+    func bind(_ index: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), synx_sqlite_transient()) }
+    }
+
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(stmt, column))
+        guard count > 0, let p = sqlite3_column_blob(stmt, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
+
+    /// The columns of the current row in a form that is the same byte for byte whoever reads them: each value
+    /// with its SQLite type, integers in decimal, reals as their IEEE 754 bits, text and blobs with their length.
+    func canonicalRow() -> [UInt8] {
+        var out: [UInt8] = []
+        for c in 0..<sqlite3_column_count(stmt) {
+            switch sqlite3_column_type(stmt, c) {
+            case SQLITE_INTEGER: out += Array("i\(int(c))".utf8)
+            case SQLITE_FLOAT: out += Array("r\(String(sqlite3_column_double(stmt, c).bitPattern, radix: 16))".utf8)
+            case SQLITE_TEXT:
+                let bytes = Array(text(c).utf8)
+                out += Array("t\(bytes.count):".utf8) + bytes
+            case SQLITE_BLOB:
+                let bytes = blob(c)
+                out += Array("b\(bytes.count):".utf8) + bytes
+            default: out += Array("n".utf8)
+            }
+            out.append(0x1F)
+        }
+        out.append(0x1E)
+        return out
+    }
+}

@@ -135,18 +135,39 @@ public struct StoreRecords: Sendable {
     public var aggregates: [AggregateRow] = []
     public var derived: [DerivedRow] = []
     public var clockSteps: [ClockStep] = []
+    public var configurations: [AcceptedConfiguration] = []
 
-    public init(events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = [], clockSteps: [ClockStep] = []) {
+    public init(events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = [], clockSteps: [ClockStep] = [],
+                configurations: [AcceptedConfiguration] = []) {
         self.events = events; self.aggregates = aggregates; self.derived = derived; self.clockSteps = clockSteps
+        self.configurations = configurations
     }
 
-    public var isEmpty: Bool { events.isEmpty && aggregates.isEmpty && derived.isEmpty && clockSteps.isEmpty }
+    public var isEmpty: Bool { events.isEmpty && aggregates.isEmpty && derived.isEmpty && clockSteps.isEmpty && configurations.isEmpty }
 
     mutating func append(_ other: StoreRecords) {
         events += other.events
         aggregates += other.aggregates
         derived += other.derived
         clockSteps += other.clockSteps
+        configurations += other.configurations
+    }
+}
+
+/// A configuration synxd accepted, at start or on reload: recorded and chained (`docs/reliability.md`, "Tamper
+/// evidence"), so what configuration the stored values were measured under can be shown.
+public struct AcceptedConfiguration: Equatable, Sendable {
+    /// When it was accepted, UTC ms.
+    public var acceptedMs: Int64
+    /// The file it was read from.
+    public var path: String
+    /// SHA-256 of the file's bytes, lower-case hex.
+    public var sha256: String
+    /// `start`, `SIGHUP`, or the uid and pid of the client that asked for the reload.
+    public var requestedBy: String
+    /// A configuration read from `path`, whose bytes hash to `sha256`, accepted at `acceptedMs`.
+    public init(acceptedMs: Int64, path: String, sha256: String, requestedBy: String) {
+        self.acceptedMs = acceptedMs; self.path = path; self.sha256 = sha256; self.requestedBy = requestedBy
     }
 }
 

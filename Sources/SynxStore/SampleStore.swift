@@ -18,11 +18,19 @@ public final class SampleStore {
     private let insertDerived: Statement
     private let insertOverlap: Statement
     private let insertClockStep: Statement
+    private let insertConfiguration: Statement
+    /// The custody chain over what this store writes (`Custody.swift`).
+    let custody: CustodyChain
     private var seriesIDs: [SeriesKey: Int64] = [:]
     /// Per series, the latest time stored (loaded from the store at the series' first row).
     private var lastTimes: [Int64: Int64] = [:]
     /// Rows put aside in `clock_overlap` since the store was opened.
     public private(set) var overlapRows = 0
+
+    private struct DerivedInterval: Hashable {
+        var meter: String
+        var endMs: Int64
+    }
 
     private struct SeriesKey: Hashable {
         var meter: String
@@ -33,7 +41,7 @@ public final class SampleStore {
     public init(path: String) throws {
         db = try Connection(path: path, readOnly: false)
         try Schema.configureWriter(db)
-        try Schema.migrate(db)
+        let version = try Schema.migrate(db)
         insertSample = try db.prepare("INSERT INTO samples (series, t, value, quality) VALUES (?, ?, ?, ?)")
         insertSeries = try db.prepare("INSERT INTO series (meter, measurement, unit) VALUES (?, ?, ?)")
         findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ?")
@@ -52,16 +60,33 @@ public final class SampleStore {
             """)
         insertOverlap = try db.prepare("INSERT INTO clock_overlap (kind, meter, name, t, row) VALUES (?, ?, ?, ?, ?)")
         insertClockStep = try db.prepare("INSERT INTO clock_steps (detected_ms, step_ms) VALUES (?, ?)")
+        insertConfiguration = try db.prepare("INSERT INTO configurations (accepted_ms, path, sha256, requested_by) VALUES (?, ?, ?, ?)")
+        custody = try CustodyChain(db)
+        if version < Schema.custodyVersion {
+            // What an older synxd stored is chained once, as found, when the chain is created.
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                try custody.chainExistingRows()
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
     }
+
+    /// The last link of the custody chain: its number and value (hex), or nil before the first.
+    public var custodyHead: (seq: Int64, link: String)? { custody.head.seq == 0 ? nil : (custody.head.seq, custody.head.link.hex) }
 
     /// Writes `rows` and `records` in one transaction: all of them or none.
     public func insert(_ rows: [SampleRow], records: StoreRecords = StoreRecords()) throws {
         guard !rows.isEmpty || !records.isEmpty else { return }
         let statements = [insertSample, insertSeries, findSeries, lastSampleTime, insertEvent, insertAggregate, insertDerived,
-                          insertOverlap, insertClockStep]
-        let knownTimes = lastTimes, knownOverlap = overlapRows
+                          insertOverlap, insertClockStep, insertConfiguration]
+        let knownTimes = lastTimes, knownOverlap = overlapRows, knownHead = custody.head
         try db.execute("BEGIN IMMEDIATE")
         do {
+            var derivedIntervals = Set<DerivedInterval>()
             for d in records.derived {
                 insertDerived.bind(1, d.meter)
                 insertDerived.bind(2, d.measurement)
@@ -74,7 +99,15 @@ public final class SampleStore {
                 insertDerived.bind(9, d.notes.joined(separator: ","))
                 try insertDerived.step()
                 insertDerived.reset()
-                if sqlite3_changes(db.handle) == 0 { try putAside("derived", d.meter, d.measurement, d.endMs, d) }
+                if sqlite3_changes(db.handle) == 0 {
+                    try putAside("derived", d.meter, d.measurement, d.endMs, d)
+                } else if d.tier == "10min" {
+                    derivedIntervals.insert(DerivedInterval(meter: d.meter, endMs: d.endMs))
+                }
+            }
+            // One link per meter and 10-min interval: its rows are all closed together (`DerivedAggregator`).
+            for i in derivedIntervals.sorted(by: { ($0.endMs, $0.meter) < ($1.endMs, $1.meter) }) {
+                try custody.append(.derived, [.text(i.meter), .integer(i.endMs)], time: i.endMs)
             }
             for a in records.aggregates {
                 insertAggregate.bind(1, a.meter)
@@ -87,7 +120,11 @@ public final class SampleStore {
                 if let json = a.valuesJSON { insertAggregate.bind(8, json) } else { insertAggregate.bind(8, nil as Double?) }
                 try insertAggregate.step()
                 insertAggregate.reset()
-                if sqlite3_changes(db.handle) == 0 { try putAside("aggregate", a.meter, a.tier, a.endMs, a) }
+                if sqlite3_changes(db.handle) == 0 {
+                    try putAside("aggregate", a.meter, a.tier, a.endMs, a)
+                } else if a.tier == "10-min" {
+                    try custody.append(.aggregate, [.text(a.meter), .integer(a.endMs)], time: a.endMs)
+                }
             }
             for e in records.events {
                 insertEvent.bind(1, e.meter)
@@ -103,12 +140,23 @@ public final class SampleStore {
                 insertEvent.bind(11, e.resolutionMicroseconds)
                 try insertEvent.step()
                 insertEvent.reset()
+                try custody.append(.event, [.integer(sqlite3_last_insert_rowid(db.handle))], time: e.startMicroseconds / 1000)
             }
             for c in records.clockSteps {
                 insertClockStep.bind(1, c.detectedMs)
                 insertClockStep.bind(2, c.stepMs)
                 try insertClockStep.step()
                 insertClockStep.reset()
+                try custody.append(.clockStep, [.integer(sqlite3_last_insert_rowid(db.handle))], time: c.detectedMs)
+            }
+            for c in records.configurations {
+                insertConfiguration.bind(1, c.acceptedMs)
+                insertConfiguration.bind(2, c.path)
+                insertConfiguration.bind(3, c.sha256)
+                insertConfiguration.bind(4, c.requestedBy)
+                try insertConfiguration.step()
+                insertConfiguration.reset()
+                try custody.append(.configuration, [.integer(sqlite3_last_insert_rowid(db.handle))], time: c.acceptedMs)
             }
             for row in rows {
                 let series = try seriesID(row)
@@ -133,6 +181,7 @@ public final class SampleStore {
             seriesIDs.removeAll()  // series created in the failed transaction are gone too
             lastTimes = knownTimes  // what the rolled-back rows set is undone
             overlapRows = knownOverlap
+            custody.rewind(to: knownHead)
             throw error
         }
     }
@@ -149,6 +198,7 @@ public final class SampleStore {
         try insertOverlap.step()
         insertOverlap.reset()
         overlapRows += 1
+        if kind != "sample" { try custody.append(.overlap, [.integer(sqlite3_last_insert_rowid(db.handle))], time: time) }
     }
 
     /// The latest stored time of `series` (Int64.min if none).

@@ -79,12 +79,43 @@ enum Schema {
         );
         CREATE INDEX clock_overlap_by_t ON clock_overlap (t);
         """,
+        """
+        CREATE TABLE configurations (         -- every configuration synxd accepted (at start and on reload)
+            id           INTEGER PRIMARY KEY,
+            accepted_ms  INTEGER NOT NULL,    -- UTC ms
+            path         TEXT NOT NULL,
+            sha256       TEXT NOT NULL,       -- of the file's bytes, hex
+            requested_by TEXT NOT NULL        -- start, SIGHUP, or the uid and pid of the synxctl reload
+        );
+        CREATE TABLE custody_prunes (         -- what retention deleted from the custody chain
+            id     INTEGER PRIMARY KEY,
+            at_ms  INTEGER NOT NULL,          -- UTC ms
+            seqs   TEXT NOT NULL              -- the link numbers deleted, as ranges: "3-7,9"
+        );
+        CREATE TABLE custody (                -- the SHA-256 chain over 10-min aggregates, events, configurations, …
+            seq    INTEGER PRIMARY KEY,       -- link number, from 1
+            kind   TEXT NOT NULL,             -- derived, aggregate, event, configuration, clock_step, overlap, prune
+            ref    TEXT NOT NULL,             -- the key of the rows it covers, json_array(...)
+            t      INTEGER NOT NULL,          -- their time, UTC ms
+            digest BLOB NOT NULL,             -- SHA-256 of their canonical bytes
+            prev   BLOB NOT NULL,             -- the previous link (32 zero bytes before the first)
+            link   BLOB NOT NULL              -- SHA-256(prev || digest)
+        );
+        CREATE UNIQUE INDEX custody_by_ref ON custody (kind, ref);
+        CREATE INDEX custody_by_t ON custody (kind, t);
+        CREATE INDEX derived_10min ON derived_aggregates (end_ms, meter) WHERE tier = '10min';
+        CREATE INDEX pq_aggregates_10min ON pq_aggregates (end_ms, meter) WHERE tier = '10-min';
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
 
-    /// Brings `db` to the current version.
-    static func migrate(_ db: Connection) throws {
+    /// The version that created the custody chain (rows stored before it are chained when it is created).
+    static let custodyVersion = 7
+
+    /// Brings `db` to the current version; returns the version it had.
+    @discardableResult
+    static func migrate(_ db: Connection) throws -> Int {
         let version = Int(try db.scalarInt("PRAGMA user_version"))
         guard version <= currentVersion else {
             throw StoreError(code: 0, message: "database schema version \(version) is newer than this synxd (\(currentVersion))")
@@ -100,6 +131,7 @@ enum Schema {
                 throw error
             }
         }
+        return version
     }
 
     /// Settings every writer connection uses: WAL for concurrent readers, FULL sync so a committed batch

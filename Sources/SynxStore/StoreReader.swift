@@ -3,7 +3,7 @@ import Foundation
 /// The reading side of the store, on its own read-only connection (WAL lets it read while the writer
 /// commits). Not thread-safe: open one per thread.
 public final class StoreReader {
-    private let db: Connection
+    let db: Connection
 
     public init(path: String) throws {
         db = try Connection(path: path, readOnly: true)

@@ -25,6 +25,8 @@ public final class StoreWriter: @unchecked Sendable {
         /// Monotonic milliseconds (CLOCK_MONOTONIC) when the writer last finished a round, committing or not:
         /// a writer stuck in the store stops advancing it.
         public var lastRoundMonotonicMs: Int64?
+        /// The custody chain's last link: its number and value (hex); nil before the first.
+        public var custodyHead: (seq: Int64, link: String)?
     }
 
     private let store: SampleStore
@@ -143,6 +145,7 @@ public final class StoreWriter: @unchecked Sendable {
                 stats.lastError = nil
             }
             stats.overlapRows = store.overlapRows
+            stats.custodyHead = store.custodyHead
             if let retention, failure == nil, !stop, monotonicMilliseconds() >= nextPrune {
                 // Pruning runs between batches, outside the lock; rows keep queueing meanwhile.
                 nextPrune = monotonicMilliseconds() + 3_600_000
@@ -156,6 +159,7 @@ public final class StoreWriter: @unchecked Sendable {
                 }
                 condition.lock()
                 if let failure { stats.lastError = failure }
+                stats.custodyHead = store.custodyHead
             }
             flushedGeneration += 1
             stats.lastRoundMonotonicMs = monotonicMilliseconds()

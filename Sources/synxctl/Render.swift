@@ -29,6 +29,15 @@ enum Renderer {
         }).render(format)
     }
 
+    static func verification(_ v: CustodyVerification, format: OutputFormat) -> String {
+        if format == .json { return json(v) }
+        let verdict = v.broken.map { b in
+            b.seq == 0 ? "BROKEN: \(b.kind) \(b.ref) is \(b.problem)" : "BROKEN at link \(b.seq) (\(b.kind) \(b.ref)): \(b.problem)"
+        } ?? "ok: every link checked holds"
+        return Report(title: nil, columns: ["LINKS CHECKED", "HEAD", "HEAD LINK", "VERDICT"],
+                      rows: [[String(v.checked), String(v.headSeq), v.headLink, verdict]]).render(format)
+    }
+
     static func reload(_ r: ReloadResult, format: OutputFormat) -> String {
         if format == .json { return json(r) }
         let rows = r.kept.map { [$0, "kept"] } + r.started.map { [$0, "started"] } + r.stopped.map { [$0, "stopped"] }

@@ -166,4 +166,33 @@ final class ServiceEndToEndTests: XCTestCase {
         let (rootCode, _, rootErr) = try h.synxctl(["reload"])
         XCTAssertEqual(rootCode, 0, rootErr)
     }
+
+    func testVerify_walksTheCustodyChain_publishesItsHead_andNamesAnEditedConfigurationRecord() throws {
+        let port = try h.startSimulator(scenario: Self.scenario)
+        try h.startDaemon(config: h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1))
+        let (reloadCode, _, reloadErr) = try h.synxctl(["reload"])
+        XCTAssertEqual(reloadCode, 0, reloadErr)
+        h.waitUntil("both accepted configurations chained") { (try? self.h.status().store.custodyHead)??.hasPrefix("2:") == true }
+        let (code, out, err) = try h.synxctl(["verify", "--json"])
+        XCTAssertEqual(code, 0, err)
+        let v = try JSONDecoder().decode(CustodyVerification.self, from: Data(out.utf8))
+        XCTAssertEqual(v.checked, 2)
+        XCTAssertNil(v.broken)
+        XCTAssertEqual("\(v.headSeq):\(v.headLink)", try h.status().store.custodyHead)
+        h.waitUntil("the head published to the journal") { self.h.output("synxd.err").contains("custody chain head: link") }
+
+        // What was recorded: the file's SHA-256 (as sha256sum computes it) and who asked for each.
+        let db = h.path("state/synx.sqlite")
+        let (_, sum, _) = try h.run("/usr/bin/sha256sum", [h.path("synxd.toml")])
+        XCTAssertEqual(try h.sqlite(db, "SELECT sha256 FROM configurations WHERE id = 1"), String(sum.prefix(64)))
+        XCTAssertEqual(try h.sqlite(db, "SELECT requested_by FROM configurations WHERE id = 1"), "start")
+        XCTAssertTrue(try h.sqlite(db, "SELECT requested_by FROM configurations WHERE id = 2").hasPrefix("synxctl by uid 0, pid "))
+
+        // Someone with write access to the store rewrites who reloaded: the link names it.
+        let (edit, _, editErr) = try h.run("/usr/bin/sqlite3", [db, "UPDATE configurations SET requested_by = 'start' WHERE id = 2"])
+        XCTAssertEqual(edit, 0, editErr)
+        let (broken, brokenOut, _) = try h.synxctl(["verify"])
+        XCTAssertEqual(broken, 65, "EX_DATAERR")
+        XCTAssertTrue(brokenOut.contains("BROKEN at link 2 (configuration [2]): its rows were changed after they were stored"), brokenOut)
+    }
 }
