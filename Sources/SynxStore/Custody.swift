@@ -120,21 +120,28 @@ final class CustodyChain {
         head = (head.seq + 1, link)
     }
 
-    /// Links every chained row that has none (run once, when the chain is created, for what was stored before).
+    /// Links every chained row that has none (run once, when the chain is created, for what was stored before),
+    /// oldest first, in batches of 10 000, so a large store does not need its keys in memory at once.
     func chainExistingRows() throws {
         for kind in CustodyKind.allCases {
             let s = try db.prepare(kind.unchainedSQL)
-            s.bind(1, Int64.min)
-            s.bind(2, Int64.max)
-            s.bind(3, Int64.max)
-            var found: [([CustodyKey], Int64)] = []
-            while try s.step() {
-                let keys = (0..<Int32(kind.keyCount)).map { c in
-                    sqlite3_column_type(s.stmt, c) == SQLITE_INTEGER ? CustodyKey.integer(s.int(c)) : .text(s.text(c))
+            var since = Int64.min
+            while true {
+                s.bind(1, since)
+                s.bind(2, Int64.max)
+                s.bind(3, 10_000)
+                var found: [([CustodyKey], Int64)] = []
+                while try s.step() {
+                    let keys = (0..<Int32(kind.keyCount)).map { c in
+                        sqlite3_column_type(s.stmt, c) == SQLITE_INTEGER ? CustodyKey.integer(s.int(c)) : .text(s.text(c))
+                    }
+                    found.append((keys, s.int(Int32(kind.keyCount))))
                 }
-                found.append((keys, s.int(Int32(kind.keyCount))))
+                s.reset()
+                guard let last = found.last else { break }
+                for (keys, t) in found { try append(kind, keys, time: t) }
+                since = last.1  // rows at that time not yet linked are found again; linked ones are not
             }
-            for (keys, t) in found { try append(kind, keys, time: t) }
         }
     }
 }
