@@ -1,60 +1,65 @@
-import TOMLKit
-
 /// One table of a TOML document with typed, validating accessors whose errors carry file, line and key.
+///
+/// Type errors name TOML's types in the specification's words ("expected an integer, found a string").
 public struct TOMLSection {
     let document: TOMLDocument
     let table: TOMLTable
-    let header: KeyLines.Header
     /// How the table is named in messages, e.g. `meter[2]` or `daemon`.
     public let displayPath: String
 
-    init(document: TOMLDocument, table: TOMLTable, header: KeyLines.Header, displayPath: String) {
+    init(document: TOMLDocument, table: TOMLTable, displayPath: String) {
         self.document = document
         self.table = table
-        self.header = header
         self.displayPath = displayPath
     }
 
     /// The line of the table's header, or of `key` inside it when given and present.
     public func line(of key: String? = nil) -> Int? {
-        if let key, let l = document.lines.keyLine[header]?[key] { return l }
-        return document.lines.headerLine[header]
+        if let key, let entry = table.entries[key] { return entry.line }
+        return table.line
     }
 
     /// An error about `key` (or the whole table) at its line.
     public func error(_ key: String?, _ message: String) -> ConfigError {
-        let qualified = key.map { displayPath.isEmpty ? $0 : "\(displayPath).\($0)" } ?? (displayPath.isEmpty ? nil : displayPath)
+        let qualified = key.map(path(of:)) ?? (displayPath.isEmpty ? nil : displayPath)
         return ConfigError(file: document.file, line: line(of: key), key: qualified, message: message)
     }
 
-    public func has(_ key: String) -> Bool { table.contains(key: key) }
+    /// Whether the table has `key`.
+    public func has(_ key: String) -> Bool { table[key] != nil }
 
     /// Rejects keys the schema does not know, which are almost always typos.
     public func rejectUnknownKeys(_ allowed: Set<String>) throws {
-        for key in table.keys.sorted() where !allowed.contains(key) {
+        for key in table.entries.keys.sorted() where !allowed.contains(key) {
             throw error(key, "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
         }
     }
 
+    /// A string, or nil when the key is absent.
     public func string(_ key: String) throws -> String? {
         guard let v = table[key] else { return nil }
-        guard let s = v.string else { throw error(key, "expected a string, found \(v.type)") }
+        guard case .string(let s) = v else { throw error(key, "expected a string, found \(v.typeDescription)") }
         return s
     }
 
+    /// A string that must be present and not empty.
     public func requiredString(_ key: String) throws -> String {
         guard let s = try string(key) else { throw error(key, "missing (required)") }
         guard !s.isEmpty else { throw error(key, "must not be empty") }
         return s
     }
 
+    /// An integer within `range`, or nil when the key is absent.
     public func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = table[key] else { return nil }
-        guard let i = v.int else { throw error(key, "expected an integer, found \(v.type)") }
-        guard range.contains(i) else { throw error(key, "\(i) is out of range \(range.lowerBound)…\(range.upperBound)") }
+        guard case .integer(let wide) = v else { throw error(key, "expected an integer, found \(v.typeDescription)") }
+        guard let i = Int(exactly: wide), range.contains(i) else {
+            throw error(key, "\(wide) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
         return i
     }
 
+    /// An integer within `range` that must be present.
     public func requiredInt(_ key: String, in range: ClosedRange<Int>) throws -> Int {
         guard let i = try int(key, in: range) else { throw error(key, "missing (required)") }
         return i
@@ -63,22 +68,31 @@ public struct TOMLSection {
     /// A number; TOML integers are accepted where a float is expected.
     public func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
         guard let v = table[key] else { return nil }
-        guard let d = v.double ?? v.int.map(Double.init) else { throw error(key, "expected a number, found \(v.type)") }
+        let d: Double
+        switch v {
+        case .float(let f): d = f
+        case .integer(let i): d = Double(i)
+        default: throw error(key, "expected a number, found \(v.typeDescription)")
+        }
         guard d.isFinite, range.contains(d) else { throw error(key, "\(d) is out of range \(range.lowerBound)…\(range.upperBound)") }
         return d
     }
 
+    /// A boolean, or nil when the key is absent.
     public func bool(_ key: String) throws -> Bool? {
         guard let v = table[key] else { return nil }
-        guard let b = v.bool else { throw error(key, "expected true or false, found \(v.type)") }
+        guard case .boolean(let b) = v else { throw error(key, "expected true or false, found \(v.typeDescription)") }
         return b
     }
 
+    /// An array whose items are all strings, or nil when the key is absent.
     public func stringArray(_ key: String) throws -> [String]? {
         guard let v = table[key] else { return nil }
-        guard let a = v.array else { throw error(key, "expected an array of strings, found \(v.type)") }
-        return try a.map { item in
-            guard let s = item.string else { throw error(key, "expected an array of strings") }
+        guard case .array(let array) = v else { throw error(key, "expected an array of strings, found \(v.typeDescription)") }
+        return try array.items.map { item in
+            guard case .string(let s) = item else {
+                throw error(key, "expected an array of strings, found \(item.typeDescription) in it")
+            }
             return s
         }
     }
@@ -92,23 +106,29 @@ public struct TOMLSection {
         return v
     }
 
-    /// A `[name]` sub-table.
+    /// A `[name]` sub-table (or an inline table, or one made by dotted keys).
     public func section(_ key: String) throws -> TOMLSection? {
         guard let v = table[key] else { return nil }
-        guard let t = v.table else { throw error(key, "expected a table [\(key)]") }
-        let name = header.name.isEmpty ? key : "\(header.name).\(key)"
-        return TOMLSection(document: document, table: t, header: .init(name: name, index: 0), displayPath: name)
+        guard case .table(let t) = v else { throw error(key, "expected a table [\(path(of: key))], found \(v.typeDescription)") }
+        return TOMLSection(document: document, table: t, displayPath: path(of: key))
     }
 
-    /// The entries of a `[[name]]` array of tables, in file order.
+    /// The entries of a `[[name]]` array of tables (or an array of inline tables), in file order.
     public func sections(_ key: String) throws -> [TOMLSection] {
         guard let v = table[key] else { return [] }
-        guard let a = v.array else { throw error(key, "expected an array of tables [[\(key)]]") }
-        let name = header.name.isEmpty ? key : "\(header.name).\(key)"
-        return try a.enumerated().map { index, item in
-            guard let t = item.table else { throw error(key, "expected [[\(key)]] tables") }
-            return TOMLSection(document: document, table: t, header: .init(name: name, index: index),
-                               displayPath: "\(name)[\(index + 1)]")
+        guard case .array(let array) = v else {
+            throw error(key, "expected an array of tables [[\(path(of: key))]], found \(v.typeDescription)")
         }
+        return try array.items.enumerated().map { index, item in
+            guard case .table(let t) = item else {
+                throw error(key, "expected an array of tables [[\(path(of: key))]], found \(item.typeDescription) in it")
+            }
+            return TOMLSection(document: document, table: t, displayPath: "\(path(of: key))[\(index + 1)]")
+        }
+    }
+
+    /// `key` qualified by this table's path, as messages name it.
+    private func path(of key: String) -> String {
+        displayPath.isEmpty ? key : "\(displayPath).\(key)"
     }
 }

@@ -107,6 +107,18 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertTrue(e?.message.hasPrefix("malformed TOML") ?? false)
     }
 
+    func testTableHeadersStartingWithADot_areFileLineErrors_notAborts() {
+        // toml++ (under TOMLKit, which synx used before its own parser) asserted on these and aborted synxd.
+        for tail in ["\n[.", "\n[.a]\n", "\n[[.", "\n[[.a]]\n"] {
+            XCTAssertThrowsError(try DaemonConfig.parse(text: Self.valid + tail, file: "t.toml"), tail) { error in
+                let e = error as? ConfigError
+                XCTAssertEqual(e?.file, "t.toml")
+                XCTAssertEqual(e?.line, Self.valid.split(separator: "\n", omittingEmptySubsequences: false).count + 1, tail)
+                XCTAssertEqual(e?.message, "malformed TOML: expected a key, found '.' (column \(tail.hasPrefix("\n[[") ? 3 : 2))")
+            }
+        }
+    }
+
     func testTypoedKey_isRejected() {
         let e = error(Self.valid.replacingOccurrences(of: "frame_gap_ms", with: "frame_gap"))
         XCTAssertEqual(e?.line, 17)

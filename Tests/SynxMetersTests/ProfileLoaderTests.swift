@@ -79,6 +79,12 @@ final class ProfileLoaderTests: XCTestCase {
         }
     }
 
+    func testTableHeaderStartingWithADot_isAFileLineError_notAnAbort() {
+        XCTAssertThrowsError(try ProfileLoader.parse(text: "[profile]\nname = \"bad\"\n[.register]\n", file: "bad.toml")) { error in
+            XCTAssertEqual((error as? ConfigError)?.description, "bad.toml:3: malformed TOML: expected a key, found '.' (column 2)")
+        }
+    }
+
     func testUserProfileDirectory_isLoadedWithTheSameLoader() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synx-profiles-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
