@@ -287,15 +287,20 @@ public struct CustodyVerification: Codable, Equatable, Sendable {
     public var checked: Int
     /// Set when the range has more links: the next page asks for those `after` it.
     public var next: Int64?
-    /// The chain's last link: its number and value (hex), to compare with what the journal recorded.
+    /// Set when the links are done but the look for rows without a link is not: the next page asks `afterTime`
+    /// this (UTC ms).
+    public var nextTime: Int64?
+    /// The chain's last link: its number, to compare with what the journal recorded.
     public var headSeq: Int64
+    /// The chain's last link: its value, hex.
     public var headLink: String
     /// The first break found, if any; the walk stops there.
     public var broken: BrokenLink?
 
-    public init(checked: Int, next: Int64?, headSeq: Int64, headLink: String, broken: BrokenLink?) {
+    public init(checked: Int, next: Int64?, nextTime: Int64? = nil, headSeq: Int64, headLink: String, broken: BrokenLink?) {
         self.checked = checked
         self.next = next
+        self.nextTime = nextTime
         self.headSeq = headSeq
         self.headLink = headLink
         self.broken = broken
@@ -305,9 +310,13 @@ public struct CustodyVerification: Codable, Equatable, Sendable {
 /// Where the custody chain breaks: the link's number (0: a row that no link covers), the kind of rows
 /// (derived, aggregate, event, configuration, clock_step, overlap, prune), their key, and what is wrong.
 public struct BrokenLink: Codable, Equatable, Sendable {
+    /// The link's number; 0 for a row that no link covers.
     public var seq: Int64
+    /// The kind of rows it covers.
     public var kind: String
+    /// Their key, a JSON array (a meter and an interval end, or an id).
     public var ref: String
+    /// What is wrong, in a few words.
     public var problem: String
 
     public init(seq: Int64, kind: String, ref: String, problem: String) {

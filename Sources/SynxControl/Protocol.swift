@@ -15,8 +15,8 @@ public let requestTimes: ClosedRange<Int64> = 0...253_402_300_799_999
 public let maxSamplesPerResponse = 20_000
 /// Events in one `events` response, at most (about 1.5 MB of JSON).
 public let maxEventsPerResponse = 5_000
-/// Custody links one `verify` request re-walks, at most (well within the response deadline on a gateway); a
-/// longer chain is verified in pages (`next`, `after`).
+/// Custody links one `verify` request re-walks, at most; a page also ends after 2 s of work, well inside the
+/// response deadline. A longer chain is verified in pages (`next`/`after`, then `nextTime`/`afterTime`).
 public let maxLinksPerVerify = 20_000
 
 /// MESSAGE_ID of synxd's journal entry that publishes the custody chain's head (`verify` compares with it).
@@ -48,8 +48,8 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     /// Write the samples around a stored event of a waveform meter as COMTRADE, in synxd's export directory;
     /// mutating.
     case exportEvent
-    /// Re-walk the custody chain (10-min aggregates, events, accepted configurations) and name the first
-    /// broken link; read-only.
+    /// Re-walk the custody chain (10-min aggregates, events, accepted configurations, clock steps, rows kept
+    /// aside, retention's deletions) and name the first broken link; read-only.
     case verify
 
     /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
@@ -83,11 +83,15 @@ public struct Request: Codable, Equatable, Sendable {
     public var event: Int64?
     /// `verify`: continue after this link number (the previous page's `next`).
     public var after: Int64?
+    /// `verify`: the links are done; continue the look for rows without a link from this time, UTC ms (the
+    /// previous page's `nextTime`).
+    public var afterTime: Int64?
 
     public init(command: Command, meter: String? = nil, measurement: String? = nil,
                 from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
-                event: Int64? = nil, after: Int64? = nil, version: Int = protocolVersion) {
+                event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, version: Int = protocolVersion) {
         self.after = after
+        self.afterTime = afterTime
         self.version = version
         self.command = command.rawValue
         self.meter = meter
@@ -128,6 +132,7 @@ public struct Response: Codable, Equatable, Sendable {
     public var reload: ReloadResult?
     public var alerts: [AlertStatus]?
     public var events: [EventRecord]?
+    /// `verify`: one page of the custody chain's verification.
     public var verify: CustodyVerification?
 
     public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,

@@ -46,7 +46,7 @@ final class ControlHandler: @unchecked Sendable {
 
         init(handler: ControlHandler, peer: PeerCredentials) { self.handler = handler; self.peer = peer }
 
-        /// Whether a request line asks for something that reads the store (`query`, `events`, `exportEvent`):
+        /// Whether a request line asks for something that reads the store (`query`, `events`, `exportEvent`, `verify`):
         /// those run on the lower-priority workers. (A line that does not decode is answered `invalidRequest` by
         /// `answer`, so the failure is not lost here.)
         func readsTheStore(_ line: Data) -> Bool {
@@ -116,6 +116,7 @@ final class ControlHandler: @unchecked Sendable {
             }
             if let limit = request.limit, limit < 1 { return "\"limit\" must be at least 1" }
             if let after = request.after, after < 0 { return "\"after\" must be a link number (0 or more)" }
+            if let t = request.afterTime, !requestTimes.contains(t) { return "\"afterTime\" \(t) is not a time between 1970 and 9999 (UTC milliseconds)" }
             return nil
         }
 
@@ -141,14 +142,16 @@ final class ControlHandler: @unchecked Sendable {
             }
         }
 
-        /// One page of the custody chain's links, re-walked from the rows they cover.
+        /// One page of the custody chain's verification (all times when the request names none).
         private func verify(_ request: Request) -> Response {
+            let from = request.from ?? Int64.min, to = request.to ?? Int64.max
+            guard from <= to else { return .failure(.invalidRequest, "\"from\" is after \"to\"") }
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath) }
-                let r = try reader!.verifyCustody(from: request.from ?? requestTimes.lowerBound, to: request.to ?? requestTimes.upperBound,
-                                                  after: request.after ?? 0, limit: maxLinksPerVerify)
+                let r = try reader!.verifyCustody(from: from, to: to, after: request.after ?? 0, afterTime: request.afterTime,
+                                                  limit: maxLinksPerVerify)
                 return Response(status: .ok, verify: CustodyVerification(
-                    checked: r.checked, next: r.next, headSeq: r.headSeq, headLink: r.headLink,
+                    checked: r.checked, next: r.next, nextTime: r.nextTime, headSeq: r.headSeq, headLink: r.headLink,
                     broken: r.problem.map { BrokenLink(seq: $0.seq, kind: $0.kind, ref: $0.ref, problem: $0.what) }))
             } catch {
                 return .failure(.internal, "store query failed: \(error)")

@@ -45,7 +45,8 @@ public final class Daemon: @unchecked Sendable {
         raiseDescriptorLimit()
         try prepareStateDirectory()
         let store: SampleStore
-        do { store = try SampleStore(path: config.databasePath) } catch {
+        // A store of an older synxd is chained first, in batches: systemd is told each time that starting takes longer.
+        do { store = try SampleStore(path: config.databasePath) { Supervisor.notify("EXTEND_TIMEOUT_USEC=60000000") } } catch {
             throw DaemonError.startup("cannot open the store \(config.databasePath): \(error)")
         }
         let writer = StoreWriter(store: store, retention: config.retention)
@@ -98,6 +99,7 @@ public final class Daemon: @unchecked Sendable {
         server.stop()
         writer.flush()
         writer.stop()
+        Supervisor.publish(custodyHead: writer.statistics.custodyHead, logger: logger)  // the last link, once all is stored
         let s = writer.statistics
         if s.queuedRows > 0 {
             logger.error("rows could not be written at shutdown", metadata: ["rows": "\(s.queuedRows)", "error": "\(s.lastError ?? "")"])
@@ -107,7 +109,8 @@ public final class Daemon: @unchecked Sendable {
 
     /// The record of an accepted configuration, for the store's custody chain.
     private func accepted(_ config: DaemonConfig, requestedBy: String) -> AcceptedConfiguration {
-        AcceptedConfiguration(acceptedMs: wallClockNow(), path: configPath, sha256: config.fileSHA256, requestedBy: requestedBy)
+        AcceptedConfiguration(acceptedMs: wallClockNow(), path: configPath, sha256: config.fileSHA256, profiles: config.profileFiles,
+                              requestedBy: requestedBy)
     }
 
     /// Re-reads the configuration file and applies it; on any error the running configuration stays.

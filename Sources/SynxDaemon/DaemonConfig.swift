@@ -20,6 +20,8 @@ public struct DaemonConfig: Sendable {
     /// SHA-256 of the file's bytes as read (hex; empty for text not read from a file): recorded in the store's
     /// custody chain each time synxd accepts the configuration.
     public var fileSHA256 = ""
+    /// The user profile files it loaded: path → SHA-256 of the bytes (hex), recorded with it.
+    public var profileFiles: [String: String] = [:]
 
     public var databasePath: String { (stateDirectory as NSString).appendingPathComponent("synx.sqlite") }
 }
@@ -95,7 +97,8 @@ extension DaemonConfig {
         let daemon = try root.section("daemon")
         try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories"])
         let profileDirectories = try daemon?.stringArray("profile_directories") ?? ["/etc/synx/profiles"]
-        let profiles = try ProfileLoader.loadAll(directories: profileDirectories)
+        var profileFiles: [String: String] = [:]
+        let profiles = try ProfileLoader.loadAll(directories: profileDirectories) { path, data in profileFiles[path] = SHA256.hash(data).hex }
 
         var buses: [BusConfig] = []
         var busLines: [String: Int] = [:]
@@ -139,6 +142,7 @@ extension DaemonConfig {
             stateDirectory: try daemon?.string("state_directory") ?? "/var/lib/synx",
             socketPath: try daemon?.string("socket") ?? "/run/synx/synxd.sock",
             profileDirectories: profileDirectories, buses: buses, meters: meters)
+        config.profileFiles = profileFiles
         config.rules = try root.sections("alert").enumerated().map { try ThresholdRule.parse($1, index: $0 + 1) }
         config.alertHoldoffSeconds = try alerts?.double("holdoff_s", in: 0...86_400) ?? 60
         if let r = try root.section("retention") {

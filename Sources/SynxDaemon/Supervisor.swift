@@ -23,7 +23,7 @@ final class Supervisor: @unchecked Sendable {
     /// When the custody chain's head was last published to the journal (monotonic ms), and which link it was.
     private var custodyPublishedMs: Int64?
     private var custodyPublishedSeq: Int64 = 0
-    /// The custody head goes to the journal at most this often (and at stop), when it has moved.
+    /// The custody head goes to the journal at most this often, when it has moved (and once more at stop).
     static let custodyPublishIntervalMs: Int64 = 3_600_000
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
@@ -89,7 +89,7 @@ final class Supervisor: @unchecked Sendable {
             if !stopping { condition.wait(milliseconds: Int64(tick * 1000)) }
             let stop = stopping
             condition.unlock()
-            if stop { publishCustodyHead(); return }
+            if stop { return }
             watchClock()
             publishCustodyHead(every: Supervisor.custodyPublishIntervalMs)
             watchStore()
@@ -122,15 +122,22 @@ final class Supervisor: @unchecked Sendable {
         writer.enqueue(records: StoreRecords(clockSteps: [ClockStep(detectedMs: now, stepMs: step)]))
     }
 
-    /// The custody chain's last link goes to the journal (hourly while it moves, and at stop), outside the store:
-    /// a chain rebuilt by someone who can write the store no longer passes through the links published before
-    /// (`docs/reliability.md`, "Tamper evidence").
-    private func publishCustodyHead(every intervalMs: Int64 = 0) {
+    /// The custody chain's last link goes to the journal hourly while it moves (and, from the daemon, once more
+    /// after the store's last commit at stop).
+    private func publishCustodyHead(every intervalMs: Int64) {
         guard let head = writer.statistics.custodyHead, head.seq != custodyPublishedSeq else { return }
         let now = monotonicMilliseconds()
         if let last = custodyPublishedMs, now - last < intervalMs { return }
         custodyPublishedMs = now
         custodyPublishedSeq = head.seq
+        Supervisor.publish(custodyHead: head, logger: logger)
+    }
+
+    /// Writes the custody chain's head to the journal, outside the store: a chain rebuilt by someone who can
+    /// write the store no longer passes through the links published before (`docs/reliability.md`, "Tamper
+    /// evidence").
+    static func publish(custodyHead head: (seq: Int64, link: String)?, logger: Logger) {
+        guard let head else { return }
         logger.notice("custody chain head: link \(head.seq) is \(head.link)", metadata: [
             "message_id": "\(custodyHeadMessageID)", "custody_seq": "\(head.seq)", "custody_link": "\(head.link)",
         ])

@@ -75,8 +75,9 @@ public enum ProfileLoader {
     }
 
     /// The built-in profiles plus every `*.toml` in `directories` (a user profile may replace a built-in
-    /// one of the same name). Any bad file is an error: a meter silently missing its map is worse.
-    public static func loadAll(directories: [String]) throws -> [String: MeterProfile] {
+    /// one of the same name). Any bad file is an error: a meter silently missing its map is worse. `read` sees
+    /// each file's path and bytes as they were parsed.
+    public static func loadAll(directories: [String], read: (String, Data) -> Void = { _, _ in }) throws -> [String: MeterProfile] {
         var profiles: [String: MeterProfile] = [:]
         for (file, text) in BuiltinProfiles.files {
             let p = try parse(text: text, file: "<built-in>/\(file)")
@@ -89,6 +90,7 @@ public enum ProfileLoader {
                 guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
                     throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the file as UTF-8 text")
                 }
+                read(path, data)
                 let p = try parse(text: text, file: path)
                 profiles[p.name] = p
             }

@@ -109,7 +109,9 @@ extension Statement {
             case SQLITE_INTEGER: out += Array("i\(int(c))".utf8)
             case SQLITE_FLOAT: out += Array("r\(String(sqlite3_column_double(stmt, c).bitPattern, radix: 16))".utf8)
             case SQLITE_TEXT:
-                let bytes = Array(text(c).utf8)
+                // The stored bytes as they are (a NUL or invalid UTF-8 inside is part of what is hashed).
+                let count = Int(sqlite3_column_bytes(stmt, c))
+                let bytes = sqlite3_column_text(stmt, c).map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
                 out += Array("t\(bytes.count):".utf8) + bytes
             case SQLITE_BLOB:
                 let bytes = blob(c)

@@ -135,6 +135,7 @@ public struct StoreRecords: Sendable {
     public var aggregates: [AggregateRow] = []
     public var derived: [DerivedRow] = []
     public var clockSteps: [ClockStep] = []
+    /// Configurations synxd accepted since the last commit.
     public var configurations: [AcceptedConfiguration] = []
 
     public init(events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = [], clockSteps: [ClockStep] = [],
@@ -163,11 +164,15 @@ public struct AcceptedConfiguration: Equatable, Sendable {
     public var path: String
     /// SHA-256 of the file's bytes, lower-case hex.
     public var sha256: String
+    /// The profile files it loaded (scale factors and addresses live there): path → SHA-256 of the bytes.
+    public var profiles: [String: String]
     /// `start`, `SIGHUP`, or the uid and pid of the client that asked for the reload.
     public var requestedBy: String
-    /// A configuration read from `path`, whose bytes hash to `sha256`, accepted at `acceptedMs`.
-    public init(acceptedMs: Int64, path: String, sha256: String, requestedBy: String) {
-        self.acceptedMs = acceptedMs; self.path = path; self.sha256 = sha256; self.requestedBy = requestedBy
+    /// A configuration read from `path`, whose bytes hash to `sha256`, with its profile files, accepted at
+    /// `acceptedMs`.
+    public init(acceptedMs: Int64, path: String, sha256: String, profiles: [String: String], requestedBy: String) {
+        self.acceptedMs = acceptedMs; self.path = path; self.sha256 = sha256; self.profiles = profiles
+        self.requestedBy = requestedBy
     }
 }
 

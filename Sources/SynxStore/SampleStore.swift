@@ -37,11 +37,13 @@ public final class SampleStore {
         var measurement: String
     }
 
-    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
-    public init(path: String) throws {
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema. A store of an
+    /// older synxd gets its custody chain over what it holds, 10 000 rows per transaction, with `progress`
+    /// called after each (so a service manager can be told the start takes longer).
+    public init(path: String, progress: () -> Void = {}) throws {
         db = try Connection(path: path, readOnly: false)
         try Schema.configureWriter(db)
-        let version = try Schema.migrate(db)
+        try Schema.migrate(db)
         insertSample = try db.prepare("INSERT INTO samples (series, t, value, quality) VALUES (?, ?, ?, ?)")
         insertSeries = try db.prepare("INSERT INTO series (meter, measurement, unit) VALUES (?, ?, ?)")
         findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ?")
@@ -60,19 +62,11 @@ public final class SampleStore {
             """)
         insertOverlap = try db.prepare("INSERT INTO clock_overlap (kind, meter, name, t, row) VALUES (?, ?, ?, ?, ?)")
         insertClockStep = try db.prepare("INSERT INTO clock_steps (detected_ms, step_ms) VALUES (?, ?)")
-        insertConfiguration = try db.prepare("INSERT INTO configurations (accepted_ms, path, sha256, requested_by) VALUES (?, ?, ?, ?)")
+        insertConfiguration = try db.prepare("""
+            INSERT INTO configurations (accepted_ms, path, sha256, profiles, requested_by) VALUES (?, ?, ?, ?, ?)
+            """)
         custody = try CustodyChain(db)
-        if version < Schema.custodyVersion {
-            // What an older synxd stored is chained once, as found, when the chain is created.
-            try db.execute("BEGIN IMMEDIATE")
-            do {
-                try custody.chainExistingRows()
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
-            }
-        }
+        try custody.chainRowsStoredBefore(progress: progress)
     }
 
     /// The last link of the custody chain: its number and value (hex), or nil before the first.
@@ -88,6 +82,13 @@ public final class SampleStore {
         do {
             var derivedIntervals = Set<DerivedInterval>()
             for d in records.derived {
+                // A 10-min interval already chained stays as chained: a row that would join it later (an aggregator
+                // that restarted, a clock that stepped back) is kept aside instead.
+                if d.tier == "10min", !derivedIntervals.contains(DerivedInterval(meter: d.meter, endMs: d.endMs)),
+                   try custody.isLinked(.derived, meter: d.meter, endMs: d.endMs) {
+                    try putAside("derived", d.meter, d.measurement, d.endMs, d)
+                    continue
+                }
                 insertDerived.bind(1, d.meter)
                 insertDerived.bind(2, d.measurement)
                 insertDerived.bind(3, d.tier)
@@ -153,7 +154,8 @@ public final class SampleStore {
                 insertConfiguration.bind(1, c.acceptedMs)
                 insertConfiguration.bind(2, c.path)
                 insertConfiguration.bind(3, c.sha256)
-                insertConfiguration.bind(4, c.requestedBy)
+                insertConfiguration.bind(4, String(decoding: try JSONEncoder.sorted.encode(c.profiles), as: UTF8.self))
+                insertConfiguration.bind(5, c.requestedBy)
                 try insertConfiguration.step()
                 insertConfiguration.reset()
                 try custody.append(.configuration, [.integer(sqlite3_last_insert_rowid(db.handle))], time: c.acceptedMs)
@@ -229,5 +231,14 @@ public final class SampleStore {
         }
         seriesIDs[key] = id
         return id
+    }
+}
+
+extension JSONEncoder {
+    /// An encoder whose objects have their keys sorted: the same value gives the same bytes.
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
     }
 }

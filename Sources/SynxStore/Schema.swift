@@ -85,6 +85,7 @@ enum Schema {
             accepted_ms  INTEGER NOT NULL,    -- UTC ms
             path         TEXT NOT NULL,
             sha256       TEXT NOT NULL,       -- of the file's bytes, hex
+            profiles     TEXT NOT NULL,       -- the profile files it loaded: JSON {path: sha256}
             requested_by TEXT NOT NULL        -- start, SIGHUP, or the uid and pid of the synxctl reload
         );
         CREATE TABLE custody_prunes (         -- what retention deleted from the custody chain
@@ -103,19 +104,28 @@ enum Schema {
         );
         CREATE UNIQUE INDEX custody_by_ref ON custody (kind, ref);
         CREATE INDEX custody_by_t ON custody (kind, t);
+        CREATE TABLE custody_genesis (done INTEGER);  -- a row while rows stored before the chain still need links
+        INSERT INTO custody_genesis VALUES (0);
         CREATE INDEX derived_10min ON derived_aggregates (end_ms, meter) WHERE tier = '10min';
         CREATE INDEX pq_aggregates_10min ON pq_aggregates (end_ms, meter) WHERE tier = '10-min';
+        -- Chained rows are named by a key that survives VACUUM and a dump: an INTEGER PRIMARY KEY, not a rowid.
+        CREATE TABLE clock_steps_keyed (id INTEGER PRIMARY KEY, detected_ms INTEGER NOT NULL, step_ms INTEGER NOT NULL);
+        INSERT INTO clock_steps_keyed (id, detected_ms, step_ms) SELECT rowid, detected_ms, step_ms FROM clock_steps;
+        DROP TABLE clock_steps;
+        ALTER TABLE clock_steps_keyed RENAME TO clock_steps;
+        CREATE TABLE clock_overlap_keyed (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, meter TEXT NOT NULL, name TEXT NOT NULL,
+                                          t INTEGER NOT NULL, row TEXT NOT NULL);
+        INSERT INTO clock_overlap_keyed (id, kind, meter, name, t, row) SELECT rowid, kind, meter, name, t, row FROM clock_overlap;
+        DROP TABLE clock_overlap;
+        ALTER TABLE clock_overlap_keyed RENAME TO clock_overlap;
+        CREATE INDEX clock_overlap_by_t ON clock_overlap (t);
         """,
     ]
 
     static var currentVersion: Int { migrations.count }
 
-    /// The version that created the custody chain (rows stored before it are chained when it is created).
-    static let custodyVersion = 7
-
-    /// Brings `db` to the current version; returns the version it had.
-    @discardableResult
-    static func migrate(_ db: Connection) throws -> Int {
+    /// Brings `db` to the current version.
+    static func migrate(_ db: Connection) throws {
         let version = Int(try db.scalarInt("PRAGMA user_version"))
         guard version <= currentVersion else {
             throw StoreError(code: 0, message: "database schema version \(version) is newer than this synxd (\(currentVersion))")
@@ -131,7 +141,6 @@ enum Schema {
                 throw error
             }
         }
-        return version
     }
 
     /// Settings every writer connection uses: WAL for concurrent readers, FULL sync so a committed batch

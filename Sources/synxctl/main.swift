@@ -172,13 +172,14 @@ extension Synxctl {
         func run() throws {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let fromMs = try from.map { try parseTime($0, now: now) }, toMs = try to.map { try parseTime($0, now: now) }
-            // Page by page (synxd re-walks at most `maxLinksPerVerify` links per request), each after the last.
+            // Page by page (synxd re-walks at most `maxLinksPerVerify` links, or 2 s of work, per request): the
+            // links after the last one checked, then the look for rows without a link from where it stopped.
             var result = try options.send(Request(command: .verify, from: fromMs, to: toMs)).verify!
-            while result.broken == nil, let next = result.next {
-                let page = try options.send(Request(command: .verify, from: fromMs, to: toMs, after: next)).verify!
+            while result.broken == nil, result.next != nil || result.nextTime != nil {
+                let page = try options.send(Request(command: .verify, from: fromMs, to: toMs, after: result.next,
+                                                    afterTime: result.next == nil ? result.nextTime : nil)).verify!
                 result.checked += page.checked
-                result.next = page.next
-                result.broken = page.broken
+                (result.next, result.nextTime, result.broken) = (page.next, page.nextTime, page.broken)
                 (result.headSeq, result.headLink) = (page.headSeq, page.headLink)
             }
             print(Renderer.verification(result, format: try options.outputFormat()), terminator: "")

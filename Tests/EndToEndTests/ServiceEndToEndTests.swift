@@ -193,6 +193,11 @@ final class ServiceEndToEndTests: XCTestCase {
         XCTAssertEqual(edit, 0, editErr)
         let (broken, brokenOut, _) = try h.synxctl(["verify"])
         XCTAssertEqual(broken, 65, "EX_DATAERR")
-        XCTAssertTrue(brokenOut.contains("BROKEN at link 2 (configuration [2]): its rows were changed after they were stored"), brokenOut)
+        let head = v.headLink
+        XCTAssertEqual(brokenOut, """
+            LINKS CHECKED  HEAD  HEAD LINK\(String(repeating: " ", count: 64 - 9))  VERDICT
+            2              2     \(head)  BROKEN at link 2 (configuration [2]): its rows were changed after they were stored
+
+            """)
     }
 }

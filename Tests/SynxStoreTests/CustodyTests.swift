@@ -75,11 +75,12 @@ final class CustodyTests: XCTestCase {
         try store.insert([], records: StoreRecords(clockSteps: [ClockStep(detectedMs: t0 + 1_300_000, stepMs: 60_000)],
                                                    configurations: [AcceptedConfiguration(acceptedMs: t0, path: "/etc/synx/synxd.toml",
                                                                                           sha256: String(repeating: "ab", count: 32),
+                                                                                          profiles: ["/etc/synx/profiles/a.toml": "cd"],
                                                                                           requestedBy: "start")]))
         return store
     }
 
-    private func verify(from: Int64 = 0, to: Int64 = .max) throws -> CustodyReport {
+    private func verify(from: Int64 = .min, to: Int64 = .max) throws -> CustodyReport {
         try StoreReader(path: path).verifyCustody(from: from, to: to, after: 0, limit: 1000)
     }
 
@@ -155,20 +156,64 @@ final class CustodyTests: XCTestCase {
         try store.prune(retention, now: now)
         let report = try verify()
         XCTAssertNil(report.problem, "\(String(describing: report.problem))")
-        XCTAssertEqual(report.checked, 10 - 2 - 1 + 1, "2 derived links and 1 event deleted, one prune link per delete")
+        XCTAssertEqual(report.checked, 10 - 2 - 2 + 2, "2 derived links and 2 events deleted, one prune link per delete")
+        XCTAssertEqual(try StoreReader(path: path).db.scalarInt("SELECT count(*) FROM custody_prunes"), 2)
         // A link deleted outside retention is still found.
         try tamper("DELETE FROM custody WHERE kind = 'aggregate' AND t = \(t0 + 1_200_000)")
         XCTAssertNotNil(try verify().problem)
     }
 
-    func testAStoreOfAnOlderSynxd_isChainedWhenTheChainIsCreated() throws {
+    func testAStoreOfAnOlderSynxd_isChainedWhenTheChainIsCreated_andAnInterruptedRunGoesOn() throws {
         _ = try filledStore()
-        try tamper("DROP TABLE custody; DROP TABLE custody_prunes; DROP TABLE configurations; DROP INDEX derived_10min; DROP INDEX pq_aggregates_10min; PRAGMA user_version = 6")
-        let store = try SampleStore(path: path)
+        // As an older synxd left it: no chain yet, the genesis marker set (what migration 7 leaves).
+        try tamper("DELETE FROM custody; INSERT INTO custody_genesis VALUES (0)")
+        var batches = 0
+        let store = try SampleStore(path: path) { batches += 1 }
         let report = try verify()
         XCTAssertNil(report.problem)
-        XCTAssertEqual(report.checked, 9, "4 derived, 2 aggregates, 2 events, 1 clock step (configurations did not exist)")
-        XCTAssertEqual(store.custodyHead?.seq, 9)
+        XCTAssertEqual(report.checked, 10)
+        XCTAssertEqual(store.custodyHead?.seq, 10)
+        XCTAssertEqual(batches, 5, "one transaction per kind that had rows: derived, aggregate, event, configuration, clock step")
+        XCTAssertEqual(try StoreReader(path: path).db.scalarInt("SELECT count(*) FROM custody_genesis"), 0)
+        // Interrupted after the first kinds' batches (a kill, a service manager's timeout): what was committed
+        // stays, and the next start links the rest.
+        try tamper("DELETE FROM custody WHERE kind IN ('configuration', 'clock_step'); INSERT INTO custody_genesis VALUES (0)")
+        _ = try SampleStore(path: path)
+        XCTAssertNil(try verify().problem)
+        XCTAssertEqual(try verify().checked, 10)
+    }
+
+    func testARowJoiningAChainedInterval_isKeptAside_andTheWriterGoesOn() throws {
+        let store = try filledStore()
+        // An aggregator that restarted closes an interval already stored, with a measurement it lacked before.
+        try store.insert([], records: StoreRecords(derived: [derived("m1", "current.l1", end: t0 + 600_000)]))
+        try store.insert([], records: StoreRecords(derived: [derived("m1", "current.l1", end: t0 + 1_800_000)]))
+        XCTAssertEqual(store.overlapRows, 1)
+        let report = try verify()
+        XCTAssertNil(report.problem)
+        XCTAssertEqual(report.checked, 10 + 1 + 1, "the row kept aside and the new interval")
+    }
+
+    func testAPruneRecordWithoutItsLink_excusesNothing() throws {
+        _ = try filledStore()
+        try tamper("DELETE FROM pq_events WHERE id = 1; DELETE FROM custody WHERE kind = 'event' AND ref = '[1]'")
+        try tamper("INSERT INTO custody_prunes (at_ms, seqs) VALUES (-1, '1-100')")
+        let problem = try XCTUnwrap(try verify().problem)
+        XCTAssertTrue(problem.what.contains("missing, and retention did not delete it"), problem.what)
+        // Nor does one outside the default range of a verify go unseen: a prune row without a link is a row
+        // without a link.
+        try tamper("INSERT INTO custody_prunes (at_ms, seqs) VALUES (99999999999999, '1')")
+        let report = try StoreReader(path: path).verifyCustody(from: .min, to: .max, after: 0, afterTime: t0, limit: 1000)
+        XCTAssertEqual(report.problem?.kind, "prune", "found in one page: the look skips the empty years between")
+        XCTAssertEqual(report.problem?.ref, "[2]")
+    }
+
+    func testVerify_ofAnEmptyStore_isOk() throws {
+        _ = try SampleStore(path: path)
+        let r = try verify()
+        XCTAssertNil(r.problem)
+        XCTAssertEqual(r.checked, 0)
+        XCTAssertEqual(r.headSeq, 0)
     }
 
     func testPaging_continuesAfterTheLastLinkChecked() throws {
@@ -176,7 +221,7 @@ final class CustodyTests: XCTestCase {
         let reader = try StoreReader(path: path)
         var after: Int64 = 0, pages = 0, checked = 0
         repeat {
-            let r = try reader.verifyCustody(from: 0, to: .max, after: after, limit: 3)
+            let r = try reader.verifyCustody(from: 0, to: .max, after: after, limit: 5)
             XCTAssertNil(r.problem)
             checked += r.checked
             pages += 1
@@ -184,6 +229,6 @@ final class CustodyTests: XCTestCase {
             after = next
         } while pages < 10
         XCTAssertEqual(checked, 10)
-        XCTAssertEqual(pages, 4)
+        XCTAssertEqual(pages, 3, "two pages of exactly the limit, then one that finds no more links")
     }
 }
