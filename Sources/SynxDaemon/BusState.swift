@@ -76,8 +76,12 @@ final class BusState {
     }
 
     /// The meter whose poll is due first; healthy meters go before isolated ones due at the same time.
-    var nextMeter: MeterSchedule? {
-        schedules.min { ($0.nextDue, $0.isIsolated ? 1 : 0) < ($1.nextDue, $1.isIsolated ? 1 : 0) }
+    var nextMeter: MeterSchedule? { nextMeter(excluding: []) }
+
+    /// The meter whose poll is due first among those not in `running` (cycles under way, by identity).
+    func nextMeter(excluding running: Set<ObjectIdentifier>) -> MeterSchedule? {
+        schedules.filter { !running.contains(ObjectIdentifier($0)) }
+            .min { ($0.nextDue, $0.isIsolated ? 1 : 0) < ($1.nextDue, $1.isIsolated ? 1 : 0) }
     }
 
     /// Re-anchors every schedule of the bus to the wall clock if it stepped (either way) since the last look: each
@@ -95,12 +99,17 @@ final class BusState {
 
     /// Starts a poll of `m` now, recording how late it starts; nil if `m` is isolated and there is no room
     /// for a probe before a healthy neighbour's slot (the slot is then recorded as missed and skipped), or if the
-    /// wall clock stepped (the schedules were re-anchored: ask `nextMeter` again).
-    func begin(_ m: MeterSchedule) -> PollCycle? {
+    /// wall clock stepped (the schedules were re-anchored: ask `nextMeter` again). With `spareLane` (a gateway
+    /// with `max_in_flight` that keeps another request slot free for the healthy meters) a probe of an isolated
+    /// meter needs no room: it takes the bus's whole timeout, without retries.
+    func begin(_ m: MeterSchedule, spareLane: Bool = false) -> PollCycle? {
         if followClock() { return nil }
         let start = wallClockNow()
         var retries = config.timing.retries, timeout = config.timing.timeoutMilliseconds
-        if m.isIsolated {
+        if m.isIsolated && spareLane {
+            (retries, timeout) = (0, config.timing.timeoutMilliseconds)
+            m.lastProbe = start
+        } else if m.isIsolated {
             guard let probe = probeTimeout(m, now: start) else {
                 skip(m, reason: .noRoom, now: start)
                 return nil

@@ -39,6 +39,9 @@ public struct BusConfig: Sendable, Equatable {
     public var name: String
     public var link: Link
     public var timing: BusTiming
+    /// Requests outstanding at once on a Modbus/TCP gateway that takes several (`max_in_flight`, opt-in; 1 sends
+    /// one at a time, as every serial link must).
+    public var maxInFlight = 1
 }
 
 extension BusConfig.Link {
@@ -163,7 +166,7 @@ extension DaemonConfig {
         let link: BusConfig.Link
         switch type {
         case "tcp", "rtu-over-tcp":
-            try s.rejectUnknownKeys(["name", "type", "host", "port", "timeout_ms", "retries", "frame_gap_ms"])
+            try s.rejectUnknownKeys(["name", "type", "host", "port", "timeout_ms", "retries", "frame_gap_ms", "max_in_flight"])
             let host = try s.requiredString("host")
             let port = try s.int("port", in: 1...65535) ?? 502
             link = type == "tcp" ? .tcp(host: host, port: port) : .rtuOverTCP(host: host, port: port)
@@ -186,7 +189,13 @@ extension DaemonConfig {
         let timing = BusTiming(timeoutMilliseconds: try s.int("timeout_ms", in: 10...60_000) ?? 1000,
                                retries: try s.int("retries", in: 0...10) ?? 1,
                                frameGapMilliseconds: try s.int("frame_gap_ms", in: 0...10_000) ?? 0)
-        return BusConfig(name: name, link: link, timing: timing)
+        var bus = BusConfig(name: name, link: link, timing: timing)
+        if let n = try s.int("max_in_flight", in: 1...16) {
+            // RTU frames carry no transaction id: a second request in flight could not be told from the first.
+            guard type == "tcp" else { throw s.error("max_in_flight", "only a Modbus/TCP gateway (type = \"tcp\") can have several requests in flight") }
+            bus.maxInFlight = n
+        }
+        return bus
     }
 
     static func parseMeter(_ s: TOMLSection, buses: [BusConfig], profiles: [String: MeterProfile]) throws -> MeterConfig {

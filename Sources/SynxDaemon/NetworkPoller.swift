@@ -3,15 +3,23 @@ import SynxModbus
 
 /// Polls every Modbus/TCP and RTU-over-TCP bus on one thread, through the epoll reactor: at each meter's
 /// slot its poll cycle is started, and each completed read sends the next, so hundreds of gateways are
-/// served without a thread each. Buses can be added and removed while it runs (configuration reload); the
-/// others are not disturbed.
+/// served without a thread each. A gateway configured with `max_in_flight` > 1 runs that many meters' cycles at
+/// once (their requests outstanding together); otherwise one at a time. Buses can be added and removed while it
+/// runs (configuration reload); the others are not disturbed.
 final class NetworkPoller: @unchecked Sendable {
     let reactor: ModbusTCPReactor
     private final class Bus {
         let state: BusState
         let connection: ConnectionID
+        let maxInFlight: Int
         var removed = false
-        init(state: BusState, connection: ConnectionID) { self.state = state; self.connection = connection }
+        /// Meters whose poll cycle is under way.
+        var running = Set<ObjectIdentifier>()
+        /// Bumped each time the next start is scheduled: a timer armed before is stale.
+        var armed = 0
+        init(state: BusState, connection: ConnectionID, maxInFlight: Int) {
+            self.state = state; self.connection = connection; self.maxInFlight = maxInFlight
+        }
     }
     /// Touched only on the reactor's thread once running.
     private var buses: [String: Bus] = [:]
@@ -25,8 +33,9 @@ final class NetworkPoller: @unchecked Sendable {
     /// Adds a bus; `makeState` receives the connection's endpoint text. Before `start` or while running.
     func add(_ config: BusConfig, host: String, port: Int, framing: ModbusFraming, makeState: @escaping (String) -> BusState) {
         onReactor { [self] in
-            let connection = reactor.addConnection(host: host, port: port, timing: config.timing, framing: framing)
-            let bus = Bus(state: makeState(reactor.endpoint(connection)), connection: connection)
+            let connection = reactor.addConnection(host: host, port: port, timing: config.timing, framing: framing,
+                                                   maxInFlight: config.maxInFlight)
+            let bus = Bus(state: makeState(reactor.endpoint(connection)), connection: connection, maxInFlight: config.maxInFlight)
             buses[config.name] = bus
             if running { scheduleNext(bus) }
         }
@@ -66,13 +75,19 @@ final class NetworkPoller: @unchecked Sendable {
         done.wait()
     }
 
+    /// Arms the start of the next idle meter's cycle, if the bus has room for one more.
     private func scheduleNext(_ bus: Bus) {
-        guard !bus.removed, let m = bus.state.nextMeter else { return }
+        guard !bus.removed, bus.running.count < bus.maxInFlight, let m = bus.state.nextMeter(excluding: bus.running) else { return }
+        bus.armed += 1
+        let token = bus.armed
         reactor.schedule(atWallClock: m.nextDue) { [self] in
-            guard !bus.removed else { return }
+            guard !bus.removed, bus.armed == token else { return }
             // nil: an isolated meter's slot skipped, or the clock stepped and the schedules were re-anchored.
-            guard let cycle = bus.state.begin(m) else { return scheduleNext(bus) }
+            // A probe may take the full timeout when another lane stays free for the healthy meters.
+            guard let cycle = bus.state.begin(m, spareLane: bus.running.count + 1 < bus.maxInFlight) else { return scheduleNext(bus) }
+            bus.running.insert(ObjectIdentifier(m))
             pump(bus, cycle)
+            scheduleNext(bus)  // with max_in_flight, the next meter may start while this one's reads are out
         }
     }
 
@@ -81,6 +96,7 @@ final class NetworkPoller: @unchecked Sendable {
         if bus.state.hangsForTesting { bus.state.hangForTesting() }
         guard let r = cycle.nextRead else {
             bus.state.finish(cycle, strayFrames: reactor.takeStrayFrames(bus.connection))
+            bus.running.remove(ObjectIdentifier(cycle.meter))
             return scheduleNext(bus)
         }
         reactor.submit(bus.connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count,

@@ -12,8 +12,9 @@ public struct ConnectionID: Hashable, Sendable {
 ///
 /// Why its own client and not libmodbus: libmodbus waits with select(), which aborts the process for a
 /// descriptor ≥ 1024, and a thread per gateway wakes hundreds of threads at every whole second. Here each
-/// connection (one per gateway host:port, shared by its unit ids) has at most one request in flight. What is
-/// buffered is dropped before each request; replies are matched on transaction id (random, not sequential),
+/// connection (one per gateway host:port, shared by its unit ids) has one request in flight, or up to its
+/// `maxInFlight` on MBAP framing for a gateway that takes several outstanding transactions. What is buffered is
+/// dropped before a request that goes out alone; replies are matched on transaction id (random, not sequential),
 /// unit, function and length, so a late, early or forged frame is dropped and counted, never taken as a reply.
 /// A peer cannot take the thread from the others: each wake-up reads at most `readBudgetBytes` per connection,
 /// and a connection that sends more than `maxStrayFramesPerSecond` frames nobody asked for is dropped (its bus
@@ -47,16 +48,26 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         }
     }
 
+    /// A request sent and not yet answered: its transaction id and which send it was (what its deadline names).
+    private struct InFlight {
+        let request: Request
+        let transaction: UInt16
+        let sent: Int
+    }
+
     private final class Connection {
         enum State { case closed, resolving, connecting, open }
         let host: String, port: Int, timing: BusTiming, framing: ModbusFraming
+        /// Requests that may be outstanding at once (1 on RTU framing, which has no transaction ids).
+        let maxInFlight: Int
         var state = State.closed
         var fd: Int32 = -1
         /// Bumped whenever the socket is closed, so timers of an earlier socket are ignored.
         var generation = 0
         var addresses: [(sockaddr_storage, socklen_t)] = []
         var queue: [Request] = []
-        var inFlight: Request?
+        var inFlight: [InFlight] = []
+        /// The transaction id sent last.
         var transaction: UInt16 = 0
         /// Counts requests sent: what a deadline timer names (transaction ids are random and may repeat).
         var sent = 0
@@ -71,8 +82,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         var strayAtWindowStart = 0
         /// Stray frames already reported to `takeStrayFrames`.
         var strayReported = 0
-        init(host: String, port: Int, timing: BusTiming, framing: ModbusFraming) {
+        init(host: String, port: Int, timing: BusTiming, framing: ModbusFraming, maxInFlight: Int) {
             self.host = host; self.port = port; self.timing = timing; self.framing = framing
+            self.maxInFlight = framing == .mbap ? max(1, maxInFlight) : 1
             inbox = ReplyReceiver(framing: framing)
         }
     }
@@ -114,9 +126,11 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         close(wakeFD)
     }
 
-    /// Adds a connection (opened on its first request). Call before `run`, or on the reactor's thread.
-    public func addConnection(host: String, port: Int, timing: BusTiming, framing: ModbusFraming = .mbap) -> ConnectionID {
-        connections.append(Connection(host: host, port: port, timing: timing, framing: framing))
+    /// Adds a connection (opened on its first request), with up to `maxInFlight` requests outstanding at once on
+    /// MBAP framing (RTU framing: one). Call before `run`, or on the reactor's thread.
+    public func addConnection(host: String, port: Int, timing: BusTiming, framing: ModbusFraming = .mbap,
+                              maxInFlight: Int = 1) -> ConnectionID {
+        connections.append(Connection(host: host, port: port, timing: timing, framing: framing, maxInFlight: maxInFlight))
         return ConnectionID(index: connections.count - 1)
     }
 
@@ -306,29 +320,36 @@ public final class ModbusTCPReactor: @unchecked Sendable {
 
     // MARK: - Requests and replies
 
-    /// Sends the next queued request if the connection is free and the frame gap has passed.
+    /// Sends queued requests while the connection has room for them (one, or `maxInFlight` on MBAP) and, for a
+    /// request that goes out alone, the frame gap has passed.
     private func pump(_ i: Int) {
         let c = connections[i]
-        guard c.state == .open, c.inFlight == nil, !c.queue.isEmpty else { return }
-        let now = monotonicMilliseconds()
-        let gapEnd = max(c.lastEnd > 0 ? c.lastEnd + Int64(c.timing.frameGapMilliseconds) : 0, c.quietUntil)
-        if now < gapEnd {
-            if !c.gapTimerArmed {
-                c.gapTimerArmed = true
-                timers.insert(.gap(i), at: gapEnd)
+        var sentAny = false
+        defer { if sentAny { flush(i) } }
+        while c.state == .open, c.inFlight.count < c.maxInFlight, !c.queue.isEmpty {
+            let now = monotonicMilliseconds()
+            if c.inFlight.isEmpty {
+                let gapEnd = max(c.lastEnd > 0 ? c.lastEnd + Int64(c.timing.frameGapMilliseconds) : 0, c.quietUntil)
+                if now < gapEnd {
+                    if !c.gapTimerArmed {
+                        c.gapTimerArmed = true
+                        timers.insert(.gap(i), at: gapEnd)
+                    }
+                    return
+                }
+                c.inbox.discardPending()  // nothing received before a lone request can be its reply
             }
-            return
+            let r = c.queue.removeFirst()
+            // Not sequential, so a forged frame cannot guess it; never the previous one nor one still outstanding,
+            // so a late reply cannot match.
+            let previous = c.transaction
+            repeat { c.transaction = nextTransactionID() } while c.transaction == previous || c.inFlight.contains { $0.transaction == c.transaction }
+            c.sent += 1
+            c.inFlight.append(InFlight(request: r, transaction: c.transaction, sent: c.sent))
+            c.outbox += c.framing.readRequest(transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
+            timers.insert(.requestDeadline(i, generation: c.generation, request: c.sent), at: now + Int64(r.timeoutMilliseconds))
+            sentAny = true
         }
-        let r = c.queue.removeFirst()
-        // Not sequential, so a forged frame cannot guess it; never the previous one, so a late reply cannot match.
-        let previous = c.transaction
-        repeat { c.transaction = nextTransactionID() } while c.transaction == previous
-        c.inbox.discardPending()  // nothing received before the request can be its reply
-        c.inFlight = r
-        c.sent += 1
-        c.outbox += c.framing.readRequest(transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
-        timers.insert(.requestDeadline(i, generation: c.generation, request: c.sent), at: now + Int64(r.timeoutMilliseconds))
-        flush(i)
     }
 
     /// Writes what the outbox holds; waits for EPOLLOUT if the socket is full.
@@ -383,22 +404,23 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     private func parseReplies(_ i: Int) {
         let c = connections[i]
         while c.fd >= 0 {
-            let expected = c.inFlight.map { ReplyReceiver.Expected(transaction: c.transaction, unit: $0.unit, table: $0.table, count: $0.count) }
-            guard let event = c.inbox.next(expecting: expected) else { return }
+            let expected = c.inFlight.map { ReplyReceiver.Expected(transaction: $0.transaction, unit: $0.request.unit,
+                                                                   table: $0.request.table, count: $0.request.count) }
+            guard let (index, event) = c.inbox.next(expectingAny: expected) else { return }
             switch event {
             case .reply(let result):
-                guard let r = c.inFlight else { return }
+                guard let index, c.inFlight.indices.contains(index) else { return }
+                let r = c.inFlight[index].request
                 // RTU frames carry no id: a reply with more bytes right behind it is two frames where one was
                 // asked for, and nothing tells which is the reply.
                 if c.framing == .rtu, c.inbox.pendingBytes >= ModbusTCPReactor.strayFrameBytes, case .success = result {
                     c.inbox.discardPending()
-                    complete(i, .failure(r.error(.garbage("more bytes followed the reply (a stray frame on the line)"))))
+                    complete(i, index, .failure(r.error(.garbage("more bytes followed the reply (a stray frame on the line)"))))
                     continue
                 }
-                complete(i, result.mapError { r.error($0) })
+                complete(i, index, result.mapError { r.error($0) })
             case .outOfStep(let kind):
-                if let r = c.inFlight { complete(i, .failure(r.error(kind))) }
-                shut(i, kind)  // the stream is out of step: start afresh
+                shut(i, kind)  // the stream is out of step: every request on it fails, and it starts afresh
             }
         }
     }
@@ -416,11 +438,10 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         }
     }
 
-    /// Ends the request in flight: retried if it may succeed on a second try, else handed back.
-    private func complete(_ i: Int, _ result: Result<[UInt16], ModbusError>) {
+    /// Ends request `index` in flight: retried if it may succeed on a second try, else handed back.
+    private func complete(_ i: Int, _ index: Int, _ result: Result<[UInt16], ModbusError>) {
         let c = connections[i]
-        guard let r = c.inFlight else { return }
-        c.inFlight = nil
+        let r = c.inFlight.remove(at: index).request
         c.lastEnd = monotonicMilliseconds()
         if case .failure(let error) = result, error.isRetryable, r.attempts < r.retries, c.fd >= 0 {
             r.attempts += 1
@@ -437,10 +458,11 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             work()
         case .requestDeadline(let i, let generation, let request):
             let c = connections[i]
-            if c.generation == generation, let r = c.inFlight, c.sent == request {
+            if c.generation == generation, let index = c.inFlight.firstIndex(where: { $0.sent == request }) {
+                let r = c.inFlight[index].request
                 // RTU frames carry no id: a late reply must arrive, and be dropped, before the next request.
                 if c.framing == .rtu { c.quietUntil = monotonicMilliseconds() + Int64(r.timeoutMilliseconds) }
-                complete(i, .failure(r.error(.timeout)))
+                complete(i, index, .failure(r.error(.timeout)))
             }
         case .connectDeadline(let i, let generation):
             let c = connections[i]
@@ -488,8 +510,8 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     /// never open (a peer that accepts and then closes fails the read, not the connect).
     private func failAll(_ i: Int, _ kind: ModbusError.Kind, connected: Bool = false) {
         let c = connections[i]
-        let requests = (c.inFlight.map { [$0] } ?? []) + c.queue
-        c.inFlight = nil
+        let requests = c.inFlight.map(\.request) + c.queue
+        c.inFlight.removeAll()
         c.queue.removeAll()
         for r in requests {
             var e = r.error(kind)

@@ -1,5 +1,6 @@
 /// The receive side of one Modbus byte stream (a Modbus/TCP or RTU-over-TCP connection): bytes go in as they
-/// arrive, and out comes the reply to the one request in flight — or nothing, while the bytes are frames no
+/// arrive, and out comes the reply to a request in flight (one on RTU framing; on MBAP as many as the gateway
+/// takes, told apart by transaction id) — or nothing, while the bytes are frames no
 /// request waits for, which are dropped and counted. Pure (no I/O), so arbitrary byte streams can be fuzzed
 /// against it.
 ///
@@ -60,26 +61,40 @@ public struct ReplyReceiver: Sendable {
     /// The next event the buffered bytes make, given the request in flight (nil: none); nil when more bytes are
     /// needed. Call until it returns nil.
     public mutating func next(expecting expected: Expected?) -> Event? {
+        next(expectingAny: expected.map { [$0] } ?? [])?.event
+    }
+
+    /// The next event the buffered bytes make, given the requests in flight (several only on MBAP framing, where
+    /// transaction ids tell their replies apart): the event and, for a reply, which of `expected` it answers;
+    /// nil when more bytes are needed. Call until it returns nil.
+    public mutating func next(expectingAny expected: [Expected]) -> (index: Int?, event: Event)? {
         while pendingBytes > 0 {
             let view = buffer[start...]
-            guard let e = expected else {
+            guard !expected.isEmpty else {
                 // No request in flight: RTU bytes cannot be delimited without one, so all of them go; an MBAP frame
                 // can, and is dropped whole.
                 if framing == .rtu { drop(pendingBytes, asOneFrame: true); return nil }
                 switch framing.parseReply(view, table: .holding) {
                 case .incomplete: return nil
-                case .invalid(let kind): return .outOfStep(kind)
+                case .invalid(let kind): return (nil, .outOfStep(kind))
                 case .frame(let length, _, _, _): drop(length, asOneFrame: true); continue
                 }
             }
+            // The request this frame answers, if any: by transaction id on MBAP (its first two bytes).
+            var index = 0
+            if framing == .mbap, pendingBytes >= 2 {
+                let transaction = UInt16(buffer[start]) << 8 | UInt16(buffer[start + 1])
+                index = expected.firstIndex { $0.transaction == transaction } ?? 0
+            }
+            let e = expected[index]
             switch framing.parseReply(view, table: e.table) {
             case .incomplete:
                 return nil
             case .invalid(.crc):
                 discardPending()
-                return .reply(.failure(.crc))
+                return (index, .reply(.failure(.crc)))
             case .invalid(let kind):
-                return .outOfStep(kind)
+                return (nil, .outOfStep(kind))
             case .frame(let length, let transaction, let unit, let pdu):
                 if framing == .mbap && transaction != e.transaction {
                     drop(length, asOneFrame: true)  // a late reply to an expired request, or a forged one
@@ -90,8 +105,8 @@ public struct ReplyReceiver: Sendable {
                     continue
                 }
                 start += length
-                guard unit == e.unit else { return .reply(.failure(.garbage("reply from unit \(unit)"))) }
-                return .reply(decodeReadReply(pdu, table: e.table, count: e.count))
+                guard unit == e.unit else { return (index, .reply(.failure(.garbage("reply from unit \(unit)")))) }
+                return (index, .reply(decodeReadReply(pdu, table: e.table, count: e.count)))
             }
         }
         return nil

@@ -85,6 +85,52 @@ final class HostileMeterEndToEndTests: XCTestCase {
 
     private func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
+    /// `max_in_flight`: a gateway that takes several outstanding transactions and answers each 300 ms after it
+    /// came (`Tests/peers/pipelining_gateway.py`, in front of synx-sim). Four meters polled every 500 ms keep
+    /// every slot with `max_in_flight = 4`; one at a time, the same gateway can serve only about 40 % of them.
+    func testMaxInFlight_aSlowGatewayThatTakesSeveralTransactions_servesEveryMetersSlots() throws {
+        try FileManager.default.createDirectory(atPath: h.path("profiles"), withIntermediateDirectories: true)
+        _ = try h.write("profiles/one.toml", "[profile]\nname = \"one\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float32\"\n")
+        let simPort = try h.startSimulator(scenario: (1...4).map { "[[unit]]\nid = \($0)\n" }.joined())
+        let python = Harness.repository.appendingPathComponent(".venv/bin/python3").path
+        var ports: [String: Int] = [:]
+        for name in ["pipelined", "one-at-a-time"] {
+            try h.start(python, [Harness.repository.appendingPathComponent("Tests/peers/pipelining_gateway.py").path,
+                                 "--upstream", "127.0.0.1:\(simPort)", "--delay-ms", "300"], name: name)
+            h.waitUntil("\(name) gateway ready") { h.output("\(name).out").contains("ready\n") }
+            let line = try XCTUnwrap(h.output("\(name).out").split(separator: "\n").first { $0.hasPrefix("tcp ") })
+            ports[name] = try XCTUnwrap(Int(line.split(separator: ":").last!))
+        }
+        var config = h.daemonSection + h.tcpBus("pipelined", port: ports["pipelined"]!, timeoutMs: 1000) + "max_in_flight = 4\n"
+            + h.tcpBus("one-at-a-time", port: ports["one-at-a-time"]!, timeoutMs: 1000)
+        for unit in 1...4 {
+            config += h.meter("p\(unit)", bus: "pipelined", unit: unit, profile: "one", extra: "poll_interval_ms = 500\n")
+                + h.meter("s\(unit)", bus: "one-at-a-time", unit: unit, profile: "one", extra: "poll_interval_ms = 500\n")
+        }
+        try h.startDaemon(config: config)
+        h.waitUntil("every meter polled", timeout: 20) { try h.status().meters.allSatisfy { $0.polls > 0 } }
+        let t1 = midSlot(after: now() + 1000, intervalMs: 500)
+        let t2 = t1 + 10_000
+        h.waitUntil("10 s of polls", timeout: 20) { now() >= t2 + 500 }
+        for unit in 1...4 {
+            let (good, slots, rows) = try coverage("p\(unit)", intervalMs: 500, from: t1, to: t2)
+            let m = try h.meter("p\(unit)")
+            XCTAssertGreaterThanOrEqual(Double(good), 0.99 * Double(slots),
+                                        "p\(unit), 4 in flight: \(good) good of \(slots) slots (\(rows) rows); \(m.state) \(m.lastError ?? "-")")
+            let (sequentialGood, _, _) = try coverage("s\(unit)", intervalMs: 500, from: t1, to: t2)
+            XCTAssertLessThan(Double(sequentialGood), 0.6 * Double(slots), "s\(unit), one at a time: \(sequentialGood) good of \(slots)")
+            XCTAssertGreaterThan(Double(sequentialGood), 0.2 * Double(slots), "s\(unit), one at a time, still polls: \(sequentialGood) of \(slots)")
+        }
+        XCTAssertTrue(h.output("pipelined.out").contains("outstanding 4"), "the gateway saw 4 transactions outstanding at once")
+        XCTAssertFalse(h.output("one-at-a-time.out").contains("outstanding 2"), "one at a time means one at a time")
+        // A serial framing cannot take it: no transaction ids to tell replies apart.
+        _ = try h.write("rtu.toml", h.daemonSection + "\n[[bus]]\nname = \"r\"\ntype = \"rtu-over-tcp\"\nhost = \"127.0.0.1\"\nmax_in_flight = 2\n"
+                        + h.meter("m", bus: "r", unit: 1))
+        let (code, _, err) = try h.run("synxd", ["--check-config", "--config", h.path("rtu.toml")])
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("max_in_flight: only a Modbus/TCP gateway"), err)
+    }
+
     func testHostileGateways_eachOnItsOwnBus_getNothingWrongStored_andTheHealthyBusKeepsItsPolls() throws {
         try writeHostileProfile()
         let simPort = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")

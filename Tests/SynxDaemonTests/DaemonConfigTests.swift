@@ -76,6 +76,20 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertEqual(c.databasePath, "/tmp/x/synx.sqlite")
     }
 
+    func testMaxInFlight_onlyOnATCPGateway_within1to16() throws {
+        let meter = "\n[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n"
+        let tcp = "[daemon]\nprofile_directories = []\n[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"10.0.0.1\"\n"
+        XCTAssertEqual(try DaemonConfig.parse(text: tcp + meter, file: "c.toml").buses[0].maxInFlight, 1)
+        XCTAssertEqual(try DaemonConfig.parse(text: tcp + "max_in_flight = 4\n" + meter, file: "c.toml").buses[0].maxInFlight, 4)
+        XCTAssertThrowsError(try DaemonConfig.parse(text: tcp + "max_in_flight = 17\n" + meter, file: "c.toml")) {
+            XCTAssertTrue("\($0)".contains("c.toml:7: bus[1].max_in_flight: 17 is out of range 1…16"), "\($0)")
+        }
+        let overTCP = tcp.replacingOccurrences(of: "\"tcp\"", with: "\"rtu-over-tcp\"")
+        XCTAssertThrowsError(try DaemonConfig.parse(text: overTCP + "max_in_flight = 2\n" + meter, file: "c.toml")) {
+            XCTAssertTrue("\($0)".contains("only a Modbus/TCP gateway"), "\($0)")
+        }
+    }
+
     func testMissingBus_namesTheMeterLine() {
         let e = error(Self.valid.replacingOccurrences(of: "bus = \"rs485\"", with: "bus = \"rs232\""))
         XCTAssertEqual(e?.line, 27)

@@ -22,6 +22,28 @@ final class ReplyReceiverTests: XCTestCase {
         XCTAssertNil(r.next(expecting: e))
     }
 
+    func testSeveralRequestsInFlight_repliesInAnyOrder_eachGoesToItsRequest() {
+        var r = ReplyReceiver(framing: .mbap)
+        let expected = [ReplyReceiver.Expected(transaction: 0x1111, unit: 1, table: .holding, count: 1),
+                        ReplyReceiver.Expected(transaction: 0x2222, unit: 2, table: .holding, count: 2),
+                        ReplyReceiver.Expected(transaction: 0x3333, unit: 3, table: .holding, count: 1)]
+        r.append(mbapReply(transaction: 0x3333, unit: 3, words: [3]))
+        r.append(mbapReply(transaction: 0x7777, unit: 1, words: [998]))  // nobody's
+        r.append(mbapReply(transaction: 0x1111, unit: 1, words: [1]))
+        r.append(mbapReply(transaction: 0x2222, unit: 1, words: [5, 6]))  // the right id from the wrong unit
+        let first = r.next(expectingAny: expected)
+        XCTAssertEqual(first?.index, 2)
+        XCTAssertEqual(first?.event, .reply(.success([3])))
+        let second = r.next(expectingAny: expected)
+        XCTAssertEqual(second?.index, 0, "the stray frame between was dropped")
+        XCTAssertEqual(second?.event, .reply(.success([1])))
+        let third = r.next(expectingAny: expected)
+        XCTAssertEqual(third?.index, 1)
+        XCTAssertEqual(third?.event, .reply(.failure(.garbage("reply from unit 1"))))
+        XCTAssertEqual(r.strayFrames, 1)
+        XCTAssertNil(r.next(expectingAny: expected))
+    }
+
     func testWhatArrivedBeforeTheRequest_isDiscarded() {
         var r = ReplyReceiver(framing: .mbap)
         r.append(mbapReply(transaction: 7, words: [998]))
