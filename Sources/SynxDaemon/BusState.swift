@@ -104,7 +104,9 @@ final class BusState {
     /// meter needs no room: it takes the bus's whole timeout, without retries.
     func begin(_ m: MeterSchedule, spareLane: Bool = false) -> PollCycle? {
         if followClock() { return nil }
-        let start = wallClockNow()
+        // A timer may fire a millisecond before its slot (the slot becomes a monotonic deadline from two clock
+        // readings): the poll is stamped no earlier than its slot, or it would count in the interval before.
+        let start = max(wallClockNow(), m.nextDue)
         var retries = config.timing.retries, timeout = config.timing.timeoutMilliseconds
         if m.isIsolated && spareLane {
             (retries, timeout) = (0, config.timing.timeoutMilliseconds)
@@ -115,6 +117,14 @@ final class BusState {
                 return nil
             }
             (retries, timeout) = (0, probe)
+        }
+        // A poll that starts a whole interval or more after its slot (the bus was busy) belongs to the slot it
+        // starts in: the slots before are stored missing, so every slot has one row and no poll counts twice.
+        let interval = Int64(m.config.pollIntervalMs)
+        if start - m.nextDue >= interval {
+            let current = start - (start - m.nextDue) % interval
+            recordMissed(m, slots: Array(stride(from: m.nextDue, to: current, by: Int(interval))), reason: .busy)
+            m.nextDue = current
         }
         let lateness = start - m.nextDue
         registry.recordTiming(bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })

@@ -22,8 +22,9 @@ final class ControlHandler: @unchecked Sendable {
     /// Re-reads the configuration (set by the daemon); its argument says who asked, for the store's record.
     var reloader: ((_ requestedBy: String) -> Result<ReloadSummary, CommandFailure>)?
     var alerts: AlertCenter?
-    /// Where refused commands are logged (set by the daemon).
+    /// Where refused commands are logged (set by the daemon), once per command every 10 s.
     var logger: Logger?
+    let refusals = SharedRepeatLimiter()
     /// Writes an event's waveform as COMTRADE and returns the .cfg path (set by the daemon).
     var exporter: ((_ meter: String, _ eventStartMicroseconds: Int64) -> Result<String, CommandFailure>)?
     static let version = "0.1.0"
@@ -74,8 +75,9 @@ final class ControlHandler: @unchecked Sendable {
             if let problem = Session.outOfRange(request) { return .failure(.invalidRequest, problem) }
             // 5. Permission: changing the daemon needs root or synxd's own user (the socket's group may read).
             if command.isMutating, peer.uid != 0, peer.uid != geteuid() {
-                handler.logger?.warning("refused \(command.commandLine): uid \(peer.uid), pid \(peer.pid) is neither root nor synxd's user",
-                                        metadata: ["command": "\(command.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                if let line = handler.refusals.admit(command.rawValue, "refused \(command.commandLine): uid \(peer.uid), pid \(peer.pid) is neither root nor synxd's user") {
+                    handler.logger?.warning("\(line)", metadata: ["command": "\(command.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                }
                 return .failure(.unauthorized, "\(command.commandLine) needs root or synxd's user (you are uid \(peer.uid))")
             }
             switch command {

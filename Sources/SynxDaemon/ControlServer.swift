@@ -21,6 +21,8 @@ final class ControlServer: @unchecked Sendable {
     let path: String
     private let handler: ControlHandler
     private let logger: Logger
+    /// Refusals and drops are logged once per kind every 10 s, with the count held back.
+    private let logLimiter = SharedRepeatLimiter()
     private var listenFD: Int32 = -1
     private var wakePipe: [Int32] = [-1, -1]
     private let finished = DispatchSemaphore(value: 0)
@@ -105,7 +107,9 @@ final class ControlServer: @unchecked Sendable {
                 return true
             }
             guard admitted else {
-                logger.warning("control client refused: too many clients", metadata: ["limit": "\(ControlServer.maxClients)", "uid": "\(peer.uid)"])
+                if let line = logLimiter.admit("busy", "control client refused: too many clients") {
+                    logger.warning("\(line)", metadata: ["limit": "\(ControlServer.maxClients)", "uid": "\(peer.uid)"])
+                }
                 send(client, encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again")))
                 close(client)
                 continue
@@ -130,8 +134,9 @@ final class ControlServer: @unchecked Sendable {
                 buffer.removeSubrange(buffer.startIndex...nl)
                 let encoded = session.readsTheStore(line) ? heavy.run { self.encode(session.answer(line)) } : encode(session.answer(line))
                 guard send(fd, encoded) else {
-                    logger.notice("control client dropped: it did not take its response within \(ControlServer.responseSeconds) s",
-                                  metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                    if let line = logLimiter.admit("response", "control client dropped: it did not take its response within \(ControlServer.responseSeconds) s") {
+                        logger.notice("\(line)", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                    }
                     return
                 }
                 requestStarted = buffer.isEmpty ? nil : monotonicMilliseconds()
@@ -139,7 +144,7 @@ final class ControlServer: @unchecked Sendable {
             }
             // 1. Size: a request line longer than the limit is refused and the connection closed.
             if buffer.count >= maxRequestBytes {
-                logger.notice("control request refused: larger than \(maxRequestBytes) bytes")
+                if let line = logLimiter.admit("size", "control request refused: larger than \(maxRequestBytes) bytes") { logger.notice("\(line)") }
                 send(fd, encode(.failure(.tooLarge, "request exceeds \(maxRequestBytes) bytes")))
                 return
             }
@@ -158,8 +163,9 @@ final class ControlServer: @unchecked Sendable {
     }
 
     private func dropSlow(_ peer: PeerCredentials) {
-        logger.notice("control client dropped: no complete request within \(ControlServer.requestSeconds) s",
-                      metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+        if let line = logLimiter.admit("slow", "control client dropped: no complete request within \(ControlServer.requestSeconds) s") {
+            logger.notice("\(line)", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+        }
     }
 
     private func setTimeout(_ fd: Int32, _ option: Int32, milliseconds: Int64) -> Bool {

@@ -1,3 +1,6 @@
+import Foundation
+import SynxSystem
+
 /// Holds back log lines that a misbehaving device can repeat many times a second (overruns, bad samples,
 /// engine errors): the first line of each kind is written, then at most one per `interval` with the number
 /// held back since — so the journal shows the problem and how often, without filling up. Kinds are a small
@@ -21,5 +24,22 @@ struct RepeatLimiter {
         }
         entries[kind] = (now, 0)
         return e.heldBack
+    }
+}
+
+/// A `RepeatLimiter` shared by threads (the control server's connections): a client that opens a thousand
+/// connections, or asks for a thousand refused commands, costs a line per kind every `intervalMs`, not a line
+/// each, so journald's rate limit never drops the alerts that matter.
+final class SharedRepeatLimiter: @unchecked Sendable {
+    private var limiter: RepeatLimiter
+    private let lock = NSLock()
+
+    init(intervalMs: Int64 = 10_000) { limiter = RepeatLimiter(intervalMs: intervalMs) }
+
+    /// `message` (with how many of its kind were held back since the last one) if a line of `kind` may be
+    /// written now; nil: hold it back.
+    func admit(_ kind: String, _ message: String) -> String? {
+        let held = lock.withLock { limiter.admit(kind, now: monotonicMilliseconds()) }
+        return held.map { $0 > 0 ? "\(message) (\($0) more held back)" : message }
     }
 }

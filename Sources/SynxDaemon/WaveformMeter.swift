@@ -189,7 +189,8 @@ final class WaveformMeter: @unchecked Sendable {
                 condition.withLock { raw.removeAll() }
                 throw WaveformInterface.Invalid(description: "waveform stream went back from block \(seq &- 1) to \(newest)")
             }
-            if newest &- seq >= UInt32(w.fifoDepth - 1) {
+            // seq == newest + 1: nothing new since the last round (newest &- seq would wrap to 2³² − 1).
+            if seq &- newest != 1 && newest &- seq >= UInt32(w.fifoDepth - 1) {
                 // Overrun: the blocks between were overwritten. Skip ahead; the engine sees the gap.
                 noteTrouble("overrun", "waveform overrun: \(newest &- seq) blocks lost", onAnalysisThread: false)
                 seq = newest &- UInt32(w.fifoDepth / 2)

@@ -118,40 +118,24 @@ public final class StoreWriter: @unchecked Sendable {
             // Half-way between wall-clock seconds, waited for on the monotonic clock (a step moves the phase once).
             let deadline = monotonicMilliseconds() + StoreWriter.millisecondsToNextCommit(after: wallClockNow(), interval: batchInterval)
             while !flushRequested && !stopping && condition.wait(milliseconds: deadline - monotonicMilliseconds()) {}
-            let batch = queue, pending = records
-            queue.removeAll(keepingCapacity: true)
-            records = StoreRecords()
             flushRequested = false
             let stop = stopping
             condition.unlock()
-
-            var failure: String?
-            do {
-                try store.insert(batch, records: pending)
-            } catch {
-                failure = "\(error)"
-            }
-
+            var failure = commitQueued()
             condition.lock()
-            if let failure {
-                queue.insert(contentsOf: batch, at: 0)  // keep order; retried next round
-                var retry = pending
-                retry.append(records)
-                records = retry
-                stats.lastError = failure
-            } else if !batch.isEmpty {
-                stats.committedRows += batch.count
-                stats.lastCommit = Date()
-                stats.lastError = nil
-            }
-            stats.overlapRows = store.overlapRows
-            stats.custodyHead = store.custodyHead
             if let retention, failure == nil, !stop, monotonicMilliseconds() >= nextPrune {
-                // Pruning runs between batches, outside the lock; rows keep queueing meanwhile.
+                // Pruning runs between batches, outside the lock, in short transactions; between them what was
+                // queued meanwhile is committed at the batch interval, so a kill during a long prune loses no more
+                // than a kill at any other time.
                 nextPrune = monotonicMilliseconds() + 3_600_000
                 condition.unlock()
+                var lastCommit = monotonicMilliseconds()
                 do {
                     try store.prune(retention, now: Int64(Date().timeIntervalSince1970 * 1000)) { [self] in
+                        if monotonicMilliseconds() - lastCommit >= Int64(batchInterval * 1000) {
+                            _ = commitQueued()
+                            lastCommit = monotonicMilliseconds()
+                        }
                         condition.withLock { stats.lastRoundMonotonicMs = monotonicMilliseconds() }
                     }
                 } catch {
@@ -173,6 +157,38 @@ public final class StoreWriter: @unchecked Sendable {
         finished = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// Takes what is queued and commits it, on the writer's thread outside the lock; a failed batch goes back to the
+    /// front of the queue, in order, to be retried. Returns the failure.
+    private func commitQueued() -> String? {
+        condition.lock()
+        let batch = queue, pending = records
+        queue.removeAll(keepingCapacity: true)
+        records = StoreRecords()
+        condition.unlock()
+        var failure: String?
+        do {
+            try store.insert(batch, records: pending)
+        } catch {
+            failure = "\(error)"
+        }
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure {
+            queue.insert(contentsOf: batch, at: 0)  // keep order; retried next round
+            var retry = pending
+            retry.append(records)
+            records = retry
+            stats.lastError = failure
+        } else if !batch.isEmpty {
+            stats.committedRows += batch.count
+            stats.lastCommit = Date()
+            stats.lastError = nil
+        }
+        stats.overlapRows = store.overlapRows
+        stats.custodyHead = store.custodyHead
+        return failure
     }
 
     /// Milliseconds from wall-clock `now` (UTC ms) to the next instant half an interval past a multiple of

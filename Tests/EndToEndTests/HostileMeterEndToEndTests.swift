@@ -300,6 +300,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
         ("nominal:55", .offline, "nominal frequency 55 Hz"),
         ("seq-mismatch", .degraded, "holds another block"),
         ("stuck", .degraded, "newest block stands still"),
+        ("bursty:250", .online, ""),
         ("dip:2,0.5,0.5", .online, ""),
     ]
 
@@ -332,6 +333,13 @@ final class HostileMeterEndToEndTests: XCTestCase {
         XCTAssertLessThan(lines, 40 * Self.waveformLies.count, "synxd wrote \(lines) log lines")
         let healthy = try h.meter("w\(Self.waveformLies.count - 1)")
         XCTAssertEqual(healthy.state, .online)
+        // A device whose newest block stands still between rounds is not overrun (2³² − 1 blocks lost, half its
+        // FIFO analysed again): its 10-s values hold at most the cycles of 10 s at 50 Hz.
+        let bursty = try XCTUnwrap(Self.waveformLies.firstIndex { $0.mode.hasPrefix("bursty") })
+        let db = h.path("state/synx.sqlite")
+        XCTAssertGreaterThan(Int(try h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE meter = 'w\(bursty)' AND tier = '10-s'")) ?? 0, 0)
+        let cycles = try h.sqlite(db, "SELECT coalesce(max(count), 0) FROM pq_aggregates WHERE meter = 'w\(bursty)' AND tier = '10-s'")
+        XCTAssertLessThanOrEqual(Int(cycles) ?? .max, 505, "10-s aggregate of \(cycles) cycles")
         XCTAssertTrue(daemon.isRunning)
     }
 }
