@@ -18,7 +18,7 @@ final class DiskFullEndToEndTests: XCTestCase {
                                  + h.meter("incomer", bus: "line", unit: 1, extra: "poll_interval_ms = 100\n"))
         // synxd's state directory is a 1 MiB tmpfs in a mount namespace of its own, nearly filled.
         let script = """
-        mount -t tmpfs -o size=1m tmpfs '\(state)' && dd if=/dev/zero of='\(state)/filler' bs=1k count=880 status=none \
+        mount -t tmpfs -o size=1m tmpfs '\(state)' && dd if=/dev/zero of='\(state)/filler' bs=1k count=800 status=none \
         && exec '\(Harness.binaries.appendingPathComponent("synxd").path)' --config '\(config)'
         """
         let daemon = try h.start("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script], name: "synxd")
