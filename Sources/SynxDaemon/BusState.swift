@@ -108,6 +108,12 @@ final class BusState {
         // readings): the poll is stamped no earlier than its slot, or it would count in the interval before.
         let start = max(wallClockNow(), m.nextDue)
         var retries = config.timing.retries, timeout = config.timing.timeoutMilliseconds
+        if !m.isIsolated && !spareLane {
+            // A retry is sent only if it fits before the next healthy neighbour's slot: a unit that stops
+            // answering costs its neighbours one attempt, not 1 + retries (a retry that does not fit would take
+            // their slots; without it the failure is recorded at once and the unit is isolated).
+            retries = min(retries, max(0, roomBeforeHealthyNeighbour(of: m, now: start) / attemptMilliseconds - 1))
+        }
         if m.isIsolated && spareLane {
             (retries, timeout) = (0, config.timing.timeoutMilliseconds)
             m.lastProbe = start
@@ -133,6 +139,18 @@ final class BusState {
         // The slot decides, not the clock: a timer may fire a millisecond before the slot it serves.
         return PollCycle(meter: m, start: start, slot: m.nextDue, anchor: m.anchor, includesSlow: m.nextDue >= m.nextSlowDue,
                          timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
+    }
+
+    /// What one attempt can hold the bus for: the timeout, and on RTU framing the quiet interval after it.
+    private var attemptMilliseconds: Int {
+        config.timing.timeoutMilliseconds * (quietAfterTimeout ? 2 : 1) + config.timing.frameGapMilliseconds
+    }
+
+    /// Milliseconds from `now` to the next slot of a healthy meter other than `m`, less the probe margin
+    /// (`Int.max` when there is none).
+    private func roomBeforeHealthyNeighbour(of m: MeterSchedule, now: Int64) -> Int {
+        guard let healthy = schedules.filter({ !$0.isIsolated && $0 !== m }).map(\.nextDue).min() else { return .max }
+        return Int(clamping: healthy - now) - BusState.probeMarginMs
     }
 
     /// The timeout of a probe of isolated meter `m` (one attempt, no retries) if one fits before the next healthy

@@ -8,8 +8,8 @@ SIGINT. Nothing a client sends can make it crash. Random bytes come from generat
 
 Command line
 ------------
-    hostile_modbus.py --tcp HOST:PORT [--unit SPEC]... [--waveform SPEC]... [--seed N] [--verbose]
-    hostile_modbus.py --rtu DEV [--byte-delay-ms F] [--unit SPEC]... [--seed N] [--verbose]
+    hostile_modbus.py --tcp HOST:PORT [--unit SPEC]... [--waveform SPEC]... [--schedule FILE] [--seed N] [--verbose]
+    hostile_modbus.py --rtu DEV [--byte-delay-ms F] [--unit SPEC]... [--schedule FILE] [--seed N] [--verbose]
     hostile_modbus.py --list-modes
 
 --tcp HOST:PORT     listen (port 0: a free port), serve any number of connections, a thread each; prints
@@ -22,6 +22,12 @@ Command line
 --unit N=MODE[:ARG[,ARG...]]   unit N (1..247) behaves as MODE (repeatable). Units not listed never answer.
 --waveform N=MODE[:ARG[,ARG...]]  (TCP) unit N is a waveform device (below).
 --seed N            seed of every random generator (default 0).
+--schedule FILE     rotate modes over time (the reliability campaigns use it): a JSON list of
+                    {"unit": N, "mode": "MODE[:ARG,...]", "from_s": A, "until_s": B}; from A to B seconds
+                    after the peer started, unit N behaves as MODE instead of its --unit mode (which it
+                    needs; it is what the unit goes back to). Polled-unit modes of families frame, timing,
+                    drop and sunspec only (not line or connection modes); windows of one unit must not
+                    overlap. Every entry is checked at start, like --unit.
 
 Register image (polled units)
 -----------------------------
@@ -52,6 +58,10 @@ family "timing": when it goes on the wire (other units are answered meanwhile)
   partial              only the first half of the reply                            tcp rtu
   dribble:MS           correct reply one byte at a time, MS ms apart               tcp rtu
   split                correct reply in two writes 30 ms apart                     tcp rtu
+family "drop": the TCP connection, per unit
+  close                closes the connection when asked for this unit, without a   tcp
+                       reply (a gateway that drops its link); other units of the
+                       connection lose it too, as behind a real gateway
 family "line": the RTU line itself
   noise:MS             answers healthy, and writes 1..8 random bytes on the line   rtu
                        every MS ms, for ever
@@ -86,6 +96,12 @@ get exception 2; other registers of 40000..65535 not listed read 0.
                        (5..12) 2300, V_SF (13) E; frequency (14) 5000, Hz_SF (15)
                        E; end model 0xFFFF (L 0) at 40109. E is an int16 (e.g. 10,
                        -10), stored two's complement
+  sunspec-vary         the sunspec-sf map (same layout), whose scale factors       tcp rtu
+                       change with every read request: reads alternate A_SF -1,
+                       V_SF -1, Hz_SF -2 (raw 100, 2300, 5000) and A_SF 0, V_SF 0,
+                       Hz_SF -1 (raw 10, 230, 500), so a reader that takes values
+                       and scale factors from the same reply always gets 10 A,
+                       230 V, 50 Hz; one that mixes two replies gets 10x off
 
 Waveform device (--waveform, TCP): "the synx waveform register interface" v1
 ----------------------------------------------------------------------------
@@ -119,6 +135,8 @@ layout lies (described and served consistently):
 stream lies:
   seq-mismatch         the slot of block n says it holds block n + 256 (never the one asked for)
   stuck                the newest-sequence registers stay at 0 after the first block
+  bursty:MS            the newest-sequence registers advance only every MS ms, by all the blocks completed
+                       meanwhile (a device that updates its FIFO in bursts); the blocks are the healthy ones
 """
 from __future__ import annotations
 
@@ -287,6 +305,8 @@ UNIT_MODES: dict[str, Mode] = {
     "sunspec-past-end": Mode("sunspec", (), BOTH, "model chain runs to 65535 and past it"),
     "sunspec-loop":     Mode("sunspec", (), BOTH, "model chain points back to 40002 (mod 65536)"),
     "sunspec-sf":       Mode("sunspec", (INT16,), BOTH, "model 203 with voltage/frequency sf E"),
+    "sunspec-vary":     Mode("sunspec", (), BOTH, "model 203 whose sf change every read (values do not)"),
+    "close":            Mode("drop", (), TCP_ONLY, "close the connection when asked for this unit"),
 }
 
 # The modes of --waveform (all TCP): family "waveform", implemented by WaveformDevice.
@@ -309,6 +329,7 @@ WAVEFORM_MODES: dict[str, Mode] = {
     "no-phase-voltage":   Mode("waveform", (), TCP_ONLY, "current channels only"),
     "seq-mismatch":       Mode("waveform", (), TCP_ONLY, "slot sequence never the one asked"),
     "stuck":              Mode("waveform", (), TCP_ONLY, "newest sequence stays 0"),
+    "bursty":             Mode("waveform", (MS,), TCP_ONLY, "newest sequence advances every MS ms only"),
 }
 
 
@@ -425,7 +446,16 @@ def sunspec_map(mode: str, args: tuple) -> dict[int, int]:
         m.update({40002: 203, 40003: 105})
         m.update(_model_203(40004, e, e))
         m.update({40109: 0xFFFF, 40110: 0})
+    elif mode == "sunspec-vary":                              # phase A; phase B is applied per read
+        m.update({40002: 203, 40003: 105})
+        m.update(_model_203(40004, -1, -2))
+        m.update({40109: 0xFFFF, 40110: 0})
     return m
+
+
+# sunspec-vary's phase B: registers of model 203 (data from 40004) that differ from phase A.
+SUNSPEC_VARY_B = {**{40004 + i: 10 for i in range(4)}, 40008: 0,
+                  **{40004 + i: 230 for i in range(5, 13)}, 40017: 0, 40018: 500, 40019: (-1) & 0xFFFF}
 
 
 class ImageDevice:
@@ -436,6 +466,7 @@ class SunSpecDevice:
     def __init__(self, mode: str, args: tuple):
         self.mode = mode
         self.registers = sunspec_map(mode, args)
+        self.reads = itertools.count()                          # sunspec-vary: phase of each read
 
     def read(self, fc: int, addr: int, count: int, value: float | None = None) -> list[int]:
         if self.mode == "sunspec-past-end" and addr == 65535 and count in (1, 2):
@@ -443,7 +474,10 @@ class SunSpecDevice:
         if addr < 40000 or addr == 50000:
             raise ModbusError(2)
         check_range(addr, count, 65536)
-        return [self.registers.get(a, 0) for a in range(addr, addr + count)]
+        registers = self.registers
+        if self.mode == "sunspec-vary" and next(self.reads) % 2:
+            registers = {**registers, **SUNSPEC_VARY_B}
+        return [registers.get(a, 0) for a in range(addr, addr + count)]
 
 
 class WaveformDevice:
@@ -490,6 +524,9 @@ class WaveformDevice:
     def newest(self) -> int | None:
         """Sequence number of the newest complete block at the real pace, or None before the first."""
         elapsed_ns = time.monotonic_ns() - self.start_mono_ns
+        if self.mode == "bursty" and self.args[0] > 0:
+            step = int(self.args[0] * 1_000_000)
+            elapsed_ns -= elapsed_ns % step                     # as it stood at the last burst
         complete = elapsed_ns * self.RATE // (self.SAMPLES * 1_000_000_000)
         return complete - 1 if complete > 0 else None
 
@@ -742,9 +779,18 @@ class Config:
     units: dict[int, Unit] = field(default_factory=dict)
     connection_mode: str | None = None
     seed: int = 0
+    # --schedule: per unit, (from, until) in seconds since `started` (monotonic) and the unit meanwhile.
+    schedule: dict[int, list[tuple[float, float, Unit]]] = field(default_factory=dict)
+    started: float = 0.0
 
     def unit_for(self, uid: int) -> Unit | None:
         """The unit answering requests for `uid`; None: nobody answers."""
+        windows = self.schedule.get(uid)
+        if windows:
+            t = time.monotonic() - self.started
+            for start, end, scheduled in windows:
+                if start <= t < end:
+                    return scheduled
         unit = self.units.get(uid)
         if unit is None and self.connection_mode in ("bad-mbap-length", "bad-protocol", "wrong-tid"):
             unit = self.units.setdefault(uid, make_unit(self, uid, "healthy", (), UNIT_MODES["healthy"], None))
@@ -785,9 +831,41 @@ def parse_spec(text: str, table: dict[str, Mode], option: str) -> tuple[int, str
     return uid, name, args, mode
 
 
+SCHEDULABLE = ("frame", "timing", "drop", "sunspec")
+
+
+def load_schedule(cfg: Config, path: str, waveform_clock: tuple[int, int]) -> None:
+    """--schedule FILE: the windows in which units take another mode (module docstring)."""
+    import json
+    try:
+        with open(path, encoding="utf-8") as f:
+            entries = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ArgError(f"--schedule {path}: {e}") from None
+    if not isinstance(entries, list):
+        raise ArgError(f"--schedule {path}: expected a JSON list")
+    for i, e in enumerate(entries):
+        where = f"--schedule {path}: entry {i}"
+        if not (isinstance(e, dict) and isinstance(e.get("unit"), int) and isinstance(e.get("mode"), str)
+                and all(isinstance(e.get(k), (int, float)) and not isinstance(e.get(k), bool) for k in ("from_s", "until_s"))):
+            raise ArgError(f"{where}: expected {{\"unit\": N, \"mode\": \"MODE\", \"from_s\": A, \"until_s\": B}}")
+        start, end = float(e["from_s"]), float(e["until_s"])
+        if not (0 <= start < end and math.isfinite(end)):
+            raise ArgError(f"{where}: expected 0 <= from_s < until_s")
+        uid, name, args, mode = parse_spec(f"{e['unit']}={e['mode']}", UNIT_MODES, "--schedule")
+        if cfg.transport not in mode.transports or mode.family not in SCHEDULABLE:
+            raise ArgError(f"{where}: mode {name} cannot be scheduled on {cfg.transport}")
+        if uid not in cfg.units or cfg.units[uid].family not in SCHEDULABLE:
+            raise ArgError(f"{where}: unit {uid} needs a --unit mode of family {', '.join(SCHEDULABLE)} to go back to")
+        windows = cfg.schedule.setdefault(uid, [])
+        if any(start < b and a < end for a, b, _ in windows):
+            raise ArgError(f"{where}: overlaps another window of unit {uid}")
+        windows.append((start, end, make_unit(cfg, uid, name, args, mode, waveform_clock)))
+
+
 def build_config(ns: argparse.Namespace, waveform_clock: tuple[int, int]) -> Config:
     transport = TCP if ns.tcp else RTU
-    cfg = Config(transport, seed=ns.seed)
+    cfg = Config(transport, seed=ns.seed, started=waveform_clock[1] / 1e9)
     specs = [(s, UNIT_MODES, "--unit") for s in ns.unit] + [(s, WAVEFORM_MODES, "--waveform") for s in ns.waveform]
     for text, table, option in specs:
         uid, name, args, mode = parse_spec(text, table, option)
@@ -800,6 +878,8 @@ def build_config(ns: argparse.Namespace, waveform_clock: tuple[int, int]) -> Con
                 raise ArgError(f"{option} {text!r}: one connection mode per peer ({cfg.connection_mode} given)")
             cfg.connection_mode = name
         cfg.units[uid] = make_unit(cfg, uid, name, args, mode, waveform_clock)
+    if ns.schedule:
+        load_schedule(cfg, ns.schedule, waveform_clock)
     return cfg
 
 
@@ -872,7 +952,8 @@ def serve_tcp_connection(cfg: Config, conn: socket.socket, index: int) -> None:
                 if protocol != 0:
                     log(f"connection {index}: protocol id {protocol:#06x}; frame ignored")
                     continue
-                handle(cfg, parse_pdu(uid, pdu, tid), framer, writer)
+                if not handle(cfg, parse_pdu(uid, pdu, tid), framer, writer):
+                    return
     except OSError as e:
         log(f"connection {index}: {e}")
     except Exception as e:                                      # never let one client take the peer down
@@ -1019,15 +1100,20 @@ def serve_rtu(cfg: Config, device: str, byte_delay_ms: float) -> int:
 # Both transports
 # ---------------------------------------------------------------------------------------------------------
 
-def handle(cfg: Config, req: Request, framer: Framer, writer: Writer) -> None:
+def handle(cfg: Config, req: Request, framer: Framer, writer: Writer) -> bool:
+    """Plans the reply to one request; False: close the connection instead (family "drop")."""
     unit = cfg.unit_for(req.unit)
     what = f"unit {req.unit} fc {req.fc} addr {req.addr} count {req.count} tid {req.tid}"
     if unit is None:
         log(f"{what}: not listed, silent")
-        return
+        return True
+    if unit.family == "drop":
+        log(f"{what}: {unit.mode}, closing the connection")
+        return False
     chunks = plan_reply(unit, req, framer)
     log(f"{what}: {unit.mode} -> {len(chunks)} write(s), {sum(len(c) for _, c in chunks)} bytes")
     writer.plan(chunks)
+    return True
 
 
 def list_modes() -> None:
@@ -1049,6 +1135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unit", action="append", default=[], metavar="N=MODE[:ARG[,ARG...]]")
     parser.add_argument("--waveform", action="append", default=[], metavar="N=MODE[:ARG[,ARG...]]")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--schedule", metavar="FILE")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--list-modes", action="store_true")
     ns = parser.parse_args(argv)

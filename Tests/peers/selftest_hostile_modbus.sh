@@ -378,6 +378,48 @@ elif check.startswith("rtu-"):              # rtu-* DEV: Modbus RTU over the pty
         if len(r) < 10:
             fail(f"noise: only {len(r)} bytes in 1 s")
     os.close(fd)
+elif check == "schedule":                  # schedule PORT: unit 1 healthy, exception 4 from 1.0 to 2.0 s, healthy again
+    port, t0 = int(args[0]), float(args[1])
+    def answer():
+        s = tcp(port)
+        s.sendall(req(3, 1, 4, 0, 2))
+        r = recv_exactly(s, 9)
+        s.close()
+        return "exception" if len(r) == 9 and r[7] == 0x84 and r[8] == 4 else "value" if len(r) == 9 and r[7] == 4 else r.hex()
+    seen = []
+    for at in (0.5, 1.5, 2.5):                 # seconds after the peer started
+        time.sleep(max(0.0, t0 + at - time.time()))
+        seen.append(answer())
+    if seen != ["value", "exception", "value"]:
+        fail(f"schedule: at 0.5, 1.5, 2.5 s: {seen}")
+elif check == "close":                     # close PORT: unit 2 drops the connection, unit 1 answers on a new one
+    port = int(args[0])
+    s = tcp(port)
+    s.sendall(req(5, 1, 4, 0, 2))
+    if len(recv_exactly(s, 13)) != 13:
+        fail("close: unit 1 not answered first")
+    s.sendall(req(6, 2, 4, 0, 2))
+    if recv_exactly(s, 1) != b"":
+        fail("close: unit 2 answered instead of closing")
+    if len(read_regs(port, 1, 0, 2)) != 2:
+        fail("close: unit 1 not answered on a new connection")
+elif check == "sunspec-vary":              # sunspec-vary PORT UNIT: sf change every read, values never do
+    port, unit = int(args[0]), int(args[1])
+    def scaled(raw, sf):
+        return (raw - 65536 if raw > 32767 else raw) * 10.0 ** (sf - 65536 if sf > 32767 else sf)
+    seen = set()
+    for _ in range(4):
+        r = read_regs(port, unit, 40004, 16)
+        seen.add((r[4], r[13], r[15]))
+        values = (round(scaled(r[0], r[4]), 6), round(scaled(r[5], r[13]), 6), round(scaled(r[14], r[15]), 6))
+        if values != (10.0, 230.0, 50.0):
+            fail(f"sunspec-vary: A, V, Hz = {values} from {r}")
+    if len(seen) != 2:
+        fail(f"sunspec-vary: scale factors seen {seen}")
+    head = read_regs(port, unit, 40000, 4)
+    end = read_regs(port, unit, 40109, 2)
+    if head != [0x5375, 0x6E53, 203, 105] or end != [0xFFFF, 0]:
+        fail(f"sunspec-vary: layout {head} {end}")
 else:
     fail(f"unknown check {check}")
 PY
@@ -453,6 +495,18 @@ for mode in wrong-tid bad-protocol bad-mbap-length flood-frames flood-random ear
     esac
     stop_peer "$mode" "$pid"
 done
+
+echo "== TCP, modes the reliability campaigns rotate (--schedule, close, sunspec-vary)"
+echo '[{"unit": 1, "mode": "exception:4", "from_s": 1.0, "until_s": 2.0}]' >"$D/schedule.json"
+echo '[{"unit": 1, "mode": "noise:5", "from_s": 1, "until_s": 2}]' >"$D/schedule-bad.json"
+check "a schedule with a mode that cannot rotate exits 2" bash -c "python3 '$PEER' --tcp 127.0.0.1:0 --unit 1=healthy --schedule '$D/schedule-bad.json' 2>/dev/null; [ \$? -eq 2 ]"
+t_start=$(date +%s.%N)
+start_peer schedule --tcp 127.0.0.1:0 --unit 1=healthy --unit 2=close --unit 3=sunspec-vary --schedule "$D/schedule.json" && {
+    check "schedule: healthy, exception 4 from 1 to 2 s, healthy again" raw schedule "$PORT" "$t_start"
+    check "close: the connection is dropped when unit 2 is asked" raw close "$PORT"
+    check "sunspec-vary: scale factors change every read, the values do not" raw sunspec-vary "$PORT" 3
+    stop_peer schedule "$PEER_PID"
+}
 
 echo "== RTU over a socat pty pair"
 socat pty,raw,echo=0,link="$D/a" pty,raw,echo=0,link="$D/b" 2>"$D/socat.err" &
