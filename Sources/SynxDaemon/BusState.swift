@@ -108,10 +108,12 @@ final class BusState {
         // readings): the poll is stamped no earlier than its slot, or it would count in the interval before.
         let start = max(wallClockNow(), m.nextDue)
         var retries = config.timing.retries, timeout = config.timing.timeoutMilliseconds
-        if !m.isIsolated && !spareLane {
-            // A retry is sent only if it fits before the next healthy neighbour's slot: a unit that stops
-            // answering costs its neighbours one attempt, not 1 + retries (a retry that does not fit would take
-            // their slots; without it the failure is recorded at once and the unit is isolated).
+        if !m.isIsolated && !spareLane && !quietAfterTimeout {
+            // Behind a Modbus/TCP gateway (no CRC errors: a retry there answers a timeout) a retry is sent only if
+            // it fits before the next healthy neighbour's slot: a unit that stops answering costs its neighbours
+            // one attempt, not 1 + retries; without the retry the failure is recorded at once, the unit isolated
+            // and probed in the room its neighbours leave. A serial line keeps its retries: they answer CRC errors
+            // of a noisy line, which cost one exchange, and its isolated units are probed far less often.
             retries = min(retries, max(0, roomBeforeHealthyNeighbour(of: m, now: start) / attemptMilliseconds - 1))
         }
         if m.isIsolated && spareLane {
@@ -129,7 +131,8 @@ final class BusState {
         let interval = Int64(m.config.pollIntervalMs)
         if start - m.nextDue >= interval {
             let current = start - (start - m.nextDue) % interval
-            recordMissed(m, slots: Array(stride(from: m.nextDue, to: current, by: Int(interval))), reason: .busy)
+            recordMissed(m, slots: Array(stride(from: m.nextDue, to: current, by: Int(interval)).prefix(BusState.maxMissingRowsPerGap)),
+                         reason: .busy)
             m.nextDue = current
         }
         let lateness = start - m.nextDue
@@ -141,10 +144,8 @@ final class BusState {
                          timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
     }
 
-    /// What one attempt can hold the bus for: the timeout, and on RTU framing the quiet interval after it.
-    private var attemptMilliseconds: Int {
-        config.timing.timeoutMilliseconds * (quietAfterTimeout ? 2 : 1) + config.timing.frameGapMilliseconds
-    }
+    /// What one attempt can hold a Modbus/TCP gateway for: the timeout and the frame gap.
+    private var attemptMilliseconds: Int { config.timing.timeoutMilliseconds + config.timing.frameGapMilliseconds }
 
     /// Milliseconds from `now` to the next slot of a healthy meter other than `m`, less the probe margin
     /// (`Int.max` when there is none).
