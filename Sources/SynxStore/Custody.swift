@@ -78,6 +78,7 @@ enum CustodyKey: Equatable {
 
     /// The key values of a link's `ref` (a JSON array of strings and integers).
     static func parse(_ ref: String) -> [CustodyKey]? {
+        // Not a JSON array: nil, which the verifier reports as an edited link (the error itself says no more).
         guard let array = try? JSONSerialization.jsonObject(with: Data(ref.utf8)) as? [Any] else { return nil }
         var out: [CustodyKey] = []
         for v in array {
@@ -179,6 +180,7 @@ final class CustodyChain {
                     for (keys, t) in found where try append(kind, keys, time: t) { linked += 1 }
                     try db.execute("COMMIT")
                 } catch {
+                    // The batch's own error is the one thrown; a failed ROLLBACK leaves nothing committed either.
                     try? db.execute("ROLLBACK")
                     rewind(to: before)
                     throw error
@@ -254,6 +256,7 @@ extension StoreReader {
     /// work budget is spent (`next` or `nextTime` says where to go on).
     public func verifyCustody(from: Int64, to: Int64, after: Int64, afterTime: Int64? = nil, limit: Int) throws -> CustodyReport {
         try db.execute("BEGIN")
+        // Ends a read-only snapshot: nothing to lose if it fails, and the next BEGIN on this connection reports it.
         defer { try? db.execute("COMMIT") }
         let started = monotonicMilliseconds()
         let head = try db.prepare("SELECT seq, link FROM custody ORDER BY seq DESC LIMIT 1")
