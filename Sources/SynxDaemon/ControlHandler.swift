@@ -131,7 +131,7 @@ final class ControlHandler: @unchecked Sendable {
             }
             let limit = min(max(request.limit ?? 1000, 1), maxEventsPerResponse)
             do {
-                if reader == nil { reader = try StoreReader(path: handler.databasePath) }
+                if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
                 let rows = try reader!.events(meter: request.meter, kind: request.kind, since: (request.from ?? 0) * 1000, limit: limit)
                 return Response(status: .ok, events: rows.map {
                     EventRecord(meter: $0.meter, kind: $0.kind, startMicroseconds: $0.startMicroseconds,
@@ -149,7 +149,7 @@ final class ControlHandler: @unchecked Sendable {
             let from = request.from ?? Int64.min, to = request.to ?? Int64.max
             guard from <= to else { return .failure(.invalidRequest, "\"from\" is after \"to\"") }
             do {
-                if reader == nil { reader = try StoreReader(path: handler.databasePath) }
+                if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
                 let r = try reader!.verifyCustody(from: from, to: to, after: request.after ?? 0, afterTime: request.afterTime,
                                                   limit: maxLinksPerVerify)
                 return Response(status: .ok, verify: CustodyVerification(
@@ -170,7 +170,7 @@ final class ControlHandler: @unchecked Sendable {
             guard from <= to else { return .failure(.invalidRequest, "\"from\" is after \"to\"") }
             let limit = min(max(request.limit ?? 10_000, 1), maxSamplesPerResponse)
             do {
-                if reader == nil { reader = try StoreReader(path: handler.databasePath) }
+                if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
                 guard let unit = try reader!.unit(meter: meter, measurement: measurement) else {
                     return .failure(.noSuchMeasurement, "meter \"\(meter)\" has no stored measurement \"\(measurement)\"")
                 }

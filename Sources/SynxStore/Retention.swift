@@ -19,8 +19,8 @@ public struct Retention: Equatable, Sendable {
 
 extension SampleStore {
     /// Deletes what is older than the retention allows, relative to `now` (UTC ms), in short transactions (one
-    /// per series or tier), calling `progress` after each so a long first prune still shows the writer alive.
-    /// Returns the number of rows deleted.
+    /// per series or tier, one per cut for blocks), calling `progress` after each so a long first prune still
+    /// shows the writer alive. Returns the number of rows deleted (a block is one).
     ///
     /// Age is counted in time that passed, not in wall-clock readings: data stored before a forward step of the
     /// wall clock (a gateway that booted without a clock and was set by NTP years later) is older by the step
@@ -48,7 +48,7 @@ extension SampleStore {
         var deleted = 0
         /// Runs one delete in its own transaction; when its rows are chained (`chained`: their kind, and the range
         /// of link times), their links go in the same transaction and a `prune` link records their numbers.
-        func run(_ sql: String, _ binds: [Any], chained: (kind: CustodyKind, lo: Int64, hi: Int64)? = nil) throws {
+        func run(_ sql: String, _ binds: [Any], chained: (kind: CustodyKind, lo: Int64, hi: Int64)? = nil, counted: Bool = true) throws {
             let head = custody.head
             try db.execute("BEGIN IMMEDIATE")
             do {
@@ -65,7 +65,7 @@ extension SampleStore {
                     if let v = b as? Int64 { s.bind(Int32(i + 1), v) } else if let v = b as? String { s.bind(Int32(i + 1), v) }
                 }
                 _ = try s.step()
-                deleted += Int(sqlite3_changes(db.handle))
+                if counted { deleted += Int(sqlite3_changes(db.handle)) }
                 if !links.isEmpty {
                     let record = try db.prepare("INSERT INTO custody_prunes (at_ms, seqs) VALUES (?, ?)")
                     record.bind(1, now)
@@ -81,13 +81,35 @@ extension SampleStore {
                 throw error
             }
         }
+        // Whole blocks, cut by cut: a block goes when its last point is due; the cut's row when its last block is.
+        for (tier, days) in [("", r.samplesDays), ("3s", r.derived3sDays)] {
+            for (lo, hi) in ranges(days) ?? [] {
+                // Not the cut a compaction is still writing: its row must stay until its last block is in.
+                let cuts = try db.prepare("SELECT seq FROM block_cuts WHERE first_t < ? AND seq <> ? ORDER BY seq")
+                cuts.bind(1, hi)
+                cuts.bind(2, pendingCut?.seq ?? -1)
+                var seqs: [Int64] = []
+                while try cuts.step() { seqs.append(cuts.int(0)) }
+                for seq in seqs {
+                    let first = seq * SampleStore.maxSeries, next = (seq + 1) * SampleStore.maxSeries
+                    try run("""
+                        DELETE FROM sample_blocks WHERE id >= ? AND id < ? AND last_t >= ? AND last_t < ?
+                        AND id - ? IN (SELECT id FROM series WHERE tier = ?)
+                        """, [first, next, lo, hi, first, tier])
+                    try run("DELETE FROM block_cuts WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM sample_blocks WHERE id >= ? AND id < ?)",
+                            [seq, first, next], counted: false)
+                }
+            }
+        }
         if let spans = ranges(r.samplesDays) {
-            // Series by series, so every delete walks the (series, t) primary key.
-            let ids = try db.prepare("SELECT id FROM series")
-            var series: [Int64] = []
-            while try ids.step() { series.append(ids.int(0)) }
-            for id in series {
-                for (lo, hi) in spans { try run("DELETE FROM samples WHERE series = ? AND t >= ? AND t < ?", [id, lo, hi]) }
+            if try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'samples_v7'") > 0 {
+                // Not yet converted: series by series, so every delete walks the (series, t) primary key.
+                let ids = try db.prepare("SELECT id FROM series WHERE tier = ''")
+                var series: [Int64] = []
+                while try ids.step() { series.append(ids.int(0)) }
+                for id in series {
+                    for (lo, hi) in spans { try run("DELETE FROM samples_v7 WHERE series = ? AND t >= ? AND t < ?", [id, lo, hi]) }
+                }
             }
             for (lo, hi) in spans { try run("DELETE FROM clock_overlap WHERE kind = 'sample' AND t >= ? AND t < ?", [lo, hi]) }
         }

@@ -4,15 +4,18 @@ import Foundation
 /// The writing side of the time-series store: one connection, series ids cached, rows inserted in one
 /// transaction per batch. Not thread-safe: `StoreWriter` owns it on its own thread.
 ///
+/// Polled samples and the 3-s meter-derived tier go to the head: one `sample_head` row per commit, appended in
+/// time order, and `head` in memory. Compaction (`Compaction.swift`) moves the head into one compressed block
+/// per series every 10 minutes (`docs/design.md`, "The store").
+///
 /// Stored data is never overwritten. Time in a series only moves forward: a sample at or before the last
 /// stored time of its series (the wall clock stepped back), and an aggregate whose interval is already stored,
 /// go to `clock_overlap` with the whole row, beside what was stored first, and are counted (`overlapRows`).
 public final class SampleStore {
     let db: Connection
-    private let insertSample: Statement
+    private let insertHead: Statement
     private let insertSeries: Statement
     private let findSeries: Statement
-    private let lastSampleTime: Statement
     private let insertEvent: Statement
     private let insertAggregate: Statement
     private let insertDerived: Statement
@@ -21,9 +24,19 @@ public final class SampleStore {
     private let insertConfiguration: Statement
     /// The custody chain over what this store writes (`Custody.swift`).
     let custody: CustodyChain
-    private var seriesIDs: [SeriesKey: Int64] = [:]
+    /// The points committed since the last compaction; queries read it too (`StoreReader(path:head:)`).
+    public let head = StoreHead()
+    var seriesIDs: [SeriesKey: Int64] = [:]
     /// Per series, the latest time stored (loaded from the store at the series' first row).
-    private var lastTimes: [Int64: Int64] = [:]
+    var lastTimes: [Int64: Int64] = [:]
+    /// The last `sample_head` row committed (0: none).
+    var lastHeadID: Int64 = 0
+    /// The compaction under way, if one was started and not finished.
+    var pendingCut: PendingCut?
+    /// The 10-min window (UTC) of the last compaction, or of the store's opening.
+    var lastCutWindow: Int64
+    /// Whether rows of schema version 7 still wait to be moved into blocks.
+    var conversionPending: Bool
     /// Rows put aside in `clock_overlap` since the store was opened.
     public private(set) var overlapRows = 0
 
@@ -32,9 +45,11 @@ public final class SampleStore {
         var endMs: Int64
     }
 
-    private struct SeriesKey: Hashable {
+    struct SeriesKey: Hashable {
         var meter: String
         var measurement: String
+        /// '' for polled samples, '3s' for the 3-s meter-derived tier.
+        var tier: String
     }
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema. A store of an
@@ -44,10 +59,9 @@ public final class SampleStore {
         db = try Connection(path: path, readOnly: false)
         try Schema.configureWriter(db)
         try Schema.migrate(db)
-        insertSample = try db.prepare("INSERT INTO samples (series, t, value, quality) VALUES (?, ?, ?, ?)")
-        insertSeries = try db.prepare("INSERT INTO series (meter, measurement, unit) VALUES (?, ?, ?)")
-        findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ?")
-        lastSampleTime = try db.prepare("SELECT max(t) FROM samples WHERE series = ?")
+        insertHead = try db.prepare("INSERT INTO sample_head (rows, data) VALUES (?, ?)")
+        insertSeries = try db.prepare("INSERT INTO series (meter, measurement, unit, tier) VALUES (?, ?, ?, ?)")
+        findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ? AND tier = ?")
         insertEvent = try db.prepare("""
             INSERT INTO pq_events (meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase,
                                    per_phase, incomplete, resolution_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -67,6 +81,13 @@ public final class SampleStore {
             """)
         custody = try CustodyChain(db)
         try custody.chainRowsStoredBefore(progress: progress)
+        lastCutWindow = 0
+        conversionPending = try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'samples_v7'") > 0
+            || db.scalarInt("SELECT EXISTS (SELECT 1 FROM derived_aggregates WHERE tier = '3s')") > 0
+        // A head left from an earlier window (synxd was stopped, or died, before compacting it) is compacted at
+        // the writer's first round.
+        let oldest = try replayHead(progress: progress)
+        lastCutWindow = min(oldest, Int64(Date().timeIntervalSince1970 * 1000)) / SampleStore.window
     }
 
     /// The last link of the custody chain: its number and value (hex), or nil before the first.
@@ -75,13 +96,24 @@ public final class SampleStore {
     /// Writes `rows` and `records` in one transaction: all of them or none.
     public func insert(_ rows: [SampleRow], records: StoreRecords = StoreRecords()) throws {
         guard !rows.isEmpty || !records.isEmpty else { return }
-        let statements = [insertSample, insertSeries, findSeries, lastSampleTime, insertEvent, insertAggregate, insertDerived,
+        let statements = [insertHead, insertSeries, findSeries, insertEvent, insertAggregate, insertDerived,
                           insertOverlap, insertClockStep, insertConfiguration]
         let knownTimes = lastTimes, knownOverlap = overlapRows, knownHead = custody.head
+        var headRows: [HeadRow] = []
         try db.execute("BEGIN IMMEDIATE")
         do {
             var derivedIntervals = Set<DerivedInterval>()
-            for d in records.derived {
+            for d in records.derived where d.tier == "3s" {
+                // The 3-s tier is written every few seconds for every measurement: it goes to the head like samples.
+                let series = try seriesID(SeriesKey(meter: d.meter, measurement: d.measurement, tier: "3s"), unit: d.unit)
+                guard d.endMs > (try lastTime(series)) else {
+                    try putAside("derived", d.meter, d.measurement, d.endMs, d)
+                    continue
+                }
+                headRows.append(HeadRow(series: series, point: SeriesPoint(derived: d), hasCounts: true))
+                lastTimes[series] = d.endMs
+            }
+            for d in records.derived where d.tier != "3s" {
                 // A 10-min interval already chained stays as chained: a row that would join it later (an aggregator
                 // that restarted, a clock that stepped back) is kept aside instead.
                 if d.tier == "10min", !derivedIntervals.contains(DerivedInterval(meter: d.meter, endMs: d.endMs)),
@@ -161,21 +193,26 @@ public final class SampleStore {
                 try custody.append(.configuration, [.integer(sqlite3_last_insert_rowid(db.handle))], time: c.acceptedMs)
             }
             for row in rows {
-                let series = try seriesID(row)
-                let last = try lastTime(series)
-                guard row.time > last else {
+                let series = try seriesID(SeriesKey(meter: row.meter, measurement: row.measurement, tier: ""), unit: row.unit)
+                guard row.time > (try lastTime(series)) else {
                     try putAside("sample", row.meter, row.measurement, row.time, row)
                     continue
                 }
-                insertSample.bind(1, series)
-                insertSample.bind(2, row.time)
-                insertSample.bind(3, row.value)
-                insertSample.bind(4, Int64(row.quality.rawValue))
-                try insertSample.step()
-                insertSample.reset()
+                headRows.append(HeadRow(series: series, point: SeriesPoint(time: row.time, value: row.value,
+                                                                           flags: UInt8(row.quality.rawValue)), hasCounts: false))
                 lastTimes[series] = row.time
             }
+            var headID = lastHeadID
+            if !headRows.isEmpty {
+                insertHead.bind(1, Int64(headRows.count))
+                insertHead.bind(2, HeadBatch.encode(headRows))
+                try insertHead.step()
+                insertHead.reset()
+                headID = sqlite3_last_insert_rowid(db.handle)
+            }
             try db.execute("COMMIT")
+            lastHeadID = headID
+            head.append(headRows)
         } catch {
             // Every statement back to its start, whichever failed; the cached state as before the transaction.
             statements.forEach { $0.reset() }
@@ -203,34 +240,101 @@ public final class SampleStore {
         if kind != "sample" { try custody.append(.overlap, [.integer(sqlite3_last_insert_rowid(db.handle))], time: time) }
     }
 
-    /// The latest stored time of `series` (Int64.min if none).
-    private func lastTime(_ series: Int64) throws -> Int64 {
+    /// The latest stored time of `series` (Int64.min if none): in its blocks, or in rows of schema version 7
+    /// not yet converted. The head's are in `lastTimes` already (`replayHead`).
+    func lastTime(_ series: Int64) throws -> Int64 {
         if let t = lastTimes[series] { return t }
-        defer { lastSampleTime.reset() }
-        lastSampleTime.bind(1, series)
-        let t = try lastSampleTime.step() && lastSampleTime.double(0) != nil ? lastSampleTime.int(0) : Int64.min
+        let s = try db.prepare("SELECT last_t, tier, meter, measurement FROM series WHERE id = ?")
+        s.bind(1, series)
+        var t = Int64.min
+        if try s.step() {
+            if s.double(0) != nil { t = s.int(0) }
+            if conversionPending {
+                let old = s.text(1) == "3s"
+                    ? try db.prepare("SELECT max(end_ms) FROM derived_aggregates WHERE meter = ?1 AND measurement = ?2 AND tier = '3s'")
+                    : try db.prepare("SELECT max(t) FROM samples_v7 WHERE series = ?3")
+                if s.text(1) == "3s" { old.bind(1, s.text(2)); old.bind(2, s.text(3)) } else { old.bind(3, series) }
+                if try old.step(), old.double(0) != nil { t = max(t, old.int(0)) }
+            }
+        }
         lastTimes[series] = t
         return t
     }
 
-    private func seriesID(_ row: SampleRow) throws -> Int64 {
-        let key = SeriesKey(meter: row.meter, measurement: row.measurement)
+    /// The id of a series, created with `unit` if it is new. Ids stay below 2^24: a block's id holds one.
+    func seriesID(_ key: SeriesKey, unit: String) throws -> Int64 {
         if let id = seriesIDs[key] { return id }
         defer { findSeries.reset(); insertSeries.reset() }
-        findSeries.bind(1, row.meter)
-        findSeries.bind(2, row.measurement)
+        findSeries.bind(1, key.meter)
+        findSeries.bind(2, key.measurement)
+        findSeries.bind(3, key.tier)
         let id: Int64
         if try findSeries.step() {
             id = findSeries.int(0)
         } else {
-            insertSeries.bind(1, row.meter)
-            insertSeries.bind(2, row.measurement)
-            insertSeries.bind(3, row.unit)
+            insertSeries.bind(1, key.meter)
+            insertSeries.bind(2, key.measurement)
+            insertSeries.bind(3, unit)
+            insertSeries.bind(4, key.tier)
             try insertSeries.step()
             id = sqlite3_last_insert_rowid(db.handle)
+            guard id < SampleStore.maxSeries else {
+                throw StoreError(code: SQLITE_FULL, message: "more than \(SampleStore.maxSeries - 1) series")
+            }
         }
         seriesIDs[key] = id
         return id
+    }
+
+    /// Series ids stay below this (a block's id is its cut's number times it, plus the series).
+    static let maxSeries: Int64 = 1 << 24
+
+    /// Rebuilds `head` from `sample_head` at opening: every committed point not yet in a block (a compaction cut
+    /// short by a crash left some in both), in commit order. Returns the oldest point's time (Int64.max if none).
+    private func replayHead(progress: () -> Void) throws -> Int64 {
+        let s = try db.prepare("SELECT id, last_t FROM series")
+        var blockLast: [Int64: Int64] = [:]
+        while try s.step() { blockLast[s.int(0)] = s.double(1) == nil ? .min : s.int(1) }
+        let batches = try db.prepare("SELECT id, data FROM sample_head ORDER BY id")
+        var replayed = 0, oldest = Int64.max
+        while try batches.step() {
+            lastHeadID = batches.int(0)
+            let rows = try HeadBatch.decode(batches.blob(1)).filter { r in
+                r.point.time > max(blockLast[r.series] ?? .min, lastTimes[r.series] ?? .min)
+            }
+            for r in rows {
+                lastTimes[r.series] = r.point.time
+                oldest = min(oldest, r.point.time)
+            }
+            head.append(rows)
+            replayed += 1
+            if replayed % 1000 == 0 { progress() }
+        }
+        return oldest
+    }
+}
+
+extension SeriesPoint {
+    /// A 3-s aggregate as a point: its method and notes in the flags.
+    init(derived d: DerivedRow) {
+        var flags = UInt8(DerivedRow.methods.firstIndex(of: d.method) ?? 0)
+        for (bit, note) in DerivedRow.noteBits where d.notes.contains(note) { flags |= bit }
+        self.init(time: d.endMs, value: d.value, flags: flags, count: Int64(d.count), expected: Int64(d.expected))
+    }
+}
+
+extension DerivedRow {
+    /// The methods in the order a point's flags number them (bits 0–1).
+    static let methods: [DerivedMethod] = [.rms, .mean, .increase]
+    /// The notes a point's flags hold (bits 2–3).
+    static let noteBits: [(UInt8, String)] = [(0x04, "rollover"), (0x08, "reset")]
+
+    /// A 3-s aggregate read back from a point of its series.
+    init(meter: String, measurement: String, unit: String, point p: SeriesPoint) {
+        let method = DerivedRow.methods[min(Int(p.flags & 0x03), DerivedRow.methods.count - 1)]
+        self.init(meter: meter, measurement: measurement, unit: unit, tier: "3s", endMs: p.time, value: p.value ?? .nan,
+                  method: method, count: Int(p.count), expected: Int(p.expected),
+                  notes: DerivedRow.noteBits.filter { p.flags & $0.0 != 0 }.map(\.1))
     }
 }
 

@@ -120,6 +120,45 @@ enum Schema {
         ALTER TABLE clock_overlap_keyed RENAME TO clock_overlap;
         CREATE INDEX clock_overlap_by_t ON clock_overlap (t);
         """,
+        """
+        -- Time series as an append-only head plus compressed blocks (docs/design.md, "The store"). The rows of
+        -- version 7 stay in samples_v7 (and the 3-s tier in derived_aggregates) until the writer has moved them
+        -- into blocks, a few windows per transaction (SampleStore.convertStep).
+        ALTER TABLE samples RENAME TO samples_v7;
+        CREATE TABLE series_v8 (
+            id          INTEGER PRIMARY KEY,   -- below 2^24: a block's id is its cut's number * 2^24 + this
+            meter       TEXT NOT NULL,
+            measurement TEXT NOT NULL,
+            unit        TEXT NOT NULL,
+            tier        TEXT NOT NULL DEFAULT '',  -- '': polled samples; '3s': meter-derived 3-s aggregates
+            last_t      INTEGER,               -- the latest time in the series' blocks, UTC ms
+            UNIQUE (meter, measurement, tier)
+        );
+        INSERT INTO series_v8 (id, meter, measurement, unit) SELECT id, meter, measurement, unit FROM series;
+        DROP TABLE series;
+        ALTER TABLE series_v8 RENAME TO series;
+        CREATE INDEX derived_3s_v7 ON derived_aggregates (meter, measurement, end_ms) WHERE tier = '3s';  -- to convert
+        CREATE TABLE sample_head (             -- one row per commit: its points, not yet in blocks (HeadBatch)
+            id   INTEGER PRIMARY KEY,
+            rows INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE TABLE block_cuts (              -- one row per compaction: the times its blocks span
+            seq     INTEGER PRIMARY KEY,
+            first_t INTEGER NOT NULL,          -- UTC ms
+            last_t  INTEGER NOT NULL,
+            head_id INTEGER NOT NULL           -- the last head row it covers; -1: blocks converted from version 7
+        );
+        CREATE INDEX block_cuts_by_last_t ON block_cuts (last_t);
+        CREATE INDEX block_cuts_by_first_t ON block_cuts (first_t);
+        CREATE TABLE sample_blocks (           -- one series' points of one cut, compressed (SeriesBlockEncoder)
+            id      INTEGER PRIMARY KEY,       -- cut * 2^24 + series: a cut's blocks are appended in order
+            first_t INTEGER NOT NULL,
+            last_t  INTEGER NOT NULL,
+            count   INTEGER NOT NULL,
+            data    BLOB NOT NULL
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
@@ -130,6 +169,9 @@ enum Schema {
         guard version <= currentVersion else {
             throw StoreError(code: 0, message: "database schema version \(version) is newer than this synxd (\(currentVersion))")
         }
+        // Version 8 rebuilds `series`, which version 7's samples refer to: references must go unchecked while it
+        // runs (SQLite's "Making Other Kinds Of Table Schema Changes"). No table written since declares one.
+        try db.execute("PRAGMA foreign_keys = OFF")
         for step in version..<currentVersion {
             try db.execute("BEGIN IMMEDIATE")
             do {
@@ -144,10 +186,16 @@ enum Schema {
     }
 
     /// Settings every writer connection uses: WAL for concurrent readers, FULL sync so a committed batch
-    /// survives a power cut, not only a crash of synxd.
+    /// survives a power cut, not only a crash of synxd. The WAL is checkpointed every 1000 pages (SQLite's
+    /// default, 4 MB) and after each compaction, and cut back to `walSizeLimit` bytes when a checkpoint resets
+    /// it; a clean stop truncates it (`SampleStore.checkpoint`).
     static func configureWriter(_ db: Connection) throws {
         try db.execute("PRAGMA journal_mode = WAL")
         try db.execute("PRAGMA synchronous = FULL")
-        try db.execute("PRAGMA foreign_keys = ON")
+        try db.execute("PRAGMA wal_autocheckpoint = 1000")
+        try db.execute("PRAGMA journal_size_limit = \(walSizeLimit)")
     }
+
+    /// The size (bytes) a WAL is cut back to after a checkpoint.
+    static let walSizeLimit = 16 << 20
 }

@@ -55,6 +55,9 @@ public final class StoreWriter: @unchecked Sendable {
         self.maxQueuedRows = maxQueuedRows
     }
 
+    /// The store's head, for readers in this process (`StoreReader(path:head:)`).
+    public var head: StoreHead { store.head }
+
     /// Starts the writer thread.
     public func start() {
         let t = Thread { [weak self] in self?.run() }
@@ -123,24 +126,9 @@ public final class StoreWriter: @unchecked Sendable {
             condition.unlock()
             var failure = commitQueued()
             condition.lock()
-            if let retention, failure == nil, !stop, monotonicMilliseconds() >= nextPrune {
-                // Pruning runs between batches, outside the lock, in short transactions; between them what was
-                // queued meanwhile is committed at the batch interval, so a kill during a long prune loses no more
-                // than a kill at any other time.
-                nextPrune = monotonicMilliseconds() + 3_600_000
+            if failure == nil, !stop {
                 condition.unlock()
-                var lastCommit = monotonicMilliseconds()
-                do {
-                    try store.prune(retention, now: Int64(Date().timeIntervalSince1970 * 1000)) { [self] in
-                        if monotonicMilliseconds() - lastCommit >= Int64(batchInterval * 1000) {
-                            _ = commitQueued()
-                            lastCommit = monotonicMilliseconds()
-                        }
-                        condition.withLock { stats.lastRoundMonotonicMs = monotonicMilliseconds() }
-                    }
-                } catch {
-                    failure = "pruning: \(error)"
-                }
+                failure = maintain()
                 condition.lock()
                 if let failure { stats.lastError = failure }
                 stats.custodyHead = store.custodyHead
@@ -154,9 +142,46 @@ public final class StoreWriter: @unchecked Sendable {
                 condition.wait(milliseconds: Int64(min(batchInterval, 1) * 1000))
             }
         }
+        // A clean stop leaves the database alone on disk, the WAL checkpointed into it and truncated.
+        do { try store.checkpoint() } catch { stats.lastError = "checkpoint at stop: \(error)" }
         finished = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// The store's upkeep between batches, outside the lock: compaction when the wall clock entered a new 10-min
+    /// window, a slice (200 ms) of converting a version-7 store, retention once an hour. Each runs in short
+    /// transactions; between them what was queued meanwhile is committed at the batch interval, so a kill during
+    /// upkeep loses no more than a kill at any other time. Returns the failure.
+    private func maintain() -> String? {
+        var lastCommit = monotonicMilliseconds()
+        let between = { [self] in
+            if monotonicMilliseconds() - lastCommit >= Int64(batchInterval * 1000) {
+                _ = commitQueued()
+                lastCommit = monotonicMilliseconds()
+            }
+            condition.withLock { stats.lastRoundMonotonicMs = monotonicMilliseconds() }
+        }
+        do {
+            let now = wallClockNow()
+            if store.compactionDue(now: now) {
+                while try !store.compactStep(now: now) { between() }
+            }
+            if store.conversionPending {
+                let until = monotonicMilliseconds() + 200
+                while monotonicMilliseconds() < until, try !store.convertStep() { between() }
+            }
+        } catch {
+            return "compacting: \(error)"
+        }
+        guard let retention, monotonicMilliseconds() >= nextPrune else { return nil }
+        nextPrune = monotonicMilliseconds() + 3_600_000
+        do {
+            try store.prune(retention, now: wallClockNow(), progress: between)
+        } catch {
+            return "pruning: \(error)"
+        }
+        return nil
     }
 
     /// Takes what is queued and commits it, on the writer's thread outside the lock; a failed batch goes back to the
