@@ -72,6 +72,6 @@ let package = Package(
         .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
         .testTarget(name: "SynxDaemonTests", dependencies: ["SynxDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "SynxComtrade", "CSQLite"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "SynxComtrade", "SynxStore", "CSQLite"]),
     ]
 )

@@ -65,14 +65,14 @@ final class Harness {
 
     func output(_ name: String) -> String { (try? String(contentsOfFile: path(name), encoding: .utf8)) ?? "" }
 
-    /// Waits until `condition` holds, polling every 50 ms, or fails the test after `timeout` seconds.
+    /// Waits until `condition` holds, polling every `interval` seconds, or fails the test after `timeout` seconds.
     @discardableResult
-    func waitUntil(_ what: String, timeout: Double = 15, file: StaticString = #filePath, line: UInt = #line,
+    func waitUntil(_ what: String, timeout: Double = 15, interval: Double = 0.05, file: StaticString = #filePath, line: UInt = #line,
                    _ condition: () throws -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if (try? condition()) == true { return true }
-            usleep(50_000)
+            usleep(useconds_t(interval * 1e6))
         }
         XCTFail("timed out after \(timeout) s waiting for: \(what)", file: file, line: line)
         return false

@@ -1,6 +1,6 @@
-import CSQLite
 import Foundation
 import SynxControl
+import SynxStore
 import XCTest
 
 /// Bad configuration, a kill -9 during writes, and malformed control requests.
@@ -105,12 +105,12 @@ final class RobustnessEndToEndTests: XCTestCase {
 
         let db = h.path("state/synx.sqlite")
         XCTAssertEqual(try h.sqlite(db, "PRAGMA integrity_check"), "ok")
-        XCTAssertGreaterThanOrEqual(Int(try h.sqlite(db, "SELECT count(*) FROM samples"))!, committed)
+        XCTAssertGreaterThanOrEqual(try StoreReader(path: db).storedPointCount(), committed)
 
         // It starts again on the same store and goes on writing.
-        let before = Int(try h.sqlite(db, "SELECT count(*) FROM samples"))!
+        let before = try StoreReader(path: db).storedPointCount()
         try h.startDaemon(config: config)
-        h.waitUntil("new rows after restart") { Int(try h.sqlite(db, "SELECT count(*) FROM samples"))! > before }
+        h.waitUntil("new rows after restart") { try StoreReader(path: db).storedPointCount() > before }
     }
 
     func testControlSocket_validatesSizeFramingVersionAndCommand() throws {
@@ -175,20 +175,14 @@ final class RobustnessEndToEndTests: XCTestCase {
     func testControlUnderAbuse_slowAndNonReadingClientsAreDropped_memoryStaysBounded_rootAlwaysGetsStatus() throws {
         let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n")
         let config = h.daemonSection + h.tcpBus("lan", port: port) + h.meter("m1", bus: "lan", unit: 1)
-        var daemon = try h.startDaemon(config: config)
-        h.waitUntil("a row committed") { try h.status().store.committedRows > 0 }
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
-        // 30 000 samples of one series in the last three hours, written straight into the store.
+        // 30 000 samples of one series in the last three hours, written into the store before synxd starts.
         let db = h.path("state/synx.sqlite")
-        let series = try h.sqlite(db, "SELECT id FROM series WHERE meter = 'm1' AND measurement = 'voltage.l1n'")
+        try FileManager.default.createDirectory(atPath: h.path("state"), withIntermediateDirectories: true)
         let start = Int64(Date().timeIntervalSince1970 * 1000) - 3 * 3_600_000
-        var handle: OpaquePointer?
-        XCTAssertEqual(sqlite3_open(db, &handle), SQLITE_OK)
-        XCTAssertEqual(sqlite3_exec(handle, "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 29999) "
-            + "INSERT INTO samples (series, t, value, quality) SELECT \(series), \(start) + i * 300, 230 + i % 7, 0 FROM k", nil, nil, nil), SQLITE_OK)
-        sqlite3_close(handle)
-        daemon = try h.startDaemon(config: config)
+        try SampleStore(path: db).insert((0..<30_000).map {
+            SampleRow(meter: "m1", measurement: "voltage.l1n", unit: "V", time: start + Int64($0) * 300, value: Double(230 + $0 % 7), quality: .good)
+        })
+        let daemon = try h.startDaemon(config: config)
 
         // Pages: synxctl gets all 30 000 through responses of at most 20 000.
         let (code, out, err) = try h.synxctl(["query", "m1", "voltage.l1n", "--from", "4h", "--limit", "40000", "--format", "csv"])
