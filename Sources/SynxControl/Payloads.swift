@@ -8,12 +8,21 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
     public var uptimeSeconds: Double
     public var store: StoreStatus
     public var buses: [BusStatus]
+    /// The meters that are not online, in name order, at most `maxMetersInStatus` of them (the `meters` command
+    /// pages through all of them).
     public var meters: [MeterStatus]
+    /// How many meters are in each state (all of them).
+    public var metersByState: [String: Int]?
+    /// Meters not online that `meters` leaves out past its bound.
+    public var metersNotShown: Int?
     /// The last step of the wall clock since start, if any (absent from older daemons).
     public var lastClockStep: ClockStepStatus?
 
     public init(version: String, pid: Int32, startedAt: Int64, uptimeSeconds: Double, store: StoreStatus,
-                buses: [BusStatus], meters: [MeterStatus], lastClockStep: ClockStepStatus? = nil) {
+                buses: [BusStatus], meters: [MeterStatus], metersByState: [String: Int]? = nil, metersNotShown: Int? = nil,
+                lastClockStep: ClockStepStatus? = nil) {
+        self.metersByState = metersByState
+        self.metersNotShown = metersNotShown
         self.version = version
         self.pid = pid
         self.startedAt = startedAt

@@ -18,6 +18,10 @@ public let maxEventsPerResponse = 5_000
 /// Custody links one `verify` request re-walks, at most; a page also ends after 2 s of work, well inside the
 /// response deadline. A longer chain is verified in pages (`next`/`after`, then `nextTime`/`afterTime`).
 public let maxLinksPerVerify = 20_000
+/// At most this many meters in one `meters` page (a page of this many stays well under the response bound).
+public let maxMetersPerPage = 500
+/// `status` lists at most this many meters that are not online (it counts all of them by state).
+public let maxMetersInStatus = 50
 
 /// MESSAGE_ID of synxd's journal entry that publishes the custody chain's head (`verify` compares with it).
 public let custodyHeadMessageID = "1c98ccc21e274dcfae1ae131ad673bf9"
@@ -86,10 +90,13 @@ public struct Request: Codable, Equatable, Sendable {
     /// `verify`: the links are done; continue the look for rows without a link from this time, UTC ms (the
     /// previous page's `nextTime`).
     public var afterTime: Int64?
+    /// `meters`: the page starts after this many meters in name order (the previous page's `nextOffset`).
+    public var offset: Int?
 
     public init(command: Command, meter: String? = nil, measurement: String? = nil,
                 from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
-                event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, version: Int = protocolVersion) {
+                event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, offset: Int? = nil, version: Int = protocolVersion) {
+        self.offset = offset
         self.after = after
         self.afterTime = afterTime
         self.version = version
@@ -102,6 +109,19 @@ public struct Request: Codable, Equatable, Sendable {
         self.kind = kind
         self.tier = tier
         self.event = event
+    }
+}
+
+extension Request {
+    /// Every meter in name order, fetched page by page (`meters` with `offset`) through `send`.
+    public static func allMeters(_ send: (Request) throws -> Response) rethrows -> [MeterStatus] {
+        var out: [MeterStatus] = [], offset: Int? = 0
+        while let o = offset {
+            let page = try send(Request(command: .meters, offset: o))
+            out += page.meters ?? []
+            offset = page.nextOffset
+        }
+        return out
     }
 }
 
@@ -126,7 +146,10 @@ public struct Response: Codable, Equatable, Sendable {
     public var status: ResponseStatus
     public var message: String?
     public var daemon: DaemonStatus?
+    /// `meters`: one page of the meters, in name order.
     public var meters: [MeterStatus]?
+    /// `meters`: where the next page starts (`Request.offset`); absent on the last page.
+    public var nextOffset: Int?
     public var live: LiveValues?
     public var query: QueryResult?
     public var reload: ReloadResult?
@@ -138,7 +161,8 @@ public struct Response: Codable, Equatable, Sendable {
     public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
                 meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
                 reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil,
-                verify: CustodyVerification? = nil) {
+                verify: CustodyVerification? = nil, nextOffset: Int? = nil) {
+        self.nextOffset = nextOffset
         self.verify = verify
         self.version = protocolVersion
         self.status = status

@@ -99,7 +99,7 @@ final class ControlHandler: @unchecked Sendable {
                 handler.alerts?.raise(.test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])
                 handler.alerts?.clear(.test, key: "test", message: "test alert cleared")
                 return Response(status: .ok, message: "test alert raised and cleared through the journal")
-            case .meters: return Response(status: .ok, meters: handler.registry.meterStatuses())
+            case .meters: return handler.meters(request)
             case .live: return handler.live(request)
             case .query: return query(request)
             case .verify: return verify(request)
@@ -118,6 +118,7 @@ final class ControlHandler: @unchecked Sendable {
             }
             if let limit = request.limit, limit < 1 { return "\"limit\" must be at least 1" }
             if let after = request.after, after < 0 { return "\"after\" must be a link number (0 or more)" }
+            if let offset = request.offset, offset < 0 { return "\"offset\" must be 0 or more" }
             if let t = request.afterTime, !requestTimes.contains(t) { return "\"afterTime\" \(t) is not a time between 1970 and 9999 (UTC milliseconds)" }
             return nil
         }
@@ -198,15 +199,29 @@ final class ControlHandler: @unchecked Sendable {
         }
     }
 
+    /// A summary that stays small however many meters there are: counts by state and the meters that are not
+    /// online (at most `maxMetersInStatus`); `meters` pages through all of them.
     func status() -> Response {
         let s = writer.statistics
+        let all = registry.meterStatuses()
+        let troubled = all.filter { $0.state != .online }.sorted { $0.name < $1.name }
         return Response(status: .ok, daemon: DaemonStatus(
             version: ControlHandler.version, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
             uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
             store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
                                droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows,
                                custodyHead: s.custodyHead.map { "\($0.seq):\($0.link)" }),
-            buses: registry.busStatuses(), meters: registry.meterStatuses(), lastClockStep: registry.lastClockStep))
+            buses: registry.busStatuses(), meters: Array(troubled.prefix(maxMetersInStatus)),
+            metersByState: Dictionary(grouping: all, by: \.state.rawValue).mapValues(\.count),
+            metersNotShown: max(troubled.count - maxMetersInStatus, 0), lastClockStep: registry.lastClockStep))
+    }
+
+    /// One page of the meters in name order: `limit` (at most `maxMetersPerPage`) after `offset`.
+    func meters(_ request: Request) -> Response {
+        let all = registry.meterStatuses().sorted { $0.name < $1.name }
+        let offset = min(request.offset ?? 0, all.count), limit = min(max(request.limit ?? maxMetersPerPage, 1), maxMetersPerPage)
+        let end = offset + min(limit, all.count - offset)
+        return Response(status: .ok, meters: Array(all[offset..<end]), nextOffset: end < all.count ? end : nil)
     }
 
     func reload(requestedBy: String) -> Response {

@@ -44,13 +44,15 @@ public final class StoreReader {
             cuts.bind(1, from)
             cuts.bind(2, to)
             let block = try db.prepare("SELECT data FROM sample_blocks WHERE id = ?")
-            while try cuts.step() {
+            while series >= 0, try cuts.step() {
                 block.bind(1, cuts.int(0) * SampleStore.maxSeries + series)
                 if try block.step() { out += try SeriesBlockDecoder.decode(block.blob(0)).filter(inRange) }
                 block.reset()
             }
             let fresh = { (p: SeriesPoint) in p.time > blockLast && inRange(p) }
-            if let memory {
+            if series < 0 {
+                // No series yet: only rows of version 7 not yet converted.
+            } else if let memory {
                 for run in memory { out += try SeriesBlockDecoder.decode(run).filter(fresh) }
             } else {
                 let batches = try db.prepare("SELECT data FROM sample_head ORDER BY id")

@@ -66,9 +66,26 @@ enum Renderer {
                                            String($0.strayFrames ?? 0),
                                            String(format: "%.1f", $0.pollLatenessP99Ms), String(format: "%.1f", $0.pollJitterP99Ms),
                                            $0.lastError ?? "-"] }).render(format)
-        if format == .table { out += "\n" }
+        if format == .table {
+            out += "\nmeters: " + meterCounts(s) + "\n"
+            if s.meters.isEmpty { return out }
+            out += "\n"
+        }
         out += meters(s.meters, format: format)
+        if format == .table, let more = s.metersNotShown, more > 0 {
+            out += "… and \(more) more not online (synxctl meters lists every meter)\n"
+        }
         return out
+    }
+
+    /// `N (a online, b offline, …)`, states in a fixed order.
+    private static func meterCounts(_ s: DaemonStatus) -> String {
+        let counts = s.metersByState ?? [:]
+        let total = counts.values.reduce(0, +)
+        let order = ["online", "degraded", "offline", "unknown"]
+        let parts = counts.sorted { (order.firstIndex(of: $0.key) ?? order.count, $0.key) < (order.firstIndex(of: $1.key) ?? order.count, $1.key) }
+            .map { "\($0.value) \($0.key)" }
+        return "\(total)" + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
     }
 
     static func meters(_ list: [MeterStatus], format: OutputFormat) -> String {

@@ -45,7 +45,9 @@ struct Synxctl: ParsableCommand {
 
 extension Synxctl {
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Daemon uptime, store, and the state of every bus and meter.")
+        static let configuration = CommandConfiguration(
+            abstract: "Daemon uptime, store, every bus, the meters counted by state, and those that are not online.",
+            discussion: "Lists at most 50 meters that are not online; `synxctl meters` lists every meter.")
         @OptionGroup var options: CommonOptions
 
         func run() throws {
@@ -126,8 +128,7 @@ extension Synxctl {
         @OptionGroup var options: CommonOptions
 
         func run() throws {
-            let r = try options.send(Request(command: .meters))
-            print(Renderer.meters(r.meters ?? [], format: try options.outputFormat()), terminator: "")
+            print(Renderer.meters(try Request.allMeters(options.send), format: try options.outputFormat()), terminator: "")
         }
     }
 
@@ -140,7 +141,7 @@ extension Synxctl {
         func run() throws {
             let format = try options.outputFormat()
             try redraw(every: follow ? 1 : nil) {
-                let names = meters.isEmpty ? (try options.send(Request(command: .meters)).meters ?? []).map(\.name) : meters
+                let names = meters.isEmpty ? try Request.allMeters(options.send).map(\.name) : meters
                 return Renderer.live(try names.map { try options.send(Request(command: .live, meter: $0)).live! }, format: format)
             }
         }

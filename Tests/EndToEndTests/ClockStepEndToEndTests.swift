@@ -47,11 +47,11 @@ final class ClockStepEndToEndTests: XCTestCase {
             "FAKETIME_SHARED": "/synx-none-sem /synx-none-shm",
         ])
         h.waitUntil("three polls of every meter", file: file, line: line) {
-            try h.status().meters.allSatisfy { $0.polls >= 3 && $0.state == .online }
+            try h.meters().allSatisfy { $0.polls >= 3 && $0.state == .online }
         }
         h.waitUntil("rows committed", file: file, line: line) { try rows().values.allSatisfy { $0.count >= 2 } }
         let before = try rows()
-        let pollsBefore = Dictionary(uniqueKeysWithValues: try h.status().meters.map { ($0.name, $0.polls) })
+        let pollsBefore = Dictionary(uniqueKeysWithValues: try h.meters().map { ($0.name, $0.polls) })
 
         try "\(seconds >= 0 ? "+" : "")\(seconds)\n".write(toFile: offset, atomically: true, encoding: .utf8)
         h.waitUntil("the step reported in status", file: file, line: line) { try h.status().lastClockStep != nil }
@@ -60,7 +60,7 @@ final class ClockStepEndToEndTests: XCTestCase {
         // Every meter keeps its cadence across the step: five more polls each, within 8 s.
         let stepSeen = Date()
         h.waitUntil("every meter polled on after the step", timeout: 8, file: file, line: line) {
-            try h.status().meters.allSatisfy { $0.polls >= (pollsBefore[$0.name] ?? 0) + 6 }
+            try h.meters().allSatisfy { $0.polls >= (pollsBefore[$0.name] ?? 0) + 6 }
         }
         XCTAssertLessThan(Date().timeIntervalSince(stepSeen), 8, file: file, line: line)
         let status = try h.status()

@@ -182,7 +182,10 @@ final class Harness {
 
     func status() throws -> DaemonStatus { try request(Request(command: .status)).daemon! }
 
-    func meter(_ name: String) throws -> MeterStatus { try status().meters.first { $0.name == name }! }
+    /// Every meter, through the `meters` command's pages.
+    func meters() throws -> [MeterStatus] { try Request.allMeters(request) }
+
+    func meter(_ name: String) throws -> MeterStatus { try meters().first { $0.name == name }! }
 
     /// Runs a binary to completion and returns exit code, stdout and stderr.
     func run(_ executable: String, _ arguments: [String], timeout: Double = 30) throws -> (Int32, String, String) {

@@ -108,7 +108,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
                 + h.meter("s\(unit)", bus: "one-at-a-time", unit: unit, profile: "one", extra: "poll_interval_ms = 500\n")
         }
         try h.startDaemon(config: config)
-        h.waitUntil("every meter polled", timeout: 20) { try h.status().meters.allSatisfy { $0.polls > 0 } }
+        h.waitUntil("every meter polled", timeout: 20) { try h.meters().allSatisfy { $0.polls > 0 } }
         let t1 = midSlot(after: now() + 1000, intervalMs: 500)
         let t2 = t1 + 10_000
         h.waitUntil("10 s of polls", timeout: 20) { now() >= t2 + 500 }

@@ -86,7 +86,7 @@ final class JournalEndToEndTests: XCTestCase {
         h.waitUntil("the faults over, every meter online, no meter alert active", timeout: 30) {
             guard Date() > simulatorStart.addingTimeInterval(9.5),
                   let list = try? h.request(Request(command: .alerts)).alerts else { return false }
-            return (try? h.status().meters.allSatisfy { $0.state == .online }) == true
+            return (try? h.meters().allSatisfy { $0.state == .online }) == true
                 && !list.contains { $0.kind == "meter_offline" && $0.active }
         }
         h.waitUntil("the held-back cleared entries written", timeout: 15) { Date() > simulatorStart.addingTimeInterval(15) }

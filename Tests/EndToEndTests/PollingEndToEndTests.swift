@@ -37,7 +37,7 @@ final class PollingEndToEndTests: XCTestCase {
             + h.meter("feeder-a", bus: "rs485", unit: 2, profile: "eastron-sdm630", extra: slow)
             + h.meter("feeder-b", bus: "rs485", unit: 3, profile: "sunspec", extra: slow))
         let meters = ["incomer": "1", "pv-inverter": "4", "feeder-a": "2", "feeder-b": "3"]
-        h.waitUntil("all meters online") { try h.status().meters.allSatisfy { $0.state == .online } }
+        h.waitUntil("all meters online") { try h.meters().allSatisfy { $0.state == .online } }
         let served = try h.simulatorValues()
         // Slow registers (energy) come with the polls that include them; wait until each meter has had one.
         h.waitUntil("every served measurement in the live table") {
@@ -108,9 +108,9 @@ final class PollingEndToEndTests: XCTestCase {
         XCTAssertTrue(m3.lastError?.contains("unit 3") == true && m3.lastError?.contains("timeout") == true, m3.lastError ?? "-")
 
         // Meters behind the same gateway keep their 1 s rate while m3 times out.
-        let before = try h.status().meters
+        let before = try h.meters()
         Thread.sleep(forTimeInterval: 3)  // a measuring window, not a synchronisation
-        let after = try h.status().meters
+        let after = try h.meters()
         for name in ["m1", "m2"] {
             let polls = after.first { $0.name == name }!.polls - before.first { $0.name == name }!.polls
             XCTAssertGreaterThanOrEqual(polls, 2, "\(name) polled \(polls) times in 3 s")
@@ -118,6 +118,22 @@ final class PollingEndToEndTests: XCTestCase {
         }
         let (_, out, _) = try h.synxctl(["status"])
         XCTAssertTrue(out.contains("m3") && out.contains("offline") && out.contains("timeout"), out)
+        // The summary counts every meter and lists only the one that is not online; `meters` pages through all.
+        XCTAssertTrue(out.contains("\nmeters: 3 (2 online, 1 offline)\n"), out)
+        XCTAssertFalse(out.contains("m1 "), out)
+        let summary = try h.status()
+        XCTAssertEqual(summary.metersByState, ["online": 2, "offline": 1])
+        XCTAssertEqual(summary.meters.map(\.name), ["m3"])
+        XCTAssertEqual(summary.metersNotShown, 0)
+        let first = try h.request(Request(command: .meters, limit: 2))
+        XCTAssertEqual(first.meters?.map(\.name), ["m1", "m2"])
+        XCTAssertEqual(first.nextOffset, 2)
+        let last = try h.request(Request(command: .meters, limit: 2, offset: 2))
+        XCTAssertEqual(last.meters?.map(\.name), ["m3"])
+        XCTAssertNil(last.nextOffset)
+        XCTAssertEqual(try h.request(Request(command: .meters, offset: -1)).status, .invalidRequest)
+        let (_, all, _) = try h.synxctl(["meters", "--format", "csv"])
+        XCTAssertEqual(all.split(separator: "\n").dropFirst().map { String($0.prefix(3)) }, ["m1,", "m2,", "m3,"], all)
 
         h.waitUntil("m3 back online", timeout: 30) { try h.meter("m3").state == .online }
         h.waitUntil("the log says so") { h.output("synxd.err").contains("meter m3 back online") }

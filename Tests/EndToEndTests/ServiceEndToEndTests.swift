@@ -141,7 +141,7 @@ final class ServiceEndToEndTests: XCTestCase {
         kill(daemon.processIdentifier, SIGHUP)
         usleep(300_000)
         XCTAssertTrue(daemon.isRunning)
-        let names = try h.status().meters.map(\.name)
+        let names = try h.meters().map(\.name)
         XCTAssertEqual(names.sorted(), ["feeder", "incomer"])
         h.waitUntil("the log tells the reload was rejected") { h.output("synxd.err").contains("reload rejected") }
     }

@@ -16,8 +16,10 @@ Kill moments, in turn:
   early    0.2..0.3 real s after synxd was started (opening the store, starting its threads)
   tick     0..2 s after a UTC 10-min boundary, when both 10-min tiers (and 3-s, and every 12th the 2-h) close
   prune    during retention pruning: before the start, stale rows (older than the retention, of series of
-           their own and of a meter named `stale-fill`) are put into samples, derived_aggregates and
-           pq_aggregates; the kill comes when a random share (10..90 %) of them is gone
+           their own and of a meter named `stale-fill`) are put in as synxd stores them: samples and 3-s
+           aggregates as a head batch (sample_head, Tests/peers/synx_store.py; synxd compacts them into blocks
+           at its first round), Class A 150/180-cycle aggregates into pq_aggregates; the kill comes when a
+           random share (10..90 %) of them is gone
 
 Checks after each kill: `sqlite3 DB 'PRAGMA integrity_check'` says ok; every row a reader saw committed just
 before the kill is still there; synxd's own count of committed rows (status, just before the kill) is no more
@@ -28,6 +30,9 @@ before it; no meter-derived aggregate is off its UTC grid or counts more values 
 no Class A aggregate overlaps another of its meter and tier (but for the label of a block tagged from a 10-min
 tick) or counts more constituents than its interval holds; nothing was kept aside as a repeated aggregate
 (clock_overlap); a last start prunes every stale row left by a killed prune.
+
+The samples and the 3-s tier are read through Tests/peers/synx_store.py (schema 8: blocks plus the head's points
+after each series' last_t), as synxd's StoreReader reads them.
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import synx_store  # noqa: E402
 from campaign import Campaign, CampaignError, control, log, wait_until  # noqa: E402
 
 POLL_MS = 1000
@@ -98,44 +104,59 @@ def reader(db: str) -> sqlite3.Connection:
 
 
 def polled_series(db: str) -> dict[str, int]:
-    """Series id of each polled meter's voltage.l1n."""
+    """Series id of each polled meter's voltage.l1n (its samples: tier '', not its 3-s aggregates)."""
     with reader(db) as c:
-        rows = c.execute("SELECT meter, id FROM series WHERE measurement = 'voltage.l1n' AND meter IN (%s)"
+        rows = c.execute("SELECT meter, id FROM series WHERE measurement = 'voltage.l1n' AND tier = '' AND meter IN (%s)"
                          % ",".join("?" * len(POLLED)), POLLED).fetchall()
     return dict(rows)
 
 
 def stale_counts(db: str) -> tuple[int, int, int]:
+    """Stale rows left: (samples, meter-derived aggregates, Class A aggregates), in one snapshot. The 3-s
+    aggregates are points of the meter's '3s' series, plus any rows in derived_aggregates (not yet converted)."""
     with reader(db) as c:
-        samples = c.execute("SELECT count(*) FROM samples WHERE series IN (SELECT id FROM series WHERE meter = ?)",
-                            (STALE,)).fetchone()[0]
-        derived = c.execute("SELECT count(*) FROM derived_aggregates WHERE meter = ?", (STALE,)).fetchone()[0]
+        c.execute("BEGIN")
+        samples = synx_store.point_count(c, "SELECT id FROM series WHERE meter = ? AND tier = ''", (STALE,))
+        derived = (synx_store.point_count(c, "SELECT id FROM series WHERE meter = ? AND tier = '3s'", (STALE,))
+                   + c.execute("SELECT count(*) FROM derived_aggregates WHERE meter = ?", (STALE,)).fetchone()[0])
         classa = c.execute("SELECT count(*) FROM pq_aggregates WHERE meter = ?", (STALE,)).fetchone()[0]
+        c.execute("COMMIT")
     return samples, derived, classa
 
 
 def campaign_rows(db: str) -> int:
     """Rows synxd stored: samples (but the stale ones) and rows kept aside as repeats."""
     with reader(db) as c:
-        return (c.execute("SELECT count(*) FROM samples WHERE series NOT IN (SELECT id FROM series WHERE meter = ?)",
-                          (STALE,)).fetchone()[0]
-                + c.execute("SELECT count(*) FROM clock_overlap WHERE kind = 'sample'").fetchone()[0])
+        c.execute("BEGIN")
+        n = (synx_store.point_count(c, "SELECT id FROM series WHERE tier = '' AND meter <> ?", (STALE,))
+             + c.execute("SELECT count(*) FROM clock_overlap WHERE kind = 'sample'").fetchone()[0])
+        c.execute("COMMIT")
+    return n
 
 
 def put_stale_rows(db: str, now_ms: int, series: int, per_series: int) -> int:
-    """Rows two days old (retention: one day), for the next start's prune to delete; how many."""
+    """Rows two days old (retention: one day), for the next start's prune to delete; how many.
+
+    Samples and 3-s aggregates go in as one head batch (sample_head), the way synxd commits them. Each call
+    uses series of its own: a series never takes a point at or before its latest (`last_t` stays when retention
+    deletes the blocks), so a second fill of the same series would be dropped at synxd's replay."""
     old = now_ms - 2 * 86_400_000
+    fill = f"f{now_ms}"
+    head: list[tuple] = []
     with sqlite3.connect(db, timeout=30) as c:
         for i in range(series):
-            c.execute("INSERT OR IGNORE INTO series (meter, measurement, unit) VALUES (?, ?, 'V')", (STALE, f"x{i}"))
-            sid = c.execute("SELECT id FROM series WHERE meter = ? AND measurement = ?", (STALE, f"x{i}")).fetchone()[0]
-            c.execute("WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < ?) "
-                      "INSERT OR IGNORE INTO samples (series, t, value, quality) SELECT ?, ? - i * 1000, 230, 0 FROM k",
-                      (per_series - 1, sid, old))
-        c.execute("WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < ?) "
-                  "INSERT OR IGNORE INTO derived_aggregates (meter, measurement, tier, end_ms, value, method, count, expected, notes) "
-                  "SELECT ?, 'voltage.l1n', '3s', ? - i * 3000, 230, 'rms', 3, 3, '' FROM k",
-                  (per_series - 1, STALE, old - old % 3000))
+            c.execute("INSERT OR IGNORE INTO series (meter, measurement, unit, tier) VALUES (?, ?, 'V', '')",
+                      (STALE, f"{fill}.x{i}"))
+            sid = c.execute("SELECT id FROM series WHERE meter = ? AND measurement = ? AND tier = ''",
+                            (STALE, f"{fill}.x{i}")).fetchone()[0]
+            head += [(sid, old - k * 1000, 230.0, 0) for k in range(per_series - 1, -1, -1)]
+        c.execute("INSERT OR IGNORE INTO series (meter, measurement, unit, tier) VALUES (?, ?, 'V', '3s')",
+                  (STALE, f"{fill}.voltage.l1n"))
+        sid = c.execute("SELECT id FROM series WHERE meter = ? AND measurement = ? AND tier = '3s'",
+                        (STALE, f"{fill}.voltage.l1n")).fetchone()[0]
+        # method rms (flags 0), count 3 of 3 expected, no notes
+        head += [(sid, old - old % 3000 - k * 3000, 230.0, 0, 3, 3) for k in range(per_series - 1, -1, -1)]
+        synx_store.append_head(c, head)
         c.execute("WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < ?) "
                   "INSERT OR IGNORE INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, \"values\") "
                   "SELECT ?, '150/180-cycle', ? - i * 3000, ? - i * 3000 - 3000, 15, 0, '', NULL FROM k",
@@ -145,12 +166,9 @@ def put_stale_rows(db: str, now_ms: int, series: int, per_series: int) -> int:
 
 def snapshot(db: str, ids: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Per polled meter: (rows, latest t) a reader sees committed now."""
-    out = {}
     with reader(db) as c:
-        for m, sid in ids.items():
-            n, t = c.execute("SELECT count(*), max(t) FROM samples WHERE series = ?", (sid,)).fetchone()
-            out[m] = (n, t or 0)
-    return out
+        stats = synx_store.series_stats(c, ids.values())
+    return {m: (stats[sid][0], stats[sid][1] or 0) for m, sid in ids.items()}
 
 
 LIBFAKETIME_FAILURE = "libfaketime: In ft_shm_init(), sem_open failed"
@@ -292,9 +310,10 @@ def main() -> int:
         if snap:
             after = snapshot(db, polled_series(db))
             with reader(db) as conn:
+                stored = synx_store.points_of_series(conn, polled_series(db).values())
                 for m, (n, t) in snap.items():
                     sid = polled_series(db)[m]
-                    kept = conn.execute("SELECT count(*) FROM samples WHERE series = ? AND t <= ?", (sid, t)).fetchone()[0]
+                    kept = sum(1 for p in stored[sid] if p[0] <= t)
                     if kept < n:
                         problems.append(f"{m}: {n - kept} of {n} rows seen committed before the kill are gone")
                     loss = kill_ms - after[m][1]
@@ -336,9 +355,10 @@ def main() -> int:
     gap_problems = []
     longest_gap = 0.0
     with reader(db) as conn:
+        conn.execute("BEGIN")                   # one snapshot for every read below
+        polled = synx_store.points_of_series(conn, polled_series(db).values())
         for m, sid in polled_series(db).items():
-            times = [t for (t,) in conn.execute("SELECT t FROM samples WHERE series = ? AND t >= ? AND t <= ? ORDER BY t",
-                                                (sid, campaign_start_ms, end_ms))]
+            times = [p[0] for p in polled[sid] if campaign_start_ms <= p[0] <= end_ms]
             for t0, t1 in zip(times, times[1:]):
                 if t1 - t0 <= 1.5 * POLL_MS:
                     continue
@@ -350,16 +370,21 @@ def main() -> int:
                 else:
                     longest_gap = max(longest_gap, spanned[0] - t0)
         # Aggregates.
+        # The 3-s tier is in series of its own (tier '3s'); derived_aggregates holds 10-min and 2-h (and 3-s rows of
+        # a version-7 store not yet converted).
         derived = conn.execute("SELECT meter, measurement, tier, end_ms, count, expected FROM derived_aggregates WHERE meter <> ?",
                                (STALE,)).fetchall()
+        three_s = dict(((sid, (meter, measurement)) for sid, meter, measurement in conn.execute(
+            "SELECT id, meter, measurement FROM series WHERE tier = '3s' AND meter <> ?", (STALE,))))
+        for sid, points in synx_store.points_of_series(conn, three_s).items():
+            derived += [(three_s[sid][0], three_s[sid][1], "3s", p[0], *(p[3:5] or (0, 0))) for p in points]
         off_grid = [r for r in derived if r[3] % DERIVED_TIERS.get(r[2], 1)]
         # An interval holds at most one poll per poll interval (slow registers too: the first poll after a start
         # reads them off their grid, so a 3-s interval may hold 2 with 1 expected; counted apart).
         overfull = [r for r in derived if r[4] > max(r[5], DERIVED_TIERS.get(r[2], 0) // POLL_MS)]
         above_expected = [r for r in derived if r[4] > r[5] and r not in overfull]
-        early = conn.execute("SELECT count(*) FROM samples WHERE series IN (%s) AND t %% ? >= ? AND t >= ?"
-                             % ",".join(str(i) for i in polled_series(db).values()),
-                             (POLL_MS, POLL_MS - 10, campaign_start_ms)).fetchone()[0]
+        early = sum(1 for points in polled.values() for p in points
+                    if p[0] % POLL_MS >= POLL_MS - 10 and p[0] >= campaign_start_ms)
         derived_by_tier = {t: sum(1 for r in derived if r[2] == t) for t in DERIVED_TIERS}
         classa = conn.execute("SELECT meter, tier, end_ms, start_ms, count, invalid_count FROM pq_aggregates WHERE meter <> ? "
                               "ORDER BY meter, tier, end_ms", (STALE,)).fetchall()
@@ -387,7 +412,8 @@ def main() -> int:
             if tier == "10-min" and end % 600_000 or tier == "2-h" and end % 7_200_000:
                 overlaps.append(f"{meter} {tier} ending {end}: off the UTC grid")
         kept_aside = dict(conn.execute("SELECT kind, count(*) FROM clock_overlap GROUP BY kind").fetchall())
-        total_samples = conn.execute("SELECT count(*) FROM samples").fetchone()[0]
+        total_samples = synx_store.point_count(conn, "SELECT id FROM series WHERE tier = ''")
+        conn.execute("COMMIT")
     final_integrity = integrity(db)
 
     fake_minutes = (end_ms - campaign_start_ms) / 60000

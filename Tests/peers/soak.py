@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import synx_store  # noqa: E402
 from campaign import (Campaign, CampaignError, log, percentile, proc_figures, slope_per_minute,  # noqa: E402
                       wait_until)
 
@@ -268,10 +269,9 @@ def main() -> int:
     early = 0
     wrong_sunspec = []
     db = sqlite3.connect(f"file:{c.database}?mode=ro", uri=True)
+    lo, hi = int(w0 * 1000) - POLL_MS, int(w1 * 1000) + POLL_MS
     for m in meters:
-        sid = db.execute("SELECT id FROM series WHERE meter = ? AND measurement = 'voltage.l1n'", (m.name,)).fetchone()
-        rows = db.execute("SELECT t, quality, value FROM samples WHERE series = ? AND t >= ? AND t < ?",
-                          (sid[0] if sid else -1, int(w0 * 1000) - POLL_MS, int(w1 * 1000) + POLL_MS)).fetchall()
+        rows = [(t, q, v) for t, v, q, *_ in synx_store.series_points(db, m.name, "voltage.l1n") if lo <= t < hi]
         by_slot: dict[int, int] = {}
         doubled: dict[int, int] = {}
         for t, q, v in rows:
@@ -305,10 +305,8 @@ def main() -> int:
     freq_wrong = []
     for m in meters:
         if m.kind == "sunspec":
-            sid = db.execute("SELECT id FROM series WHERE meter = ? AND measurement = 'frequency'", (m.name,)).fetchone()
-            if sid:
-                freq_wrong += [(m.name, t, v) for t, v in db.execute(
-                    "SELECT t, value FROM samples WHERE series = ? AND quality = 0 AND abs(value - 50.0) > 0.01", sid)]
+            freq_wrong += [(m.name, t, v) for t, v, q, *_ in synx_store.series_points(db, m.name, "frequency")
+                           if q == 0 and abs(v - 50.0) > 0.01]
     db.close()
     worst.sort()
     coverage = healthy_good / healthy_slots if healthy_slots else 0

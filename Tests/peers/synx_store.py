@@ -270,8 +270,9 @@ def block_has_counts(blob: bytes) -> bool:
 # ---------------------------------------------------------------------------------------------------------------
 # Head batches
 
-def decode_head(blob: bytes) -> list[HeadRow]:
-    """The rows of a `sample_head.data` blob, in order; raises CorruptBlob where the Swift decoder throws."""
+def decode_head(blob: bytes, only: Optional[set] = None) -> list[HeadRow]:
+    """The rows of a `sample_head.data` blob, in order; raises CorruptBlob where the Swift decoder throws.
+    `only`: return just the rows of these series ids (the others are still walked, and checked)."""
     blob = bytes(blob)
     if not blob or blob[0] != 1:
         raise CorruptBlob("head batch header")
@@ -280,18 +281,22 @@ def decode_head(blob: bytes) -> list[HeadRow]:
     unpack_from = struct.unpack_from
     while offset < size:
         series, offset = read_leb128(blob, offset)
+        series = to_int64(series)
         dt, offset = read_leb128(blob, offset)
         t = to_int64(t + unzigzag(dt))
         if offset >= size:
             raise CorruptBlob("head batch: ends early")
         flags = blob[offset]
         offset += 1
+        wanted = only is None or series in only
         value = None
         if not flags & 0x80:
             width = 4 if flags & 0x20 else 8
             if offset + width > size:
                 raise CorruptBlob("head batch: ends early")
-            if width == 4:
+            if not wanted:
+                pass
+            elif width == 4:
                 value = bits_double(float32_to_double_bits(unpack_from("<I", blob, offset)[0]))
             else:
                 value = unpack_from("<d", blob, offset)[0]
@@ -302,7 +307,48 @@ def decode_head(blob: bytes) -> list[HeadRow]:
             c, offset = read_leb128(blob, offset)
             e, offset = read_leb128(blob, offset)
             count, expected = unzigzag(c), unzigzag(e)
-        out.append(HeadRow(to_int64(series), Point(t, value, flags & 0x1F, count, expected), has_counts))
+        if wanted:
+            out.append(HeadRow(series, Point(t, value, flags & 0x1F, count, expected), has_counts))
+    return out
+
+
+def scan_head(blob: bytes) -> list[tuple[int, int]]:
+    """(series, t) of each row of a head batch, without decoding values: for counting. Raises CorruptBlob where
+    `decode_head` does."""
+    blob = bytes(blob)
+    if not blob or blob[0] != 1:
+        raise CorruptBlob("head batch header")
+    offset, t, size = 1, 0, len(blob)
+    out: list[tuple[int, int]] = []
+    append = out.append
+    while offset < size:
+        series = blob[offset]
+        if series < 0x80:
+            offset += 1
+        else:
+            series, offset = read_leb128(blob, offset)
+            if series >> 63:
+                series -= 1 << 64
+        dt = blob[offset] if offset < size else 0x80
+        if dt < 0x80:
+            offset += 1
+        else:
+            dt, offset = read_leb128(blob, offset)
+        t += (dt >> 1) ^ -(dt & 1)
+        if not INT64_MIN <= t < -INT64_MIN:
+            t = to_int64(t)
+        if offset >= size:
+            raise CorruptBlob("head batch: ends early")
+        flags = blob[offset]
+        offset += 1
+        if not flags & 0x80:
+            offset += 4 if flags & 0x20 else 8
+            if offset > size:
+                raise CorruptBlob("head batch: ends early")
+        if flags & 0x40:
+            _, offset = read_leb128(blob, offset)
+            _, offset = read_leb128(blob, offset)
+        append((series, t))
     return out
 
 
@@ -402,8 +448,8 @@ def points_of_series(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, 
                     counts = block_has_counts(row[0])
                     out[sid] += [_as_tuple(p, counts) for p in decode_block(row[0])]
         for (data,) in conn.execute("SELECT data FROM sample_head ORDER BY id"):
-            for r in decode_head(data):
-                if r.series in out and r.point.t > last[r.series]:
+            for r in decode_head(data, only=out.keys()):
+                if r.point.t > last[r.series]:
                     out[r.series].append(_as_tuple(r.point, r.has_counts))
     for points in out.values():
         points.sort(key=lambda p: p[0])
@@ -439,11 +485,11 @@ def series_stats(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tupl
             n[sid] += c
             latest[sid] = t
         for (data,) in conn.execute("SELECT data FROM sample_head"):
-            for r in decode_head(data):
-                if r.series in n and r.point.t > last[r.series]:
-                    n[r.series] += 1
-                    if latest[r.series] is None or r.point.t > latest[r.series]:
-                        latest[r.series] = r.point.t
+            for sid, t in scan_head(data):
+                if sid in n and t > last[sid]:
+                    n[sid] += 1
+                    if latest[sid] is None or t > latest[sid]:
+                        latest[sid] = t
         if _has_table(conn, "samples_v7"):
             for sid, c, t in conn.execute(f"SELECT series, count(*), max(t) FROM samples_v7 WHERE series IN ({marks}) "
                                           "GROUP BY series", wanted):
@@ -473,8 +519,8 @@ def point_count(conn: sqlite3.Connection, where_series_sql: Optional[str] = None
                              f"({where_series_sql})", params).fetchone()[0]
         last = _block_last(conn)
         for (data,) in conn.execute("SELECT data FROM sample_head"):
-            for r in decode_head(data):
-                if (ids is None or r.series in ids) and r.point.t > last.get(r.series, INT64_MIN):
+            for sid, t in scan_head(data):
+                if (ids is None or sid in ids) and t > last.get(sid, INT64_MIN):
                     n += 1
         if _has_table(conn, "samples_v7"):
             if ids is None:

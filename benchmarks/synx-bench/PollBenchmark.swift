@@ -54,18 +54,18 @@ struct PollBenchmark: ParsableCommand {
         children.append(synxd)
         let client = ControlClient(socketPath: "\(dir)/synxd.sock")
         try Child.wait("all \(n) meters online", 60) {
-            (try? client.send(Request(command: .status)))?.daemon?.meters.allSatisfy { $0.state == .online } == true
+            (try? Request.allMeters(client.send))?.allSatisfy { $0.state == .online } == true
         }
         Thread.sleep(forTimeInterval: 3)  // past start-up, into the steady state
 
-        let polls0 = try client.send(Request(command: .status)).daemon!.meters.map(\.polls).reduce(0, +)
+        let polls0 = try Request.allMeters(client.send).map(\.polls).reduce(0, +)
         let cpu0 = try Child.cpuSeconds(pid: synxd.processIdentifier)
         let t0 = Date()
         Thread.sleep(forTimeInterval: Double(seconds))
         let cpu1 = try Child.cpuSeconds(pid: synxd.processIdentifier)
         let elapsed = Date().timeIntervalSince(t0)
         let status = try client.send(Request(command: .status)).daemon!
-        let polls = status.meters.map(\.polls).reduce(0, +) - polls0
+        let polls = try Request.allMeters(client.send).map(\.polls).reduce(0, +) - polls0
         let lateness = status.buses.map(\.pollLatenessP99Ms).sorted()
         let rss = Child.residentKilobytes(pid: synxd.processIdentifier)
         kill(synxd.processIdentifier, SIGTERM)

@@ -53,7 +53,7 @@ struct WaveformBenchmark: ParsableCommand {
         children.append(synxd)
         let client = ControlClient(socketPath: "\(dir)/synxd.sock")
         try Child.wait("every meter online with values", 60) {
-            guard let meters = (try? client.send(Request(command: .status)))?.daemon?.meters else { return false }
+            guard let meters = try? Request.allMeters(client.send) else { return false }
             return meters.allSatisfy { $0.state == .online }
                 && (0..<waveformMeters).allSatisfy { (try? client.send(Request(command: .live, meter: "w\($0)")))?.live?.values.isEmpty == false }
         }
