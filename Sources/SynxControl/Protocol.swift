@@ -4,7 +4,12 @@
 /// Framing: one JSON object per line (UTF-8, `\n`-terminated) each way; a request is at most
 /// `maxRequestBytes`. Revision history:
 /// - 1: status, meters, live, query.
-public let protocolVersion = 1
+/// - 2: `status` counts the meters by state and lists only those not online; `meters` pages. A version-1 request
+///   is still answered, `status` with every meter as version 1 meant.
+public let protocolVersion = 2
+
+/// The versions synxd answers.
+public let supportedProtocolVersions = 1...protocolVersion
 
 /// The times a request may name, UTC milliseconds: 1970-01-01 to 9999-12-31. Anything outside is refused as
 /// `invalidRequest` before any arithmetic is done with it (an hour before `Int64.min` traps).

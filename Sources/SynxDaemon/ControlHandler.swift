@@ -64,9 +64,16 @@ final class ControlHandler: @unchecked Sendable {
                 return .failure(.invalidRequest, "request is not a JSON object with \"version\" and \"command\"")
             }
             // 3. Version.
-            guard request.version == protocolVersion else {
-                return .failure(.badVersion, "protocol version \(request.version) not supported; synxd speaks \(protocolVersion)")
+            guard supportedProtocolVersions.contains(request.version) else {
+                return .failure(.badVersion, "protocol version \(request.version) not supported; synxd speaks \(supportedProtocolVersions.lowerBound) to \(protocolVersion)")
             }
+            var response = dispatch(request)
+            response.version = request.version  // answered in the version it was asked in
+            return response
+        }
+
+        /// Checks the command, its numbers and the peer's permission, and runs it.
+        private func dispatch(_ request: Request) -> Response {
             // 4. Command.
             guard let command = Command(rawValue: request.command) else {
                 return .failure(.unknownCommand, "unknown command \"\(request.command)\" (known: \(Command.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -81,7 +88,7 @@ final class ControlHandler: @unchecked Sendable {
                 return .failure(.unauthorized, "\(command.commandLine) needs root or synxd's user (you are uid \(peer.uid))")
             }
             switch command {
-            case .status: return handler.status()
+            case .status: return handler.status(everyMeter: request.version == 1)
             case .reload: return handler.reload(requestedBy: "synxctl by uid \(peer.uid), pid \(peer.pid)")
             case .alerts: return Response(status: .ok, alerts: handler.alerts?.list() ?? [])
             case .events: return events(request)
@@ -200,20 +207,22 @@ final class ControlHandler: @unchecked Sendable {
     }
 
     /// A summary that stays small however many meters there are: counts by state and the meters that are not
-    /// online (at most `maxMetersInStatus`); `meters` pages through all of them.
-    func status() -> Response {
+    /// online (at most `maxMetersInStatus`); `meters` pages through all of them. `everyMeter`: every meter, as
+    /// protocol version 1 answered.
+    func status(everyMeter: Bool = false) -> Response {
         let s = writer.statistics
         let all = registry.meterStatuses()
-        let troubled = all.filter { $0.state != .online }.sorted { $0.name < $1.name }
+        let troubled = everyMeter ? all : all.filter { $0.state != .online }.sorted { $0.name < $1.name }
+        let shown = everyMeter ? all.count : maxMetersInStatus
         return Response(status: .ok, daemon: DaemonStatus(
             version: ControlHandler.version, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
             uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
             store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
                                droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows,
                                custodyHead: s.custodyHead.map { "\($0.seq):\($0.link)" }),
-            buses: registry.busStatuses(), meters: Array(troubled.prefix(maxMetersInStatus)),
+            buses: registry.busStatuses(), meters: Array(troubled.prefix(shown)),
             metersByState: Dictionary(grouping: all, by: \.state.rawValue).mapValues(\.count),
-            metersNotShown: max(troubled.count - maxMetersInStatus, 0), lastClockStep: registry.lastClockStep))
+            metersNotShown: max(troubled.count - shown, 0), lastClockStep: registry.lastClockStep))
     }
 
     /// One page of the meters in name order: `limit` (at most `maxMetersPerPage`) after `offset`.

@@ -132,6 +132,8 @@ final class PollingEndToEndTests: XCTestCase {
         XCTAssertEqual(last.meters?.map(\.name), ["m3"])
         XCTAssertNil(last.nextOffset)
         XCTAssertEqual(try h.request(Request(command: .meters, offset: -1)).status, .invalidRequest)
+        XCTAssertEqual(try h.request(Request(command: .status, version: 1)).daemon?.meters.map(\.name).sorted(), ["m1", "m2", "m3"],
+                       "a version-1 client still gets every meter")
         let (_, all, _) = try h.synxctl(["meters", "--format", "csv"])
         XCTAssertEqual(all.split(separator: "\n").dropFirst().map { String($0.prefix(3)) }, ["m1,", "m2,", "m3,"], all)
 

@@ -5,7 +5,7 @@ import XCTest
 final class ProtocolTests: XCTestCase {
     func testRequest_encodesAsOneSortedJSONLine() throws {
         let data = try Framing.encode(Request(command: .live, meter: "main"))
-        XCTAssertEqual(String(decoding: data, as: UTF8.self), "{\"command\":\"live\",\"meter\":\"main\",\"version\":1}\n")
+        XCTAssertEqual(String(decoding: data, as: UTF8.self), "{\"command\":\"live\",\"meter\":\"main\",\"version\":2}\n")
     }
 
     func testResponse_roundTrips() throws {
@@ -17,7 +17,7 @@ final class ProtocolTests: XCTestCase {
 
     func testFailure_carriesStatusAndMessage() throws {
         let line = try Framing.encode(Response.failure(.noSuchMeter, "no meter named \"x\""))
-        XCTAssertEqual(String(decoding: line, as: UTF8.self), "{\"message\":\"no meter named \\\"x\\\"\",\"status\":\"noSuchMeter\",\"version\":1}\n")
+        XCTAssertEqual(String(decoding: line, as: UTF8.self), "{\"message\":\"no meter named \\\"x\\\"\",\"status\":\"noSuchMeter\",\"version\":2}\n")
     }
 
     func testClient_reportsAMissingDaemonClearly() {
