@@ -51,7 +51,7 @@ let package = Package(
             "SynxControl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-sim", dependencies: [
-            "CModbus", "SynxMeters", "SynxTOML", "SynxComtrade",
+            "CModbus", "CLinux", "SynxMeters", "SynxSystem", "SynxTOML", "SynxComtrade",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-analyze", dependencies: [

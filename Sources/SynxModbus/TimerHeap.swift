@@ -1,12 +1,14 @@
-/// A binary min-heap of deadlines (milliseconds), for the reactor's timers. Ties keep insertion order.
-struct TimerHeap<Payload> {
+/// A binary min-heap of deadlines (milliseconds), for the reactor's timers (and synx-sim's). Ties keep insertion order.
+public struct TimerHeap<Payload> {
     private var items: [(at: Int64, seq: UInt64, payload: Payload)] = []
     private var nextSeq: UInt64 = 0
 
-    var isEmpty: Bool { items.isEmpty }
-    var earliest: Int64? { items.first?.at }
+    public init() {}
 
-    mutating func insert(_ payload: Payload, at: Int64) {
+    public var isEmpty: Bool { items.isEmpty }
+    public var earliest: Int64? { items.first?.at }
+
+    public mutating func insert(_ payload: Payload, at: Int64) {
         items.append((at, nextSeq, payload))
         nextSeq &+= 1
         var i = items.count - 1
@@ -19,7 +21,7 @@ struct TimerHeap<Payload> {
     }
 
     /// Removes and returns the earliest entry if it is due at `now`.
-    mutating func popDue(_ now: Int64) -> Payload? {
+    public mutating func popDue(_ now: Int64) -> Payload? {
         guard let first = items.first, first.at <= now else { return nil }
         items.swapAt(0, items.count - 1)
         items.removeLast()

@@ -129,6 +129,17 @@ struct SeriesBlockEncoder {
     }
 }
 
+/// The samples of one block of a polled series (`sample_blocks.data`), for tools that read the store's file
+/// directly (`docs/design.md`, "The store").
+public enum SampleBlock {
+    /// Decodes `data`; a damaged block is an error.
+    public static func samples(_ data: [UInt8]) throws -> [StoredSample] {
+        try SeriesBlockDecoder.decode(data).map {
+            StoredSample(time: $0.time, value: $0.value, quality: SampleQuality(rawValue: Int($0.flags)) ?? .invalid)
+        }
+    }
+}
+
 /// Reads a block written by `SeriesBlockEncoder`; every read is bounds-checked, so a damaged blob gives an
 /// error, not a crash or a wrong point count.
 enum SeriesBlockDecoder {
@@ -229,27 +240,29 @@ struct BitWriter {
 
 /// Reads what `BitWriter` wrote; reading past the end throws.
 struct BitReader {
+    /// The bytes, with eight zero bytes after them so a read can always load a whole 64-bit word.
     private let bytes: [UInt8]
+    private let end: Int
     private var bit: Int
 
     init(_ bytes: [UInt8], from byteOffset: Int) {
-        self.bytes = bytes
+        self.bytes = bytes + [0, 0, 0, 0, 0, 0, 0, 0]
+        end = bytes.count * 8
         bit = byteOffset * 8
     }
 
+    /// The next `width` bits (0…64), most significant first.
     mutating func read(_ width: Int) throws -> UInt64 {
         guard width > 0 else { return 0 }
-        guard bit + width <= bytes.count * 8 else { throw CorruptBlob(what: "blob: ends early") }
-        var out: UInt64 = 0, remaining = width
-        while remaining > 0 {
-            let byte = bytes[bit >> 3], used = bit & 7
-            let take = min(8 - used, remaining)
-            let chunk = (UInt64(byte) >> UInt64(8 - used - take)) & ((1 << UInt64(take)) - 1)
-            out = (take == 64 ? 0 : out << UInt64(take)) | chunk
-            bit += take
-            remaining -= take
+        guard bit + width <= end else { throw CorruptBlob(what: "blob: ends early") }
+        if width > 56 {
+            let high = try read(width - 32)
+            return high << 32 | (try read(32))
         }
-        return out
+        let word = bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self)) }
+        let value = (word << UInt64(bit & 7)) >> UInt64(64 - width)
+        bit += width
+        return value
     }
 }
 

@@ -43,10 +43,13 @@ public final class StoreReader {
             let cuts = try db.prepare("SELECT seq FROM block_cuts WHERE last_t >= ? AND first_t < ? ORDER BY first_t")
             cuts.bind(1, from)
             cuts.bind(2, to)
-            let block = try db.prepare("SELECT data FROM sample_blocks WHERE id = ?")
+            let block = try db.prepare("SELECT first_t, last_t, data FROM sample_blocks WHERE id = ?")
             while series >= 0, try cuts.step() {
                 block.bind(1, cuts.int(0) * SampleStore.maxSeries + series)
-                if try block.step() { out += try SeriesBlockDecoder.decode(block.blob(0)).filter(inRange) }
+                if try block.step() {
+                    let points = try SeriesBlockDecoder.decode(block.blob(2))
+                    out += block.int(0) >= from && block.int(1) < to ? points : points.filter(inRange)
+                }
                 block.reset()
             }
             let fresh = { (p: SeriesPoint) in p.time > blockLast && inRange(p) }
@@ -61,7 +64,8 @@ public final class StoreReader {
                 }
             }
             out += try unconverted(series: series, meter: meter, measurement: measurement, tier: tier, from: from, to: to)
-            out.sort { $0.time < $1.time }
+            // Blocks come in their cuts' order and the head after them: sorted already, unless the clock stepped.
+            if zip(out, out.dropFirst()).contains(where: { $0.time > $1.time }) { out.sort { $0.time < $1.time } }
             return Array(out.prefix(limit))
         }
     }

@@ -3,55 +3,50 @@ import Foundation
 import Glibc
 import SynxModbus
 
-/// Serves Modbus/TCP on one address: a thread accepts, a thread per connection lets libmodbus receive
-/// each request (it handles MBAP framing) and the simulator answer it.
-final class TCPListener: @unchecked Sendable {
-    let simulator: Simulator
+/// A listening Modbus/TCP socket on one address, non-blocking: `TCPServer` accepts its connections.
+struct TCPListener {
     let fd: Int32
     let port: Int
 
     /// Binds `host:port` (port 0: any free port, printed at start-up).
-    init(simulator: Simulator, host: String, port: Int) throws {
-        self.simulator = simulator
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { throw SimError("not an IPv4 address: \(host)") }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw SimError("bind \(host):\(port): \(String(cString: strerror(errno)))") }
-        guard listen(fd, 128) == 0 else { throw SimError("listen: \(String(cString: strerror(errno)))") }
-        var bound = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        self.fd = fd
-        self.port = Int(UInt16(bigEndian: bound.sin_port))
-    }
-
-    func start() {
-        Thread { [self] in
-            while true {
-                let client = accept(fd, nil, nil)
-                if client < 0 { continue }
-                Thread { [self] in serve(client) }.start()
-            }
-        }.start()
-    }
-
-    private func serve(_ client: Int32) {
-        guard let ctx = modbus_new_tcp_pi("127.0.0.1", "502") else { close(client); return }
-        modbus_set_socket(ctx, client)
-        var request = [UInt8](repeating: 0, count: Int(MODBUS_TCP_MAX_ADU_LENGTH))
-        while true {
-            let n = modbus_receive(ctx, &request)
-            if n < 0 { break }  // closed by the master, or a frame libmodbus could not parse
-            if n == 0 { continue }
-            simulator.answer(ctx: ctx, request: request, length: Int(n), headerLength: 7)
+    init(host: String, port: Int) throws {
+        guard let portNumber = UInt16(exactly: port) else { throw SimError("not a TCP port: \(port)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(portNumber.bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw SimError("not an IPv4 address: \(host)") }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                        0)
+        guard fd >= 0 else { throw SimError.system("socket") }
+        do {
+            self.port = try TCPListener.listen(fd, on: address, name: "\(host):\(port)")
+        } catch {
+            close(fd)
+            throw error
         }
-        close(client)
-        modbus_free(ctx)
+        self.fd = fd
+    }
+
+    /// Binds `fd` to `address` and listens on it; returns the port bound.
+    private static func listen(_ fd: Int32, on address: sockaddr_in, name: String) throws -> Int {
+        var one: Int32 = 1
+        guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw SimError.system("SO_REUSEADDR \(name)")
+        }
+        var address = address
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw SimError.system("bind \(name)") }
+        // A long backlog (the kernel caps it at net.core.somaxconn): thousands of simulated meters may connect at once.
+        guard Glibc.listen(fd, SOMAXCONN) == 0 else { throw SimError.system("listen \(name)") }
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw SimError.system("getsockname \(name)") }
+        return Int(UInt16(bigEndian: local.sin_port))
     }
 }
 
@@ -98,9 +93,16 @@ final class RTUListener: @unchecked Sendable {
                 frame.removeFirst(length)
                 let crc = UInt16(request[length - 2]) | UInt16(request[length - 1]) << 8
                 guard crc == ModbusCRC.checksum(request.dropLast(2)) else { frame.removeAll(); break }
-                simulator.answer(ctx: ctx, request: request + [UInt8](repeating: 0, count: 8), length: length, headerLength: 1)
+                answer(request + [UInt8](repeating: 0, count: 8), length: length)
             }
         }
+    }
+
+    /// Answers one request, after its `delay` faults: a line is one request at a time, so this thread sleeps.
+    private func answer(_ request: [UInt8], length: Int) {
+        let decision = simulator.decide(request: request, headerLength: 1)
+        if decision.delayMilliseconds > 0 { Thread.sleep(forTimeInterval: Double(decision.delayMilliseconds) / 1000) }
+        simulator.answer(ctx: ctx, request: request, length: length, headerLength: 1, action: decision.action)
     }
 
     /// The length of the RTU request starting `frame`, once it can be known.
@@ -117,4 +119,7 @@ final class RTUListener: @unchecked Sendable {
 struct SimError: Error, CustomStringConvertible {
     var description: String
     init(_ s: String) { description = s }
+
+    /// The failure of a system call, with errno's text.
+    static func system(_ call: String) -> SimError { SimError("\(call): \(String(cString: strerror(errno)))") }
 }

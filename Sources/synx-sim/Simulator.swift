@@ -85,32 +85,47 @@ final class Simulator: @unchecked Sendable {
     /// What to do with one request.
     enum Action { case reply, ignore, exception(UInt8), badCRC, garbage }
 
-    /// Decides the action for a request to `unit` reading `count` registers at `address`, and sleeps for
-    /// a `delay` fault.
-    func action(unit: UInt8, address: Int, count: Int) -> Action {
-        guard units[unit] != nil || waveforms[unit] != nil else { return .ignore }
+    /// What the scenario's faults make of one request: the action, and how long before it is carried out.
+    struct Decision {
+        let action: Action
+        /// The `delay` faults that matched, summed.
+        let delayMilliseconds: Int
+    }
+
+    /// Rolls the fault dice for a parsed request (`headerLength` 7 for TCP, 1 for RTU). Nothing waits here:
+    /// each listener waits out the delay its own way.
+    func decide(request: [UInt8], headerLength: Int) -> Decision {
+        let address = Int(request[headerLength + 1]) << 8 | Int(request[headerLength + 2])
+        let count = Int(request[headerLength + 3]) << 8 | Int(request[headerLength + 4])
+        return decide(unit: request[headerLength - 1], address: address, count: count)
+    }
+
+    /// Decides the action for a request to `unit` reading `count` registers at `address`: the first matching
+    /// fault other than `delay` (a reply if none), after every matching `delay`.
+    private func decide(unit: UInt8, address: Int, count: Int) -> Decision {
+        guard units[unit] != nil || waveforms[unit] != nil else { return Decision(action: .ignore, delayMilliseconds: 0) }
         let now = elapsed
+        var delay = 0
         for fault in scenario.faults {
             let roll = lock.withLock { random.nextUnit() }
             guard fault.applies(unit: unit, elapsed: now, first: address, count: count, roll: roll) else { continue }
             switch fault.kind {
-            case .silent: return .ignore
-            case .exception: return .exception(fault.code)
-            case .crc: return .badCRC
-            case .garbage: return .garbage
-            case .delay: usleep(UInt32(fault.delayMs) * 1000)
+            case .delay: delay += fault.delayMs
+            case .silent: return Decision(action: .ignore, delayMilliseconds: delay)
+            case .exception: return Decision(action: .exception(fault.code), delayMilliseconds: delay)
+            case .crc: return Decision(action: .badCRC, delayMilliseconds: delay)
+            case .garbage: return Decision(action: .garbage, delayMilliseconds: delay)
             }
         }
-        return .reply
+        return Decision(action: .reply, delayMilliseconds: delay)
     }
 
-    /// Answers a parsed request on `ctx`. `headerLength` is 7 for TCP (MBAP) and 1 for RTU.
-    func answer(ctx: OpaquePointer, request: [UInt8], length: Int, headerLength: Int) {
+    /// Carries out `action` for a parsed request on `ctx`. `headerLength` is 7 for TCP (MBAP) and 1 for RTU.
+    func answer(ctx: OpaquePointer, request: [UInt8], length: Int, headerLength: Int, action: Action) {
         let unitID = request[headerLength - 1]
         let function = request[headerLength]
-        let address = Int(request[headerLength + 1]) << 8 | Int(request[headerLength + 2])
         let count = Int(request[headerLength + 3]) << 8 | Int(request[headerLength + 4])
-        switch action(unit: unitID, address: address, count: count) {
+        switch action {
         case .ignore:
             // A TCP gateway reports a unit that does not answer (Modbus application protocol §7, code 11).
             if headerLength == 7 && units[unitID] == nil && waveforms[unitID] == nil { modbus_reply_exception(ctx, request, 11) }

@@ -26,6 +26,7 @@ struct SimCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        try TCPServer.raiseDescriptorLimit()
         let scenarioValue: Scenario
         do { scenarioValue = try Scenario.load(path: scenario) } catch let error as ConfigError {
             FileHandle.standardError.write(Data("synx-sim: \(error)\n".utf8))
@@ -33,14 +34,16 @@ struct SimCommand: ParsableCommand {
         }
         if tcp.isEmpty && rtu.isEmpty { throw ValidationError("give at least one --tcp or --rtu") }
         let sim = try Simulator(scenario: scenarioValue, statePath: state)
+        var listeners: [TCPListener] = []
         for spec in tcp {
             guard let colon = spec.lastIndex(of: ":"), let port = Int(spec[spec.index(after: colon)...]) else {
                 throw ValidationError("--tcp wants HOST:PORT, got \(spec)")
             }
-            let listener = try TCPListener(simulator: sim, host: String(spec[..<colon]), port: port)
-            listener.start()
+            let listener = try TCPListener(host: String(spec[..<colon]), port: port)
+            listeners.append(listener)
             print("tcp \(spec[..<colon]):\(listener.port)")
         }
+        if !listeners.isEmpty { try TCPServer(simulator: sim, listeners: listeners).start() }
         for device in rtu {
             let listener = try RTUListener(simulator: sim, device: device)
             listener.start()
