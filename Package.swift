@@ -51,7 +51,7 @@ let package = Package(
             "SynxControl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-sim", dependencies: [
-            "CModbus", "CLinux", "SynxMeters", "SynxSystem", "SynxTOML", "SynxComtrade",
+            "CModbus", "CLinux", "SynxModbus", "SynxMeters", "SynxSystem", "SynxTOML", "SynxComtrade",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-analyze", dependencies: [

@@ -131,7 +131,7 @@ struct SeriesBlockEncoder {
 
 /// The samples of one block of a polled series (`sample_blocks.data`), for tools that read the store's file
 /// directly (`docs/design.md`, "The store").
-public enum SampleBlock {
+public enum StoredSeriesBlock {
     /// Decodes `data`; a damaged block is an error.
     public static func samples(_ data: [UInt8]) throws -> [StoredSample] {
         try SeriesBlockDecoder.decode(data).map {

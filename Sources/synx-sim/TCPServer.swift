@@ -50,6 +50,7 @@ final class TCPServer: @unchecked Sendable {
         init(fd: Int32) { self.fd = fd }
     }
 
+    /// What a timer of the thread is for.
     private enum Timer {
         /// The oldest request of the connection has waited out its delay.
         case delayOver(Connection)
@@ -78,6 +79,7 @@ final class TCPServer: @unchecked Sendable {
         guard setrlimit(resource, &limit) == 0 else { throw SimError.system("setrlimit") }
     }
 
+    /// Sets up the epoll set with the listeners and the libmodbus context; nothing is served before `start`.
     init(simulator: Simulator, listeners: [TCPListener]) throws {
         self.simulator = simulator
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -106,6 +108,7 @@ final class TCPServer: @unchecked Sendable {
         thread.start()
     }
 
+    /// The event loop: due timers, then what epoll reports, until the process ends.
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 1024)
         while true {
@@ -117,6 +120,7 @@ final class TCPServer: @unchecked Sendable {
         }
     }
 
+    /// Acts on what epoll reports for a listener or a connection.
     private func handle(_ event: epoll_event) {
         let fd = event.data.fd
         if let listener = listeners[fd] { return acceptAll(listener) }
@@ -128,6 +132,7 @@ final class TCPServer: @unchecked Sendable {
         rewatch(c)
     }
 
+    /// Acts on a timer that is due.
     private func fire(_ timer: Timer) {
         switch timer {
         case .delayOver(let c):

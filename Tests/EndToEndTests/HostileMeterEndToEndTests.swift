@@ -164,10 +164,10 @@ final class HostileMeterEndToEndTests: XCTestCase {
         h.waitUntil("10 s of the healthy meter's polls", timeout: 20) { now() >= t2 + 500 }
         let (good, slots, rows) = try coverage("ok", intervalMs: 250, from: t1, to: t2)
         XCTAssertGreaterThanOrEqual(Double(good), 0.99 * Double(slots), "healthy meter: \(good) good polls of \(slots) slots (\(rows) rows)")
-        let status = try h.status()
+        let status = try h.status(), meters = try h.meters()
         for name in ["gw-silent", "gw-late"] {
             let (good, slots, rows) = try coverage("\(name)-ok", intervalMs: 500, from: t1, to: t2)
-            let okStatus = try XCTUnwrap(status.meters.first { $0.name == "\(name)-ok" })
+            let okStatus = try XCTUnwrap(meters.first { $0.name == "\(name)-ok" })
             let seen = try h.stored("\(name)-ok", "voltage.l1n").filter { $0.time >= t1 && $0.time < t2 }.map { "\($0.time % 100_000):\($0.quality)" }
             XCTAssertGreaterThanOrEqual(Double(good), 0.99 * Double(slots),
                                         "\(name): the healthy unit kept \(good) of \(slots) slots (\(rows) rows); missed \(okStatus.missedPolls ?? [:]); \(seen)")
@@ -176,12 +176,12 @@ final class HostileMeterEndToEndTests: XCTestCase {
         }
         // Behind a gateway (replies matched on transaction ids) the dead unit is still probed, in the room its
         // healthy neighbour leaves, so it would be seen within the 10-s backoff if it came back.
-        XCTAssertGreaterThan(try XCTUnwrap(status.meters.first { $0.name == "gw-silent-bad" }).polls, probesBefore,
+        XCTAssertGreaterThan(try XCTUnwrap(meters.first { $0.name == "gw-silent-bad" }).polls, probesBefore,
                              "the isolated unit behind the gateway is probed")
         let okBus = try XCTUnwrap(status.buses.first { $0.name == "ok" })
         XCTAssertLessThanOrEqual(okBus.pollLatenessP99Ms, 50, "p99 poll-start lateness of the healthy bus")
         for (i, e) in Self.gatewayModes.enumerated() {
-            let m = try XCTUnwrap(status.meters.first { $0.name == "h\(i)" })
+            let m = try XCTUnwrap(meters.first { $0.name == "h\(i)" })
             XCTAssertTrue(e.states.contains(m.state), "\(e.mode): \(m.state) \(m.lastError ?? "")")
             try assertNothingWrongStoredAsGood("h\(i)")
             if m.state == .degraded { XCTAssertFalse((m.invalidValues ?? [:]).isEmpty, "\(e.mode): invalid values counted") }
@@ -240,11 +240,11 @@ final class HostileMeterEndToEndTests: XCTestCase {
         let t1 = midSlot(after: now() + 3000, intervalMs: 500)
         let t2 = t1 + 20_000
         h.waitUntil("20 s of polls on every line", timeout: 30) { now() >= t2 + 1000 }
-        let status = try h.status()
+        let status = try h.status(), meters = try h.meters()
         for (i, line) in Self.lineModes.enumerated() {
             try assertNothingWrongStoredAsGood("ok\(i)")
             try assertNothingWrongStoredAsGood("bad\(i)")
-            let bad = try XCTUnwrap(status.meters.first { $0.name == "bad\(i)" })
+            let bad = try XCTUnwrap(meters.first { $0.name == "bad\(i)" })
             XCTAssertTrue(line.states.contains(bad.state), "\(line.mode): \(bad.state) \(bad.lastError ?? "")")
             if line.mode == "exception:0" { XCTAssertFalse(bad.lastError?.contains("connection") ?? true, bad.lastError ?? "") }
             guard line.neighbourKeepsPolls else { continue }
@@ -256,7 +256,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
             if bad.state == .offline { XCTAssertGreaterThan((bad.missedPolls ?? [:]).values.reduce(0, +), 0, "missed polls counted") }
             // What the failing unit cost its neighbour, all told (docs/configuration.md): its first failing poll,
             // 2 × (1 s timeout + 1 s quiet) = 4 s, is at most 8 slots of 500 ms (9 with the slot it began in).
-            let ok = try XCTUnwrap(status.meters.first { $0.name == "ok\(i)" })
+            let ok = try XCTUnwrap(meters.first { $0.name == "ok\(i)" })
             let lost = (ok.missedPolls ?? [:]).values.reduce(0, +)
             print("line \(i) (\(line.mode)): the healthy unit lost \(lost) slots in all: \(ok.missedPolls ?? [:])")
             XCTAssertLessThanOrEqual(lost, 9, "line \(i) (\(line.mode)): slots the healthy unit lost in all: \(ok.missedPolls ?? [:])")

@@ -67,7 +67,11 @@ def run_round(selector, sockets, unit, timeout, failures):
     pending = set(range(len(sockets)))
     for i, s in enumerate(sockets):
         sent[i] = time.perf_counter()
-        s.send(struct.pack(">HHHBBHH", transactions[i], 0, 6, unit, READ_INPUT_REGISTERS, 0, COUNT))
+        try:
+            s.send(struct.pack(">HHHBBHH", transactions[i], 0, 6, unit, READ_INPUT_REGISTERS, 0, COUNT))
+        except OSError as e:
+            failures.append(f"connection {i}: send: {e}")
+            pending.discard(i)
     latencies = []
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:

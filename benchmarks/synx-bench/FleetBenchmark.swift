@@ -98,6 +98,19 @@ struct FleetBenchmark: ParsableCommand {
                          cuts.count, cpu * 100, Double(Child.residentKilobytes(pid: synxd.processIdentifier)) / 1024,
                          s.store.committedRows, s.store.queuedRows, s.store.droppedRows))
         }
+        // `status` (the summary) and every meter through `meters`' pages, as a client asks for them, one at a time.
+        var statusMs: [Double] = [], bytes = 0
+        for _ in 0..<200 {
+            let t0 = Date()
+            let r = try client.send(Request(command: .status))
+            statusMs.append(Date().timeIntervalSince(t0) * 1000)
+            bytes = (try? Framing.encode(r).count) ?? 0
+        }
+        statusMs.sort()
+        let t0 = Date()
+        let all = try Request.allMeters(client.send).count
+        print(String(format: "  status (summary, %d bytes): p50 %.2f ms, p99 %.2f ms over 200 requests; all %d meters through meters' pages: %.1f ms",
+                     bytes, statusMs[100], statusMs[197], all, Date().timeIntervalSince(t0) * 1000))
         let io = (try? String(contentsOfFile: "/proc/\(synxd.processIdentifier)/io", encoding: .utf8)) ?? ""
         kill(synxd.processIdentifier, SIGTERM)
         synxd.waitUntilExit()

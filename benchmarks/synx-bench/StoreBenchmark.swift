@@ -147,7 +147,7 @@ struct StoreBenchmark: ParsableCommand {
                 sqlite3_bind_int64(block, 1, sqlite3_column_int64(cuts, 0) * (1 << 24) + Int64(series))
                 if sqlite3_step(block) == SQLITE_ROW, let p = sqlite3_column_blob(block, 0) {
                     let blob = Array(UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(block, 0))))
-                    points += (try? SampleBlock.samples(blob).count) ?? 0
+                    points += (try? StoredSeriesBlock.samples(blob).count) ?? 0
                 }
                 sqlite3_reset(block)
             }
