@@ -7,6 +7,8 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
     /// Time since start on the monotonic clock (a step of the wall clock does not change it).
     public var uptimeSeconds: Double
     public var store: StoreStatus
+    /// The buses that are not connected, in name order, at most `maxMetersInStatus` of them (the `buses`
+    /// command pages through all of them).
     public var buses: [BusStatus]
     /// The meters that are not online, in name order, at most `maxMetersInStatus` of them (the `meters` command
     /// pages through all of them).
@@ -15,12 +17,22 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
     public var metersByState: [String: Int]?
     /// Meters not online that `meters` leaves out past its bound.
     public var metersNotShown: Int?
+    /// How many buses are in each state (all of them).
+    public var busesByState: [String: Int]?
+    /// Buses not connected that `buses` leaves out past its bound.
+    public var busesNotShown: Int?
+    /// How late polls started against their slots, over the last polls of every bus.
+    public var pollLateness: LatenessSummary?
     /// The last step of the wall clock since start, if any (absent from older daemons).
     public var lastClockStep: ClockStepStatus?
 
     public init(version: String, pid: Int32, startedAt: Int64, uptimeSeconds: Double, store: StoreStatus,
                 buses: [BusStatus], meters: [MeterStatus], metersByState: [String: Int]? = nil, metersNotShown: Int? = nil,
+                busesByState: [String: Int]? = nil, busesNotShown: Int? = nil, pollLateness: LatenessSummary? = nil,
                 lastClockStep: ClockStepStatus? = nil) {
+        self.busesByState = busesByState
+        self.busesNotShown = busesNotShown
+        self.pollLateness = pollLateness
         self.metersByState = metersByState
         self.metersNotShown = metersNotShown
         self.version = version
@@ -31,6 +43,18 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
         self.buses = buses
         self.meters = meters
         self.lastClockStep = lastClockStep
+    }
+}
+
+/// How late polls started against their wall-clock slots (ms), over the last `polls` polls of every bus.
+public struct LatenessSummary: Codable, Equatable, Sendable {
+    public var polls: Int
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var maxMs: Double
+
+    public init(polls: Int, p50Ms: Double, p99Ms: Double, maxMs: Double) {
+        self.polls = polls; self.p50Ms = p50Ms; self.p99Ms = p99Ms; self.maxMs = maxMs
     }
 }
 

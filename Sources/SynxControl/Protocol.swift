@@ -25,8 +25,11 @@ public let maxEventsPerResponse = 5_000
 public let maxLinksPerVerify = 20_000
 /// At most this many meters in one `meters` page (a page of this many stays well under the response bound).
 public let maxMetersPerPage = 500
-/// `status` lists at most this many meters that are not online (it counts all of them by state).
+/// `status` lists at most this many meters that are not online (it counts all of them by state), and at most
+/// this many buses that are not connected.
 public let maxMetersInStatus = 50
+/// At most this many buses in one `buses` page.
+public let maxBusesPerPage = 500
 
 /// MESSAGE_ID of synxd's journal entry that publishes the custody chain's head (`verify` compares with it).
 public let custodyHeadMessageID = "1c98ccc21e274dcfae1ae131ad673bf9"
@@ -42,6 +45,8 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     case status
     /// Configured meters and their profiles.
     case meters
+    /// Every bus with its counters and timing, a page at a time.
+    case buses
     /// Latest value of every measurement of one meter.
     case live
     /// Stored history of one measurement of one meter.
@@ -95,7 +100,7 @@ public struct Request: Codable, Equatable, Sendable {
     /// `verify`: the links are done; continue the look for rows without a link from this time, UTC ms (the
     /// previous page's `nextTime`).
     public var afterTime: Int64?
-    /// `meters`: the page starts after this many meters in name order (the previous page's `nextOffset`).
+    /// `meters`, `buses`: the page starts after this many in name order (the previous page's `nextOffset`).
     public var offset: Int?
 
     public init(command: Command, meter: String? = nil, measurement: String? = nil,
@@ -120,10 +125,19 @@ public struct Request: Codable, Equatable, Sendable {
 extension Request {
     /// Every meter in name order, fetched page by page (`meters` with `offset`) through `send`.
     public static func allMeters(_ send: (Request) throws -> Response) rethrows -> [MeterStatus] {
-        var out: [MeterStatus] = [], offset: Int? = 0
+        try pages(of: .meters, send) { $0.meters ?? [] }
+    }
+
+    /// Every bus in name order, fetched page by page (`buses` with `offset`) through `send`.
+    public static func allBuses(_ send: (Request) throws -> Response) rethrows -> [BusStatus] {
+        try pages(of: .buses, send) { $0.buses ?? [] }
+    }
+
+    private static func pages<T>(of command: Command, _ send: (Request) throws -> Response, _ items: (Response) -> [T]) rethrows -> [T] {
+        var out: [T] = [], offset: Int? = 0
         while let o = offset {
-            let page = try send(Request(command: .meters, offset: o))
-            out += page.meters ?? []
+            let page = try send(Request(command: command, offset: o))
+            out += items(page)
             offset = page.nextOffset
         }
         return out
@@ -153,7 +167,9 @@ public struct Response: Codable, Equatable, Sendable {
     public var daemon: DaemonStatus?
     /// `meters`: one page of the meters, in name order.
     public var meters: [MeterStatus]?
-    /// `meters`: where the next page starts (`Request.offset`); absent on the last page.
+    /// `buses`: one page of the buses, in name order.
+    public var buses: [BusStatus]?
+    /// `meters`, `buses`: where the next page starts (`Request.offset`); absent on the last page.
     public var nextOffset: Int?
     public var live: LiveValues?
     public var query: QueryResult?
@@ -166,7 +182,8 @@ public struct Response: Codable, Equatable, Sendable {
     public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
                 meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
                 reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil,
-                verify: CustodyVerification? = nil, nextOffset: Int? = nil) {
+                verify: CustodyVerification? = nil, buses: [BusStatus]? = nil, nextOffset: Int? = nil) {
+        self.buses = buses
         self.nextOffset = nextOffset
         self.verify = verify
         self.version = protocolVersion

@@ -88,7 +88,7 @@ final class ControlHandler: @unchecked Sendable {
                 return .failure(.unauthorized, "\(command.commandLine) needs root or synxd's user (you are uid \(peer.uid))")
             }
             switch command {
-            case .status: return handler.status(everyMeter: request.version == 1)
+            case .status: return handler.status(everyOne: request.version == 1)
             case .reload: return handler.reload(requestedBy: "synxctl by uid \(peer.uid), pid \(peer.pid)")
             case .alerts: return Response(status: .ok, alerts: handler.alerts?.list() ?? [])
             case .events: return events(request)
@@ -107,6 +107,7 @@ final class ControlHandler: @unchecked Sendable {
                 handler.alerts?.clear(.test, key: "test", message: "test alert cleared")
                 return Response(status: .ok, message: "test alert raised and cleared through the journal")
             case .meters: return handler.meters(request)
+            case .buses: return handler.buses(request)
             case .live: return handler.live(request)
             case .query: return query(request)
             case .verify: return verify(request)
@@ -206,31 +207,46 @@ final class ControlHandler: @unchecked Sendable {
         }
     }
 
-    /// A summary that stays small however many meters there are: counts by state and the meters that are not
-    /// online (at most `maxMetersInStatus`); `meters` pages through all of them. `everyMeter`: every meter, as
-    /// protocol version 1 answered.
-    func status(everyMeter: Bool = false) -> Response {
+    /// A summary that stays small however many meters and buses there are: meters and buses counted by state,
+    /// the meters not online and the buses not connected (at most `maxMetersInStatus` each; `meters` and `buses`
+    /// page through all), and the poll-start lateness over the last polls of every bus. `everyOne`: every meter
+    /// and bus, as protocol version 1 answered.
+    func status(everyOne: Bool = false) -> Response {
         let s = writer.statistics
         let all = registry.meterStatuses()
-        let troubled = everyMeter ? all : all.filter { $0.state != .online }.sorted { $0.name < $1.name }
-        let shown = everyMeter ? all.count : maxMetersInStatus
+        let troubled = everyOne ? all : all.filter { $0.state != .online }.sorted { $0.name < $1.name }
+        let buses = everyOne ? registry.busStatuses() : registry.busStatuses { $0 != "connected" }.sorted { $0.name < $1.name }
+        let shown = everyOne ? Int.max : maxMetersInStatus
         return Response(status: .ok, daemon: DaemonStatus(
             version: ControlHandler.version, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
             uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
             store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
                                droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows,
                                custodyHead: s.custodyHead.map { "\($0.seq):\($0.link)" }),
-            buses: registry.busStatuses(), meters: Array(troubled.prefix(shown)),
+            buses: Array(buses.prefix(shown)), meters: Array(troubled.prefix(shown)),
             metersByState: Dictionary(grouping: all, by: \.state.rawValue).mapValues(\.count),
-            metersNotShown: max(troubled.count - shown, 0), lastClockStep: registry.lastClockStep))
+            metersNotShown: max(troubled.count - shown, 0), busesByState: registry.busCounts(),
+            busesNotShown: max(buses.count - shown, 0), pollLateness: registry.latenessSummary(),
+            lastClockStep: registry.lastClockStep))
     }
 
     /// One page of the meters in name order: `limit` (at most `maxMetersPerPage`) after `offset`.
     func meters(_ request: Request) -> Response {
-        let all = registry.meterStatuses().sorted { $0.name < $1.name }
-        let offset = min(request.offset ?? 0, all.count), limit = min(max(request.limit ?? maxMetersPerPage, 1), maxMetersPerPage)
+        let (page, next) = ControlHandler.page(registry.meterStatuses().sorted { $0.name < $1.name }, request, bound: maxMetersPerPage)
+        return Response(status: .ok, meters: page, nextOffset: next)
+    }
+
+    /// One page of the buses in name order: `limit` (at most `maxBusesPerPage`) after `offset`.
+    func buses(_ request: Request) -> Response {
+        let (page, next) = ControlHandler.page(registry.busStatuses().sorted { $0.name < $1.name }, request, bound: maxBusesPerPage)
+        return Response(status: .ok, buses: page, nextOffset: next)
+    }
+
+    /// `limit` (at most `bound`) of `all` after `offset`, and where the next page starts (nil after the last).
+    private static func page<T>(_ all: [T], _ request: Request, bound: Int) -> ([T], Int?) {
+        let offset = min(request.offset ?? 0, all.count), limit = min(max(request.limit ?? bound, 1), bound)
         let end = offset + min(limit, all.count - offset)
-        return Response(status: .ok, meters: Array(all[offset..<end]), nextOffset: end < all.count ? end : nil)
+        return (Array(all[offset..<end]), end < all.count ? end : nil)
     }
 
     func reload(requestedBy: String) -> Response {

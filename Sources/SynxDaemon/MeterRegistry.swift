@@ -46,6 +46,9 @@ final class MeterRegistry: @unchecked Sendable {
     private var busOrder: [String] = []
     private var clockStep: ClockStepStatus?
     static let timingWindow = 4096
+    /// Polls of every bus kept for `status`'s lateness summary.
+    static let fleetTimingWindow = 65_536
+    private var allLateness = Ring(capacity: MeterRegistry.fleetTimingWindow)
 
     /// Notes a step of the wall clock (shown by `status`).
     func recordClockStep(stepMs: Int64, detectedMs: Int64) {
@@ -147,24 +150,36 @@ final class MeterRegistry: @unchecked Sendable {
         lock.withLock {
             buses[bus]?.lateness.append(lateness)
             if let jitter { buses[bus]?.jitter.append(jitter) }
+            allLateness.append(lateness)
         }
+    }
+
+    /// How late the last `MeterRegistry.fleetTimingWindow` polls of every bus started.
+    func latenessSummary() -> LatenessSummary {
+        let values = lock.withLock { allLateness.values }.sorted()
+        return LatenessSummary(polls: values.count, p50Ms: quantile(sorted: values, 0.5), p99Ms: quantile(sorted: values, 0.99),
+                               maxMs: values.last ?? 0)
     }
 
     func meterStatuses() -> [MeterStatus] {
         lock.withLock { meterOrder.compactMap { meters[$0].map(Self.status) } }
     }
 
-    func busStatuses() -> [BusStatus] {
-        lock.withLock {
-            busOrder.compactMap { name in
-                buses[name].map { b in
-                    BusStatus(name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
-                              requests: b.requests, failures: b.failures,
-                              pollLatenessP99Ms: percentile(b.lateness.values, 0.99), pollJitterP99Ms: percentile(b.jitter.values, 0.99),
-                              strayFrames: b.strayFrames)
-                }
-            }
+    /// The buses (all, or those `including` says), in configuration order. Their timing is copied under the lock
+    /// and its percentiles computed outside it, so a status of thousands of buses never holds up the pollers.
+    func busStatuses(including: (_ state: String) -> Bool = { _ in true }) -> [BusStatus] {
+        let copies = lock.withLock { busOrder.compactMap { name in buses[name].flatMap { including($0.state) ? (name, $0) : nil } } }
+        return copies.map { name, b in
+            BusStatus(name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
+                      requests: b.requests, failures: b.failures,
+                      pollLatenessP99Ms: percentile(b.lateness.values, 0.99), pollJitterP99Ms: percentile(b.jitter.values, 0.99),
+                      strayFrames: b.strayFrames)
         }
+    }
+
+    /// How many buses are in each state.
+    func busCounts() -> [String: Int] {
+        lock.withLock { Dictionary(grouping: buses.values, by: \.state).mapValues(\.count) }
     }
 
     func live(meter: String) -> LiveValues? {
@@ -186,9 +201,11 @@ final class MeterRegistry: @unchecked Sendable {
 }
 
 /// The `q` quantile of `values` (nearest rank); 0 for none.
-func percentile(_ values: [Double], _ q: Double) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let sorted = values.sorted()
+func percentile(_ values: [Double], _ q: Double) -> Double { quantile(sorted: values.sorted(), q) }
+
+/// The `q` quantile (nearest rank) of values sorted ascending; 0 for none.
+func quantile(sorted: [Double], _ q: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
     let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
     return sorted[min(max(rank, 0), sorted.count - 1)]
 }

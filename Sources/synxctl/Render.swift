@@ -60,14 +60,22 @@ enum Renderer {
             if let e = s.store.lastError { out += ", error: \(e)" }
             out += "\n\n"
         }
-        out += Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "STRAY", "P99 LATE (ms)",
-                                            "P99 JITTER (ms)", "LAST ERROR"],
-                      rows: s.buses.map { [$0.name, $0.endpoint, $0.state, String($0.requests), String($0.failures),
-                                           String($0.strayFrames ?? 0),
-                                           String(format: "%.1f", $0.pollLatenessP99Ms), String(format: "%.1f", $0.pollJitterP99Ms),
-                                           $0.lastError ?? "-"] }).render(format)
         if format == .table {
-            out += "\nmeters: " + meterCounts(s) + "\n"
+            out += "buses: " + counts(s.busesByState ?? [:], order: ["connected", "disconnected", "error"]) + "\n"
+            if let l = s.pollLateness {
+                out += String(format: "poll-start lateness over the last %d polls: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+                              l.polls, l.p50Ms, l.p99Ms, l.maxMs)
+            }
+        }
+        if !s.buses.isEmpty || format != .table {
+            if format == .table { out += "\n" }
+            out += buses(s.buses, format: format)
+            if format == .table, let more = s.busesNotShown, more > 0 {
+                out += "… and \(more) more not connected (synxctl buses lists every bus)\n"
+            }
+        }
+        if format == .table {
+            out += "\nmeters: " + counts(s.metersByState ?? [:], order: ["online", "degraded", "offline", "unknown"]) + "\n"
             if s.meters.isEmpty { return out }
             out += "\n"
         }
@@ -78,11 +86,19 @@ enum Renderer {
         return out
     }
 
-    /// `N (a online, b offline, …)`, states in a fixed order.
-    private static func meterCounts(_ s: DaemonStatus) -> String {
-        let counts = s.metersByState ?? [:]
+    static func buses(_ list: [BusStatus], format: OutputFormat) -> String {
+        if format == .json { return json(list) }
+        return Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "STRAY", "P99 LATE (ms)",
+                                            "P99 JITTER (ms)", "LAST ERROR"],
+                      rows: list.map { [$0.name, $0.endpoint, $0.state, String($0.requests), String($0.failures),
+                                        String($0.strayFrames ?? 0),
+                                        String(format: "%.1f", $0.pollLatenessP99Ms), String(format: "%.1f", $0.pollJitterP99Ms),
+                                        $0.lastError ?? "-"] }).render(format)
+    }
+
+    /// `N (a online, b offline, …)`: the total and the counts by state, states in `order` first.
+    private static func counts(_ counts: [String: Int], order: [String]) -> String {
         let total = counts.values.reduce(0, +)
-        let order = ["online", "degraded", "offline", "unknown"]
         let parts = counts.sorted { (order.firstIndex(of: $0.key) ?? order.count, $0.key) < (order.firstIndex(of: $1.key) ?? order.count, $1.key) }
             .map { "\($0.value) \($0.key)" }
         return "\(total)" + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")

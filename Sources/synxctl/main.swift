@@ -39,15 +39,15 @@ struct Synxctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
-        subcommands: [Status.self, Meters.self, Live.self, Watch.self, Query.self, Events.self, Export.self, Alerts.self, Alert.self, Reload.self,
+        subcommands: [Status.self, Meters.self, Buses.self, Live.self, Watch.self, Query.self, Events.self, Export.self, Alerts.self, Alert.self, Reload.self,
                       Verify.self])
 }
 
 extension Synxctl {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Daemon uptime, store, every bus, the meters counted by state, and those that are not online.",
-            discussion: "Lists at most 50 meters that are not online; `synxctl meters` lists every meter.")
+            abstract: "Daemon uptime, store, meters and buses counted by state, those not online or connected, and poll lateness.",
+            discussion: "Lists at most 50 meters that are not online and 50 buses that are not connected; `synxctl meters` and `synxctl buses` list every one.")
         @OptionGroup var options: CommonOptions
 
         func run() throws {
@@ -129,6 +129,15 @@ extension Synxctl {
 
         func run() throws {
             print(Renderer.meters(try Request.allMeters(options.send), format: try options.outputFormat()), terminator: "")
+        }
+    }
+
+    struct Buses: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every bus with its counters and poll timing.")
+        @OptionGroup var options: CommonOptions
+
+        func run() throws {
+            print(Renderer.buses(try Request.allBuses(options.send), format: try options.outputFormat()), terminator: "")
         }
     }
 

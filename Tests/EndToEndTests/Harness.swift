@@ -185,6 +185,9 @@ final class Harness {
     /// Every meter, through the `meters` command's pages.
     func meters() throws -> [MeterStatus] { try Request.allMeters(request) }
 
+    /// Every bus, through the `buses` command's pages.
+    func buses() throws -> [BusStatus] { try Request.allBuses(request) }
+
     func meter(_ name: String) throws -> MeterStatus { try meters().first { $0.name == name }! }
 
     /// Runs a binary to completion and returns exit code, stdout and stderr.

@@ -164,7 +164,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
         h.waitUntil("10 s of the healthy meter's polls", timeout: 20) { now() >= t2 + 500 }
         let (good, slots, rows) = try coverage("ok", intervalMs: 250, from: t1, to: t2)
         XCTAssertGreaterThanOrEqual(Double(good), 0.99 * Double(slots), "healthy meter: \(good) good polls of \(slots) slots (\(rows) rows)")
-        let status = try h.status(), meters = try h.meters()
+        let meters = try h.meters(), buses = try h.buses()
         for name in ["gw-silent", "gw-late"] {
             let (good, slots, rows) = try coverage("\(name)-ok", intervalMs: 500, from: t1, to: t2)
             let okStatus = try XCTUnwrap(meters.first { $0.name == "\(name)-ok" })
@@ -178,7 +178,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
         // healthy neighbour leaves, so it would be seen within the 10-s backoff if it came back.
         XCTAssertGreaterThan(try XCTUnwrap(meters.first { $0.name == "gw-silent-bad" }).polls, probesBefore,
                              "the isolated unit behind the gateway is probed")
-        let okBus = try XCTUnwrap(status.buses.first { $0.name == "ok" })
+        let okBus = try XCTUnwrap(buses.first { $0.name == "ok" })
         XCTAssertLessThanOrEqual(okBus.pollLatenessP99Ms, 50, "p99 poll-start lateness of the healthy bus")
         for (i, e) in Self.gatewayModes.enumerated() {
             let m = try XCTUnwrap(meters.first { $0.name == "h\(i)" })
@@ -186,7 +186,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
             try assertNothingWrongStoredAsGood("h\(i)")
             if m.state == .degraded { XCTAssertFalse((m.invalidValues ?? [:]).isEmpty, "\(e.mode): invalid values counted") }
         }
-        let forged = try XCTUnwrap(status.buses.first { $0.name == "b\(Self.gatewayModes.firstIndex { $0.mode == "early-forged" }!)" })
+        let forged = try XCTUnwrap(buses.first { $0.name == "b\(Self.gatewayModes.firstIndex { $0.mode == "early-forged" }!)" })
         XCTAssertGreaterThan(forged.strayFrames ?? 0, 0, "the forged frames are counted as stray")
         let (rssKiB, descriptors) = h.resources(of: daemon)
         XCTAssertLessThan(rssKiB, 200 * 1024, "synxd's resident memory")
@@ -240,7 +240,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
         let t1 = midSlot(after: now() + 3000, intervalMs: 500)
         let t2 = t1 + 20_000
         h.waitUntil("20 s of polls on every line", timeout: 30) { now() >= t2 + 1000 }
-        let status = try h.status(), meters = try h.meters()
+        let status = try h.status(), meters = try h.meters(), buses = try h.buses()
         for (i, line) in Self.lineModes.enumerated() {
             try assertNothingWrongStoredAsGood("ok\(i)")
             try assertNothingWrongStoredAsGood("bad\(i)")
@@ -262,7 +262,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
             XCTAssertLessThanOrEqual(lost, 9, "line \(i) (\(line.mode)): slots the healthy unit lost in all: \(ok.missedPolls ?? [:])")
         }
         for (i, line) in Self.lineModes.enumerated() where line.mode.hasPrefix("late") {
-            let bus = try XCTUnwrap(status.buses.first { $0.name == "line\(i)" })
+            let bus = try XCTUnwrap(buses.first { $0.name == "line\(i)" })
             XCTAssertGreaterThan(bus.strayFrames ?? 0, 0, "line \(i): late replies are dropped and counted")
         }
         // The missing rows of slots a late poll passed are stored in time order, at their slots (none counts

@@ -201,7 +201,7 @@ final class PollingEndToEndTests: XCTestCase {
         let served = try h.simulatorValues()["2"]!
         XCTAssertFalse(live.values.isEmpty)
         for v in live.values { XCTAssertEqual(v.value, served[v.measurement], v.measurement) }
-        XCTAssertTrue(try h.status().buses[0].endpoint.hasPrefix("rtu-over-tcp 127.0.0.1:"))
+        XCTAssertTrue(try h.buses()[0].endpoint.hasPrefix("rtu-over-tcp 127.0.0.1:"))
     }
 
     /// A TCP port nobody listens on now (the kernel's choice for an ephemeral bind).

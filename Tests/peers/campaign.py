@@ -232,11 +232,17 @@ class Campaign:
         return r.returncode, r.stdout, r.stderr
 
     def status(self) -> dict:
-        """`synxctl status --json`, decoded."""
+        """`synxctl status --json`, decoded, with every meter (`synxctl meters --json`) in "meters" (status
+        itself lists only the meters that are not online)."""
         code, out, err = self.synxctl(["status", "--json"])
         if code != 0:
             raise CampaignError(f"synxctl status: exit {code}: {err.strip()}")
-        return json.loads(out)
+        st = json.loads(out)
+        code, out, err = self.synxctl(["meters", "--json"])
+        if code != 0:
+            raise CampaignError(f"synxctl meters: exit {code}: {err.strip()}")
+        st["meters"] = json.loads(out)
+        return st
 
     # ---------------------------------------------------------------------------------------------------
     # Results

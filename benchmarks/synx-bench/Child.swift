@@ -32,6 +32,17 @@ enum Child {
         return (Double(fields[12])! + Double(fields[13])!) / ticks
     }
 
+    /// Bytes `pid` has caused to be written to storage (/proc/PID/io `write_bytes`: WAL, checkpoints, everything).
+    static func writeBytes(pid: Int32) -> Int {
+        let io = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
+        return Int(io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") }?.split(separator: " ").last ?? "0") ?? 0
+    }
+
+    /// The machine's load averages over 1, 5 and 15 minutes, as /proc/loadavg gives them.
+    static func loadAverage() -> String {
+        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
     static func residentKilobytes(pid: Int32) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""

@@ -47,7 +47,7 @@ struct FleetBenchmark: ParsableCommand {
         let port = Int(try String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8).split(separator: "\n")
             .first { $0.hasPrefix("tcp ") }!.split(separator: ":").last!)!
         print("fleet: \(meters) meters, one TCP connection each, profile \(profile), 1 Hz; warm-up \(warmup) s, "
-              + "\(windows) window(s) of \(seconds) s; load average \(loadAverage())")
+              + "\(windows) window(s) of \(seconds) s; load average \(Child.loadAverage())")
 
         let synx = try measureSynxd(bin: bin, dir: dir, port: port, children: &children)
         if collectd {
@@ -57,6 +57,9 @@ struct FleetBenchmark: ParsableCommand {
             print(String(format: "  ratio synxd / collectd CPU: %.3f (target ≤ 0.25 with profile nine)", synx / c.cpu))
         }
     }
+
+    /// Values a poll reads: 9, or the SDM630 profile's 37.
+    private var valuesPerPoll: Int { profile == "nine" ? FleetBenchmark.nine.count : 37 }
 
     /// synxd on the fleet; returns its CPU share (of one core) over the last window.
     private func measureSynxd(bin: String, dir: String, port: Int, children: inout [Process]) throws -> Double {
@@ -88,15 +91,16 @@ struct FleetBenchmark: ParsableCommand {
             // Windows on whole seconds, so each holds `seconds` poll slots of every meter.
             let from = (Int64(Date().timeIntervalSince1970) + 1) * 1000
             Thread.sleep(until: Date(timeIntervalSince1970: Double(from) / 1000))
-            let cpu0 = try Child.cpuSeconds(pid: synxd.processIdentifier)
+            let cpu0 = try Child.cpuSeconds(pid: synxd.processIdentifier), written0 = Child.writeBytes(pid: synxd.processIdentifier)
             let to = from + Int64(seconds) * 1000
             Thread.sleep(until: Date(timeIntervalSince1970: Double(to) / 1000))
             let cpu = (try Child.cpuSeconds(pid: synxd.processIdentifier) - cpu0) / Double(seconds)
+            let written = Child.writeBytes(pid: synxd.processIdentifier) - written0
             cuts.append((from, to, cpu))
             let s = try client.send(Request(command: .status)).daemon!
-            print(String(format: "  window %d: synxd %.1f %% of one core, RSS %.0f MB, %d rows committed, %d queued, %d dropped",
+            print(String(format: "  window %d: synxd %.1f %% of one core, RSS %.0f MB, %.1f bytes written per polled value, %d rows committed, %d queued, %d dropped",
                          cuts.count, cpu * 100, Double(Child.residentKilobytes(pid: synxd.processIdentifier)) / 1024,
-                         s.store.committedRows, s.store.queuedRows, s.store.droppedRows))
+                         Double(written) / Double(meters * valuesPerPoll * seconds), s.store.committedRows, s.store.queuedRows, s.store.droppedRows))
         }
         // `status` (the summary) and every meter through `meters`' pages, as a client asks for them, one at a time.
         var statusMs: [Double] = [], bytes = 0
@@ -111,7 +115,6 @@ struct FleetBenchmark: ParsableCommand {
         let all = try Request.allMeters(client.send).count
         print(String(format: "  status (summary, %d bytes): p50 %.2f ms, p99 %.2f ms over 200 requests; all %d meters through meters' pages: %.1f ms",
                      bytes, statusMs[100], statusMs[197], all, Date().timeIntervalSince(t0) * 1000))
-        let io = (try? String(contentsOfFile: "/proc/\(synxd.processIdentifier)/io", encoding: .utf8)) ?? ""
         kill(synxd.processIdentifier, SIGTERM)
         synxd.waitUntilExit()
         if windows > 1, let first = cuts.first, let last = cuts.last {
@@ -137,7 +140,6 @@ struct FleetBenchmark: ParsableCommand {
         print(String(format: "  values stored in the windows: %d of %d expected (%d good); poll-start lateness p50 %d ms, p99 %d ms, max %d ms",
                      rows, expected, good, lateness.isEmpty ? -1 : lateness[lateness.count / 2],
                      lateness.isEmpty ? -1 : lateness[min(lateness.count - 1, lateness.count * 99 / 100)], lateness.last ?? -1))
-        print("  synxd /proc io at stop: " + io.split(separator: "\n").filter { $0.hasPrefix("write_bytes") || $0.hasPrefix("wchar") }.joined(separator: ", "))
         return cuts.last?.cpu ?? 0
     }
 
@@ -197,7 +199,4 @@ struct FleetBenchmark: ParsableCommand {
         return n
     }
 
-    private func loadAverage() -> String {
-        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
-    }
 }

@@ -66,7 +66,8 @@ struct PollBenchmark: ParsableCommand {
         let elapsed = Date().timeIntervalSince(t0)
         let status = try client.send(Request(command: .status)).daemon!
         let polls = try Request.allMeters(client.send).map(\.polls).reduce(0, +) - polls0
-        let lateness = status.buses.map(\.pollLatenessP99Ms).sorted()
+        let buses = try Request.allBuses(client.send)
+        let lateness = buses.map(\.pollLatenessP99Ms).sorted()
         let rss = Child.residentKilobytes(pid: synxd.processIdentifier)
         kill(synxd.processIdentifier, SIGTERM)
         synxd.waitUntilExit()
@@ -81,7 +82,7 @@ struct PollBenchmark: ParsableCommand {
         print(String(format: "  poll-start lateness:  p99 %.1f ms (worst bus), %.1f ms (median bus); target <= 20 ms", lateness.last ?? 0, lateness[lateness.count / 2]))
         print(String(format: "  bare libmodbus:       p99 %.1f ms read-start lateness (baseline); ratio synxd / bare %.2f",
                      baselineLateness, (lateness.last ?? 0) / max(baselineLateness, 0.1)))
-        print(String(format: "  poll-start jitter:    p99 %.1f ms (worst bus)", status.buses.map(\.pollJitterP99Ms).max() ?? 0))
+        print(String(format: "  poll-start jitter:    p99 %.1f ms (worst bus)", buses.map(\.pollJitterP99Ms).max() ?? 0))
         print(String(format: "  synxd RSS:            %.1f MB", Double(rss) / 1024))
         print(String(format: "  store:                %d rows committed, %d dropped", status.store.committedRows, status.store.droppedRows))
     }

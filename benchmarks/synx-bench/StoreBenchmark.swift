@@ -24,7 +24,7 @@ struct StoreBenchmark: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: dir) }
         let t0: Int64 = 1_800_000_000_000 - 1_800_000_000_000 % 600_000
         var feed = Feed(meters: meters, values: values)
-        print("store: \(meters) meters × \(values) values at 1 s (\(meters * values) series); load average \(loadAverage())")
+        print("store: \(meters) meters × \(values) values at 1 s (\(meters * values) series); load average \(Child.loadAverage())")
 
         // synx: pre-filled through the store itself, 60 s of data per commit, compacted at every window.
         let path = dir.appendingPathComponent("synx.sqlite").path
@@ -108,9 +108,6 @@ struct StoreBenchmark: ParsableCommand {
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
-    private func loadAverage() -> String {
-        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
-    }
 
     /// Bytes of the database file in use (pages not on the free list), after a checkpoint.
     private func usedBytes(_ path: String) throws -> Int {
