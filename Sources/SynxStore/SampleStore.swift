@@ -82,8 +82,8 @@ public final class SampleStore {
         custody = try CustodyChain(db)
         try custody.chainRowsStoredBefore(progress: progress)
         lastCutWindow = 0
-        conversionPending = try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'samples_v7'") > 0
-            || db.scalarInt("SELECT EXISTS (SELECT 1 FROM derived_aggregates WHERE tier = '3s')") > 0
+        // Version 8 made both; the conversion drops them when it is done.
+        conversionPending = try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name IN ('samples_v7', 'derived_3s_v7')") > 0
         // A head left from an earlier window (synxd was stopped, or died, before compacting it) is compacted at
         // the writer's first round.
         let oldest = try replayHead(progress: progress)

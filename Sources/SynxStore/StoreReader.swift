@@ -124,7 +124,10 @@ public final class StoreReader {
             if try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'samples_v7'") > 0 {
                 n += Int(try db.scalarInt("SELECT count(*) FROM samples_v7"))
             }
-            return n + Int(try db.scalarInt("SELECT count(*) FROM derived_aggregates WHERE tier = '3s'"))
+            if try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'derived_3s_v7'") > 0 {
+                n += Int(try db.scalarInt("SELECT count(*) FROM derived_aggregates WHERE tier = '3s'"))
+            }
+            return n
         }
     }
 
