@@ -94,17 +94,7 @@ extension SampleStore {
     }
 
     /// Runs `body` in one write transaction: committed if it returns, rolled back if it throws.
-    func transaction(_ body: () throws -> Void) throws {
-        try db.execute("BEGIN IMMEDIATE")
-        do {
-            try body()
-            try db.execute("COMMIT")
-        } catch {
-            // The body's error is what matters; a failed rollback leaves SQLite's own rollback of the transaction.
-            _ = try? db.execute("ROLLBACK")
-            throw error
-        }
-    }
+    func transaction(_ body: () throws -> Void) throws { try db.transaction("BEGIN IMMEDIATE", body) }
 
     /// Checkpoints the WAL into the database and truncates it to zero bytes: at a clean stop, so what is left
     /// on disk is the database alone.

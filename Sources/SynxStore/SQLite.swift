@@ -43,6 +43,23 @@ final class Connection {
         return Statement(stmt, connection: self)
     }
 
+    /// Runs `body` between `begin` (`BEGIN` for a read snapshot, `BEGIN IMMEDIATE` to write) and `COMMIT`; if
+    /// it throws, the transaction is rolled back and its error rethrown.
+    func transaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
+        try execute(begin)
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            // The body's error is the one to report: if ROLLBACK fails too, SQLite has already rolled the
+            // transaction back itself (a failed statement ends it, or the connection is unusable anyway).
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+        try execute("COMMIT")
+        return result
+    }
+
     func scalarInt(_ sql: String) throws -> Int64 {
         let s = try prepare(sql)
         guard try s.step() else { return 0 }

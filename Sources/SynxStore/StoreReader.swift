@@ -71,19 +71,7 @@ public final class StoreReader {
     }
 
     /// Runs `body` in one read transaction: everything it reads is one snapshot of the store.
-    private func readTransaction<T>(_ body: () throws -> T) throws -> T {
-        try db.execute("BEGIN")
-        let result: T
-        do {
-            result = try body()
-        } catch {
-            // The body's error is what matters; ending a read transaction cannot lose anything.
-            _ = try? db.execute("ROLLBACK")
-            throw error
-        }
-        try db.execute("COMMIT")
-        return result
-    }
+    private func readTransaction<T>(_ body: () throws -> T) throws -> T { try db.transaction("BEGIN", body) }
 
     /// Points of schema version 7 the writer has not converted yet.
     private func unconverted(series: Int64, meter: String, measurement: String, tier: String, from: Int64, to: Int64) throws -> [SeriesPoint] {

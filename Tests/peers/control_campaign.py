@@ -94,9 +94,7 @@ def main() -> int:
     os.makedirs(c.path("profiles"), exist_ok=True)
     # The samples put in below must come before m1's blocks (see there): this first run stays inside one UTC 10-min
     # window, so synxd does not compact it.
-    to_boundary = 600 - time.time() % 600
-    if to_boundary < 60:
-        time.sleep(to_boundary + 1)
+    wait_until("at least 60 s before the next UTC 10-min boundary", 120, lambda: 600 - time.time() % 600 >= 60)
     c.start_daemon(config)
     wait_until("m1's voltage stored", 30, lambda: c.status()["store"]["committedRows"] > 0 and sqlite3.connect(
         f"file:{c.database}?mode=ro", uri=True).execute(
