@@ -185,6 +185,14 @@ final class Harness {
     /// Every meter, through the `meters` command's pages.
     func meters() throws -> [MeterStatus] { try Request.allMeters(request) }
 
+    /// A copy of `file` in the test's directory, for a process run as another user: the repository may sit under
+    /// a directory that user cannot enter (a clone inside a `mktemp -d` directory, mode 0700).
+    func copyForOtherUsers(_ file: URL) throws -> String {
+        let copy = path(file.lastPathComponent)
+        if !FileManager.default.fileExists(atPath: copy) { try FileManager.default.copyItem(atPath: file.path, toPath: copy) }
+        return copy
+    }
+
     /// Every bus, through the `buses` command's pages.
     func buses() throws -> [BusStatus] { try Request.allBuses(request) }
 

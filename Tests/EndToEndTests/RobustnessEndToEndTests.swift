@@ -202,8 +202,8 @@ final class RobustnessEndToEndTests: XCTestCase {
         // As an unprivileged user: 20 clients that ask for 20 000 samples and never read, 40 that send a byte a
         // second and never finish their request.
         let big = "{\"version\":1,\"command\":\"query\",\"meter\":\"m1\",\"measurement\":\"voltage.l1n\",\"from\":\(start),\"limit\":20000}"
-        try h.start("/usr/bin/setpriv", ["--reuid=65534", "--regid=0", "--clear-groups", "/usr/bin/python3",
-                                         Harness.repository.appendingPathComponent("Tests/peers/control_abuser.py").path, h.socketPath,
+        let abuser = try h.copyForOtherUsers(Harness.repository.appendingPathComponent("Tests/peers/control_abuser.py"))
+        try h.start("/usr/bin/setpriv", ["--reuid=65534", "--regid=0", "--clear-groups", "/usr/bin/python3", abuser, h.socketPath,
                                          "--slow", "40", "--nonreaders", "20", "--request", big, "--seconds", "14"], name: "abuser")
         h.waitUntil("the abusers connected") { h.output("abuser.out").contains("ready") }
         var latencies: [Double] = []
@@ -224,7 +224,7 @@ final class RobustnessEndToEndTests: XCTestCase {
         XCTAssertTrue(h.output("synxd.err").contains("control client dropped: no complete request within 5 s"))
         XCTAssertTrue(h.output("synxd.err").contains("control client dropped: it did not take its response within 10 s"))
         // Everyone else gets in again once the abusers are gone.
-        let asNobody = ["--reuid=65534", "--regid=0", "--clear-groups", Harness.binaries.appendingPathComponent("synxctl").path]
+        let asNobody = ["--reuid=65534", "--regid=0", "--clear-groups", try h.copyForOtherUsers(Harness.binaries.appendingPathComponent("synxctl"))]
         let (nobodyCode, _, nobodyErr) = try h.run("/usr/bin/setpriv", asNobody + ["status", "--socket", h.socketPath])
         XCTAssertEqual(nobodyCode, 0, nobodyErr)
     }

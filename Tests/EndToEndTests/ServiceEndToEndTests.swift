@@ -150,7 +150,7 @@ final class ServiceEndToEndTests: XCTestCase {
         let port = try h.startSimulator(scenario: Self.scenario)
         try h.startDaemon(config: h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1))
         // uid 65534 in the socket's group (0): may connect (socket 0660), may read, may not reload.
-        let asNobody = ["--reuid=65534", "--regid=0", "--clear-groups", Harness.binaries.appendingPathComponent("synxctl").path]
+        let asNobody = ["--reuid=65534", "--regid=0", "--clear-groups", try h.copyForOtherUsers(Harness.binaries.appendingPathComponent("synxctl"))]
         let (statusCode, _, statusErr) = try h.run("/usr/bin/setpriv", asNobody + ["status", "--socket", h.socketPath])
         XCTAssertEqual(statusCode, 0, statusErr)
         let (code, _, err) = try h.run("/usr/bin/setpriv", asNobody + ["reload", "--socket", h.socketPath])
