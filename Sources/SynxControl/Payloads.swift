@@ -154,6 +154,9 @@ public struct MeterStatus: Codable, Equatable, Sendable {
     /// UTC milliseconds of the last successful poll.
     public var lastGoodPoll: Int64?
     public var pollIntervalMs: Int
+    /// Where in each interval its polls are due: ms after each whole multiple of the interval, set by
+    /// `poll_spread_ms` (absent when 0, the polls due on the multiples themselves, and from older daemons).
+    public var pollPhaseMs: Int?
     public var polls: Int
     public var failedPolls: Int
     /// Slots that passed without a poll, by reason (`backoff`, `bus busy`, …); each is stored as a `missing`
@@ -164,7 +167,7 @@ public struct MeterStatus: Codable, Equatable, Sendable {
 
     public init(name: String, bus: String, unit: Int, profile: String, model: String, state: MeterState,
                 lastError: String?, lastGoodPoll: Int64?, pollIntervalMs: Int, polls: Int, failedPolls: Int,
-                missedPolls: [String: Int]? = nil, invalidValues: [String: Int]? = nil) {
+                missedPolls: [String: Int]? = nil, invalidValues: [String: Int]? = nil, pollPhaseMs: Int? = nil) {
         self.name = name
         self.bus = bus
         self.unit = unit
@@ -174,6 +177,7 @@ public struct MeterStatus: Codable, Equatable, Sendable {
         self.lastError = lastError
         self.lastGoodPoll = lastGoodPoll
         self.pollIntervalMs = pollIntervalMs
+        self.pollPhaseMs = pollPhaseMs
         self.polls = polls
         self.failedPolls = failedPolls
         self.missedPolls = missedPolls

@@ -4,8 +4,8 @@
 /// Framing: one JSON object per line (UTF-8, `\n`-terminated) each way; a request is at most
 /// `maxRequestBytes`. Revision history:
 /// - 1: status, meters, live, query.
-/// - 2: `status` counts the meters by state and lists only those not online; `meters` pages. A version-1 request
-///   is still answered, `status` with every meter as version 1 meant.
+/// - 2: `status` counts the meters by state and lists only those not online; `meters` pages; `buses`;
+///   `MeterStatus.pollPhaseMs`. A version-1 request is still answered, `status` with every meter as version 1 meant.
 public let protocolVersion = 2
 
 /// The versions synxd answers.

@@ -47,22 +47,11 @@ final class BusState {
     /// arrive and be dropped before the next request), which a probe's room must also hold.
     let quietAfterTimeout: Bool
 
-    /// Fault injection for the watchdog tests: with SYNXD_TEST_STALL_BUS naming this bus, the thread polling
-    /// it hangs in its first request, as a driver call that never returns would.
-    let hangsForTesting: Bool
-
-    /// Blocks the calling thread for good (see `hangsForTesting`).
-    func hangForTesting() -> Never {
-        logger.warning("SYNXD_TEST_STALL_BUS: hanging this bus's thread on purpose")
-        while true { sleep(3600) }
-    }
-
     init(config: BusConfig, endpoint: String, meters: [MeterConfig], registry: MeterRegistry, writer: StoreWriter,
          recorder: Recorder, alerts: AlertCenter, logger: Logger, quietAfterTimeout: Bool) {
         self.config = config
         self.quietAfterTimeout = quietAfterTimeout
         self.alerts = alerts
-        hangsForTesting = ProcessInfo.processInfo.environment["SYNXD_TEST_STALL_BUS"] == config.name
         let now = wallClockNow()
         schedules = meters.map { MeterSchedule(config: $0, now: now) }
         self.registry = registry
@@ -190,7 +179,7 @@ final class BusState {
     private func skip(_ m: MeterSchedule, reason: MissedReason, now: Int64) {
         let interval = Int64(m.config.pollIntervalMs)
         let missed = m.nextDue
-        m.nextDue = alignedAfter(max(missed, now), interval: interval)
+        m.nextDue = alignedAfter(max(missed, now), interval: interval, phase: m.phase)
         recordMissed(m, slots: Array(stride(from: missed, to: m.nextDue, by: Int(interval)).prefix(BusState.maxMissingRowsPerGap)),
                      reason: reason)
     }
@@ -332,7 +321,7 @@ final class MeterSchedule {
     init(config: MeterConfig, now: Int64) {
         self.config = config
         derived = DerivedAggregator(meter: config)
-        nextDue = alignedAfter(now, interval: Int64(config.pollIntervalMs))
+        nextDue = alignedAfter(now, interval: Int64(config.pollIntervalMs), phase: Int64(config.pollPhaseMs))
         nextSlowDue = nextDue
         if config.profile.discovery == .fixed { setProfile(config.profile) }
     }
@@ -358,8 +347,8 @@ final class MeterSchedule {
             delay = min(interval << min(consecutiveFailures - 1, 16), cap)
         }
         let now = wallClockNow()
-        nextDue = alignedAfter(max(cycle.start + delay - interval, now), interval: interval)
-        if cycle.includesSlow { nextSlowDue = alignedAfter(now, interval: Int64(config.slowPollIntervalMs)) }
+        nextDue = alignedAfter(max(cycle.start + delay - interval, now), interval: interval, phase: phase)
+        if cycle.includesSlow { nextSlowDue = alignedAfter(now, interval: Int64(config.slowPollIntervalMs), phase: phase) }
         if consecutiveFailures == 1 { lastProbe = now }  // newly isolated: the forced-probe period starts now
         let slots = stride(from: cycle.slot + interval, to: nextDue, by: Int(interval)).prefix(BusState.maxMissingRowsPerGap)
         return (Array(slots), delay > interval ? .backoff : .busy)
@@ -371,11 +360,14 @@ final class MeterSchedule {
     /// Moves the next slot to the first after `now` (the wall clock stepped); slow registers are read then too.
     func reanchor(now: Int64) {
         anchor += 1
-        nextDue = alignedAfter(now, interval: Int64(config.pollIntervalMs))
+        nextDue = alignedAfter(now, interval: Int64(config.pollIntervalMs), phase: phase)
         nextSlowDue = nextDue
         lastLateness = nil
         lastProbe = now
     }
+
+    /// Where in the interval its slots fall (ms after each whole multiple of it).
+    var phase: Int64 { Int64(config.pollPhaseMs) }
 
     /// Whether the meter is failing: its polls are probes that must fit beside its healthy neighbours.
     var isIsolated: Bool { consecutiveFailures > 0 }
@@ -390,5 +382,10 @@ final class MeterSchedule {
     }
 }
 
-/// The first multiple of `interval` strictly after `t` (so a 1 s meter polls at whole seconds).
-func alignedAfter(_ t: Int64, interval: Int64) -> Int64 { (t / interval + 1) * interval }
+/// The first slot strictly after `t` of a schedule with slots at every multiple of `interval` plus `phase`
+/// (0 ≤ phase < interval): with phase 0 a 1 s meter polls at whole seconds.
+func alignedAfter(_ t: Int64, interval: Int64, phase: Int64 = 0) -> Int64 {
+    let shifted = t - phase
+    let floor = shifted >= 0 ? shifted / interval : (shifted - interval + 1) / interval
+    return (floor + 1) * interval + phase
+}

@@ -66,6 +66,9 @@ public struct MeterConfig: Sendable, Equatable {
     public var profile: MeterProfile
     public var pollIntervalMs: Int
     public var slowPollIntervalMs: Int
+    /// Where in each poll interval its slots fall: slots are at whole multiples of the interval plus this
+    /// (0 unless `[daemon] poll_spread_ms` spreads the meters' starts; see `pollPhase(meter:spread:interval:)`).
+    public var pollPhaseMs = 0
     public var nominalVoltage: Double
     public var nominalFrequency: Double
     public var wiring: Wiring
@@ -98,7 +101,8 @@ extension DaemonConfig {
         let root = try TOMLDocument(file: file, text: text).rootSection
         try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts", "retention"])
         let daemon = try root.section("daemon")
-        try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories"])
+        try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories", "poll_spread_ms"])
+        let spread = try daemon?.int("poll_spread_ms", in: 0...60_000) ?? 0
         let profileDirectories = try daemon?.stringArray("profile_directories") ?? ["/etc/synx/profiles"]
         var profileFiles: [String: String] = [:]
         let profiles = try ProfileLoader.loadAll(directories: profileDirectories) { path, data in profileFiles[path] = SHA256.hash(data).hex }
@@ -118,7 +122,7 @@ extension DaemonConfig {
         var meterLines: [String: Int] = [:]
         var addresses: [String: String] = [:]
         for section in try root.sections("meter") {
-            let meter = try parseMeter(section, buses: buses, profiles: profiles)
+            var meter = try parseMeter(section, buses: buses, profiles: profiles)
             if let line = meterLines[meter.name] {
                 throw section.error("name", "duplicate meter name \"\(meter.name)\" (first defined at line \(line))")
             }
@@ -128,6 +132,7 @@ extension DaemonConfig {
                 throw section.error("unit", "unit \(meter.unit) on bus \"\(meter.bus)\" is already meter \"\(other)\"")
             }
             addresses[key] = meter.name
+            meter.pollPhaseMs = DaemonConfig.pollPhase(meter: meter.name, spread: spread, interval: meter.pollIntervalMs)
             meters.append(meter)
         }
         // A waveform stream keeps its connection busy: its bus carries nothing else.
@@ -158,6 +163,16 @@ extension DaemonConfig {
             for (key, path) in keys { if let days = try r.double(key, in: 0...36_500) { config.retention[keyPath: path] = days } }
         }
         return config
+    }
+
+    /// The phase of a meter's slots with `[daemon] poll_spread_ms` = `spread`: the 64-bit FNV-1a hash of its name
+    /// modulo the spread (and the interval), so it stays the same across restarts and reloads, and thousands of
+    /// meters spread evenly over the first `spread` ms of each interval instead of all starting on its first.
+    static func pollPhase(meter name: String, spread: Int, interval: Int) -> Int {
+        guard spread > 0 else { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int(hash % UInt64(min(spread, interval)))
     }
 
     static func parseBus(_ s: TOMLSection) throws -> BusConfig {

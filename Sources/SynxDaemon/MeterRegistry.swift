@@ -196,7 +196,8 @@ final class MeterRegistry: @unchecked Sendable {
         MeterStatus(name: m.config.name, bus: m.config.bus, unit: Int(m.config.unit), profile: m.config.profile.name,
                     model: m.model, state: m.state, lastError: m.lastError, lastGoodPoll: m.lastGoodPoll,
                     pollIntervalMs: m.config.pollIntervalMs, polls: m.polls, failedPolls: m.failedPolls,
-                    missedPolls: m.missedPolls, invalidValues: m.invalidValues)
+                    missedPolls: m.missedPolls, invalidValues: m.invalidValues,
+                    pollPhaseMs: m.config.pollPhaseMs > 0 ? m.config.pollPhaseMs : nil)
     }
 }
 

@@ -93,7 +93,6 @@ final class NetworkPoller: @unchecked Sendable {
 
     private func pump(_ bus: Bus, _ cycle: PollCycle) {
         guard !bus.removed else { return }
-        if bus.state.hangsForTesting { bus.state.hangForTesting() }
         guard let r = cycle.nextRead else {
             bus.state.finish(cycle, strayFrames: reactor.takeStrayFrames(bus.connection))
             bus.running.remove(ObjectIdentifier(cycle.meter))

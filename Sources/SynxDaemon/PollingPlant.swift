@@ -42,6 +42,10 @@ final class PollingPlant: @unchecked Sendable {
         network = NetworkPoller(reactor: try ModbusTCPReactor())
     }
 
+    /// Network buses from which polls due at the same instant take the reactor long enough (about 20 µs each)
+    /// to be worth a notice that `poll_spread_ms` exists.
+    static let burstNoticeBuses = 1000
+
     var busCount: Int { lock.withLock { active.count } }
 
     /// The waveform meter of that name, if one is running.
@@ -53,9 +57,13 @@ final class PollingPlant: @unchecked Sendable {
     @discardableResult
     func apply(_ config: DaemonConfig) -> ReloadSummary {
         var desired: [String: (bus: BusConfig, meters: [MeterConfig])] = [:]
+        let metersByBus = Dictionary(grouping: config.meters, by: \.bus)
         for bus in config.buses {
-            let meters = config.meters.filter { $0.bus == bus.name }
-            if !meters.isEmpty { desired[bus.name] = (bus, meters) }
+            if let meters = metersByBus[bus.name] { desired[bus.name] = (bus, meters) }
+        }
+        let network = desired.values.filter { if case .rtu = $0.bus.link { false } else { true } }.count
+        if network >= PollingPlant.burstNoticeBuses, config.meters.allSatisfy({ $0.pollPhaseMs == 0 }) {
+            logger.notice("\(network) Modbus/TCP buses start their polls at the same instant on one thread: poll_spread_ms spreads them (docs/configuration.md)")
         }
         var summary = ReloadSummary()
         for (name, old) in lock.withLock({ active }).sorted(by: { $0.key < $1.key }) {

@@ -59,7 +59,6 @@ final class SerialBusPoller: @unchecked Sendable {
             guard let cycle = state.begin(m) else { continue }  // an isolated meter's slot skipped, or the clock stepped
             while let r = cycle.nextRead {
                 busyLock.withLock { busySince = monotonicMilliseconds() }
-                if state.hangsForTesting { state.hangForTesting() }
                 cycle.complete(Result {
                     // A serial probe always has the bus's whole timeout (BusState.probeTimeout).
                     try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count, retries: cycle.retries)

@@ -62,6 +62,8 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         let maxInFlight: Int
         var state = State.closed
         var fd: Int32 = -1
+        /// The events the socket is registered for in the epoll set, so a send changes them only when they change.
+        var watching: UInt32 = 0
         /// Bumped whenever the socket is closed, so timers of an earlier socket are ignored.
         var generation = 0
         var addresses: [(sockaddr_storage, socklen_t)] = []
@@ -290,8 +292,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         }
         c.fd = s
         c.state = .connecting
+        c.watching = EPOLLOUT.rawValue
         var ev = epoll_event()
-        ev.events = EPOLLOUT.rawValue
+        ev.events = c.watching
         ev.data.u64 = UInt64(i)
         epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev)
         c.addresses = Array(c.addresses[(next + 1)...])  // what is left to try if this one fails
@@ -366,10 +369,15 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         watch(i)
     }
 
+    /// Registers the socket for its replies, and for room to write while the outbox holds bytes (a system call
+    /// only when that changes: most sends fit at once).
     private func watch(_ i: Int) {
         let c = connections[i]
+        let events = EPOLLIN.rawValue | (c.outbox.isEmpty ? 0 : EPOLLOUT.rawValue)
+        guard events != c.watching else { return }
+        c.watching = events
         var ev = epoll_event()
-        ev.events = EPOLLIN.rawValue | (c.outbox.isEmpty ? 0 : EPOLLOUT.rawValue)
+        ev.events = events
         ev.data.u64 = UInt64(i)
         epoll_ctl(epfd, EPOLL_CTL_MOD, c.fd, &ev)
     }
@@ -492,6 +500,7 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             epoll_ctl(epfd, EPOLL_CTL_DEL, c.fd, nil)
             close(c.fd)
             c.fd = -1
+            c.watching = 0
         }
         c.generation += 1
         c.inbox.discardPending()

@@ -216,6 +216,28 @@ final class PollingEndToEndTests: XCTestCase {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
+
+    func testPollSpread_eachMeterPollsAtItsPhase_overTCPAndRTU_andSaysWhichItIs() throws {
+        let (simEnd, daemonEnd) = try h.ptyPair()
+        let port = try h.startSimulator(scenario: Self.frozenScenario, rtu: [simEnd])
+        try h.startDaemon(config: h.daemonSection + "poll_spread_ms = 700\n" + h.tcpBus("lan", port: port) + h.rtuBus("rs485", device: daemonEnd)
+            + h.meter("feeder-a", bus: "lan", unit: 1) + h.meter("chiller", bus: "lan", unit: 2, profile: "eastron-sdm630")
+            + h.meter("m0", bus: "rs485", unit: 3, profile: "sunspec"))
+        // 64-bit FNV-1a of each name modulo 700, computed independently (a few lines of Python).
+        let phases: [String: Int64] = ["feeder-a": 476, "chiller": 278, "m0": 340]
+        h.waitUntil("every meter online") { try h.meters().allSatisfy { $0.state == .online } }
+        for m in try h.meters() { XCTAssertEqual(m.pollPhaseMs.map(Int64.init), phases[m.name], m.name) }
+        h.waitUntil("five stored polls of each meter") {
+            try phases.keys.allSatisfy { try h.request(Request(command: .query, meter: $0, measurement: "frequency", from: 0)).query?.samples.count ?? 0 >= 5 }
+        }
+        for (meter, phase) in phases {
+            let samples = try XCTUnwrap(h.request(Request(command: .query, meter: meter, measurement: "frequency", from: 0)).query).samples
+            // Each poll starts at its slot (the whole second plus the phase) or a little after, never before.
+            let lateness = samples.dropFirst().map { ($0.time - phase) % 1000 }  // the first may be a discovery's
+            XCTAssertTrue(lateness.allSatisfy { $0 >= 0 && $0 < 250 }, "\(meter): \(samples.map(\.time))")
+        }
+    }
+
 }
 
 /// Meter-derived aggregation of a polled meter through the real path: synx-sim → synxd → store → synxctl.

@@ -94,9 +94,13 @@ final class ServiceEndToEndTests: XCTestCase {
         let port = try h.startSimulator(scenario: Self.scenario)
         let notify = try NotifySocket(path: h.path("notify.sock"))
         let config = h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1)
-        // The bus's first request never returns (fault injection standing in for a hung driver call).
+        // The bus's connect() never returns: a hung driver call, injected from outside synxd by a preloaded library.
+        let shim = h.path("stall_connect.so")
+        let (cc, ccOut, ccErr) = try h.run("/usr/bin/env", ["clang", "-shared", "-fPIC", "-o", shim,
+                                                           Harness.repository.appendingPathComponent("Tests/peers/stall_connect.c").path, "-ldl"])
+        XCTAssertEqual(cc, 0, ccOut + ccErr)
         let daemon = try h.startDaemon(config: config, environment: [
-            "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000", "SYNXD_TEST_STALL_BUS": "line"])
+            "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000", "LD_PRELOAD": shim, "SYNX_STALL_CONNECT_PORT": "\(port)"])
         h.waitUntil("READY=1") { notify.index(of: "READY=1") != nil }
         h.waitUntil("the stall is noticed", timeout: 10) { h.output("synxd.err").contains("watchdog: the TCP reactor has not run") }
         let seen = notify.poll().filter { $0.contains("WATCHDOG=1") }.count

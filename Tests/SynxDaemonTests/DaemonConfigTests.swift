@@ -150,6 +150,30 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertEqual(alignedAfter(61_000, interval: 60_000), 120_000)
     }
 
+    func testSchedule_withAPhase_fallsThatFarIntoEachInterval() {
+        XCTAssertEqual(alignedAfter(12_345, interval: 1000, phase: 476), 12_476)
+        XCTAssertEqual(alignedAfter(12_476, interval: 1000, phase: 476), 13_476)  // strictly after
+        XCTAssertEqual(alignedAfter(12_500, interval: 1000, phase: 476), 13_476)
+        XCTAssertEqual(alignedAfter(100, interval: 1000, phase: 476), 476)
+        XCTAssertEqual(alignedAfter(-600, interval: 1000, phase: 476), -524)
+        XCTAssertEqual(alignedAfter(61_000, interval: 60_000, phase: 59_999), 119_999)
+    }
+
+    func testPollSpread_givesEachMeterAFixedPhase_fromItsName() throws {
+        // Without the key every slot is on the whole interval.
+        XCTAssertEqual(try DaemonConfig.parse(text: Self.valid, file: "t").meters.map(\.pollPhaseMs), [0, 0])
+        let spread = Self.valid.replacingOccurrences(of: "profile_directories = []", with: "profile_directories = []\npoll_spread_ms = 250")
+        let config = try DaemonConfig.parse(text: spread, file: "t")
+        // The 64-bit FNV-1a hash of each name modulo 250, computed independently (a few lines of Python).
+        XCTAssertEqual(config.meters.map(\.pollPhaseMs), [138, 53])
+        XCTAssertEqual(try DaemonConfig.parse(text: spread, file: "t").meters.map(\.pollPhaseMs), [138, 53], "the same on every load")
+        // A phase is always inside the meter's own interval.
+        XCTAssertEqual(DaemonConfig.pollPhase(meter: "incomer", spread: 250, interval: 100), 88)
+        XCTAssertEqual(DaemonConfig.pollPhase(meter: "incomer", spread: 0, interval: 1000), 0)
+        XCTAssertEqual(error(spread.replacingOccurrences(of: "= 250", with: "= 60001"))?.key, "daemon.poll_spread_ms")
+        XCTAssertEqual(error(spread.replacingOccurrences(of: "= 250", with: "= -1"))?.key, "daemon.poll_spread_ms")
+    }
+
     func testPercentile_nearestRank() {
         XCTAssertEqual(percentile((1...100).map(Double.init), 0.99), 99)
         XCTAssertEqual(percentile([], 0.99), 0)

@@ -19,6 +19,8 @@ struct FleetBenchmark: ParsableCommand {
     @Option(help: "Length of each measuring window (s).") var seconds = 60
     @Option(help: "Measuring windows, one after the other (CPU per window shows whether it stays flat).") var windows = 1
     @Flag(help: "Also run collectd (Debian collectd-core) on the same meters, the same warm-up and window.") var collectd = false
+    @Option(help: "synxd's [daemon] poll_spread_ms: the meters' slots spread over this many ms of each second (0: all on the whole second).")
+    var spread = 0
     @Option(help: "Directory with synxd and synx-sim (default: next to synx-bench).") var binDir: String?
     @Flag(inversion: .prefixedNo, help: "Pin synxd (and collectd) to CPU 0 and the simulator to CPU 1.") var pin = true
 
@@ -46,7 +48,7 @@ struct FleetBenchmark: ParsableCommand {
         try Child.wait("synx-sim ready", 30) { (try? String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8))?.contains("ready") == true }
         let port = Int(try String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8).split(separator: "\n")
             .first { $0.hasPrefix("tcp ") }!.split(separator: ":").last!)!
-        print("fleet: \(meters) meters, one TCP connection each, profile \(profile), 1 Hz; warm-up \(warmup) s, "
+        print("fleet: \(meters) meters, one TCP connection each, profile \(profile), 1 Hz, poll_spread_ms \(spread); warm-up \(warmup) s, "
               + "\(windows) window(s) of \(seconds) s; load average \(Child.loadAverage())")
 
         let synx = try measureSynxd(bin: bin, dir: dir, port: port, children: &children)
@@ -71,6 +73,7 @@ struct FleetBenchmark: ParsableCommand {
                 .write(toFile: "\(dir)/profiles/nine.toml", atomically: true, encoding: .utf8)
         }
         var config = "[daemon]\nstate_directory = \"\(dir)/state\"\nsocket = \"\(dir)/synxd.sock\"\nprofile_directories = \(profiles)\n"
+            + "poll_spread_ms = \(spread)\n"
         for i in 0..<meters {
             config += "[[bus]]\nname = \"b\(i)\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\n"
             config += "[[meter]]\nname = \"m\(i)\"\nbus = \"b\(i)\"\nunit = 1\nprofile = \"\(profile)\"\n"
@@ -85,6 +88,8 @@ struct FleetBenchmark: ParsableCommand {
         }
         let online = Date()
         print(String(format: "  start-up: every meter online %.1f s after start", online.timeIntervalSince(started)))
+        // Each meter's slots, as synxd reports them: the whole second plus its phase (0 without a spread).
+        let phases = Dictionary(uniqueKeysWithValues: try Request.allMeters(client.send).map { ($0.name, Int64($0.pollPhaseMs ?? 0)) })
         Thread.sleep(until: online.addingTimeInterval(Double(warmup)))
         var cuts: [(from: Int64, to: Int64, cpu: Double)] = []
         for _ in 0..<windows {
@@ -131,7 +136,7 @@ struct FleetBenchmark: ParsableCommand {
                     let points = try reader.samples(meter: "m\(i)", measurement: m, from: from, to: to, limit: seconds * 10)
                     rows += points.count
                     good += points.filter { $0.quality == .good }.count
-                    if k == 0 { lateness += points.map { $0.time % 1000 } }
+                    if k == 0 { lateness += points.map { ($0.time - phases["m\(i)", default: 0]) % 1000 } }
                 }
             }
         }
