@@ -130,15 +130,21 @@ struct FleetBenchmark: ParsableCommand {
         let reader = try StoreReader(path: "\(dir)/state/synx.sqlite", head: store.head)
         let measurements = profile == "nine" ? FleetBenchmark.nine.map(\.0) : ["voltage.l1n", "current.l1", "frequency"]
         var lateness: [Int64] = [], rows = 0, good = 0
-        for (from, to, _) in cuts {
+        for (n, (from, to, _)) in cuts.enumerated() {
+            var window: [Int64] = []
             for i in 0..<meters {
                 for (k, m) in measurements.enumerated() {
                     let points = try reader.samples(meter: "m\(i)", measurement: m, from: from, to: to, limit: seconds * 10)
                     rows += points.count
                     good += points.filter { $0.quality == .good }.count
-                    if k == 0 { lateness += points.map { ($0.time - phases["m\(i)", default: 0]) % 1000 } }
+                    if k == 0 { window += points.map { ($0.time - phases["m\(i)", default: 0]) % 1000 } }
                 }
             }
+            window.sort()
+            if windows > 1, !window.isEmpty {
+                print("  window \(n + 1): poll-start lateness p50 \(window[window.count / 2]) ms, p99 \(window[window.count * 99 / 100]) ms, max \(window.last!) ms")
+            }
+            lateness += window
         }
         lateness.sort()
         let expected = meters * measurements.count * seconds * windows
