@@ -26,12 +26,17 @@ let package = Package(
         // Leaves and the one-way chain: CModbus → SynxModbus → SynxMeters.
         // TOML 1.0.0 by our own parser (TOMLKit leaked and toml++ aborted on some inputs: docs/design.md).
         .target(name: "SynxTOML"),
-        // Clocks (and a condition variable that waits on the monotonic one): the one place time is read.
-        .target(name: "SynxSystem"),
+        // Clocks (and a condition variable that waits on the monotonic one), named threads and errno: the one place
+        // time is read and threads are started.
+        .target(name: "SynxSystem", dependencies: ["CLinux"]),
         .target(name: "SynxModbus", dependencies: ["CModbus", "CLinux", "SynxSystem"]),
         .target(name: "SynxMeters", dependencies: ["SynxModbus", "SynxTOML"]),
         .target(name: "SynxStore", dependencies: ["CSQLite", "CLinux", "SynxSystem"]),
         .target(name: "SynxControl"),
+        // The aligned-table and CSV renderer the command-line clients share.
+        .target(name: "SynxTables"),
+        // The version every binary prints.
+        .target(name: "SynxVersion"),
         // Pure IEC 61000-4-30 / 61000-4-7 processing: no I/O, no clock, no logging.
         .target(name: "SynxDSP", dependencies: ["CFFTW"]),
         // IEEE C37.111 (COMTRADE) recordings: reader and writer.
@@ -39,23 +44,23 @@ let package = Package(
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "SynxComtrade", "CSystemd", "CLinux",
-            "SynxSystem",
+            "SynxSystem", "SynxTables", "SynxVersion",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .executableTarget(name: "synxd", dependencies: [
-            "SynxDaemon", "SynxMeters", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SynxDaemon", "SynxMeters", "SynxTOML", "SynxVersion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "synxctl", dependencies: [
-            "SynxControl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SynxControl", "SynxTables", "SynxVersion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-sim", dependencies: [
-            "CModbus", "CLinux", "SynxModbus", "SynxMeters", "SynxSystem", "SynxTOML", "SynxComtrade",
+            "CModbus", "CLinux", "SynxModbus", "SynxMeters", "SynxSystem", "SynxTOML", "SynxComtrade", "SynxVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-analyze", dependencies: [
-            "SynxDSP", "SynxComtrade", "SynxControl",
+            "SynxDSP", "SynxComtrade", "SynxTables", "SynxVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synx-bench", dependencies: [
@@ -66,12 +71,15 @@ let package = Package(
         .testTarget(name: "SynxModbusTests", dependencies: ["SynxModbus", "SynxSystem"]),
         .testTarget(name: "SynxSystemTests", dependencies: ["SynxSystem"]),
         .testTarget(name: "SynxTOMLTests", dependencies: ["SynxTOML"]),
-        .testTarget(name: "SynxMetersTests", dependencies: ["SynxMeters"]),
+        .testTarget(name: "SynxMetersTests", dependencies: ["SynxMeters", "SynxModbus", "SynxTOML"]),
         .testTarget(name: "SynxStoreTests", dependencies: ["SynxStore", "CSQLite"]),
         .testTarget(name: "SynxControlTests", dependencies: ["SynxControl"]),
         .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
-        .testTarget(name: "SynxDaemonTests", dependencies: ["SynxDaemon"]),
+        .testTarget(name: "SynxDaemonTests", dependencies: [
+            "SynxDaemon", "SynxControl", "SynxMeters", "SynxModbus", "SynxStore", "SynxTOML",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "SynxComtrade", "SynxStore", "CSQLite"]),
     ]
 )

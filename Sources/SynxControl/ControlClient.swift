@@ -33,24 +33,12 @@ public struct ControlClient {
             throw ControlClientError(description: "cannot connect to \(socketPath): \(String(cString: strerror(e)))\(hint)")
         }
         let data = try Framing.encode(request)
-        let sendError: Int32? = data.withUnsafeBytes { buf in
-            var off = 0
-            while off < buf.count {
-                let n = Glibc.send(fd, buf.baseAddress! + off, buf.count - off, Int32(MSG_NOSIGNAL))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                off += n
-            }
-            return nil
-        }
+        let sendError = SocketIO.sendAll(fd, data)
         var line = Data()
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = recv(fd, &chunk, chunk.count, 0)
+            let n = SocketIO.receive(fd, into: &chunk)
             if n < 0 {
-                if errno == EINTR { continue }
                 let e = errno
                 if let s = sendError { throw ControlClientError(description: "send: \(String(cString: strerror(s)))") }
                 throw ControlClientError(description: e == EAGAIN ? "synxd did not answer within \(timeoutSeconds) s" : "recv: \(String(cString: strerror(e)))")

@@ -35,7 +35,7 @@ public struct ChannelSpec: Sendable, Equatable {
 
 /// The reference that dip, swell and interruption thresholds are relative to (IEC 61000-4-30 §5.4.4):
 /// the declared input voltage, or the sliding reference Usr (1-min first-order filter of the basic values).
-public enum VoltageReference: String, Sendable, Codable { case declared, sliding }
+public enum VoltageReference: String, Sendable, Codable, CaseIterable { case declared, sliding }
 
 /// Event thresholds, all in percent of the reference voltage (Udin or Usr). Defaults are EN 50160's:
 /// dip 90 %, swell 110 %, interruption 5 %, hysteresis 2 %; RVC threshold 3.3 % with 50 % hysteresis

@@ -4,6 +4,7 @@ import SynxControl
 import SynxDSP
 import SynxStore
 import SynxSystem
+import SynxTables
 
 /// The kinds of alert synxd raises, each with a stable MESSAGE_ID for the raised and the cleared entry
 /// (explained in `systemd/synx.catalog`) and the priority of the raised entry.

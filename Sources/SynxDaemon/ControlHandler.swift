@@ -3,6 +3,7 @@ import Logging
 import SynxControl
 import SynxStore
 import SynxSystem
+import SynxVersion
 
 /// A control client's process and user, as the kernel reports them (SO_PEERCRED).
 struct PeerCredentials {
@@ -27,7 +28,6 @@ final class ControlHandler: @unchecked Sendable {
     let refusals = SharedRepeatLimiter()
     /// Writes an event's waveform as COMTRADE and returns the .cfg path (set by the daemon).
     var exporter: ((_ meter: String, _ eventStartMicroseconds: Int64) -> Result<String, CommandFailure>)?
-    static let version = "0.1.0"
 
     init(registry: MeterRegistry, writer: StoreWriter, databasePath: String, startedAt: Date) {
         self.registry = registry
@@ -218,7 +218,7 @@ final class ControlHandler: @unchecked Sendable {
         let buses = everyOne ? registry.busStatuses() : registry.busStatuses { $0 != "connected" }.sorted { $0.name < $1.name }
         let shown = everyOne ? Int.max : maxMetersInStatus
         return Response(status: .ok, daemon: DaemonStatus(
-            version: ControlHandler.version, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
+            version: synxVersion, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
             uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
             store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
                                droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows,

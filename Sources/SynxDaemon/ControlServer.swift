@@ -17,7 +17,7 @@ import SynxSystem
 /// `idleSeconds` before a request, must complete a request line within `requestSeconds` of its first byte and
 /// take a whole response within `responseSeconds`, or it is closed. A request is at most 64 KiB and a response
 /// at most about 2 MB (queries and event lists are paged), so the control side holds at most about 36 × 2 MB.
-final class ControlServer: @unchecked Sendable {
+final class ControlServer: DaemonPart, @unchecked Sendable {
     let path: String
     private let handler: ControlHandler
     private let logger: Logger
@@ -42,8 +42,15 @@ final class ControlServer: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Binds and listens; errors here stop the daemon from starting.
-    func listen() throws {
+    var partName: String { "control server" }
+
+    /// Binds, listens and starts accepting; errors here stop the daemon from starting.
+    func start() throws {
+        try listen()
+        startThread(named: "synx-control") { [self] in acceptLoop(); finished.signal() }
+    }
+
+    private func listen() throws {
         let dir = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var st = stat()
@@ -69,10 +76,6 @@ final class ControlServer: @unchecked Sendable {
         guard Glibc.listen(listenFD, 64) == 0 else { throw DaemonError.startup("listen: \(String(cString: strerror(errno)))") }
         guard pipe(&wakePipe) == 0 else { throw DaemonError.startup("pipe: \(String(cString: strerror(errno)))") }
         wakePipe.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
-    }
-
-    func start() {
-        startThread(named: "synx-control") { [self] in acceptLoop(); finished.signal() }
     }
 
     func stop() {
@@ -153,8 +156,7 @@ final class ControlServer: @unchecked Sendable {
             let wait = requestStarted.map { $0 + ControlServer.requestSeconds * 1000 - monotonicMilliseconds() }
                 ?? ControlServer.idleSeconds * 1000
             guard wait > 0, setTimeout(fd, SO_RCVTIMEO, milliseconds: wait) else { return dropSlow(peer) }
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n < 0 && errno == EINTR { continue }
+            let n = SocketIO.receive(fd, into: &chunk)
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && requestStarted != nil { return dropSlow(peer) }
             if n <= 0 { return }
             if requestStarted == nil { requestStarted = monotonicMilliseconds() }
@@ -186,24 +188,11 @@ final class ControlServer: @unchecked Sendable {
     private func send(_ fd: Int32, _ data: Data?) -> Bool {
         guard let data else { return false }
         let deadline = monotonicMilliseconds() + ControlServer.responseSeconds * 1000
-        return data.withUnsafeBytes { buf in
-            var off = 0
-            while off < buf.count {
-                let left = deadline - monotonicMilliseconds()
-                guard left > 0, setTimeout(fd, SO_SNDTIMEO, milliseconds: left) else { return false }
-                let n = Glibc.send(fd, buf.baseAddress! + off, buf.count - off, Int32(MSG_NOSIGNAL))
-                if n < 0 { if errno == EINTR { continue }; return false }
-                off += n
-            }
-            return true
-        }
+        return SocketIO.sendAll(fd, data) { [self] in
+            let left = deadline - monotonicMilliseconds()
+            return left > 0 && setTimeout(fd, SO_SNDTIMEO, milliseconds: left)
+        } == nil
     }
-}
-
-/// Failures that stop synxd from starting.
-enum DaemonError: Error, CustomStringConvertible {
-    case startup(String)
-    var description: String { if case .startup(let s) = self { return s }; return "" }
 }
 
 /// Two threads at a lower scheduling priority (nice +10) for the requests that read the store and build large
@@ -215,8 +204,7 @@ final class HeavyRequestWorkers: @unchecked Sendable {
 
     init(count: Int = 2) {
         for i in 0..<count {
-            startThread(named: "synx-control-w\(i)") { [self] in
-                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)  // this thread only (Linux)
+            startThread(named: "synx-control-w\(i)", nice: 10) { [self] in
                 while true {
                     condition.lock()
                     while jobs.isEmpty { condition.wait() }

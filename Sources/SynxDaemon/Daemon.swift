@@ -7,30 +7,55 @@ import SynxModbus
 import SynxStore
 import SynxSystem
 
-/// synxd: wires the configuration, the store writer, one poller per bus, the control server and the
-/// supervisor (sd_notify, watchdog), and runs them until SIGTERM or SIGINT, then stops them in reverse
-/// order and flushes the store. SIGHUP (or `synxctl reload`) re-reads the configuration: an invalid one is
+/// synxd: builds its parts from the configuration — the store writer, the recorder, the control server, the
+/// pollers of every bus and the supervisor (sd_notify, watchdog) — starts them in that order and runs until
+/// SIGTERM or SIGINT, then stops them in the reverse order (`DaemonParts`), so every finished poll is recorded
+/// and every queued row committed. SIGHUP (or `synxctl reload`) re-reads the configuration: an invalid one is
 /// rejected and the running one kept; unchanged buses keep polling.
 public final class Daemon: @unchecked Sendable {
     private var config: DaemonConfig
     private let configPath: String
     private let logger: Logger
     private let reloadLock = NSLock()
-    private var plant: PollingPlant!
-    private var supervisor: Supervisor!
-    private var alerts: AlertCenter!
-    private var writer: StoreWriter!
+    private let writer: StoreWriter
+    private let alerts: AlertCenter
+    private let plant: PollingPlant
+    private let supervisor: Supervisor
+    private let parts: DaemonParts
 
-    public init(config: DaemonConfig, configPath: String, logger: Logger) {
+    /// Opens the store and builds every part (nothing runs yet); throws what stops synxd from starting: a store
+    /// that cannot be opened, a bus that cannot be set up (a serial port that does not open).
+    public init(config: DaemonConfig, configPath: String, logger: Logger) throws {
         self.config = config
         self.configPath = configPath
         self.logger = logger
+        Daemon.raiseDescriptorLimit()
+        try Daemon.prepareStateDirectory(config)
+        let store: SampleStore
+        // A store of an older synxd is chained first, in batches: systemd is told each time that starting takes longer.
+        do { store = try SampleStore(path: config.databasePath) { Supervisor.notify("EXTEND_TIMEOUT_USEC=60000000") } } catch {
+            throw DaemonError.startup("cannot open the store \(config.databasePath): \(error)")
+        }
+        writer = StoreWriter(store: store, retention: config.retention)
+        let registry = MeterRegistry()
+        let recorder = Recorder()
+        alerts = AlertCenter(logger: logger, holdoffSeconds: config.alertHoldoffSeconds, rules: config.rules)
+        plant = try PollingPlant(registry: registry, writer: writer, recorder: recorder, alerts: alerts, logger: logger)
+        if let (bus, error) = plant.apply(config).failed.first { throw DaemonError.startup("bus \(bus): \(error)") }
+        let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
+        let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
+        supervisor = Supervisor(registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
+        parts = DaemonParts([writer, recorder, server, plant, supervisor], logger: logger)
+        handler.reloader = { [unowned self] requestedBy in reload(trigger: requestedBy) }
+        handler.alerts = alerts
+        handler.logger = logger
+        handler.exporter = { [unowned self] meter, start in exportEvent(meter: meter, startMicroseconds: start) }
     }
 
     /// Whatever the umask synxd was started with (by hand, as root, it is often 022): every file it creates is
     /// 0640 and every directory 0750 — measurements and exports are nobody else's business. The state directory
     /// and a store left by an older synxd are brought to those modes too.
-    private func prepareStateDirectory() throws {
+    private static func prepareStateDirectory(_ config: DaemonConfig) throws {
         umask(0o027)
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o750])
@@ -40,44 +65,10 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// Runs until a termination signal. Throws only for start-up failures.
+    /// Starts the parts and runs until a termination signal, then stops them. Throws only for start-up failures.
     public func run() throws {
-        raiseDescriptorLimit()
-        try prepareStateDirectory()
-        let store: SampleStore
-        // A store of an older synxd is chained first, in batches: systemd is told each time that starting takes longer.
-        do { store = try SampleStore(path: config.databasePath) { Supervisor.notify("EXTEND_TIMEOUT_USEC=60000000") } } catch {
-            throw DaemonError.startup("cannot open the store \(config.databasePath): \(error)")
-        }
-        let writer = StoreWriter(store: store, retention: config.retention)
-        writer.start()
-        self.writer = writer
         writer.enqueue(records: StoreRecords(configurations: [accepted(config, requestedBy: "start")]))
-        let registry = MeterRegistry()
-        let recorder = Recorder()
-        alerts = AlertCenter(logger: logger, holdoffSeconds: config.alertHoldoffSeconds, rules: config.rules)
-        plant = try PollingPlant(registry: registry, writer: writer, recorder: recorder, alerts: alerts, logger: logger)
-        let initial = plant.apply(config)
-        if let (bus, error) = initial.failed.first {
-            writer.stop()
-            throw DaemonError.startup("bus \(bus): \(error)")
-        }
-
-        let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
-        handler.reloader = { [unowned self] requestedBy in reload(trigger: requestedBy) }
-        handler.alerts = alerts
-        handler.logger = logger
-        handler.exporter = { [unowned self] meter, start in exportEvent(meter: meter, startMicroseconds: start) }
-        let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
-        do { try server.listen() } catch {
-            writer.stop()
-            throw error
-        }
-        server.start()
-        plant.startAll()
-        supervisor = Supervisor(registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
-        supervisor.start()
-
+        try parts.start()
         logger.info("synxd started", metadata: [
             "meters": "\(config.meters.count)", "buses": "\(plant.busCount)",
             "store": "\(config.databasePath)", "socket": "\(config.socketPath)",
@@ -93,12 +84,7 @@ public final class Daemon: @unchecked Sendable {
         } while signal == SIGHUP
         logger.info("stopping", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
         Supervisor.notify("STOPPING=1")
-        supervisor.stop()
-        plant.stopAll()
-        recorder.drain()  // every finished poll recorded
-        server.stop()
-        writer.flush()
-        writer.stop()
+        parts.stop()
         Supervisor.publish(custodyHead: writer.statistics.custodyHead, logger: logger)  // the last link, once all is stored
         let s = writer.statistics
         if s.queuedRows > 0 {
@@ -206,17 +192,11 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// A site with many meters holds a socket per gateway: lift the soft descriptor limit to the hard one.
-    private func raiseDescriptorLimit() {
+    private static func raiseDescriptorLimit() {
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
     }
-}
-
-/// Why a control command failed (a rejected reload: the configuration error with file and line; an export
-/// that cannot be made), for the one-line answer.
-struct CommandFailure: Error {
-    var message: String
 }

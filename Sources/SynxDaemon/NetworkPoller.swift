@@ -1,5 +1,6 @@
 import Foundation
 import SynxModbus
+import SynxSystem
 
 /// Polls every Modbus/TCP and RTU-over-TCP bus on one thread, through the epoll reactor: at each meter's
 /// slot its poll cycle is started, and each completed read sends the next, so hundreds of gateways are

@@ -20,7 +20,7 @@ struct ReloadSummary: Sendable {
 /// reload`; the daemon serialises reloads); the supervisor and the control threads read the running buses. The
 /// tables of running buses are therefore only read or changed under `lock`, held for the table operation alone —
 /// never while a poller starts or stops (which waits for its thread) — and readers get copies.
-final class PollingPlant: @unchecked Sendable {
+final class PollingPlant: DaemonPart, @unchecked Sendable {
     private let registry: MeterRegistry
     private let writer: StoreWriter
     private let recorder: Recorder
@@ -70,7 +70,7 @@ final class PollingPlant: @unchecked Sendable {
             if let new = desired[name], new.bus == old.bus, new.meters == old.meters {
                 summary.kept.append(name)
             } else {
-                stop(name)
+                stopBus(name)
                 summary.stopped.append(name)
             }
         }
@@ -88,14 +88,18 @@ final class PollingPlant: @unchecked Sendable {
         return summary
     }
 
-    func startAll() {
+    var partName: String { "pollers" }
+
+    /// Starts polling every bus applied so far; buses applied later start at once.
+    func start() {
         let (lines, meters) = lock.withLock { running = true; return (Array(serial.values), Array(waveforms.values)) }
         network.start()
         lines.forEach { $0.start() }
         meters.forEach { $0.start() }
     }
 
-    func stopAll() {
+    /// Stops polling every bus (a poll under way is abandoned; finished ones are on the recorder's queue).
+    func stop() {
         let (lines, meters) = lock.withLock { (Array(serial.values), Array(waveforms.values)) }
         lines.forEach { $0.stop() }
         meters.forEach { $0.stop() }
@@ -103,7 +107,7 @@ final class PollingPlant: @unchecked Sendable {
         lock.withLock { running = false }
     }
 
-    private func stop(_ name: String) {
+    private func stopBus(_ name: String) {
         let (poller, meter, wasRunning) = lock.withLock {
             defer { active[name] = nil }
             return (serial.removeValue(forKey: name), waveforms.removeValue(forKey: name), running)

@@ -1,47 +1,47 @@
 import Foundation
-import Glibc
+import SynxSystem
 
 /// A serial queue on a thread of its own at a lower scheduling priority (nice +10): decoding and recording
 /// polls is throughput work and must never hold up the start of a poll. (A Dispatch queue would run at the
-/// polling threads' priority.)
-final class Recorder: @unchecked Sendable {
+/// polling threads' priority.) Work queued before `start` runs once it starts; `stop` runs what is queued, then
+/// ends the thread.
+final class Recorder: DaemonPart, @unchecked Sendable {
     private let condition = NSCondition()
     private var work: [() -> Void] = []
-    private var pending = 0
+    private var stopping = false
+    private let finished = DispatchSemaphore(value: 0)
 
-    init() {
-        startThread(named: "synx-recorder") { [self] in run() }
+    var partName: String { "recorder" }
+
+    func start() {
+        startThread(named: "synx-recorder", nice: 10) { [self] in run(); finished.signal() }
+    }
+
+    /// Runs what is queued, then ends the thread.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        finished.wait()
     }
 
     func async(_ item: @escaping () -> Void) {
         condition.lock()
         work.append(item)
-        pending += 1
         condition.signal()
         condition.unlock()
     }
 
-    /// Waits until everything queued so far has run.
-    func drain() {
-        condition.lock()
-        while pending > 0 { condition.wait() }
-        condition.unlock()
-    }
-
     private func run() {
-        // On Linux the nice value is per thread, and who = 0 names the calling thread (setpriority(2)).
-        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         while true {
             condition.lock()
-            while work.isEmpty { condition.wait() }
+            while work.isEmpty && !stopping { condition.wait() }
+            if work.isEmpty { condition.unlock(); return }  // stopping, and everything queued has run
             let batch = work
             work.removeAll(keepingCapacity: true)
             condition.unlock()
             batch.forEach { $0() }
-            condition.lock()
-            pending -= batch.count
-            condition.broadcast()
-            condition.unlock()
         }
     }
 }

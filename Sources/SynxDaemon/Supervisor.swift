@@ -10,7 +10,7 @@ import SynxSystem
 /// thread is not stuck in one request far beyond its timeout, and the TCP reactor, the recorder and the store
 /// writer answer a ping within the stall limit. A hung part stops the pings, so systemd restarts the service.
 /// The `STATUS=` line is kept current ("polling 12 meters on 3 buses, 1 offline").
-final class Supervisor: @unchecked Sendable {
+final class Supervisor: DaemonPart, @unchecked Sendable {
     private let registry: MeterRegistry
     private let plant: PollingPlant
     private let recorder: Recorder
@@ -62,6 +62,8 @@ final class Supervisor: @unchecked Sendable {
 
     /// Text appended to the status line (e.g. the last reload failure), or "" to clear it.
     func setStatusSuffix(_ s: String) { lock.lock(); statusSuffix = s; lock.unlock() }
+
+    var partName: String { "supervisor" }
 
     func start() {
         startThread(named: "synx-supervisor") { [self] in run(); finished.signal() }

@@ -39,7 +39,6 @@ public final class StoreWriter: @unchecked Sendable {
     private var stopping = false
     private var flushRequested = false
     private var flushedGeneration = 0
-    private var thread: Thread?
     private var finished = false
 
     /// What to keep; pruned once an hour on the writer's thread (nil: keep everything).
@@ -60,10 +59,7 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// Starts the writer thread.
     public func start() {
-        let t = Thread { [weak self] in self?.run() }
-        t.name = "synx-store-writer"
-        thread = t
-        t.start()
+        startThread(named: "synx-store", nice: 10) { [weak self] in self?.run() }
     }
 
     /// Queues rows for the next batch.
@@ -113,9 +109,6 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     private func run() {
-        synx_name_this_thread("synx-store")
-        // On Linux the nice value is per thread, and who = 0 names the calling thread (setpriority(2)).
-        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         condition.lock()
         while true {
             // Half-way between wall-clock seconds, waited for on the monotonic clock (a step moves the phase once).

@@ -6,16 +6,23 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 }
 
 /// A report as rows of columns, rendered as an aligned table or as CSV: the one table renderer of the
-/// command-line clients (synxctl, synx-analyze), kept here so they share it without linking anything else.
+/// command-line clients (synxctl, synx-analyze), in a module of its own so they share it without linking
+/// anything else (and the protocol module holds only what crosses the socket).
 public struct Report {
+    /// A line above the table (not in CSV).
     public var title: String?
+    /// Column headings (lower-cased in CSV).
     public var columns: [String]
+    /// The cells, one array per row, as many as there are columns.
     public var rows: [[String]]
 
+    /// A report of `rows` under `columns`.
     public init(title: String?, columns: [String], rows: [[String]]) {
         self.title = title; self.columns = columns; self.rows = rows
     }
 
+    /// The report as an aligned table (`table`; `json` is rendered by the callers, which encode the payload itself)
+    /// or as CSV (RFC 4180 quoting).
     public func render(_ format: OutputFormat) -> String {
         switch format {
         case .csv:
@@ -24,8 +31,10 @@ public struct Report {
             var widths = columns.map(\.count)
             for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
             func line(_ cells: [String]) -> String {
-                cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                var text = cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
                     .joined(separator: "  ")
+                while text.last == " " { text.removeLast() }  // an empty last cell leaves no trailing blanks
+                return text
             }
             var out = title.map { "\($0)\n" } ?? ""
             out += ([line(columns)] + rows.map(line)).joined(separator: "\n") + "\n"

@@ -1,7 +1,7 @@
 import Foundation
 import SynxComtrade
-import SynxControl
 import SynxDSP
+import SynxTables
 
 /// Everything the engine reported over one recording, and its two renderings: JSON (shape in docs/analyzer.md,
 /// `format_version` 1) and tables.

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import SynxComtrade
-import SynxControl
 import SynxDSP
+import SynxTables
+import SynxVersion
 
 /// synx-analyze: runs the synx power-quality engine (IEC 61000-4-30 Class A, IEC 61000-4-7) over a COMTRADE
 /// recording and prints every result as tables or as JSON (docs/analyzer.md).
@@ -11,10 +12,11 @@ struct Analyze: ParsableCommand {
         commandName: "synx-analyze",
         abstract: "Analyse a COMTRADE recording with the synx IEC 61000-4-30 Class A engine.",
         discussion: """
-        Voltage and current channels are found from their units (V/kV, A/kA) and phase fields unless given with
-        --voltage/--current (ids or 1-based indexes, in L1, L2, L3, N order). Values are taken on the primary side
+        Voltage and current channels are found from their units (V/kV, A/kA) and phase fields unless given with \
+        --voltage/--current (ids or 1-based indexes, in L1, L2, L3, N order). Values are taken on the primary side \
         unless --secondary. Exit status: 0 done, 65 malformed recording, 64 bad options.
-        """)
+        """,
+        version: synxVersion)
 
     @Argument(help: "The recording's .cfg file (the .dat beside it is read too).")
     var recording: String
@@ -40,21 +42,15 @@ struct Analyze: ParsableCommand {
     @Option(help: "Dip/swell/interruption hysteresis, % of the reference.") var hysteresis = 2.0
     @Option(help: "RVC threshold, % of Udin.") var rvc = 3.3
     @Option(help: "RVC hysteresis, % of Udin.") var rvcHysteresis = 1.65
-    @Option(help: "Event reference: declared (Udin) or sliding.") var reference = "declared"
+    @Option(help: "Event reference: declared (Udin) or sliding.") var reference: VoltageReference = .declared
 
-    @Option(help: "Output: table or json.") var format = "table"
+    @Option(help: "Output: table or json.") var format: Format = .table
     @Option(help: "Table sections: events,frequency,aggregates,basic,harmonics (comma separated) or all.")
     var show = "all"
     @Option(help: "Harmonic orders listed in the table.") var orders = 25
     @Flag(help: "No progress bar (it is shown only on a terminal anyway).") var noProgress = false
 
     func run() throws {
-        guard let output = OutputFormat(rawValue: format), output != .csv else {
-            throw ValidationError("--format must be table or json")
-        }
-        guard let ref = VoltageReference(rawValue: reference) else {
-            throw ValidationError("--reference must be declared or sliding")
-        }
         let rec: ComtradeRecording
         do {
             rec = try ComtradeReader.read(cfgPath: recording)
@@ -88,7 +84,7 @@ struct Analyze: ParsableCommand {
         config.thresholds.hysteresisPercent = hysteresis
         config.thresholds.rvcPercent = rvc
         config.thresholds.rvcHysteresisPercent = rvcHysteresis
-        config.reference = ref
+        config.reference = reference
         let engine: PowerQualityEngine
         do { engine = try PowerQualityEngine(configuration: config) } catch { throw ValidationError("\(error)") }
 
@@ -114,7 +110,7 @@ struct Analyze: ParsableCommand {
 
         let meta = Analysis.Meta(file: recording, configuration: c, mapping: mapping, engine: config,
                                  orderLimit: engine.harmonicOrderLimit)
-        if output == .json {
+        if format == .json {
             FileHandle.standardOutput.write(try analysis.json(meta))
         } else {
             let sections = Set(show.split(separator: ",").map(String.init))
@@ -140,5 +136,12 @@ struct Analyze: ParsableCommand {
         return span > 0 ? Double(count) / span : 0
     }
 }
+
+extension Analyze {
+    /// What `--format` accepts: the tables, or the JSON document (docs/analyzer.md).
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+}
+
+extension VoltageReference: ExpressibleByArgument {}
 
 Analyze.main()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SynxTOML
+import SynxVersion
 
 /// synx-sim — a Modbus/TCP and Modbus/RTU meter simulator driven by a scenario file.
 struct SimCommand: ParsableCommand {
@@ -10,7 +11,8 @@ struct SimCommand: ParsableCommand {
         discussion: """
             Every unit of the scenario answers on every listener. Prints one line per listener \
             ("tcp HOST:PORT", "rtu DEVICE") and then "ready", and runs until killed.
-            """)
+            """,
+        version: synxVersion)
 
     @Option(name: .long, help: "Scenario file (see simulators/).")
     var scenario: String

@@ -1,5 +1,6 @@
 import Foundation
 import SynxControl
+import SynxTables
 
 /// Renders every payload of the protocol for humans (table, CSV) or programs (JSON: the protocol's own
 /// shape, documented in docs/PROTOCOL.md).

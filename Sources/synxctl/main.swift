@@ -1,29 +1,22 @@
 import ArgumentParser
 import Foundation
 import SynxControl
+import SynxTables
+import SynxVersion
 
-/// Options every subcommand shares.
-struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: "synxd's control socket (default: $SYNX_SOCKET or /run/synx/synxd.sock).")
-    var socket: String = ProcessInfo.processInfo.environment["SYNX_SOCKET"] ?? "/run/synx/synxd.sock"
+/// Where synxd is: every subcommand's `--socket`.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: "synxd's control socket (default: $SYNX_SOCKET, else /run/synx/synxd.sock).")
+    var socket: String?
 
-    @Option(name: .long, help: "Output format: table, json or csv.")
-    var format: String = "table"
-
-    @Flag(name: .long, help: "Same as --format json.")
-    var json = false
-
-    func outputFormat() throws -> OutputFormat {
-        if json { return .json }
-        guard let f = OutputFormat(rawValue: format) else { throw ValidationError("--format must be table, json or csv") }
-        return f
-    }
+    /// The socket: `--socket`, else $SYNX_SOCKET, else synxd's default.
+    var socketPath: String { socket ?? ProcessInfo.processInfo.environment["SYNX_SOCKET"] ?? "/run/synx/synxd.sock" }
 
     /// Sends a request; a daemon-side failure becomes one line on stderr and exit code 1, an unreachable
     /// daemon exit code 69 (EX_UNAVAILABLE).
     func send(_ request: Request) throws -> Response {
         let response: Response
-        do { response = try ControlClient(socketPath: socket).send(request) } catch {
+        do { response = try ControlClient(socketPath: socketPath).send(request) } catch {
             FileHandle.standardError.write(Data("synxctl: \(error)\n".utf8))
             throw ExitCode(69)
         }
@@ -35,10 +28,23 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// How a report is printed: the options of the subcommands that print one.
+struct OutputOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format.")
+    var format: OutputFormat = .table
+
+    @Flag(name: .long, help: "Same as --format json.")
+    var json = false
+
+    /// The format asked for.
+    var chosen: OutputFormat { json ? .json : format }
+}
+
 struct Synxctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
+        version: synxVersion,
         subcommands: [Status.self, Meters.self, Buses.self, Live.self, Watch.self, Query.self, Events.self, Export.self, Alerts.self, Alert.self, Reload.self,
                       Verify.self])
 }
@@ -48,11 +54,12 @@ extension Synxctl {
         static let configuration = CommandConfiguration(
             abstract: "Daemon uptime, store, meters and buses counted by state, those not online or connected, and poll lateness.",
             discussion: "Lists at most 50 meters that are not online and 50 buses that are not connected; `synxctl meters` and `synxctl buses` list every one.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let r = try options.send(Request(command: .status))
-            print(Renderer.status(r.daemon!, format: try options.outputFormat()), terminator: "")
+            let r = try connection.send(Request(command: .status))
+            print(Renderer.status(r.daemon!, format: output.chosen), terminator: "")
         }
     }
 
@@ -60,11 +67,12 @@ extension Synxctl {
         static let configuration = CommandConfiguration(
             abstract: "Make synxd re-read its configuration (as SIGHUP does); unchanged buses keep polling.",
             discussion: "Needs root or synxd's user. A configuration with errors is rejected and the running one kept (exit 1).")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let r = try options.send(Request(command: .reload))
-            print(Renderer.reload(r.reload!, format: try options.outputFormat()), terminator: "")
+            let r = try connection.send(Request(command: .reload))
+            print(Renderer.reload(r.reload!, format: output.chosen), terminator: "")
         }
     }
 
@@ -72,7 +80,8 @@ extension Synxctl {
         static let configuration = CommandConfiguration(
             abstract: "Stored events, newest first: dips, swells, interruptions, RVC of waveform meters; threshold excursions of polled values.",
             discussion: "--since takes the same times as query: ISO 8601, epoch milliseconds, 'now', or 30s, 10m, 2h, 7d before now.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
         @Option(name: .long, help: "Only this meter.") var meter: String?
         @Option(name: .long, help: "Only events starting at or after this time (default: all).") var since: String?
         @Option(name: .long, help: "Only this kind: dip, swell, interruption, rvc, threshold.") var type: String?
@@ -80,8 +89,8 @@ extension Synxctl {
 
         func run() throws {
             let from = try since.map { try parseTime($0, now: Int64(Date().timeIntervalSince1970 * 1000)) }
-            let r = try options.send(Request(command: .events, meter: meter, from: from, limit: limit, kind: type))
-            print(Renderer.events(r.events ?? [], format: try options.outputFormat()), terminator: "")
+            let r = try connection.send(Request(command: .events, meter: meter, from: from, limit: limit, kind: type))
+            print(Renderer.events(r.events ?? [], format: output.chosen), terminator: "")
         }
     }
 
@@ -89,22 +98,23 @@ extension Synxctl {
         static let configuration = CommandConfiguration(
             abstract: "Write the samples around a stored event of a waveform meter as COMTRADE (from 0.5 s before to 0.5 s after it).",
             discussion: "EVENT is the event's start in UTC microseconds, as `synxctl events --json` lists it (startMicroseconds). synxd writes the files into its state directory (exports/) and prints the .cfg path; the samples must still be in its ring (the last 20 s). Needs root or synxd's user.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
         @Argument(help: "Meter name.") var meter: String
         @Argument(help: "The event's start, UTC microseconds.") var event: Int64
 
         func run() throws {
-            print(try options.send(Request(command: .exportEvent, meter: meter, event: event)).message ?? "")
+            print(try connection.send(Request(command: .exportEvent, meter: meter, event: event)).message ?? "")
         }
     }
 
     struct Alerts: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Active alerts, then the most recently cleared ones.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let r = try options.send(Request(command: .alerts))
-            print(Renderer.alerts(r.alerts ?? [], format: try options.outputFormat()), terminator: "")
+            let r = try connection.send(Request(command: .alerts))
+            print(Renderer.alerts(r.alerts ?? [], format: output.chosen), terminator: "")
         }
     }
 
@@ -114,10 +124,10 @@ extension Synxctl {
         struct Test: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Send a test alert through the journal (raised and cleared at once) to check routing; needs root or synxd's user.")
-            @OptionGroup var options: CommonOptions
+            @OptionGroup var connection: ConnectionOptions
 
             func run() throws {
-                let r = try options.send(Request(command: .alertTest))
+                let r = try connection.send(Request(command: .alertTest))
                 print(r.message ?? "ok")
             }
         }
@@ -125,33 +135,36 @@ extension Synxctl {
 
     struct Meters: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The configured meters, their profiles and state.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
-            print(Renderer.meters(try Request.allMeters(options.send), format: try options.outputFormat()), terminator: "")
+            print(Renderer.meters(try Request.allMeters(connection.send), format: output.chosen), terminator: "")
         }
     }
 
     struct Buses: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every bus with its counters and poll timing.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
-            print(Renderer.buses(try Request.allBuses(options.send), format: try options.outputFormat()), terminator: "")
+            print(Renderer.buses(try Request.allBuses(connection.send), format: output.chosen), terminator: "")
         }
     }
 
     struct Live: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The latest value of every measurement of one or more meters (all when none is named).")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
         @Argument(help: "Meter names.") var meters: [String] = []
         @Flag(name: .long, help: "Redraw every second until interrupted.") var follow = false
 
         func run() throws {
-            let format = try options.outputFormat()
+            let format = output.chosen
             try redraw(every: follow ? 1 : nil) {
-                let names = meters.isEmpty ? try Request.allMeters(options.send).map(\.name) : meters
-                return Renderer.live(try names.map { try options.send(Request(command: .live, meter: $0)).live! }, format: format)
+                let names = meters.isEmpty ? try Request.allMeters(connection.send).map(\.name) : meters
+                return Renderer.live(try names.map { try connection.send(Request(command: .live, meter: $0)).live! }, format: format)
             }
         }
     }
@@ -159,14 +172,15 @@ extension Synxctl {
     struct Watch: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "One meter's latest values, redrawn five times a second (a waveform meter's 10/12-cycle values) until interrupted.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
         @Argument(help: "Meter name.") var meter: String
         @Option(name: .long, help: "Seconds between redraws.") var interval: Double = 0.2
 
         func run() throws {
-            let format = try options.outputFormat()
+            let format = output.chosen
             try redraw(every: max(0.05, interval)) {
-                Renderer.live([try options.send(Request(command: .live, meter: meter)).live!], format: format)
+                Renderer.live([try connection.send(Request(command: .live, meter: meter)).live!], format: format)
             }
         }
     }
@@ -175,7 +189,8 @@ extension Synxctl {
         static let configuration = CommandConfiguration(
             abstract: "Re-walk the store's custody chain (10-min aggregates, events, configurations) and name the first broken link.",
             discussion: "Exit 0 when every link checked holds, 65 (EX_DATAERR) at the first broken one. The head printed can be compared with the heads synxd published to the journal (journalctl MESSAGE_ID=\(custodyHeadMessageID)). Times as for query.")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
         @Option(name: .long, help: "Only links of rows at or after this time.") var from: String?
         @Option(name: .long, help: "Only links of rows at or before this time.") var to: String?
 
@@ -184,15 +199,15 @@ extension Synxctl {
             let fromMs = try from.map { try parseTime($0, now: now) }, toMs = try to.map { try parseTime($0, now: now) }
             // Page by page (synxd re-walks at most `maxLinksPerVerify` links, or 2 s of work, per request): the
             // links after the last one checked, then the look for rows without a link from where it stopped.
-            var result = try options.send(Request(command: .verify, from: fromMs, to: toMs)).verify!
+            var result = try connection.send(Request(command: .verify, from: fromMs, to: toMs)).verify!
             while result.broken == nil, result.next != nil || result.nextTime != nil {
-                let page = try options.send(Request(command: .verify, from: fromMs, to: toMs, after: result.next,
+                let page = try connection.send(Request(command: .verify, from: fromMs, to: toMs, after: result.next,
                                                     afterTime: result.next == nil ? result.nextTime : nil)).verify!
                 result.checked += page.checked
                 (result.next, result.nextTime, result.broken) = (page.next, page.nextTime, page.broken)
                 (result.headSeq, result.headLink) = (page.headSeq, page.headLink)
             }
-            print(Renderer.verification(result, format: try options.outputFormat()), terminator: "")
+            print(Renderer.verification(result, format: output.chosen), terminator: "")
             if result.broken != nil { throw ExitCode(65) }
         }
     }
@@ -201,7 +216,8 @@ extension Synxctl {
         static let configuration = CommandConfiguration(
             abstract: "Stored history of one measurement.",
             discussion: "Times: ISO 8601 (2026-11-23T09:00:00Z), milliseconds since the epoch, 'now', or a span before now: 30s, 10m, 2h, 7d (also written --from=-10m).")
-        @OptionGroup var options: CommonOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
         @Argument(help: "Meter name.") var meter: String
         @Argument(help: "Measurement name, e.g. voltage.l1n.") var measurement: String
         @Option(name: .long, help: "Start (inclusive); default one hour before --to.") var from: String?
@@ -215,15 +231,15 @@ extension Synxctl {
             let toMs = try to.map { try parseTime($0, now: now) }
             let fromMs = try from.map { try parseTime($0, now: now) }
             // Page by page (synxd sends at most `maxSamplesPerResponse` at a time), each from after the last.
-            var result = try options.send(Request(command: .query, meter: meter, measurement: measurement,
+            var result = try connection.send(Request(command: .query, meter: meter, measurement: measurement,
                                                   from: fromMs, to: toMs, limit: limit, tier: tier)).query!
             while result.truncated, result.samples.count < limit, let last = result.samples.last?.time {
-                let page = try options.send(Request(command: .query, meter: meter, measurement: measurement, from: last + 1,
+                let page = try connection.send(Request(command: .query, meter: meter, measurement: measurement, from: last + 1,
                                                     to: result.to, limit: limit - result.samples.count, tier: tier)).query!
                 result.samples += page.samples
                 result.truncated = page.truncated
             }
-            print(Renderer.query(result, format: try options.outputFormat()), terminator: "")
+            print(Renderer.query(result, format: output.chosen), terminator: "")
         }
     }
 }
@@ -270,5 +286,7 @@ func parseTime(_ s: String, now: Int64) throws -> Int64 {
     }
     throw ValidationError("cannot read time \"\(s)\": use ISO 8601, epoch milliseconds, 'now' or -10m style")
 }
+
+extension OutputFormat: ExpressibleByArgument {}
 
 Synxctl.main()

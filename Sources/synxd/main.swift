@@ -4,13 +4,15 @@ import Logging
 import SynxDaemon
 import SynxMeters
 import SynxTOML
+import SynxVersion
 
 /// synxd — the synx power-quality monitoring daemon.
 struct SynxdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synxd",
         abstract: "Poll power meters over Modbus, store their values and serve synxctl.",
-        discussion: "Exit codes: 0 stopped cleanly, 78 (EX_CONFIG) invalid configuration, 1 other start-up failure.")
+        discussion: "Exit codes: 0 stopped cleanly, 78 (EX_CONFIG) invalid configuration, 1 other start-up failure.",
+        version: synxVersion)
 
     @Option(name: .long, help: "Configuration file.")
     var config: String = DaemonConfig.defaultPath
@@ -21,11 +23,14 @@ struct SynxdCommand: ParsableCommand {
     @Option(name: .long, help: "Write the built-in meter profiles as TOML files into this directory and exit (templates for your own).")
     var writeBuiltinProfiles: String?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "Least severe log entries written.")
+    var logLevel: Logger.Level = .info
 
     @Option(name: .long, help: "Where logs go: journal (native entries with fields), stderr (text lines), or auto (the journal when stderr is connected to it, as under systemd).")
-    var logTarget: String = "auto"
+    var logTarget: LogTarget = .auto
+
+    /// What `--log-target` accepts.
+    enum LogTarget: String, ExpressibleByArgument, CaseIterable { case auto, journal, stderr }
 
     func run() throws {
         if let directory = writeBuiltinProfiles {
@@ -36,11 +41,8 @@ struct SynxdCommand: ParsableCommand {
             return
         }
         Daemon.blockSignals()
-        guard ["auto", "journal", "stderr"].contains(logTarget) else {
-            throw ValidationError("--log-target must be auto, journal or stderr")
-        }
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let journal = logTarget == "journal" || (logTarget == "auto" && JournalLogHandler.standardErrorIsJournal)
+        let level = logLevel
+        let journal = logTarget == .journal || (logTarget == .auto && JournalLogHandler.standardErrorIsJournal)
         LoggingSystem.bootstrap { label in
             if journal {
                 var h = JournalLogHandler()
@@ -71,5 +73,7 @@ struct SynxdCommand: ParsableCommand {
         }
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 SynxdCommand.main()

@@ -8,9 +8,13 @@ final class AnalyzerEndToEndTests: XCTestCase {
     override func setUpWithError() throws { h = try Harness("analyze") }
     override func tearDown() { h?.tearDown() }
 
-    /// 3 s of a 230 V / 50 Hz system at 10 kS/s, voltages in kV: 4 % 5th harmonic, and from 1.2037 s a 100 ms dip
-    /// of L2 to 60 %; currents of 20 A lagging 30°.
     private func writeRecording(_ name: String, format: ComtradeDataFormat) throws -> String {
+        try AnalyzerEndToEndTests.writeRecording(h, name, format: format)
+    }
+
+    /// 3 s of a 230 V / 50 Hz system at 10 kS/s, voltages in kV: 4 % 5th harmonic, and from 1.2037 s a 100 ms dip
+    /// of L2 to 60 %; currents of 20 A lagging 30°, written in `h`'s directory.
+    static func writeRecording(_ h: Harness, _ name: String, format: ComtradeDataFormat) throws -> String {
         let fs = 10_000.0, n = 30_000
         let analog: [[Double]] = (0..<6).map { c in
             (0..<n).map { k in
