@@ -90,28 +90,37 @@ final class ControlHandler: @unchecked Sendable {
             switch command {
             case .status: return handler.status(everyOne: request.version == 1)
             case .reload: return handler.reload(requestedBy: "synxctl by uid \(peer.uid), pid \(peer.pid)")
-            case .alerts: return Response(status: .ok, alerts: handler.alerts?.list() ?? [])
+            case .alerts: return handler.alertList()
             case .events: return events(request)
-            case .exportEvent:
-                guard let meter = request.meter, let start = request.event else {
-                    return .failure(.invalidRequest, "exportEvent needs \"meter\" and \"event\" (its start, UTC µs)")
-                }
-                guard handler.registry.hasMeter(meter) else { return .failure(.noSuchMeter, "no meter named \"\(meter)\"") }
-                switch handler.exporter?(meter, start) ?? .failure(CommandFailure(message: "export is not available")) {
-                case .success(let path): return Response(status: .ok, message: path)
-                case .failure(let f): return .failure(.invalidRequest, f.message)
-                }
-            case .alertTest:
-                let who = "uid \(peer.uid), pid \(peer.pid)"
-                handler.alerts?.raise(.test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])
-                handler.alerts?.clear(.test, key: "test", message: "test alert cleared")
-                return Response(status: .ok, message: "test alert raised and cleared through the journal")
+            case .exportEvent: return exportEvent(request)
+            case .alertTest: return alertTest()
             case .meters: return handler.meters(request)
             case .buses: return handler.buses(request)
             case .live: return handler.live(request)
             case .query: return query(request)
             case .verify: return verify(request)
             }
+        }
+
+        /// Writes a stored event's samples as COMTRADE (`synxctl export`); the answer is the .cfg path.
+        private func exportEvent(_ request: Request) -> Response {
+            guard let meter = request.meter, let start = request.event else {
+                return .failure(.invalidRequest, "exportEvent needs \"meter\" and \"event\" (its start, UTC µs)")
+            }
+            guard handler.registry.hasMeter(meter) else { return .failure(.noSuchMeter, "no meter named \"\(meter)\"") }
+            guard let exporter = handler.exporter else { return .failure(.internal, "export is not available") }
+            switch exporter(meter, start) {
+            case .success(let path): return Response(status: .ok, message: path)
+            case .failure(let f): return .failure(f.status, f.message)
+            }
+        }
+
+        /// Raises and clears a test alert through the journal (`synxctl alert test`).
+        private func alertTest() -> Response {
+            let who = "uid \(peer.uid), pid \(peer.pid)"
+            handler.alerts?.raise(.test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])
+            handler.alerts?.clear(.test, key: "test", message: "test alert cleared")
+            return Response(status: .ok, message: "test alert raised and cleared through the journal")
         }
 
         /// Why a number in `request` is out of range, or nil.
@@ -255,9 +264,12 @@ final class ControlHandler: @unchecked Sendable {
         case .success(let s):
             return Response(status: .ok, reload: ReloadResult(kept: s.kept, started: s.started, stopped: s.stopped, failed: s.failed))
         case .failure(let f):
-            return .failure(.invalidRequest, "configuration rejected, the running one is kept: \(f.message)")
+            return .failure(f.status, "configuration rejected, the running one is kept: \(f.message)")
         }
     }
+
+    /// Active alerts, then the most recently cleared ones.
+    func alertList() -> Response { Response(status: .ok, alerts: alerts?.list() ?? []) }
 
     func live(_ request: Request) -> Response {
         guard let meter = request.meter else { return .failure(.invalidRequest, "live needs \"meter\"") }

@@ -112,7 +112,9 @@ public final class Daemon: @unchecked Sendable {
                          fields: ["error": "\(error)", "trigger": "\(trigger)", "config": "\(configPath)"])
             supervisor.setStatusSuffix("; last reload rejected: \(error)")
             Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
-            return .failure(CommandFailure(message: "\(error)"))
+            // A file that cannot be read is synxd's trouble; a file with errors is what was asked to be applied.
+            let unreadable = !FileManager.default.isReadableFile(atPath: configPath)
+            return .failure(CommandFailure(status: unreadable ? .internal : .invalidRequest, message: "\(error)"))
         }
         var ignored: [String] = []
         if new.socketPath != config.socketPath { ignored.append("daemon.socket") }
@@ -139,22 +141,22 @@ public final class Daemon: @unchecked Sendable {
     /// (BINARY) into `<state directory>/exports`, and returns the .cfg path.
     func exportEvent(meter: String, startMicroseconds: Int64) -> Result<String, CommandFailure> {
         guard let source = plant.waveformMeter(meter) else {
-            return .failure(CommandFailure(message: "\(meter) is not a waveform meter: it has no samples to export"))
+            return .failure(CommandFailure(status: .invalidRequest, message: "\(meter) is not a waveform meter: it has no samples to export"))
         }
         let event: EventRow
         do {
             let reader = try StoreReader(path: config.databasePath)
             guard let e = try reader.events(meter: meter, kind: nil, since: startMicroseconds, limit: 100_000)
                 .last(where: { $0.startMicroseconds == startMicroseconds }) else {
-                return .failure(CommandFailure(message: "no stored event of \(meter) starts at \(startMicroseconds) µs (see synxctl events)"))
+                return .failure(CommandFailure(status: .invalidRequest, message: "no stored event of \(meter) starts at \(startMicroseconds) µs (see synxctl events)"))
             }
             event = e
         } catch {
-            return .failure(CommandFailure(message: "store: \(error)"))
+            return .failure(CommandFailure(status: .internal, message: "store: \(error)"))
         }
         let from = Double(event.startMicroseconds) / 1e6 - 0.5, to = Double(event.startMicroseconds + event.durationMicroseconds) / 1e6 + 0.5
         guard let recording = source.recording(from: from, to: to) else {
-            return .failure(CommandFailure(message: "the samples of that event are no longer held (the last \(Int(WaveformMeter.retentionSeconds)) s are)"))
+            return .failure(CommandFailure(status: .dataStale, message: "the samples of that event are no longer held (the last \(Int(WaveformMeter.retentionSeconds)) s are)"))
         }
         let directory = (config.stateDirectory as NSString).appendingPathComponent("exports")
         let path = (directory as NSString).appendingPathComponent("\(meter)-\(event.kind)-\(event.startMicroseconds).cfg")
@@ -162,7 +164,7 @@ public final class Daemon: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try ComtradeWriter.write(recording, cfgPath: path, format: .binary)
         } catch {
-            return .failure(CommandFailure(message: "cannot write \(path): \(error)"))
+            return .failure(CommandFailure(status: .internal, message: "cannot write \(path): \(error)"))
         }
         logger.info("event waveform exported", metadata: ["meter": "\(meter)", "path": "\(path)"])
         return .success(path)

@@ -392,14 +392,9 @@ final class WaveformMeter: @unchecked Sendable {
         var out: [LiveValue] = []
         let channels = analysed?.channels ?? []
         for (spec, c) in zip(channels, v.channels) {
-            let p = spec.phase.rawValue
-            if spec.kind == .voltage {
-                out.append(LiveValue(measurement: spec.phase == .n ? "voltage.ne" : "voltage.\(p)n", value: c.rms, unit: "V", time: time))
-                if spec.phase != .n { out.append(LiveValue(measurement: "thd.voltage.\(p)", value: c.harmonics.thdsPercent, unit: "%", time: time)) }
-            } else {
-                out.append(LiveValue(measurement: "current.\(p)", value: c.rms, unit: "A", time: time))
-                if spec.phase != .n { out.append(LiveValue(measurement: "thd.current.\(p)", value: c.harmonics.thdsPercent, unit: "%", time: time)) }
-            }
+            let names = WaveformMeter.measurements(of: spec)
+            out.append(LiveValue(measurement: names.rms.name, value: c.rms, unit: names.rms.unit, time: time))
+            if let thd = names.thd { out.append(LiveValue(measurement: thd.name, value: c.harmonics.thdsPercent, unit: thd.unit, time: time)) }
         }
         if let f = v.frequency { out.append(LiveValue(measurement: "frequency", value: f, unit: "Hz", time: time)) }
         if let t = v.totalPower {
@@ -407,7 +402,21 @@ final class WaveformMeter: @unchecked Sendable {
             out.append(LiveValue(measurement: "power.reactive.total", value: t.fundamentalReactiveVar, unit: "var", time: time))
             out.append(LiveValue(measurement: "power_factor.total", value: t.powerFactor, unit: "", time: time))
         }
-        return out.filter { Measurement.named($0.measurement) != nil }
+        return out
+    }
+
+    /// The canonical measurements of a channel's RMS value and (phases only) its THD: `voltage.l1n`,
+    /// `thd.voltage.l1`, `current.n`, `voltage.ne` (neutral to earth)… Every channel an engine can have maps to
+    /// names in the catalog, with their units (`WaveformMeasurementTests` checks each one), so no value is dropped or
+    /// stored under a name nobody can query.
+    static func measurements(of spec: ChannelSpec) -> (rms: (name: String, unit: String), thd: (name: String, unit: String)?) {
+        let p = spec.phase.rawValue
+        switch (spec.kind, spec.phase) {
+        case (.voltage, .n): return (("voltage.ne", "V"), nil)
+        case (.voltage, _): return (("voltage.\(p)n", "V"), ("thd.voltage.\(p)", "%"))
+        case (.current, .n): return (("current.n", "A"), nil)
+        case (.current, _): return (("current.\(p)", "A"), ("thd.current.\(p)", "%"))
+        }
     }
 
     private func record(_ e: VoltageEvent) {

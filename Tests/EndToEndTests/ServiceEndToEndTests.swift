@@ -114,9 +114,15 @@ final class ServiceEndToEndTests: XCTestCase {
     func testReload_addsABus_healthyMeterKeepsItsCadence_andAnInvalidConfigIsRejected() throws {
         let port = try h.startSimulator(scenario: Self.scenario)
         let base = h.daemonSection + h.tcpBus("line", port: port) + h.meter("incomer", bus: "line", unit: 1)
-        let daemon = try h.startDaemon(config: base)
+        let notify = try NotifySocket(path: h.path("notify.sock"))
+        let daemon = try h.startDaemon(config: base, environment: ["NOTIFY_SOCKET": notify.path])
         h.waitUntil("incomer online") { (try? h.meter("incomer").state) == .online }
-        usleep(2_500_000)  // some history before the reload
+        func storedTimes() throws -> [Int64] {
+            let (code, out, err) = try h.synxctl(["query", "incomer", "frequency", "--from", "1h", "--json"])
+            guard code == 0 else { throw HarnessError(err) }
+            return try JSONDecoder().decode(QueryResult.self, from: Data(out.utf8)).samples.map(\.time)
+        }
+        h.waitUntil("some history before the reload") { try storedTimes().count >= 3 }
         let reloadedAt = Int64(Date().timeIntervalSince1970 * 1000)
 
         _ = try h.write("synxd.toml", base + h.tcpBus("second", port: port) + h.meter("feeder", bus: "second", unit: 2, profile: "eastron-sdm630"))
@@ -127,12 +133,10 @@ final class ServiceEndToEndTests: XCTestCase {
         XCTAssertEqual(result.started, ["second"])
         XCTAssertEqual(result.stopped, [])
         h.waitUntil("the new meter online") { (try? h.meter("feeder").state) == .online }
-        usleep(2_500_000)
+        h.waitUntil("the healthy meter's polls stored past the reload") { try storedTimes().contains { $0 > reloadedAt + 2000 } }
 
         // The healthy meter's samples run on at 1 s across the reload: no gap.
-        let (qcode, qout, qerr) = try h.synxctl(["query", "incomer", "frequency", "--from", "1h", "--json"])
-        XCTAssertEqual(qcode, 0, qerr)
-        let times = try JSONDecoder().decode(QueryResult.self, from: Data(qout.utf8)).samples.map(\.time)
+        let times = try storedTimes()
         XCTAssertTrue(times.contains { $0 < reloadedAt - 1000 } && times.contains { $0 > reloadedAt + 1500 })
         for (a, b) in zip(times, times.dropFirst()) { XCTAssertLessThanOrEqual(b - a, 1500, "gap around \(a) (reload at \(reloadedAt))") }
 
@@ -142,12 +146,15 @@ final class ServiceEndToEndTests: XCTestCase {
         XCTAssertEqual(badCode, 1)
         XCTAssertTrue(badErr.contains("synxd.toml:"), badErr)
         XCTAssertTrue(badErr.contains("running one is kept"), badErr)
+        h.waitUntil("the log tells the reload was rejected") { h.output("synxd.err").contains("reload rejected") }
+        // A rejected reload ends with READY=1 again (the running configuration stays): wait for the SIGHUP's.
+        let ready = { notify.poll().filter { $0.contains("READY=1") }.count }
+        let before = ready()
         kill(daemon.processIdentifier, SIGHUP)
-        usleep(300_000)
+        h.waitUntil("READY=1 after the SIGHUP's rejected reload") { ready() > before }
         XCTAssertTrue(daemon.isRunning)
         let names = try h.meters().map(\.name)
         XCTAssertEqual(names.sorted(), ["feeder", "incomer"])
-        h.waitUntil("the log tells the reload was rejected") { h.output("synxd.err").contains("reload rejected") }
     }
 
     func testReload_isRefusedToOtherUsers_whoMayStillRead() throws {

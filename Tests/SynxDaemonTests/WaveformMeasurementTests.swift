@@ -1,0 +1,20 @@
+@testable import SynxDaemon
+import SynxDSP
+import SynxMeters
+import XCTest
+
+/// Every value a waveform meter's engine produces is stored and shown under a canonical measurement.
+final class WaveformMeasurementTests: XCTestCase {
+    func testEveryChannelOfEveryKindAndPhase_hasCanonicalNamesWithTheirUnits() {
+        for kind in [ChannelKind.voltage, .current] {
+            for phase in Phase.allCases {
+                let names = WaveformMeter.measurements(of: ChannelSpec(name: "x", kind: kind, phase: phase))
+                for (name, unit) in [names.rms] + (names.thd.map { [$0] } ?? []) {
+                    XCTAssertEqual(Measurement.named(name)?.unit, unit, "\(kind) \(phase): \(name) is not in the catalog with unit \(unit)")
+                }
+                XCTAssertEqual(names.thd == nil, phase == .n, "THD is measured on the phases, not on N")
+            }
+        }
+        XCTAssertEqual(WaveformMeter.measurements(of: ChannelSpec(name: "U4", kind: .voltage, phase: .n)).rms.name, "voltage.ne")
+    }
+}
