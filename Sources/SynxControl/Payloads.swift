@@ -104,8 +104,7 @@ public struct StoreStatus: Codable, Equatable, Sendable {
 public struct BusStatus: Codable, Equatable, Sendable {
     public var name: String
     public var endpoint: String
-    /// `connected`, `disconnected` or `error`.
-    public var state: String
+    public var state: LinkState
     public var lastError: String?
     public var requests: Int
     public var failures: Int
@@ -116,7 +115,7 @@ public struct BusStatus: Codable, Equatable, Sendable {
     /// Frames that arrived when no reply was awaited or matched no request, dropped (absent from older daemons).
     public var strayFrames: Int?
 
-    public init(name: String, endpoint: String, state: String, lastError: String?, requests: Int, failures: Int,
+    public init(name: String, endpoint: String, state: LinkState, lastError: String?, requests: Int, failures: Int,
                 pollLatenessP99Ms: Double, pollJitterP99Ms: Double, strayFrames: Int? = nil) {
         self.name = name
         self.endpoint = endpoint
@@ -128,6 +127,34 @@ public struct BusStatus: Codable, Equatable, Sendable {
         self.pollJitterP99Ms = pollJitterP99Ms
         self.strayFrames = strayFrames
     }
+}
+
+/// The state of a bus's link.
+public enum LinkState: String, Codable, Sendable, CaseIterable {
+    /// The last poll on it was answered.
+    case connected
+    /// Nothing polled yet, or the last polls sent nothing (every meter in backoff).
+    case disconnected
+    /// The link failed (refused, reset, device missing); `lastError` says how.
+    case error
+}
+
+/// The quality of a stored point.
+public enum QueryQuality: String, Codable, Sendable, CaseIterable {
+    /// Read from the meter and decoded (aggregates: computed from such values).
+    case good
+    /// The poll failed; the value is absent.
+    case missing
+    /// The meter answered with no usable value (`docs/measurements.md`, "Plausibility").
+    case invalid
+}
+
+/// What a stored event is.
+public enum EventKind: String, Codable, Sendable, CaseIterable {
+    /// Voltage events of a waveform meter (IEC 61000-4-30 §5.4, §5.5).
+    case dip, swell, interruption, rvc
+    /// A polled value outside a `[[alert]]` rule's limits for its `for_s`.
+    case threshold
 }
 
 /// The state of a meter's polling.
@@ -218,14 +245,13 @@ public struct LiveValues: Codable, Equatable, Sendable {
 public struct QuerySample: Codable, Equatable, Sendable {
     public var time: Int64
     public var value: Double?
-    /// `good`, `missing` or `invalid`.
-    public var quality: String
+    public var quality: QueryQuality
     /// Aggregates (`tier`): values received / expected in the interval.
     public var coverage: Double?
     /// Aggregates of counters: `rollover`, `reset`.
     public var notes: [String]?
 
-    public init(time: Int64, value: Double?, quality: String, coverage: Double? = nil, notes: [String]? = nil) {
+    public init(time: Int64, value: Double?, quality: QueryQuality, coverage: Double? = nil, notes: [String]? = nil) {
         self.time = time
         self.value = value
         self.quality = quality
@@ -267,7 +293,7 @@ public struct AlertStatus: Codable, Equatable, Sendable {
 /// magnitudes in volts (residual for dip and interruption, maximum for swell, ΔUmax for rvc).
 public struct EventRecord: Codable, Equatable, Sendable {
     public var meter: String
-    public var kind: String
+    public var kind: EventKind
     public var startMicroseconds: Int64
     public var durationMicroseconds: Int64
     public var magnitude: Double
@@ -280,7 +306,7 @@ public struct EventRecord: Codable, Equatable, Sendable {
     /// poll interval for `threshold` crossings of polled values.
     public var resolutionMicroseconds: Int64
 
-    public init(meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
+    public init(meter: String, kind: EventKind, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
                 reference: Double, deltaUss: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
                 resolutionMicroseconds: Int64) {
         self.resolutionMicroseconds = resolutionMicroseconds

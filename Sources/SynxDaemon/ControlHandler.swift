@@ -144,15 +144,19 @@ final class ControlHandler: @unchecked Sendable {
             if let meter = request.meter, !handler.registry.hasMeter(meter) {
                 return .failure(.noSuchMeter, "no meter named \"\(meter)\"")
             }
-            if let kind = request.kind, !["dip", "swell", "interruption", "rvc", "threshold"].contains(kind) {
-                return .failure(.invalidRequest, "kind must be dip, swell, interruption, rvc or threshold")
+            if let kind = request.kind, EventKind(rawValue: kind) == nil {
+                return .failure(.invalidRequest, "kind must be one of: \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let limit = min(max(request.limit ?? 1000, 1), maxEventsPerResponse)
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
                 let rows = try reader!.events(meter: request.meter, kind: request.kind, since: (request.from ?? 0) * 1000, limit: limit)
+                // Only synxd writes events, of these kinds; another kind is a store changed behind its back.
+                if let odd = rows.first(where: { EventKind(rawValue: $0.kind) == nil }) {
+                    return .failure(.internal, "the store holds an event of unknown kind \"\(odd.kind)\" (\(odd.meter), \(odd.startMicroseconds) µs)")
+                }
                 return Response(status: .ok, events: rows.map {
-                    EventRecord(meter: $0.meter, kind: $0.kind, startMicroseconds: $0.startMicroseconds,
+                    EventRecord(meter: $0.meter, kind: EventKind(rawValue: $0.kind)!, startMicroseconds: $0.startMicroseconds,
                                 durationMicroseconds: $0.durationMicroseconds, magnitude: $0.magnitude, reference: $0.reference,
                                 deltaUss: $0.steadyStateChange, worstPhase: $0.worstPhase, perPhase: $0.perPhase, incomplete: $0.incomplete,
                                 resolutionMicroseconds: $0.resolutionMicroseconds)
@@ -198,7 +202,7 @@ final class ControlHandler: @unchecked Sendable {
                     }
                     let rows = try reader!.derived(meter: meter, measurement: measurement, tier: tier, from: from, to: to, limit: limit + 1)
                     let samples = rows.prefix(limit).map {
-                        QuerySample(time: $0.endMs, value: $0.value, quality: "good", coverage: $0.coverage, notes: $0.notes.isEmpty ? nil : $0.notes)
+                        QuerySample(time: $0.endMs, value: $0.value, quality: .good, coverage: $0.coverage, notes: $0.notes.isEmpty ? nil : $0.notes)
                     }
                     let method = rows.first?.method.rawValue ?? "rms/mean/increase"
                     return Response(status: .ok, query: QueryResult(
@@ -207,7 +211,7 @@ final class ControlHandler: @unchecked Sendable {
                         derivation: "meter-derived \(tier) \(method) of polled values, not IEC 61000-4-30 Class A"))
                 }
                 let rows = try reader!.samples(meter: meter, measurement: measurement, from: from, to: to, limit: limit + 1)
-                let samples = rows.prefix(limit).map { QuerySample(time: $0.time, value: $0.value, quality: $0.quality.description) }
+                let samples = rows.prefix(limit).map { QuerySample(time: $0.time, value: $0.value, quality: QueryQuality($0.quality)) }
                 return Response(status: .ok, query: QueryResult(meter: meter, measurement: measurement, unit: unit, from: from,
                                                                to: to, samples: Array(samples), truncated: rows.count > limit))
             } catch {
@@ -224,7 +228,7 @@ final class ControlHandler: @unchecked Sendable {
         let s = writer.statistics
         let all = registry.meterStatuses()
         let troubled = everyOne ? all : all.filter { $0.state != .online }.sorted { $0.name < $1.name }
-        let buses = everyOne ? registry.busStatuses() : registry.busStatuses { $0 != "connected" }.sorted { $0.name < $1.name }
+        let buses = everyOne ? registry.busStatuses() : registry.busStatuses { $0 != .connected }.sorted { $0.name < $1.name }
         let shown = everyOne ? Int.max : maxMetersInStatus
         return Response(status: .ok, daemon: DaemonStatus(
             version: synxVersion, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
@@ -275,5 +279,16 @@ final class ControlHandler: @unchecked Sendable {
         guard let meter = request.meter else { return .failure(.invalidRequest, "live needs \"meter\"") }
         guard let values = registry.live(meter: meter) else { return .failure(.noSuchMeter, "no meter named \"\(meter)\"") }
         return Response(status: .ok, live: values)
+    }
+}
+
+extension QueryQuality {
+    /// A stored sample's quality as the protocol names it.
+    init(_ quality: SampleQuality) {
+        switch quality {
+        case .good: self = .good
+        case .missing: self = .missing
+        case .invalid: self = .invalid
+        }
     }
 }

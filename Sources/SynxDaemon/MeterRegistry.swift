@@ -26,7 +26,7 @@ final class MeterRegistry: @unchecked Sendable {
     struct BusEntry {
         var config: BusConfig
         var endpoint: String
-        var state = "disconnected"
+        var state = LinkState.disconnected
         var lastError: String?
         var requests = 0
         var failures = 0
@@ -138,7 +138,7 @@ final class MeterRegistry: @unchecked Sendable {
         lock.withLock {
             guard var b = buses[bus] else { return }
             b.strayFrames += strayFrames
-            b.state = connected ? "connected" : (error == nil ? "disconnected" : "error")
+            b.state = connected ? .connected : (error == nil ? .disconnected : .error)
             b.lastError = error
             b.requests += requests
             b.failures += failures
@@ -167,7 +167,7 @@ final class MeterRegistry: @unchecked Sendable {
 
     /// The buses (all, or those `including` says), in configuration order. Their timing is copied under the lock
     /// and its percentiles computed outside it, so a status of thousands of buses never holds up the pollers.
-    func busStatuses(including: (_ state: String) -> Bool = { _ in true }) -> [BusStatus] {
+    func busStatuses(including: (_ state: LinkState) -> Bool = { _ in true }) -> [BusStatus] {
         let copies = lock.withLock { busOrder.compactMap { name in buses[name].flatMap { including($0.state) ? (name, $0) : nil } } }
         return copies.map { name, b in
             BusStatus(name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
@@ -179,7 +179,7 @@ final class MeterRegistry: @unchecked Sendable {
 
     /// How many buses are in each state.
     func busCounts() -> [String: Int] {
-        lock.withLock { Dictionary(grouping: buses.values, by: \.state).mapValues(\.count) }
+        lock.withLock { Dictionary(grouping: buses.values, by: \.state.rawValue).mapValues(\.count) }
     }
 
     func live(meter: String) -> LiveValues? {

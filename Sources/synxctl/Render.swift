@@ -15,7 +15,7 @@ enum Renderer {
         if format == .json { return json(list) }
         return Report(title: nil, columns: ["METER", "KIND", "START (UTC)", "DURATION (ms)", "± (ms)", "MAGNITUDE", "% REF", "WORST", "PER PHASE"],
                       rows: list.map { e in
-            [e.meter, e.kind + (e.incomplete ? " (incomplete)" : ""), timestamp(e.startMicroseconds / 1000),
+            [e.meter, e.kind.rawValue + (e.incomplete ? " (incomplete)" : ""), timestamp(e.startMicroseconds / 1000),
              String(format: "%.1f", Double(e.durationMicroseconds) / 1000), String(format: "%.0f", Double(e.resolutionMicroseconds) / 1000),
              String(format: "%.2f", e.magnitude),
              e.reference > 0 ? String(format: "%.2f", e.magnitude / e.reference * 100) : "-", e.worstPhase.uppercased(),
@@ -62,7 +62,7 @@ enum Renderer {
             out += "\n\n"
         }
         if format == .table {
-            out += "buses: " + counts(s.busesByState ?? [:], order: ["connected", "disconnected", "error"]) + "\n"
+            out += "buses: " + counts(s.busesByState ?? [:], order: LinkState.allCases.map(\.rawValue)) + "\n"
             if let l = s.pollLateness {
                 out += String(format: "poll-start lateness over the last %d polls: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
                               l.polls, l.p50Ms, l.p99Ms, l.maxMs)
@@ -91,7 +91,7 @@ enum Renderer {
         if format == .json { return json(list) }
         return Report(title: nil, columns: ["BUS", "ENDPOINT", "STATE", "REQUESTS", "FAILURES", "STRAY", "P99 LATE (ms)",
                                             "P99 JITTER (ms)", "LAST ERROR"],
-                      rows: list.map { [$0.name, $0.endpoint, $0.state, String($0.requests), String($0.failures),
+                      rows: list.map { [$0.name, $0.endpoint, $0.state.rawValue, String($0.requests), String($0.failures),
                                         String($0.strayFrames ?? 0),
                                         String(format: "%.1f", $0.pollLatenessP99Ms), String(format: "%.1f", $0.pollJitterP99Ms),
                                         $0.lastError ?? "-"] }).render(format)
@@ -162,7 +162,7 @@ enum Renderer {
             }).render(format)
         }
         return Report(title: title, columns: ["TIME", "VALUE", "QUALITY"],
-                      rows: q.samples.map { [timestamp($0.time), value($0.value), $0.quality] }).render(format)
+                      rows: q.samples.map { [timestamp($0.time), value($0.value), $0.quality.rawValue] }).render(format)
     }
 
     /// UTC ISO 8601 with milliseconds.

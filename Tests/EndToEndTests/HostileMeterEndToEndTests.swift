@@ -65,7 +65,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
     /// Values no peer may get stored as good: the forged and late markers and anything implausible.
     private func assertNothingWrongStoredAsGood(_ meter: String, file: StaticString = #filePath, line: UInt = #line) throws {
         for (measurement, range) in [("voltage.l1n", 0.0...2300), ("frequency", 10.0...100), ("current.l1", -1e6...1e6)] {
-            for s in try h.stored(meter, measurement) where s.quality == "good" {
+            for s in try h.stored(meter, measurement) where s.quality == .good {
                 let v = try XCTUnwrap(s.value)
                 XCTAssertTrue(range.contains(v) && v != 998 && v != 999, "\(meter) \(measurement) = \(v) stored as good", file: file, line: line)
             }
@@ -77,7 +77,7 @@ final class HostileMeterEndToEndTests: XCTestCase {
     private func coverage(_ meter: String, intervalMs: Int64, from t1: Int64, to t2: Int64) throws -> (good: Int, slots: Int, rows: Int) {
         h.waitUntil("\(meter)'s rows up to the end of the window committed") { try h.stored(meter, "voltage.l1n").contains { $0.time >= t2 } }
         let rows = try h.stored(meter, "voltage.l1n").filter { $0.time >= t1 && $0.time < t2 }
-        return (rows.filter { $0.quality == "good" }.count, Int((t2 - t1) / intervalMs), rows.count)
+        return (rows.filter { $0.quality == .good }.count, Int((t2 - t1) / intervalMs), rows.count)
     }
 
     /// Half-way between two slots of `intervalMs`, at or after `t`.

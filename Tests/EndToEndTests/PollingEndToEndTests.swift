@@ -82,7 +82,7 @@ final class PollingEndToEndTests: XCTestCase {
         XCTAssertEqual(q.unit, "Hz")
         XCTAssertGreaterThanOrEqual(q.samples.count, 3)
         XCTAssertEqual(q.samples.map(\.time), q.samples.map(\.time).sorted())
-        XCTAssertTrue(q.samples.allSatisfy { $0.quality == "good" && $0.value == served["2"]!["frequency"] })
+        XCTAssertTrue(q.samples.allSatisfy { $0.quality == .good && $0.value == served["2"]!["frequency"] })
         XCTAssertTrue(zip(q.samples, q.samples.dropFirst()).allSatisfy { $1.time - $0.time >= 500 }, "1 s schedule")
     }
 

@@ -39,7 +39,7 @@ final class WaveformEndToEndTests: XCTestCase {
             events = try JSONDecoder().decode([EventRecord].self, from: Data(out.utf8))
             return !events.isEmpty
         }
-        XCTAssertEqual(events.map(\.kind), ["dip"])
+        XCTAssertEqual(events.map(\.kind), [.dip])
         let dip = try XCTUnwrap(events.first)
         let residual = (pow(230 * 0.6, 2) + pow(230 * 0.04, 2)).squareRoot()
         XCTAssertEqual(dip.magnitude, residual, accuracy: 0.002 * 230, "Class A: ±0.2 % of Udin")
@@ -191,7 +191,7 @@ final class WaveformEndToEndTests: XCTestCase {
             return live != nil
         }
         let dip = try XCTUnwrap(live)
-        XCTAssertEqual(dip.kind, "dip")
+        XCTAssertEqual(dip.kind, .dip)
         XCTAssertEqual(dip.worstPhase, offline["worst_phase"] as? String)
         XCTAssertEqual(dip.magnitude, try XCTUnwrap(offline["magnitude_v"] as? Double), accuracy: 0.002 * 230)
         XCTAssertEqual(Double(dip.durationMicroseconds) / 1e6, try XCTUnwrap(offline["duration_s"] as? Double), accuracy: 0.02)
