@@ -2,10 +2,18 @@
 /// nothing else. `docs/PROTOCOL.md` is its prose specification.
 ///
 /// Framing: one JSON object per line (UTF-8, `\n`-terminated) each way; a request is at most
-/// `maxRequestBytes`. Revision history:
-/// - 1: status, meters, live, query.
-/// - 2: `status` counts the meters by state and lists only those not online; `meters` pages; `buses`;
-///   `MeterStatus.pollPhaseMs`. A version-1 request is still answered, `status` with every meter as version 1 meant.
+/// `maxRequestBytes`. Revision history (the same rows as `docs/PROTOCOL.md`'s table; `ProtocolTests` checks):
+/// - 1: `status`, `meters`, `live`, `query`
+/// - 1: added `alerts`, `alertTest`, `reload` (mutating, SO_PEERCRED-checked); `unauthorized` now in use
+/// - 1: added `events` and the request field `kind`
+/// - 1: added `exportEvent` (mutating) and the request fields `tier`, `event`; `QueryResult.derivation`,
+///   `QuerySample.coverage`/`notes`, `EventRecord.resolutionMicroseconds`
+/// - 1: added `BusStatus.strayFrames`, `MeterStatus.missedPolls` and `MeterStatus.invalidValues`
+/// - 1: added `DaemonStatus.lastClockStep` and `StoreStatus.overlapRows`
+/// - 1: added `verify` and the request fields `after`, `afterTime`; `StoreStatus.custodyHead`
+/// - 2: `status` summarises (counts by state, only the meters not online and buses not connected, poll
+///   lateness); `meters` pages; added `buses`. A version-1 request is still answered as version 1 meant
+/// - 2: added `MeterStatus.pollPhaseMs`
 public let protocolVersion = 2
 
 /// The versions synxd answers.
