@@ -155,8 +155,8 @@ public final class Daemon: @unchecked Sendable {
             return .failure(CommandFailure(status: .internal, message: "store: \(error)"))
         }
         let from = Double(event.startMicroseconds) / 1e6 - 0.5, to = Double(event.startMicroseconds + event.durationMicroseconds) / 1e6 + 0.5
-        guard let recording = source.recording(from: from, to: to) else {
-            return .failure(CommandFailure(status: .dataStale, message: "the samples of that event are no longer held (the last \(Int(WaveformMeter.retentionSeconds)) s are)"))
+        guard let recording = source.ring.recording(meter: meter, from: from, to: to) else {
+            return .failure(CommandFailure(status: .dataStale, message: "the samples of that event are no longer held (the last \(Int(WaveformRing.retentionSeconds)) s are)"))
         }
         let directory = (config.stateDirectory as NSString).appendingPathComponent("exports")
         let path = (directory as NSString).appendingPathComponent("\(meter)-\(event.kind)-\(event.startMicroseconds).cfg")

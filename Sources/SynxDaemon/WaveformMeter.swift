@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import SynxComtrade
 import SynxControl
 import SynxDSP
 import SynxMeters
@@ -32,16 +31,10 @@ final class WaveformMeter: @unchecked Sendable {
     /// Blocks the analysis may lag behind before the oldest are dropped (then a gap). A block holds at most
     /// 123 samples (one read), about 1.3 KB as decoded doubles: at most about 2.6 MB per meter.
     static let maxQueuedBlocks = 2000
-    /// Seconds of raw samples kept for exporting event waveforms (as read: int16 counts, 2 bytes a sample)...
-    static let retentionSeconds = 20.0
-    /// ...but never more than this many bytes per meter, whatever sample rate and block size the device
-    /// claims (16 MiB: 20 s up to 50 kS/s × 8 channels; about 10 s at 100 kS/s × 8 channels).
-    static let maxRawBytes = 16 << 20
     /// How long a stream may deliver nothing the engine can use before the meter is `degraded`.
     static let nothingUsableAfterMs: Int64 = 5000
-    private struct RawBlock { var sequence: UInt32; var start: Double; var registers: ArraySlice<UInt16> }
-    private var raw: [RawBlock] = []
-    private var rawInterface: WaveformInterface?
+    /// The last seconds of raw samples, for exporting event waveforms.
+    let ring = WaveformRing()
     /// What the stream delivered (guarded by `condition`): when the engine last produced a value (monotonic
     /// ms), and the last reason it could not, with counts of each kind of trouble.
     private var lastValueAt: Int64?
@@ -186,7 +179,7 @@ final class WaveformMeter: @unchecked Sendable {
             if seq &- newest >= 2 && seq &- newest < 1 << 31 {
                 // The newest block is behind one already read: the device restarted its stream. Start afresh, and
                 // keep none of the old stream's samples for export (their sequence numbers would repeat).
-                condition.withLock { raw.removeAll() }
+                ring.removeAll()
                 throw WaveformInterface.Invalid(description: "waveform stream went back from block \(seq &- 1) to \(newest)")
             }
             // seq == newest + 1: nothing new since the last round (newest &- seq would wrap to 2³² − 1).
@@ -203,7 +196,7 @@ final class WaveformMeter: @unchecked Sendable {
                     break
                 }
                 enqueue(SampleBlock(startTime: w.startTime(seq), channels: channels), interface: w)
-                keep(RawBlock(sequence: seq, start: w.startTime(seq), registers: r[2...]), interface: w)
+                ring.keep(sequence: seq, start: w.startTime(seq), registers: r[2...], interface: w)
                 seq &+= 1
             }
             if seq != next { lastBlockAt = monotonicMilliseconds(); streamDelivered = true }
@@ -213,56 +206,6 @@ final class WaveformMeter: @unchecked Sendable {
             // that is shorter, and never more often than every two blocks.
             pause(max(blockSeconds * 2, min(0.1, blockSeconds * Double(w.fifoDepth) / 4)))
         }
-    }
-
-    // MARK: - Event waveforms
-
-    private func keep(_ block: RawBlock, interface w: WaveformInterface) {
-        condition.lock()
-        defer { condition.unlock() }
-        if rawInterface != w { raw.removeAll(); rawInterface = w }
-        raw.append(block)
-        // The registers, the array's heap object (header, malloc rounding) and the RawBlock around it.
-        let bytesPerBlock = 2 * w.blockLength + 128
-        let capacity = min(Int(WaveformMeter.retentionSeconds * Double(w.sampleRate) / Double(w.samplesPerBlock)),
-                           WaveformMeter.maxRawBytes / bytesPerBlock * 8 / 9)
-        if raw.count > capacity + capacity / 8 { raw.removeFirst(raw.count - capacity) }
-    }
-
-    /// The samples between `from` and `to` (UTC seconds) still held, as a COMTRADE recording (BINARY: the
-    /// meter's own int16 counts with its scales), or nil when they are no longer (or not yet) held. A sample
-    /// block missing in between (an overrun) is a jump in the recording's timestamps, not invented samples.
-    func recording(from: Double, to: Double) -> ComtradeRecording? {
-        condition.lock()
-        let blocks = raw.filter { $0.start < to && $0.start >= from - 1 }, w = rawInterface
-        condition.unlock()
-        guard let w, let first = blocks.first, first.start <= from + 0.001 else { return nil }
-        let fs = Double(w.sampleRate), channels = w.channels.count
-        var analog = Array(repeating: [Double](), count: channels)
-        var timestamps: [Double?] = []
-        for b in blocks {
-            for k in 0..<w.samplesPerBlock {
-                let t = b.start + Double(k) / fs
-                guard t >= from, t < to else { continue }
-                timestamps.append((t - first.start) * 1e6)
-                for c in 0..<channels {
-                    analog[c].append(Double(Int16(bitPattern: b.registers[b.registers.startIndex + k * channels + c])) * Double(w.channels[c].scale))
-                }
-            }
-        }
-        guard let firstTime = timestamps.first.flatMap({ $0 }) else { return nil }
-        let count = timestamps.count
-        let phases = ["A", "B", "C", "N"]
-        let specs = w.channels.enumerated().map { i, c in
-            ComtradeAnalogChannel(index: i + 1, id: "\(c.kind == .voltage ? "U" : "I")\(["L1", "L2", "L3", "N"][Int(c.phase) - 1])",
-                                  phase: phases[Int(c.phase) - 1], circuit: config.name, unit: c.kind == .voltage ? "V" : "A")
-        }
-        let configuration = ComtradeConfiguration(
-            stationName: config.name, deviceID: "synxd", analog: specs, lineFrequency: Double(w.nominalFrequency),
-            sampleRates: blocks.count == Int((blocks.last!.sequence &- first.sequence) &+ 1) ? [ComtradeSampleRate(rate: fs, lastSample: count)] : [],
-            firstSample: ComtradeTimestamp(secondsSinceEpochLocal: first.start + firstTime / 1e6), format: .binary, sampleCount: count)
-        return ComtradeRecording(configuration: configuration, sampleNumbers: Array(1...count),
-                                 timestamps: timestamps.map { $0.map { $0 - firstTime } }, analog: analog, digital: [])
     }
 
     // MARK: - Analysis
@@ -343,13 +286,13 @@ final class WaveformMeter: @unchecked Sendable {
                 // Value times are the meter's sample times; the poll time is ours (staleness is judged on our clock).
                 guard let end = ticks(b.end, 1000) else { continue }
                 registry.recordPoll(meter: config.name, state: .online, error: nil,
-                                    values: liveValues(v, time: end), time: wallClockNow(), model: nil)
+                                    values: WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: end), time: wallClockNow(), model: nil)
             case .aggregate(let a):
                 guard let row = aggregateRow(a), let time = ticks(a.end, 1000) else { continue }
                 aggregates.append(row)
                 // The 150/180-cycle values are also the meter's stored series (synxctl query).
                 if a.tier == .cycles150_180, let v = a.values {
-                    rows += liveValues(v, time: time).map {
+                    rows += WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: time).map {
                         SampleRow(meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value, quality: .good)
                     }
                 }
@@ -385,38 +328,6 @@ final class WaveformMeter: @unchecked Sendable {
         let json = values.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
         return AggregateRow(meter: config.name, tier: a.tier.rawValue, startMs: start, endMs: end,
                             count: a.count, invalidCount: a.invalidCount, quality: a.quality.names, valuesJSON: json)
-    }
-
-    /// The canonical measurements (docs/measurements.md) of a value set.
-    private func liveValues(_ v: PowerQualityValues, time: Int64) -> [LiveValue] {
-        var out: [LiveValue] = []
-        let channels = analysed?.channels ?? []
-        for (spec, c) in zip(channels, v.channels) {
-            let names = WaveformMeter.measurements(of: spec)
-            out.append(LiveValue(measurement: names.rms.name, value: c.rms, unit: names.rms.unit, time: time))
-            if let thd = names.thd { out.append(LiveValue(measurement: thd.name, value: c.harmonics.thdsPercent, unit: thd.unit, time: time)) }
-        }
-        if let f = v.frequency { out.append(LiveValue(measurement: "frequency", value: f, unit: "Hz", time: time)) }
-        if let t = v.totalPower {
-            out.append(LiveValue(measurement: "power.active.total", value: t.activeW, unit: "W", time: time))
-            out.append(LiveValue(measurement: "power.reactive.total", value: t.fundamentalReactiveVar, unit: "var", time: time))
-            out.append(LiveValue(measurement: "power_factor.total", value: t.powerFactor, unit: "", time: time))
-        }
-        return out
-    }
-
-    /// The canonical measurements of a channel's RMS value and (phases only) its THD: `voltage.l1n`,
-    /// `thd.voltage.l1`, `current.n`, `voltage.ne` (neutral to earth)… Every channel an engine can have maps to
-    /// names in the catalog, with their units (`WaveformMeasurementTests` checks each one), so no value is dropped or
-    /// stored under a name nobody can query.
-    static func measurements(of spec: ChannelSpec) -> (rms: (name: String, unit: String), thd: (name: String, unit: String)?) {
-        let p = spec.phase.rawValue
-        switch (spec.kind, spec.phase) {
-        case (.voltage, .n): return (("voltage.ne", "V"), nil)
-        case (.voltage, _): return (("voltage.\(p)n", "V"), ("thd.voltage.\(p)", "%"))
-        case (.current, .n): return (("current.n", "A"), nil)
-        case (.current, _): return (("current.\(p)", "A"), ("thd.current.\(p)", "%"))
-        }
     }
 
     private func record(_ e: VoltageEvent) {
