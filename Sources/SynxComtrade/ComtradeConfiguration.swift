@@ -2,12 +2,17 @@ import Foundation
 
 /// The revision of IEEE C37.111 a configuration file follows (its first line's third field).
 public enum ComtradeRevision: String, Sendable, CaseIterable {
-    case r1991 = "1991", r1999 = "1999", r2013 = "2013"
+    case r1991 = "1991"
+    case r1999 = "1999"
+    case r2013 = "2013"
 }
 
 /// The `.dat` encoding, IEEE C37.111-2013 §7.4.11 (`ft` field).
 public enum ComtradeDataFormat: String, Sendable, CaseIterable {
-    case ascii = "ASCII", binary = "BINARY", binary32 = "BINARY32", float32 = "FLOAT32"
+    case ascii = "ASCII"
+    case binary = "BINARY"
+    case binary32 = "BINARY32"
+    case float32 = "FLOAT32"
 
     /// Bytes of one analog value in a binary record (nil for ASCII).
     var analogBytes: Int? {
@@ -23,7 +28,10 @@ public enum ComtradeDataFormat: String, Sendable, CaseIterable {
 /// secondary side of the instrument transformer as `scaling` says.
 public struct ComtradeAnalogChannel: Sendable, Equatable {
     /// Whether the file's values are on the primary or the secondary side of the transformer (`PS`).
-    public enum Scaling: String, Sendable { case primary = "P", secondary = "S" }
+    public enum Scaling: String, Sendable {
+        case primary = "P"
+        case secondary = "S"
+    }
     public var index: Int
     public var id: String
     public var phase: String
@@ -39,12 +47,24 @@ public struct ComtradeAnalogChannel: Sendable, Equatable {
     public var secondary: Double
     public var scaling: Scaling
 
-    public init(index: Int, id: String, phase: String = "", circuit: String = "", unit: String, a: Double = 1,
-                b: Double = 0, skew: Double = 0, min: Double = -32767, max: Double = 32767, primary: Double = 1,
-                secondary: Double = 1, scaling: Scaling = .primary) {
-        self.index = index; self.id = id; self.phase = phase; self.circuit = circuit; self.unit = unit
-        self.a = a; self.b = b; self.skew = skew; self.min = min; self.max = max
-        self.primary = primary; self.secondary = secondary; self.scaling = scaling
+    public init(
+        index: Int, id: String, phase: String = "", circuit: String = "", unit: String, a: Double = 1,
+        b: Double = 0, skew: Double = 0, min: Double = -32767, max: Double = 32767, primary: Double = 1,
+        secondary: Double = 1, scaling: Scaling = .primary
+    ) {
+        self.index = index
+        self.id = id
+        self.phase = phase
+        self.circuit = circuit
+        self.unit = unit
+        self.a = a
+        self.b = b
+        self.skew = skew
+        self.min = min
+        self.max = max
+        self.primary = primary
+        self.secondary = secondary
+        self.scaling = scaling
     }
 
     /// Factor from the file's basis to primary values (1 when the file already holds primary values).
@@ -62,7 +82,11 @@ public struct ComtradeDigitalChannel: Sendable, Equatable {
     public var normalState: Bool
 
     public init(index: Int, id: String, phase: String = "", circuit: String = "", normalState: Bool = false) {
-        self.index = index; self.id = id; self.phase = phase; self.circuit = circuit; self.normalState = normalState
+        self.index = index
+        self.id = id
+        self.phase = phase
+        self.circuit = circuit
+        self.normalState = normalState
     }
 }
 
@@ -70,7 +94,10 @@ public struct ComtradeDigitalChannel: Sendable, Equatable {
 public struct ComtradeSampleRate: Sendable, Equatable {
     public var rate: Double
     public var lastSample: Int
-    public init(rate: Double, lastSample: Int) { self.rate = rate; self.lastSample = lastSample }
+    public init(rate: Double, lastSample: Int) {
+        self.rate = rate
+        self.lastSample = lastSample
+    }
 }
 
 /// A date and time as written in a configuration file (dd/mm/yyyy,hh:mm:ss.ssssss; 1991: mm/dd/yy), in the
@@ -87,15 +114,23 @@ public struct ComtradeTimestamp: Sendable, Equatable {
         let d = date.split(separator: "/").map { String($0).trimmingCharacters(in: .whitespaces) }
         let t = time.split(separator: ":").map { String($0).trimmingCharacters(in: .whitespaces) }
         guard d.count == 3, t.count == 3, let hour = Int(t[0]), let minute = Int(t[1]), let second = Double(t[2]),
-              (0..<24).contains(hour), (0..<60).contains(minute), second >= 0, second < 61 else { return nil }
-        var day: Int?, month: Int?, year: Int?
+            (0..<24).contains(hour), (0..<60).contains(minute), second >= 0, second < 61
+        else { return nil }
+        var day: Int?
+        var month: Int?
+        var year: Int?
         if revision == .r1991 {
-            month = Int(d[0]); day = Int(d[1]); year = Int(d[2]).map { $0 < 100 ? 1900 + $0 : $0 }
+            month = Int(d[0])
+            day = Int(d[1])
+            year = Int(d[2]).map { $0 < 100 ? 1900 + $0 : $0 }
         } else {
-            day = Int(d[0]); month = Int(d[1]); year = Int(d[2])
+            day = Int(d[0])
+            month = Int(d[1])
+            year = Int(d[2])
         }
         // Years beyond 1…9999 are no recording's, and the day count below must not overflow.
-        guard let day, let month, let year, (1...12).contains(month), (1...31).contains(day), (1...9999).contains(year) else {
+        guard let day, let month, let year, (1...12).contains(month), (1...31).contains(day), (1...9999).contains(year)
+        else {
             return nil
         }
         // Days from the civil date (proleptic Gregorian), so no calendar or time zone is consulted.
@@ -112,8 +147,12 @@ public struct ComtradeTimestamp: Sendable, Equatable {
     var fields: (date: String, time: String) {
         let whole = secondsSinceEpochLocal.rounded(.down)
         let micro = Int(((secondsSinceEpochLocal - whole) * 1_000_000).rounded())
-        var seconds = Int(whole), micros = micro
-        if micros == 1_000_000 { seconds += 1; micros = 0 }
+        var seconds = Int(whole)
+        var micros = micro
+        if micros == 1_000_000 {
+            seconds += 1
+            micros = 0
+        }
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let rest = seconds - days * 86_400
         // Civil date from days since 1970-01-01.
@@ -128,8 +167,10 @@ public struct ComtradeTimestamp: Sendable, Equatable {
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         let microText = String(micros)
-        return ("\(two(day))/\(two(month))/\(year)",
-                "\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60)).\(String(repeating: "0", count: 6 - microText.count))\(microText)")
+        return (
+            "\(two(day))/\(two(month))/\(year)",
+            "\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60)).\(String(repeating: "0", count: 6 - microText.count))\(microText)"
+        )
     }
 }
 
@@ -152,15 +193,25 @@ public struct ComtradeConfiguration: Sendable, Equatable {
     /// Total samples declared (the last section's `endsamp`).
     public var sampleCount: Int
 
-    public init(stationName: String, deviceID: String, revision: ComtradeRevision = .r2013,
-                analog: [ComtradeAnalogChannel], digital: [ComtradeDigitalChannel] = [], lineFrequency: Double,
-                sampleRates: [ComtradeSampleRate], firstSample: ComtradeTimestamp, trigger: ComtradeTimestamp? = nil,
-                format: ComtradeDataFormat, timeMultiplier: Double = 1, utcOffsetSeconds: Double = 0,
-                sampleCount: Int) {
-        self.stationName = stationName; self.deviceID = deviceID; self.revision = revision
-        self.analog = analog; self.digital = digital; self.lineFrequency = lineFrequency
-        self.sampleRates = sampleRates; self.firstSample = firstSample; self.trigger = trigger ?? firstSample
-        self.format = format; self.timeMultiplier = timeMultiplier; self.utcOffsetSeconds = utcOffsetSeconds
+    public init(
+        stationName: String, deviceID: String, revision: ComtradeRevision = .r2013,
+        analog: [ComtradeAnalogChannel], digital: [ComtradeDigitalChannel] = [], lineFrequency: Double,
+        sampleRates: [ComtradeSampleRate], firstSample: ComtradeTimestamp, trigger: ComtradeTimestamp? = nil,
+        format: ComtradeDataFormat, timeMultiplier: Double = 1, utcOffsetSeconds: Double = 0,
+        sampleCount: Int
+    ) {
+        self.stationName = stationName
+        self.deviceID = deviceID
+        self.revision = revision
+        self.analog = analog
+        self.digital = digital
+        self.lineFrequency = lineFrequency
+        self.sampleRates = sampleRates
+        self.firstSample = firstSample
+        self.trigger = trigger ?? firstSample
+        self.format = format
+        self.timeMultiplier = timeMultiplier
+        self.utcOffsetSeconds = utcOffsetSeconds
         self.sampleCount = sampleCount
     }
 
@@ -172,13 +223,19 @@ public struct ComtradeConfiguration: Sendable, Equatable {
 /// ASCII data lines likewise, binary data a byte offset.
 public struct ComtradeError: Error, Equatable, CustomStringConvertible {
     /// Where in the file: a 1-based line, a byte offset (binary data), or the file as a whole.
-    public enum Location: Equatable { case line(Int), byteOffset(Int), file }
+    public enum Location: Equatable {
+        case line(Int)
+        case byteOffset(Int)
+        case file
+    }
     public var file: String
     public var location: Location
     public var message: String
 
     public init(file: String, _ location: Location, _ message: String) {
-        self.file = file; self.location = location; self.message = message
+        self.file = file
+        self.location = location
+        self.message = message
     }
 
     public var description: String {

@@ -51,8 +51,10 @@ public enum ComtradeReader {
                 throw ComtradeError(file: file, .line(n + 1), "file ends where \(what) was expected")
             }
             n += 1
-            return (lines[n - 1].split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespaces) }, n)
+            return (
+                lines[n - 1].split(separator: ",", omittingEmptySubsequences: false)
+                    .map { $0.trimmingCharacters(in: .whitespaces) }, n
+            )
         }
         func fail(_ line: Int, _ message: String) -> ComtradeError { ComtradeError(file: file, .line(line), message) }
         func number(_ s: String, _ what: String, _ line: Int) throws -> Double {
@@ -80,7 +82,8 @@ public enum ComtradeReader {
 
         let counts = try next("the channel counts")
         guard counts.fields.count >= 3, counts.fields[1].uppercased().hasSuffix("A"),
-              counts.fields[2].uppercased().hasSuffix("D") else {
+            counts.fields[2].uppercased().hasSuffix("D")
+        else {
             throw fail(counts.line, "expected TT,##A,##D (e.g. 6,3A,3D)")
         }
         let total = try integer(counts.fields[0], "total channel count", counts.line)
@@ -95,8 +98,10 @@ public enum ComtradeReader {
             let (f, line) = try next("analog channel \(i + 1)")
             let needed = revision == .r1991 ? 10 : 13
             guard f.count >= needed else {
-                throw fail(line, "analog channel line has \(f.count) fields, \(needed) expected "
-                           + "(An,ch_id,ph,ccbm,uu,a,b,skew,min,max\(revision == .r1991 ? "" : ",primary,secondary,PS"))")
+                throw fail(
+                    line,
+                    "analog channel line has \(f.count) fields, \(needed) expected "
+                        + "(An,ch_id,ph,ccbm,uu,a,b,skew,min,max\(revision == .r1991 ? "" : ",primary,secondary,PS"))")
             }
             var channel = ComtradeAnalogChannel(
                 index: try integer(f[0], "channel index", line), id: f[1], phase: f[2], circuit: f[3], unit: f[4],
@@ -121,15 +126,19 @@ public enum ComtradeReader {
             }
             let y = f.count >= 5 ? f[4] : f[2]
             guard y == "0" || y == "1" else { throw fail(line, "normal state '\(y)' is neither 0 nor 1") }
-            digital.append(ComtradeDigitalChannel(index: try integer(f[0], "channel index", line), id: f[1],
-                                                  phase: f.count >= 5 ? f[2] : "", circuit: f.count >= 5 ? f[3] : "",
-                                                  normalState: y == "1"))
+            digital.append(
+                ComtradeDigitalChannel(
+                    index: try integer(f[0], "channel index", line), id: f[1],
+                    phase: f.count >= 5 ? f[2] : "", circuit: f.count >= 5 ? f[3] : "",
+                    normalState: y == "1"))
         }
 
         let lf = try next("the line frequency")
         let lineFrequency = try number(lf.fields[0], "line frequency", lf.line)
         guard (0...ComtradeReader.maxLineFrequency).contains(lineFrequency) else {
-            throw fail(lf.line, "line frequency \(lf.fields[0]) Hz is out of range (0 … \(Int(ComtradeReader.maxLineFrequency)))")
+            throw fail(
+                lf.line,
+                "line frequency \(lf.fields[0]) Hz is out of range (0 … \(Int(ComtradeReader.maxLineFrequency)))")
         }
         let nr = try next("nrates")
         let nrates = try integer(nr.fields[0], "nrates", nr.line)
@@ -144,8 +153,10 @@ public enum ComtradeReader {
                 throw fail(line, "sample rate must be ≥ 0 and endsamp must not decrease")
             }
             guard rate <= ComtradeReader.maxSampleRate, end <= ComtradeReader.maxSamples else {
-                throw fail(line, "sample rate \(f[0]) or endsamp \(f[1]) is beyond what synx reads "
-                                 + "(\(Int(ComtradeReader.maxSampleRate)) S/s, \(ComtradeReader.maxSamples) samples)")
+                throw fail(
+                    line,
+                    "sample rate \(f[0]) or endsamp \(f[1]) is beyond what synx reads "
+                        + "(\(Int(ComtradeReader.maxSampleRate)) S/s, \(ComtradeReader.maxSamples) samples)")
             }
             rates.append(ComtradeSampleRate(rate: rate, lastSample: end))
         }
@@ -183,11 +194,12 @@ public enum ComtradeReader {
             utcOffset = offset
         }
         let count = rates.last?.lastSample ?? 0
-        return ComtradeConfiguration(stationName: header.fields[0], deviceID: header.fields[1], revision: revision,
-                                     analog: analog, digital: digital, lineFrequency: lineFrequency,
-                                     sampleRates: nrates == 0 ? [] : rates, firstSample: first, trigger: trigger,
-                                     format: format, timeMultiplier: timeMultiplier, utcOffsetSeconds: utcOffset,
-                                     sampleCount: count)
+        return ComtradeConfiguration(
+            stationName: header.fields[0], deviceID: header.fields[1], revision: revision,
+            analog: analog, digital: digital, lineFrequency: lineFrequency,
+            sampleRates: nrates == 0 ? [] : rates, firstSample: first, trigger: trigger,
+            format: format, timeMultiplier: timeMultiplier, utcOffsetSeconds: utcOffset,
+            sampleCount: count)
     }
 
     /// IEEE C37.111-2013 §7.4.12 time_code: "+5h30", "-5", "0"; "x" means not applicable (treated as 0).
@@ -195,7 +207,12 @@ public enum ComtradeReader {
         if s.isEmpty || s.lowercased() == "x" { return 0 }
         var body = Substring(s)
         var sign = 1.0
-        if body.first == "-" { sign = -1; body = body.dropFirst() } else if body.first == "+" { body = body.dropFirst() }
+        if body.first == "-" {
+            sign = -1
+            body = body.dropFirst()
+        } else if body.first == "+" {
+            body = body.dropFirst()
+        }
         let parts = body.lowercased().split(separator: "h", omittingEmptySubsequences: false)
         guard let hours = Int(parts[0]), parts.count <= 2 else { return nil }
         let minutes = parts.count == 2 ? (parts[1].isEmpty ? 0 : Int(parts[1])) : 0
@@ -206,8 +223,11 @@ public enum ComtradeReader {
     // MARK: - Data
 
     /// Parses the bytes of a `.dat` file described by `configuration`.
-    public static func parseData(_ data: Data, configuration c: ComtradeConfiguration, file: String) throws
-        -> ComtradeRecording {
+    public static func parseData(
+        _ data: Data, configuration c: ComtradeConfiguration, file: String
+    ) throws
+        -> ComtradeRecording
+    {
         switch c.format {
         case .ascii: try parseASCII(data, c, file: file)
         default: try parseBinary(data, c, file: file)
@@ -216,9 +236,12 @@ public enum ComtradeReader {
 
     private static func parseASCII(_ data: Data, _ c: ComtradeConfiguration, file: String) throws -> ComtradeRecording {
         let text = String(decoding: data, as: UTF8.self)
-        let a = c.analog.count, d = c.digital.count
-        var numbers: [Int] = [], stamps: [Double?] = []
-        var analog = Array(repeating: [Double](), count: a), digital = Array(repeating: [Bool](), count: d)
+        let a = c.analog.count
+        let d = c.digital.count
+        var numbers: [Int] = []
+        var stamps: [Double?] = []
+        var analog = Array(repeating: [Double](), count: a)
+        var digital = Array(repeating: [Bool](), count: d)
         let missing = c.revision == .r1991 ? "" : "99999"
         var lineNumber = 0
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
@@ -226,48 +249,64 @@ public enum ComtradeReader {
             if line.trimmingCharacters(in: .whitespaces).isEmpty || line == "\u{1A}" { continue }
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
             func fail(_ m: String) -> ComtradeError { ComtradeError(file: file, .line(lineNumber), m) }
-            guard f.count == 2 + a + d else { throw fail("\(f.count) fields, expected \(2 + a + d) (n,timestamp,\(a) analog,\(d) digital)") }
+            guard f.count == 2 + a + d else {
+                throw fail("\(f.count) fields, expected \(2 + a + d) (n,timestamp,\(a) analog,\(d) digital)")
+            }
             guard let sample = Int(f[0].trimmingCharacters(in: .whitespaces)) else {
                 throw fail("sample number '\(f[0])' is not an integer")
             }
             numbers.append(sample)
             let ts = f[1].trimmingCharacters(in: .whitespaces)
-            if ts.isEmpty { stamps.append(nil) } else {
+            if ts.isEmpty {
+                stamps.append(nil)
+            } else {
                 guard let v = Double(ts) else { throw fail("timestamp '\(ts)' is not a number") }
                 stamps.append(v * c.timeMultiplier)
             }
             for i in 0..<a {
                 let s = f[2 + i].trimmingCharacters(in: .whitespaces)
-                if s == missing || s.isEmpty { analog[i].append(.nan); continue }
+                if s == missing || s.isEmpty {
+                    analog[i].append(.nan)
+                    continue
+                }
                 guard let x = Double(s) else { throw fail("analog channel \(i + 1) value '\(s)' is not a number") }
                 analog[i].append(c.analog[i].a * x + c.analog[i].b)
             }
             for i in 0..<d {
                 let s = f[2 + a + i].trimmingCharacters(in: .whitespaces)
-                guard s == "0" || s == "1" else { throw fail("digital channel \(i + 1) value '\(s)' is neither 0 nor 1") }
+                guard s == "0" || s == "1" else {
+                    throw fail("digital channel \(i + 1) value '\(s)' is neither 0 nor 1")
+                }
                 digital[i].append(s == "1")
             }
         }
         try checkCount(numbers.count, c, file: file)
-        return ComtradeRecording(configuration: c, sampleNumbers: numbers, timestamps: stamps, analog: analog,
-                                 digital: digital)
+        return ComtradeRecording(
+            configuration: c, sampleNumbers: numbers, timestamps: stamps, analog: analog,
+            digital: digital)
     }
 
-    private static func parseBinary(_ data: Data, _ c: ComtradeConfiguration, file: String) throws -> ComtradeRecording {
-        let a = c.analog.count, d = c.digital.count
+    private static func parseBinary(_ data: Data, _ c: ComtradeConfiguration, file: String) throws -> ComtradeRecording
+    {
+        let a = c.analog.count
+        let d = c.digital.count
         let width = c.format.analogBytes!
         let record = 8 + a * width + 2 * ((d + 15) / 16)
         guard data.count % record == 0 else {
-            throw ComtradeError(file: file, .byteOffset(data.count - data.count % record),
-                                "truncated record: \(data.count) bytes is not a whole number of \(record)-byte records")
+            throw ComtradeError(
+                file: file, .byteOffset(data.count - data.count % record),
+                "truncated record: \(data.count) bytes is not a whole number of \(record)-byte records")
         }
         let count = data.count / record
         try checkCount(count, c, file: file)
-        var numbers = [Int](repeating: 0, count: count), stamps = [Double?](repeating: nil, count: count)
+        var numbers = [Int](repeating: 0, count: count)
+        var stamps = [Double?](repeating: nil, count: count)
         var analog = Array(repeating: [Double](repeating: 0, count: count), count: a)
         var digital = Array(repeating: [Bool](repeating: false, count: count), count: d)
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+            func u32(_ o: Int) -> UInt32 {
+                UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+            }
             for k in 0..<count {
                 let base = k * record
                 numbers[k] = Int(u32(base))
@@ -290,19 +329,22 @@ public enum ComtradeReader {
                 }
                 let words = base + 8 + a * width
                 for i in 0..<d {
-                    let w = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: words + 2 * (i / 16), as: UInt16.self))
+                    let w = UInt16(
+                        littleEndian: bytes.loadUnaligned(fromByteOffset: words + 2 * (i / 16), as: UInt16.self))
                     digital[i][k] = (w >> UInt16(i % 16)) & 1 == 1
                 }
             }
         }
-        return ComtradeRecording(configuration: c, sampleNumbers: numbers, timestamps: stamps, analog: analog,
-                                 digital: digital)
+        return ComtradeRecording(
+            configuration: c, sampleNumbers: numbers, timestamps: stamps, analog: analog,
+            digital: digital)
     }
 
     private static func checkCount(_ found: Int, _ c: ComtradeConfiguration, file: String) throws {
         guard c.sampleCount == 0 || found == c.sampleCount else {
-            throw ComtradeError(file: file, .file,
-                                "holds \(found) samples but the configuration declares \(c.sampleCount) (last endsamp)")
+            throw ComtradeError(
+                file: file, .file,
+                "holds \(found) samples but the configuration declares \(c.sampleCount) (last endsamp)")
         }
     }
 }

@@ -13,10 +13,15 @@ public struct ComtradeRecording: Sendable, Equatable {
     /// digital[channel][sample]
     public var digital: [[Bool]]
 
-    public init(configuration: ComtradeConfiguration, sampleNumbers: [Int], timestamps: [Double?],
-                analog: [[Double]], digital: [[Bool]]) {
-        self.configuration = configuration; self.sampleNumbers = sampleNumbers; self.timestamps = timestamps
-        self.analog = analog; self.digital = digital
+    public init(
+        configuration: ComtradeConfiguration, sampleNumbers: [Int], timestamps: [Double?],
+        analog: [[Double]], digital: [[Bool]]
+    ) {
+        self.configuration = configuration
+        self.sampleNumbers = sampleNumbers
+        self.timestamps = timestamps
+        self.analog = analog
+        self.digital = digital
     }
 
     public var sampleCount: Int { sampleNumbers.count }
@@ -28,7 +33,8 @@ public struct ComtradeRecording: Sendable, Equatable {
         if !rates.isEmpty {
             var times: [Double] = []
             times.reserveCapacity(sampleCount)
-            var t = 0.0, section = 0
+            var t = 0.0
+            var section = 0
             for k in 0..<sampleCount {
                 times.append(t)
                 while section < rates.count - 1, k + 1 >= rates[section].lastSample { section += 1 }

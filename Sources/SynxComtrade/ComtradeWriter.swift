@@ -29,16 +29,18 @@ public enum ComtradeWriter {
         var c = recording.configuration
         c.revision = .r2013
         c.format = format
-        let range: Double? = switch format {
-        case .ascii: 99_998
-        case .binary: 32_767
-        case .binary32: 2_147_483_647
-        case .float32: nil
-        }
+        let range: Double? =
+            switch format {
+            case .ascii: 99_998
+            case .binary: 32_767
+            case .binary32: 2_147_483_647
+            case .float32: nil
+            }
         for i in c.analog.indices {
             let finite = recording.analog[i].filter(\.isFinite)
             if let range {
-                let lo = finite.min() ?? 0, hi = finite.max() ?? 0
+                let lo = finite.min() ?? 0
+                let hi = finite.max() ?? 0
                 c.analog[i].b = (hi + lo) / 2
                 c.analog[i].a = hi > lo ? (hi - lo) / (2 * range) : 1
                 c.analog[i].min = -range
@@ -84,7 +86,9 @@ public enum ComtradeWriter {
         default:
             let words = (c.digital.count + 15) / 16
             dat.reserveCapacity(count * (8 + c.analog.count * (format.analogBytes ?? 4) + 2 * words))
-            func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { dat.append(contentsOf: $0) } }
+            func append<T: FixedWidthInteger>(_ v: T) {
+                withUnsafeBytes(of: v.littleEndian) { dat.append(contentsOf: $0) }
+            }
             for k in 0..<count {
                 append(UInt32(k + 1))
                 append(stamps[k])
@@ -113,11 +117,16 @@ public enum ComtradeWriter {
         func num(_ v: Double) -> String {
             v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)"
         }
-        var lines = ["\(c.stationName),\(c.deviceID),2013",
-                     "\(c.analog.count + c.digital.count),\(c.analog.count)A,\(c.digital.count)D"]
+        var lines = [
+            "\(c.stationName),\(c.deviceID),2013",
+            "\(c.analog.count + c.digital.count),\(c.analog.count)A,\(c.digital.count)D",
+        ]
         for (i, a) in c.analog.enumerated() {
-            lines.append([String(i + 1), a.id, a.phase, a.circuit, a.unit, "\(a.a)", "\(a.b)", num(a.skew),
-                          num(a.min), num(a.max), num(a.primary), num(a.secondary), a.scaling.rawValue]
+            lines.append(
+                [
+                    String(i + 1), a.id, a.phase, a.circuit, a.unit, "\(a.a)", "\(a.b)", num(a.skew),
+                    num(a.min), num(a.max), num(a.primary), num(a.secondary), a.scaling.rawValue,
+                ]
                 .joined(separator: ","))
         }
         for (i, d) in c.digital.enumerated() {
@@ -127,7 +136,8 @@ public enum ComtradeWriter {
         lines.append(String(c.sampleRates.count))
         lines += c.sampleRates.map { "\(num($0.rate)),\($0.lastSample)" }
         if c.sampleRates.isEmpty { lines.append("0,\(c.sampleCount)") }
-        let first = c.firstSample.fields, trigger = c.trigger.fields
+        let first = c.firstSample.fields
+        let trigger = c.trigger.fields
         lines.append("\(first.date),\(first.time)")
         lines.append("\(trigger.date),\(trigger.time)")
         lines.append(c.format.rawValue)

@@ -30,7 +30,8 @@ public struct ControlClient {
         if rc != 0 {
             let e = errno
             let hint = (e == ENOENT || e == ECONNREFUSED) ? " (is synxd running?)" : ""
-            throw ControlClientError(description: "cannot connect to \(socketPath): \(String(cString: strerror(e)))\(hint)")
+            throw ControlClientError(
+                description: "cannot connect to \(socketPath): \(String(cString: strerror(e)))\(hint)")
         }
         let data = try Framing.encode(request)
         let sendError = SocketIO.sendAll(fd, data)
@@ -41,7 +42,9 @@ public struct ControlClient {
             if n < 0 {
                 let e = errno
                 if let s = sendError { throw ControlClientError(description: "send: \(String(cString: strerror(s)))") }
-                throw ControlClientError(description: e == EAGAIN ? "synxd did not answer within \(timeoutSeconds) s" : "recv: \(String(cString: strerror(e)))")
+                throw ControlClientError(
+                    description: e == EAGAIN
+                        ? "synxd did not answer within \(timeoutSeconds) s" : "recv: \(String(cString: strerror(e)))")
             }
             if n == 0 {
                 if let e = sendError { throw ControlClientError(description: "send: \(String(cString: strerror(e)))") }
@@ -52,7 +55,9 @@ public struct ControlClient {
                 break
             }
             line.append(contentsOf: chunk[0..<n])
-            if line.count > maxResponseBytes { throw ControlClientError(description: "response larger than \(maxResponseBytes) bytes") }
+            if line.count > maxResponseBytes {
+                throw ControlClientError(description: "response larger than \(maxResponseBytes) bytes")
+            }
         }
         do {
             return try Framing.decode(Response.self, from: line)
@@ -70,7 +75,9 @@ public struct UnixAddress {
         storage.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: storage.sun_path)
-        guard bytes.count < capacity else { throw ControlClientError(description: "socket path longer than \(capacity - 1) bytes: \(path)") }
+        guard bytes.count < capacity else {
+            throw ControlClientError(description: "socket path longer than \(capacity - 1) bytes: \(path)")
+        }
         withUnsafeMutableBytes(of: &storage.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0

@@ -26,10 +26,12 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
     /// The last step of the wall clock since start, if any (absent from older daemons).
     public var lastClockStep: ClockStepStatus?
 
-    public init(version: String, pid: Int32, startedAt: Int64, uptimeSeconds: Double, store: StoreStatus,
-                buses: [BusStatus], meters: [MeterStatus], metersByState: [String: Int]? = nil, metersNotShown: Int? = nil,
-                busesByState: [String: Int]? = nil, busesNotShown: Int? = nil, pollLateness: LatenessSummary? = nil,
-                lastClockStep: ClockStepStatus? = nil) {
+    public init(
+        version: String, pid: Int32, startedAt: Int64, uptimeSeconds: Double, store: StoreStatus,
+        buses: [BusStatus], meters: [MeterStatus], metersByState: [String: Int]? = nil, metersNotShown: Int? = nil,
+        busesByState: [String: Int]? = nil, busesNotShown: Int? = nil, pollLateness: LatenessSummary? = nil,
+        lastClockStep: ClockStepStatus? = nil
+    ) {
         self.busesByState = busesByState
         self.busesNotShown = busesNotShown
         self.pollLateness = pollLateness
@@ -54,7 +56,10 @@ public struct LatenessSummary: Codable, Equatable, Sendable {
     public var maxMs: Double
 
     public init(polls: Int, p50Ms: Double, p99Ms: Double, maxMs: Double) {
-        self.polls = polls; self.p50Ms = p50Ms; self.p99Ms = p99Ms; self.maxMs = maxMs
+        self.polls = polls
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+        self.maxMs = maxMs
     }
 }
 
@@ -88,8 +93,11 @@ public struct StoreStatus: Codable, Equatable, Sendable {
     /// (absent from older daemons and before the first link).
     public var custodyHead: String?
 
-    public init(path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?, overlapRows: Int? = nil,
-                custodyHead: String? = nil) {
+    public init(
+        path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?,
+        overlapRows: Int? = nil,
+        custodyHead: String? = nil
+    ) {
         self.custodyHead = custodyHead
         self.path = path
         self.committedRows = committedRows
@@ -115,8 +123,10 @@ public struct BusStatus: Codable, Equatable, Sendable {
     /// Frames that arrived when no reply was awaited or matched no request, dropped (absent from older daemons).
     public var strayFrames: Int?
 
-    public init(name: String, endpoint: String, state: LinkState, lastError: String?, requests: Int, failures: Int,
-                pollLatenessP99Ms: Double, pollJitterP99Ms: Double, strayFrames: Int? = nil) {
+    public init(
+        name: String, endpoint: String, state: LinkState, lastError: String?, requests: Int, failures: Int,
+        pollLatenessP99Ms: Double, pollJitterP99Ms: Double, strayFrames: Int? = nil
+    ) {
         self.name = name
         self.endpoint = endpoint
         self.state = state
@@ -192,9 +202,11 @@ public struct MeterStatus: Codable, Equatable, Sendable {
     /// Values stored `invalid`, by reason (`frequency outside 10…100 Hz`, …) (absent from older daemons).
     public var invalidValues: [String: Int]?
 
-    public init(name: String, bus: String, unit: Int, profile: String, model: String, state: MeterState,
-                lastError: String?, lastGoodPoll: Int64?, pollIntervalMs: Int, polls: Int, failedPolls: Int,
-                missedPolls: [String: Int]? = nil, invalidValues: [String: Int]? = nil, pollPhaseMs: Int? = nil) {
+    public init(
+        name: String, bus: String, unit: Int, profile: String, model: String, state: MeterState,
+        lastError: String?, lastGoodPoll: Int64?, pollIntervalMs: Int, polls: Int, failedPolls: Int,
+        missedPolls: [String: Int]? = nil, invalidValues: [String: Int]? = nil, pollPhaseMs: Int? = nil
+    ) {
         self.name = name
         self.bus = bus
         self.unit = unit
@@ -269,7 +281,10 @@ public struct ReloadResult: Codable, Equatable, Sendable {
     public var failed: [String: String]
 
     public init(kept: [String], started: [String], stopped: [String], failed: [String: String]) {
-        self.kept = kept; self.started = started; self.stopped = stopped; self.failed = failed
+        self.kept = kept
+        self.started = started
+        self.stopped = stopped
+        self.failed = failed
     }
 }
 
@@ -284,8 +299,12 @@ public struct AlertStatus: Codable, Equatable, Sendable {
     public var clearedAt: Int64?
 
     public init(kind: String, key: String, active: Bool, message: String, raisedAt: Int64, clearedAt: Int64?) {
-        self.kind = kind; self.key = key; self.active = active; self.message = message
-        self.raisedAt = raisedAt; self.clearedAt = clearedAt
+        self.kind = kind
+        self.key = key
+        self.active = active
+        self.message = message
+        self.raisedAt = raisedAt
+        self.clearedAt = clearedAt
     }
 }
 
@@ -306,13 +325,22 @@ public struct EventRecord: Codable, Equatable, Sendable {
     /// poll interval for `threshold` crossings of polled values.
     public var resolutionMicroseconds: Int64
 
-    public init(meter: String, kind: EventKind, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
-                reference: Double, deltaUss: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
-                resolutionMicroseconds: Int64) {
+    public init(
+        meter: String, kind: EventKind, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
+        reference: Double, deltaUss: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
+        resolutionMicroseconds: Int64
+    ) {
         self.resolutionMicroseconds = resolutionMicroseconds
-        self.meter = meter; self.kind = kind; self.startMicroseconds = startMicroseconds
-        self.durationMicroseconds = durationMicroseconds; self.magnitude = magnitude; self.reference = reference
-        self.deltaUss = deltaUss; self.worstPhase = worstPhase; self.perPhase = perPhase; self.incomplete = incomplete
+        self.meter = meter
+        self.kind = kind
+        self.startMicroseconds = startMicroseconds
+        self.durationMicroseconds = durationMicroseconds
+        self.magnitude = magnitude
+        self.reference = reference
+        self.deltaUss = deltaUss
+        self.worstPhase = worstPhase
+        self.perPhase = perPhase
+        self.incomplete = incomplete
     }
 }
 
@@ -330,8 +358,11 @@ public struct QueryResult: Codable, Equatable, Sendable {
     /// 61000-4-30 Class A"; sample times are then the interval ends.
     public var derivation: String?
 
-    public init(meter: String, measurement: String, unit: String, from: Int64, to: Int64, samples: [QuerySample], truncated: Bool,
-                derivation: String? = nil) {
+    public init(
+        meter: String, measurement: String, unit: String, from: Int64, to: Int64, samples: [QuerySample],
+        truncated: Bool,
+        derivation: String? = nil
+    ) {
         self.derivation = derivation
         self.meter = meter
         self.measurement = measurement
@@ -360,7 +391,9 @@ public struct CustodyVerification: Codable, Equatable, Sendable {
     /// The first break found, if any; the walk stops there.
     public var broken: BrokenLink?
 
-    public init(checked: Int, next: Int64?, nextTime: Int64? = nil, headSeq: Int64, headLink: String, broken: BrokenLink?) {
+    public init(
+        checked: Int, next: Int64?, nextTime: Int64? = nil, headSeq: Int64, headLink: String, broken: BrokenLink?
+    ) {
         self.checked = checked
         self.next = next
         self.nextTime = nextTime

@@ -111,9 +111,12 @@ public struct Request: Codable, Equatable, Sendable {
     /// `meters`, `buses`: the page starts after this many in name order (the previous page's `nextOffset`).
     public var offset: Int?
 
-    public init(command: Command, meter: String? = nil, measurement: String? = nil,
-                from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
-                event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, offset: Int? = nil, version: Int = protocolVersion) {
+    public init(
+        command: Command, meter: String? = nil, measurement: String? = nil,
+        from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
+        event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, offset: Int? = nil,
+        version: Int = protocolVersion
+    ) {
         self.offset = offset
         self.after = after
         self.afterTime = afterTime
@@ -141,8 +144,11 @@ extension Request {
         try pages(of: .buses, send) { $0.buses ?? [] }
     }
 
-    private static func pages<T>(of command: Command, _ send: (Request) throws -> Response, _ items: (Response) -> [T]) rethrows -> [T] {
-        var out: [T] = [], offset: Int? = 0
+    private static func pages<T>(
+        of command: Command, _ send: (Request) throws -> Response, _ items: (Response) -> [T]
+    ) rethrows -> [T] {
+        var out: [T] = []
+        var offset: Int? = 0
         while let o = offset {
             let page = try send(Request(command: command, offset: o))
             out += items(page)
@@ -187,10 +193,12 @@ public struct Response: Codable, Equatable, Sendable {
     /// `verify`: one page of the custody chain's verification.
     public var verify: CustodyVerification?
 
-    public init(status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
-                meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
-                reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil,
-                verify: CustodyVerification? = nil, buses: [BusStatus]? = nil, nextOffset: Int? = nil) {
+    public init(
+        status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
+        meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
+        reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil,
+        verify: CustodyVerification? = nil, buses: [BusStatus]? = nil, nextOffset: Int? = nil
+    ) {
         self.buses = buses
         self.nextOffset = nextOffset
         self.verify = verify

@@ -8,13 +8,17 @@ struct ValuesAccumulator {
 
     mutating func add(_ values: PowerQualityValues) {
         if template == nil { template = values }
-        var copy = values, i = 0
+        var copy = values
+        var i = 0
         copy.visitValues { x, rule in
             if i == sums.count { sums.append(0) }
             sums[i] += rule == .rms ? x * x : x
             i += 1
         }
-        if let f = values.frequency { frequencySum += f; frequencyCount += 1 }
+        if let f = values.frequency {
+            frequencySum += f
+            frequencyCount += 1
+        }
         count += 1
     }
 
@@ -46,11 +50,18 @@ struct IntervalAccumulator {
     var isEmpty: Bool { start == nil }
     var constituents: Int { values.count + invalidCount }
 
-    mutating func add(start s: Double, quality q: ValueQuality, values v: PowerQualityValues?,
-                      energy e: EnergyRegisters) {
+    mutating func add(
+        start s: Double, quality q: ValueQuality, values v: PowerQualityValues?,
+        energy e: EnergyRegisters
+    ) {
         if start == nil { start = s }
         quality.formUnion(q.subtracting(.gap))
-        if let v { values.add(v) } else { invalidCount += 1; quality.insert(.incomplete) }
+        if let v {
+            values.add(v)
+        } else {
+            invalidCount += 1
+            quality.insert(.incomplete)
+        }
         energy = e
     }
 
@@ -60,9 +71,10 @@ struct IntervalAccumulator {
     mutating func close(end: Double, declaredVoltage: Double) -> Aggregate? {
         defer { self = IntervalAccumulator(tier: tier) }
         guard let start else { return nil }
-        return Aggregate(tier: tier, start: start, end: end, count: values.count, invalidCount: invalidCount,
-                         quality: quality, values: values.result(declaredVoltage: declaredVoltage),
-                         energy: energy)
+        return Aggregate(
+            tier: tier, start: start, end: end, count: values.count, invalidCount: invalidCount,
+            quality: quality, values: values.result(declaredVoltage: declaredVoltage),
+            energy: energy)
     }
 }
 
@@ -83,23 +95,38 @@ struct TenSecondFrequency {
 
     /// Adds one cycle [start, end) in UTC seconds; returns the previous interval's value when the cycle begins
     /// a later one. Cycles overlapping a 10-s tick are discarded.
-    mutating func add(cycleFrom start: Double, to end: Double, measured: Bool, quality q: ValueQuality)
-        -> FrequencyValue? {
+    mutating func add(
+        cycleFrom start: Double, to end: Double, measured: Bool, quality q: ValueQuality
+    )
+        -> FrequencyValue?
+    {
         let tick = UTCInterval.end(containing: start, length: 10)
         var finished: FrequencyValue?
         if let current = intervalEnd, tick > current { finished = close() }
-        if intervalEnd == nil { intervalEnd = tick; if start > tick - 10 + 0.5 { quality.insert(.incomplete) } }
+        if intervalEnd == nil {
+            intervalEnd = tick
+            if start > tick - 10 + 0.5 { quality.insert(.incomplete) }
+        }
         quality.formUnion(q)
-        if measured, end <= tick { cycles += 1; duration += end - start }
+        if measured, end <= tick {
+            cycles += 1
+            duration += end - start
+        }
         return finished
     }
 
     mutating func mark(_ q: ValueQuality) { if intervalEnd != nil { quality.formUnion(q) } }
 
     mutating func close() -> FrequencyValue? {
-        defer { intervalEnd = nil; cycles = 0; duration = 0; quality = [] }
+        defer {
+            intervalEnd = nil
+            cycles = 0
+            duration = 0
+            quality = []
+        }
         guard let end = intervalEnd else { return nil }
-        return FrequencyValue(start: end - 10, end: end, hertz: cycles > 0 ? Double(cycles) / duration : nil,
-                              cycles: cycles, quality: quality)
+        return FrequencyValue(
+            start: end - 10, end: end, hertz: cycles > 0 ? Double(cycles) / duration : nil,
+            cycles: cycles, quality: quality)
     }
 }

@@ -14,15 +14,23 @@ struct Biquad {
     var z1 = 0.0, z2 = 0.0
 
     static func lowPass(cutoff: Double, q: Double, sampleRate: Double) -> Biquad {
-        let w = 2 * Double.pi * cutoff / sampleRate, c = cos(w), alpha = sin(w) / (2 * q), a0 = 1 + alpha
-        return Biquad(b0: (1 - c) / 2 / a0, b1: (1 - c) / a0, b2: (1 - c) / 2 / a0,
-                      a1: -2 * c / a0, a2: (1 - alpha) / a0)
+        let w = 2 * Double.pi * cutoff / sampleRate
+        let c = cos(w)
+        let alpha = sin(w) / (2 * q)
+        let a0 = 1 + alpha
+        return Biquad(
+            b0: (1 - c) / 2 / a0, b1: (1 - c) / a0, b2: (1 - c) / 2 / a0,
+            a1: -2 * c / a0, a2: (1 - alpha) / a0)
     }
 
     static func highPass(cutoff: Double, q: Double, sampleRate: Double) -> Biquad {
-        let w = 2 * Double.pi * cutoff / sampleRate, c = cos(w), alpha = sin(w) / (2 * q), a0 = 1 + alpha
-        return Biquad(b0: (1 + c) / 2 / a0, b1: -(1 + c) / a0, b2: (1 + c) / 2 / a0,
-                      a1: -2 * c / a0, a2: (1 - alpha) / a0)
+        let w = 2 * Double.pi * cutoff / sampleRate
+        let c = cos(w)
+        let alpha = sin(w) / (2 * q)
+        let a0 = 1 + alpha
+        return Biquad(
+            b0: (1 + c) / 2 / a0, b1: -(1 + c) / a0, b2: (1 + c) / 2 / a0,
+            a1: -2 * c / a0, a2: (1 - alpha) / a0)
     }
 
     mutating func callAsFunction(_ x: Double) -> Double {
@@ -54,10 +62,13 @@ struct CycleTracker {
     private var measuredRun: [Double] = []
 
     init(configuration: EngineConfiguration) {
-        let fs = configuration.sampleRate, f0 = configuration.nominalFrequency.hertz
-        filters = [.highPass(cutoff: f0 / 5, q: 0.5.squareRoot(), sampleRate: fs),
-                   .lowPass(cutoff: f0, q: 0.541_196_1, sampleRate: fs),
-                   .lowPass(cutoff: f0, q: 1.306_563, sampleRate: fs)]
+        let fs = configuration.sampleRate
+        let f0 = configuration.nominalFrequency.hertz
+        filters = [
+            .highPass(cutoff: f0 / 5, q: 0.5.squareRoot(), sampleRate: fs),
+            .lowPass(cutoff: f0, q: 0.541_196_1, sampleRate: fs),
+            .lowPass(cutoff: f0, q: 1.306_563, sampleRate: fs),
+        ]
         armLevel = 0.005 * 2.0.squareRoot() * configuration.declaredVoltage
         nominalPeriod = fs / f0
         let range = configuration.nominalFrequency.trackingRange
@@ -74,15 +85,25 @@ struct CycleTracker {
 
     /// Forgets the signal (after a gap): filters restart and settle again before crossings count.
     mutating func reset() {
-        for i in filters.indices { filters[i].z1 = 0; filters[i].z2 = 0 }
-        previous = 0; armed = false; samplesSinceReset = 0; last = nil; measuredRun = []
+        for i in filters.indices {
+            filters[i].z1 = 0
+            filters[i].z2 = 0
+        }
+        previous = 0
+        armed = false
+        samplesSinceReset = 0
+        last = nil
+        measuredRun = []
     }
 
     /// Feeds the reference sample with absolute index `n`; reports any boundary it completes.
     mutating func push(_ x: Double, index n: Int, emit: (CycleBoundary) -> Void) {
         var y = x
         for i in filters.indices { y = filters[i](y) }
-        defer { previous = y; samplesSinceReset += 1 }
+        defer {
+            previous = y
+            samplesSinceReset += 1
+        }
         guard samplesSinceReset >= warmupSamples else { return }
         let now = Double(n)
         if let l = last, now - l.position > 1.5 * referencePeriod {

@@ -29,7 +29,10 @@ public struct ChannelSpec: Sendable, Equatable {
     public var fullScale: Double?
 
     public init(name: String, kind: ChannelKind, phase: Phase, fullScale: Double? = nil) {
-        self.name = name; self.kind = kind; self.phase = phase; self.fullScale = fullScale
+        self.name = name
+        self.kind = kind
+        self.phase = phase
+        self.fullScale = fullScale
     }
 }
 
@@ -65,8 +68,10 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Highest harmonic order computed (IEC 61000-4-30 §5.8: 50).
     public var harmonicOrders = 50
 
-    public init(sampleRate: Double, nominalFrequency: NominalFrequency, declaredVoltage: Double,
-                channels: [ChannelSpec]) {
+    public init(
+        sampleRate: Double, nominalFrequency: NominalFrequency, declaredVoltage: Double,
+        channels: [ChannelSpec]
+    ) {
         self.sampleRate = sampleRate
         self.nominalFrequency = nominalFrequency
         self.declaredVoltage = declaredVoltage
@@ -106,7 +111,7 @@ public struct EngineConfiguration: Sendable, Equatable {
         guard (1...50).contains(harmonicOrders) else { throw fail("harmonic orders must be 1…50") }
         let t = thresholds
         guard t.interruptionPercent < t.dipPercent, t.dipPercent < 100, t.swellPercent > 100,
-              (0..<10).contains(t.hysteresisPercent)
+            (0..<10).contains(t.hysteresisPercent)
         else { throw fail("thresholds must satisfy interruption < dip < 100 < swell and 0 ≤ hysteresis < 10") }
         guard t.rvcPercent > 0, t.rvcHysteresisPercent >= 0, t.rvcHysteresisPercent < t.rvcPercent else {
             throw fail("RVC threshold must be positive and its hysteresis smaller than the threshold")

@@ -7,13 +7,19 @@ public struct EnergyRegisters: Sendable, Equatable, Codable {
     public var reactiveCapacitiveVarh = 0.0
 
     enum CodingKeys: String, CodingKey {
-        case activeImportWh = "active_import_wh", activeExportWh = "active_export_wh"
-        case reactiveInductiveVarh = "reactive_inductive_varh", reactiveCapacitiveVarh = "reactive_capacitive_varh"
+        case activeImportWh = "active_import_wh"
+        case activeExportWh = "active_export_wh"
+        case reactiveInductiveVarh = "reactive_inductive_varh"
+        case reactiveCapacitiveVarh = "reactive_capacitive_varh"
     }
 
     mutating func integrate(_ total: TotalPower, seconds: Double) {
         let hours = seconds / 3600
-        if total.activeW >= 0 { activeImportWh += total.activeW * hours } else { activeExportWh -= total.activeW * hours }
+        if total.activeW >= 0 {
+            activeImportWh += total.activeW * hours
+        } else {
+            activeExportWh -= total.activeW * hours
+        }
         let q = total.fundamentalReactiveVar
         if q >= 0 { reactiveInductiveVarh += q * hours } else { reactiveCapacitiveVarh -= q * hours }
     }
@@ -112,7 +118,11 @@ public enum EngineOutput: Sendable, Equatable {
 /// A problem with the samples themselves, reported rather than repaired.
 public struct InputIssue: Sendable, Equatable {
     /// Missing samples, non-finite samples, or a block earlier than the previous one ended.
-    public enum Kind: String, Sendable, Codable { case gap, nonFinite = "non_finite", timeWentBackwards = "time_backwards" }
+    public enum Kind: String, Sendable, Codable {
+        case gap
+        case nonFinite = "non_finite"
+        case timeWentBackwards = "time_backwards"
+    }
     public var kind: Kind
     public var time: Double
     /// Samples missing (gap) or affected.

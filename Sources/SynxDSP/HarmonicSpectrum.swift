@@ -4,8 +4,14 @@ import Foundation
 public struct Phasor: Sendable, Equatable, Codable {
     public var re: Double
     public var im: Double
-    public init(re: Double, im: Double) { self.re = re; self.im = im }
-    public init(magnitude: Double, angle: Double) { re = magnitude * cos(angle); im = magnitude * sin(angle) }
+    public init(re: Double, im: Double) {
+        self.re = re
+        self.im = im
+    }
+    public init(magnitude: Double, angle: Double) {
+        re = magnitude * cos(angle)
+        im = magnitude * sin(angle)
+    }
 
     public var magnitude: Double { (re * re + im * im).squareRoot() }
     public var angle: Double { atan2(im, re) }
@@ -31,8 +37,10 @@ public struct HarmonicSpectrum: Sendable, Equatable, Codable {
     public var pwhdPercent: Double
 
     enum CodingKeys: String, CodingKey {
-        case subgroups, groups, interharmonicCentredSubgroups = "interharmonic_centred_subgroups"
-        case thdsPercent = "thds_percent", pwhdPercent = "pwhd_percent"
+        case subgroups, groups
+        case interharmonicCentredSubgroups = "interharmonic_centred_subgroups"
+        case thdsPercent = "thds_percent"
+        case pwhdPercent = "pwhd_percent"
     }
 
     /// Groups the RMS DFT lines C_k of a window of `cyclesPerWindow` cycles (5 Hz lines at 50 Hz).
@@ -40,7 +48,9 @@ public struct HarmonicSpectrum: Sendable, Equatable, Codable {
         let half = nc / 2
         let top = max(1, min(orderLimit, (c.count - 1 - half) / nc))
         func sq(_ k: Int) -> Double { k >= 0 && k < c.count ? c[k] * c[k] : 0 }
-        var subgroups = [c.first ?? 0], groups = [c.first ?? 0], inter: [Double] = []
+        var subgroups = [c.first ?? 0]
+        var groups = [c.first ?? 0]
+        var inter: [Double] = []
         for n in 1...top {
             let k = n * nc
             subgroups.append((sq(k - 1) + sq(k) + sq(k + 1)).squareRoot())
@@ -57,7 +67,8 @@ public struct HarmonicSpectrum: Sendable, Equatable, Codable {
         self.groups = groups
         interharmonicCentredSubgroups = inter
         let fundamental = subgroups[1]
-        var thd = 0.0, pwhd = 0.0
+        var thd = 0.0
+        var pwhd = 0.0
         for n in stride(from: 2, through: top, by: 1) {
             let r = subgroups[n] / fundamental
             thd += r * r
@@ -67,11 +78,15 @@ public struct HarmonicSpectrum: Sendable, Equatable, Codable {
         pwhdPercent = fundamental > 0 ? pwhd.squareRoot() * 100 : 0
     }
 
-    init(subgroups: [Double], groups: [Double], interharmonicCentredSubgroups: [Double],
-         thdsPercent: Double, pwhdPercent: Double) {
-        self.subgroups = subgroups; self.groups = groups
+    init(
+        subgroups: [Double], groups: [Double], interharmonicCentredSubgroups: [Double],
+        thdsPercent: Double, pwhdPercent: Double
+    ) {
+        self.subgroups = subgroups
+        self.groups = groups
         self.interharmonicCentredSubgroups = interharmonicCentredSubgroups
-        self.thdsPercent = thdsPercent; self.pwhdPercent = pwhdPercent
+        self.thdsPercent = thdsPercent
+        self.pwhdPercent = pwhdPercent
     }
 
     /// Highest harmonic order held.

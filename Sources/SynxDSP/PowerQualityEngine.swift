@@ -4,7 +4,10 @@
 public struct SampleBlock: Sendable {
     public var startTime: Double
     public var channels: [[Double]]
-    public init(startTime: Double, channels: [[Double]]) { self.startTime = startTime; self.channels = channels }
+    public init(startTime: Double, channels: [[Double]]) {
+        self.startTime = startTime
+        self.channels = channels
+    }
     public var count: Int { channels.first?.count ?? 0 }
 }
 
@@ -38,13 +41,27 @@ public final class PowerQualityEngine {
     private var firstBoundaryNumber = 0
     private var newBoundaries: [CycleBoundary] = []
 
-    private struct OpenWindow { var first: Int; var phase: Double; var tag: Double }
-    private struct ClosedWindow { var start: Double; var end: Double; var quality: ValueQuality; var tag: Double }
+    private struct OpenWindow {
+        var first: Int
+        var phase: Double
+        var tag: Double
+    }
+    private struct ClosedWindow {
+        var start: Double
+        var end: Double
+        var quality: ValueQuality
+        var tag: Double
+    }
     private var open: OpenWindow?
     private var pending: [ClosedWindow] = []
     private var lastHalfCycleStart = -Double.infinity
     private var halfCycleStarts: [Double] = []
-    private struct PendingCycle { var start: Double; var end: Double; var measured: Bool; var synchronised: Bool }
+    private struct PendingCycle {
+        var start: Double
+        var end: Double
+        var measured: Bool
+        var synchronised: Bool
+    }
     private var pendingCycles: [PendingCycle] = []
 
     private var events: VoltageEventDetector
@@ -235,9 +252,11 @@ public final class PowerQualityEngine {
         }
         if m >= firstBoundaryNumber + 1 {
             let previous = boundary(m - 1)
-            pendingCycles.append(PendingCycle(start: previous.position, end: b.position,
-                                              measured: tracker.isMeasuredCycle(from: previous, to: b),
-                                              synchronised: previous.measured && b.measured))
+            pendingCycles.append(
+                PendingCycle(
+                    start: previous.position, end: b.position,
+                    measured: tracker.isMeasuredCycle(from: previous, to: b),
+                    synchronised: previous.measured && b.measured))
         }
         advanceWindow(m)
         emitReadyWindows()
@@ -259,10 +278,13 @@ public final class PowerQualityEngine {
         let u = HalfCycleRMS(start: time(a), end: time(b), values: values)
         let completed = events.update(u, reference: eventReference)
         for e in completed { record(e) }
-        let udin = configuration.declaredVoltage, t = configuration.thresholds
+        let udin = configuration.declaredVoltage
+        let t = configuration.thresholds
         let dipOrSwell = events.isDipOrSwellActive || completed.contains { $0.kind != .interruption }
-        if var e = rvc.update(u, threshold: udin * t.rvcPercent / 100, hysteresis: udin * t.rvcHysteresisPercent / 100,
-                              dipOrSwellActive: dipOrSwell) {
+        if var e = rvc.update(
+            u, threshold: udin * t.rvcPercent / 100, hysteresis: udin * t.rvcHysteresisPercent / 100,
+            dipOrSwellActive: dipOrSwell)
+        {
             e.reference = udin
             outputs.append(.event(e))
         }
@@ -283,18 +305,26 @@ public final class PowerQualityEngine {
 
     private func advanceWindow(_ m: Int) {
         guard let w = open else {
-            open = OpenWindow(first: m, phase: 0, tag: UTCInterval.end(containing: time(boundary(m).position),
-                                                                         length: 600))
+            open = OpenWindow(
+                first: m, phase: 0,
+                tag: UTCInterval.end(
+                    containing: time(boundary(m).position),
+                    length: 600))
             return
         }
         let last = w.first + cyclesPerWindow + (w.phase > 0 ? 1 : 0)
         guard m >= last else { return }
-        let start = windowPosition(w.first, w.phase), end = windowPosition(w.first + cyclesPerWindow, w.phase)
+        let start = windowPosition(w.first, w.phase)
+        let end = windowPosition(w.first + cyclesPerWindow, w.phase)
         var quality: ValueQuality = []
         for k in w.first..<last {
-            let a = boundary(k), b = boundary(k + 1)
-            if !(a.measured && b.measured) { quality.insert(.unsynchronised) }
-            else if !tracker.isMeasuredCycle(from: a, to: b) { quality.insert(.frequencyOutOfRange) }
+            let a = boundary(k)
+            let b = boundary(k + 1)
+            if !(a.measured && b.measured) {
+                quality.insert(.unsynchronised)
+            } else if !tracker.isMeasuredCycle(from: a, to: b) {
+                quality.insert(.frequencyOutOfRange)
+            }
         }
         pending.append(ClosedWindow(start: start, end: end, quality: quality, tag: w.tag))
         if time(end) >= w.tag - 1e-9 {
@@ -302,7 +332,8 @@ public final class PowerQualityEngine {
             let p = position(ofTime: w.tag)
             var j = m
             while j > firstBoundaryNumber, boundary(j).position > p { j -= 1 }
-            let phase = j < m ? max(0, (p - boundary(j).position) / (boundary(j + 1).position - boundary(j).position)) : 0
+            let phase =
+                j < m ? max(0, (p - boundary(j).position) / (boundary(j + 1).position - boundary(j).position)) : 0
             open = OpenWindow(first: j, phase: phase, tag: w.tag + 600)
         } else {
             open = OpenWindow(first: w.first + cyclesPerWindow, phase: w.phase, tag: w.tag)
@@ -313,7 +344,8 @@ public final class PowerQualityEngine {
     private func countCycles(all: Bool = false) {
         while let c = pendingCycles.first, all || lastHalfCycleStart >= c.end {
             pendingCycles.removeFirst()
-            let start = time(c.start), end = time(c.end)
+            let start = time(c.start)
+            let end = time(c.end)
             var q: ValueQuality = isFlagged(start, end) ? .flagged : []
             if !c.synchronised { q.insert(.unsynchronised) }
             if let v = frequency.add(cycleFrom: start, to: end, measured: c.measured, quality: q) {
@@ -325,7 +357,8 @@ public final class PowerQualityEngine {
     private func emitReadyWindows() {
         countCycles()
         while let w = pending.first, lastHalfCycleStart >= w.end,
-              processedIndex >= Int(w.end) + halfWidth + 1 {
+            processedIndex >= Int(w.end) + halfWidth + 1
+        {
             pending.removeFirst()
             emit(w)
         }
@@ -336,7 +369,8 @@ public final class PowerQualityEngine {
     }
 
     private func emit(_ w: ClosedWindow) {
-        let start = time(w.start), end = time(w.end)
+        let start = time(w.start)
+        let end = time(w.end)
         var quality = w.quality
         if isFlagged(start, end) { quality.insert(.flagged) }
         var values: PowerQualityValues?
@@ -350,22 +384,29 @@ public final class PowerQualityEngine {
             let mean = phaseVoltages.map { v.channels[$0].rms }.reduce(0, +) / Double(phaseVoltages.count)
             slidingReference = 0.9967 * slidingReference + 0.0033 * mean
         }
-        let basic = BasicWindow(start: start, end: end, quality: quality, values: values, tenMinuteTag: w.tag,
-                                energy: energy)
+        let basic = BasicWindow(
+            start: start, end: end, quality: quality, values: values, tenMinuteTag: w.tag,
+            energy: energy)
         outputs.append(.basic(basic))
         aggregate(basic)
     }
 
     private func computeValues(_ w: ClosedWindow, quality: inout ValueQuality) -> PowerQualityValues {
-        let cfg = configuration, a = w.start, b = w.end
+        let cfg = configuration
+        let a = w.start
+        let b = w.end
         var channels: [ChannelValues] = []
         var phasors: [Phasor] = []
         for (c, spec) in cfg.channels.enumerated() {
             let rms = ring.mean(c, c, from: a, to: b).squareRoot()
             SynchronousResampler.resample(ring, channel: c, from: a, to: b, into: fft.input, scratch: &scratch)
             phasors.append(fft.spectrum(into: &lines, phasorLine: cyclesPerWindow))
-            var values = ChannelValues(rms: rms, harmonics: HarmonicSpectrum(lines: lines, cyclesPerWindow:
-                                       cyclesPerWindow, orderLimit: orderLimit))
+            var values = ChannelValues(
+                rms: rms,
+                harmonics: HarmonicSpectrum(
+                    lines: lines,
+                    cyclesPerWindow:
+                        cyclesPerWindow, orderLimit: orderLimit))
             if spec.kind == .voltage {
                 values.underRms = min(rms, cfg.declaredVoltage)
                 values.overRms = max(rms, cfg.declaredVoltage)
@@ -376,10 +417,11 @@ public final class PowerQualityEngine {
         }
         let mean = { (x: Int, y: Int) in self.ring.mean(x, y, from: a, to: b) }
         let unbalance = ThreePhase(configuration: cfg, phasors: phasors, rms: channels.map(\.rms), mean: mean)
-        var values = PowerQualityValues(channels: channels, voltageUnbalance: unbalance.voltageUnbalance,
-                                        currentUnbalance: unbalance.currentUnbalance,
-                                        phasePower: unbalance.phasePower, totalPower: unbalance.totalPower,
-                                        frequency: nil)
+        var values = PowerQualityValues(
+            channels: channels, voltageUnbalance: unbalance.voltageUnbalance,
+            currentUnbalance: unbalance.currentUnbalance,
+            phasePower: unbalance.phasePower, totalPower: unbalance.totalPower,
+            frequency: nil)
         if !quality.contains(.unsynchronised) { values.frequency = Double(cyclesPerWindow) * fs / (b - a) }
         return values
     }

@@ -45,7 +45,8 @@ public struct ChannelValues: Sendable, Equatable, Codable {
     var overRms: Double?
 
     enum CodingKeys: String, CodingKey {
-        case rms, harmonics, underDeviationPercent = "under_deviation_percent"
+        case rms, harmonics
+        case underDeviationPercent = "under_deviation_percent"
         case overDeviationPercent = "over_deviation_percent"
     }
 
@@ -64,7 +65,9 @@ public struct Unbalance: Sendable, Equatable, Codable {
     public var nemaPercent: Double?
 
     enum CodingKeys: String, CodingKey {
-        case negativeSequencePercent = "u2_percent", zeroSequencePercent = "u0_percent", nemaPercent = "nema_percent"
+        case negativeSequencePercent = "u2_percent"
+        case zeroSequencePercent = "u0_percent"
+        case nemaPercent = "nema_percent"
     }
 }
 
@@ -82,13 +85,20 @@ public struct PhasePower: Sendable, Equatable, Codable {
     public var displacementPowerFactor: Double
 
     enum CodingKeys: String, CodingKey {
-        case phase, activeW = "p_w", fundamentalActiveW = "p1_w", fundamentalReactiveVar = "q1_var"
-        case apparentVA = "s_va", fundamentalApparentVA = "s1_va", nonFundamentalApparentVA = "sn_va"
-        case powerFactor = "pf", displacementPowerFactor = "dpf"
+        case phase
+        case activeW = "p_w"
+        case fundamentalActiveW = "p1_w"
+        case fundamentalReactiveVar = "q1_var"
+        case apparentVA = "s_va"
+        case fundamentalApparentVA = "s1_va"
+        case nonFundamentalApparentVA = "sn_va"
+        case powerFactor = "pf"
+        case displacementPowerFactor = "dpf"
     }
 
     mutating func deriveFactors() {
-        fundamentalApparentVA = (fundamentalActiveW * fundamentalActiveW
+        fundamentalApparentVA =
+            (fundamentalActiveW * fundamentalActiveW
             + fundamentalReactiveVar * fundamentalReactiveVar).squareRoot()
         nonFundamentalApparentVA = max(0, apparentVA * apparentVA - fundamentalApparentVA * fundamentalApparentVA)
             .squareRoot()
@@ -108,8 +118,12 @@ public struct TotalPower: Sendable, Equatable, Codable {
     public var displacementPowerFactor: Double
 
     enum CodingKeys: String, CodingKey {
-        case activeW = "p_w", fundamentalActiveW = "p1_w", fundamentalReactiveVar = "q1_var"
-        case effectiveApparentVA = "se_va", powerFactor = "pf", displacementPowerFactor = "dpf"
+        case activeW = "p_w"
+        case fundamentalActiveW = "p1_w"
+        case fundamentalReactiveVar = "q1_var"
+        case effectiveApparentVA = "se_va"
+        case powerFactor = "pf"
+        case displacementPowerFactor = "dpf"
     }
 
     mutating func deriveFactors() {
@@ -133,8 +147,12 @@ public struct PowerQualityValues: Sendable, Equatable, Codable {
     public var frequency: Double?
 
     enum CodingKeys: String, CodingKey {
-        case channels, voltageUnbalance = "voltage_unbalance", currentUnbalance = "current_unbalance"
-        case phasePower = "phase_power", totalPower = "total_power", frequency = "frequency_hz"
+        case channels
+        case voltageUnbalance = "voltage_unbalance"
+        case currentUnbalance = "current_unbalance"
+        case phasePower = "phase_power"
+        case totalPower = "total_power"
+        case frequency = "frequency_hz"
     }
 
     enum Combination { case rms, mean }
@@ -142,7 +160,12 @@ public struct PowerQualityValues: Sendable, Equatable, Codable {
     /// Visits every aggregatable number with its combination rule, always in the same order.
     mutating func visitValues(_ body: (inout Double, Combination) -> Void) {
         func rms(_ x: inout Double) { body(&x, .rms) }
-        func rms(_ x: inout Double?) { if var v = x { body(&v, .rms); x = v } }
+        func rms(_ x: inout Double?) {
+            if var v = x {
+                body(&v, .rms)
+                x = v
+            }
+        }
         func mean(_ x: inout Double) { body(&x, .mean) }
         for c in channels.indices {
             rms(&channels[c].rms)

@@ -56,9 +56,15 @@ struct RapidVoltageChangeDetector {
     }
 
     /// Feeds one Urms½ value set. `threshold` and `hysteresis` are in volts.
-    mutating func update(_ u: HalfCycleRMS, threshold: Double, hysteresis: Double, dipOrSwellActive: Bool)
-        -> VoltageEvent? {
-        if dipOrSwellActive { reset(); return nil }
+    mutating func update(
+        _ u: HalfCycleRMS, threshold: Double, hysteresis: Double, dipOrSwellActive: Bool
+    )
+        -> VoltageEvent?
+    {
+        if dipOrSwellActive {
+            reset()
+            return nil
+        }
         let slot = histories[0].next
         switch state {
         case .initialising:
@@ -82,10 +88,11 @@ struct RapidVoltageChangeDetector {
                 let worst = deltaMax.indices.max { deltaMax[$0] < deltaMax[$1] }!
                 let ss = before.indices.map { abs(after[$0] - before[$0]) }.max()!
                 state = .steady
-                return VoltageEvent(kind: .rapidVoltageChange, start: start, duration: max(0, end - start),
-                                    reference: 0, magnitude: deltaMax[worst], worstPhase: phases[worst],
-                                    extremes: Dictionary(uniqueKeysWithValues: zip(phases, deltaMax)),
-                                    steadyStateChange: ss, incomplete: false)
+                return VoltageEvent(
+                    kind: .rapidVoltageChange, start: start, duration: max(0, end - start),
+                    reference: 0, magnitude: deltaMax[worst], worstPhase: phases[worst],
+                    extremes: Dictionary(uniqueKeysWithValues: zip(phases, deltaMax)),
+                    steadyStateChange: ss, incomplete: false)
             }
             state = .event(start: start, meanBefore: before, deltaMax: deltaMax, valuesSinceStart: n)
         }

@@ -39,13 +39,15 @@ struct SampleRing {
     /// sample stands for the unit interval centred on it; partial samples at the edges are weighted by overlap.
     /// Used for RMS (x²) and active power (u·i) over windows that end between samples.
     func mean(_ c1: Int, _ c2: Int, from a: Double, to b: Double) -> Double {
-        let first = Int((a + 0.5).rounded(.down)), last = Int((b - 0.5).rounded(.up))
+        let first = Int((a + 0.5).rounded(.down))
+        let last = Int((b - 0.5).rounded(.up))
         guard b > a, first <= last else { return 0 }
         var sum = 0.0
         storage[c1].withUnsafeBufferPointer { x in
             storage[c2].withUnsafeBufferPointer { y in
                 for k in first...last {
-                    let lo = max(a, Double(k) - 0.5), hi = min(b, Double(k) + 0.5)
+                    let lo = max(a, Double(k) - 0.5)
+                    let hi = min(b, Double(k) + 0.5)
                     let w = hi - lo
                     if w > 0 { sum += w * x[k & mask] * y[k & mask] }
                 }
@@ -56,7 +58,8 @@ struct SampleRing {
 
     /// True when any sample in [a, b) reaches `limit` in magnitude.
     func reaches(_ channel: Int, limit: Double, from a: Double, to b: Double) -> Bool {
-        let first = Int(a.rounded(.down)), last = Int(b.rounded(.up))
+        let first = Int(a.rounded(.down))
+        let last = Int(b.rounded(.up))
         for k in max(first, start)..<min(last, end) where abs(self[channel, k]) >= limit { return true }
         return false
     }

@@ -18,11 +18,18 @@ struct SynchronousResampler {
     /// Row p holds the taps for fractional offset p/phases: tap i multiplies sample floor(x) − halfWidth + 1 + i.
     private static let table: [Double] = {
         func besselI0(_ x: Double) -> Double {
-            var sum = 1.0, term = 1.0, k = 1.0
-            while term > 1e-17 * sum { term *= (x / (2 * k)) * (x / (2 * k)); sum += term; k += 1 }
+            var sum = 1.0
+            var term = 1.0
+            var k = 1.0
+            while term > 1e-17 * sum {
+                term *= (x / (2 * k)) * (x / (2 * k))
+                sum += term
+                k += 1
+            }
             return sum
         }
-        let w = Double(halfWidth), norm = besselI0(beta)
+        let w = Double(halfWidth)
+        let norm = besselI0(beta)
         var rows: [Double] = []
         rows.reserveCapacity(phases * taps)
         for p in 0..<phases {
@@ -41,9 +48,13 @@ struct SynchronousResampler {
     }()
 
     /// Writes `output.count` points spanning [a, b) of `channel` into `output`; `scratch` is reused between calls.
-    static func resample(_ ring: SampleRing, channel: Int, from a: Double, to b: Double,
-                         into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
-        let m = output.count, w = halfWidth, n = taps
+    static func resample(
+        _ ring: SampleRing, channel: Int, from a: Double, to b: Double,
+        into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]
+    ) {
+        let m = output.count
+        let w = halfWidth
+        let n = taps
         let first = Int(a.rounded(.down)) - w + 1
         let count = Int(b.rounded(.down)) + w + 2 - first
         if scratch.count < count { scratch = Array(repeating: 0, count: count) }
@@ -59,7 +70,8 @@ struct SynchronousResampler {
                     let row = Int(((position - Double(k0)) * Double(phases)).rounded())
                     // A fraction that rounds up to a whole sample is offset 0 of the next sample.
                     let (base, p) = row == phases ? (k0 + 1 - first - w + 1, 0) : (k0 - first - w + 1, row)
-                    let h = table.baseAddress! + p * n, s = x.baseAddress! + base
+                    let h = table.baseAddress! + p * n
+                    let s = x.baseAddress! + base
                     var sum = 0.0
                     for i in 0..<n { sum += s[i] * h[i] }
                     output[j] = sum
@@ -99,7 +111,8 @@ final class RealFFT {
     /// `phasorLine` (IEC 61000-4-7 §4.4: Y_k = √2/N Σ x e^{-j2πkm/N}; the DC line is not scaled by √2).
     func spectrum(into lines: inout [Double], phasorLine: Int) -> Phasor {
         fftw_execute(plan)
-        let n = Double(length), count = length / 2 + 1
+        let n = Double(length)
+        let count = length / 2 + 1
         if lines.count != count { lines = Array(repeating: 0, count: count) }
         let scale = 2.0.squareRoot() / n
         for k in 0..<count {

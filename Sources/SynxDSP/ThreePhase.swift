@@ -25,9 +25,10 @@ struct ThreePhase {
         for phase in lines {
             guard let v = cfg.channel(.voltage, phase), let c = cfg.channel(.current, phase) else { continue }
             let s1 = phasors[v] * phasors[c].conjugate
-            var p = PhasePower(phase: phase, activeW: mean(v, c), fundamentalActiveW: s1.re,
-                               fundamentalReactiveVar: s1.im, apparentVA: rms[v] * rms[c], fundamentalApparentVA: 0,
-                               nonFundamentalApparentVA: 0, powerFactor: 0, displacementPowerFactor: 0)
+            var p = PhasePower(
+                phase: phase, activeW: mean(v, c), fundamentalActiveW: s1.re,
+                fundamentalReactiveVar: s1.im, apparentVA: rms[v] * rms[c], fundamentalApparentVA: 0,
+                nonFundamentalApparentVA: 0, powerFactor: 0, displacementPowerFactor: 0)
             p.deriveFactors()
             phasePower.append(p)
         }
@@ -46,10 +47,11 @@ struct ThreePhase {
             let ie = ((i.reduce(0) { $0 + rms[$1] * rms[$1] } + neutralSquare) / 3).squareRoot()
             se = 3 * ue * ie
         }
-        var total = TotalPower(activeW: phasePower.reduce(0) { $0 + $1.activeW },
-                               fundamentalActiveW: phasePower.reduce(0) { $0 + $1.fundamentalActiveW },
-                               fundamentalReactiveVar: phasePower.reduce(0) { $0 + $1.fundamentalReactiveVar },
-                               effectiveApparentVA: se, powerFactor: 0, displacementPowerFactor: 0)
+        var total = TotalPower(
+            activeW: phasePower.reduce(0) { $0 + $1.activeW },
+            fundamentalActiveW: phasePower.reduce(0) { $0 + $1.fundamentalActiveW },
+            fundamentalReactiveVar: phasePower.reduce(0) { $0 + $1.fundamentalReactiveVar },
+            effectiveApparentVA: se, powerFactor: 0, displacementPowerFactor: 0)
         total.deriveFactors()
         totalPower = total
     }
@@ -59,13 +61,15 @@ extension Unbalance {
     /// Symmetrical components of three fundamental phasors, IEC 61000-4-30 §5.7.1 (a = e^{j2π/3}):
     /// U1 = (Ua + a·Ub + a²·Uc)/3, U2 = (Ua + a²·Ub + a·Uc)/3, U0 = (Ua + Ub + Uc)/3; u2 = |U2|/|U1|, u0 = |U0|/|U1|.
     public init(_ a: Phasor, _ b: Phasor, _ c: Phasor) {
-        let op = Phasor(magnitude: 1, angle: 2 * Double.pi / 3), op2 = op * op
+        let op = Phasor(magnitude: 1, angle: 2 * Double.pi / 3)
+        let op2 = op * op
         let positive = (a + op * b + op2 * c) * (1.0 / 3)
         let negative = (a + op2 * b + op * c) * (1.0 / 3)
         let zero = (a + b + c) * (1.0 / 3)
         let u1 = positive.magnitude
-        self.init(negativeSequencePercent: u1 > 0 ? negative.magnitude / u1 * 100 : 0,
-                  zeroSequencePercent: u1 > 0 ? zero.magnitude / u1 * 100 : 0, nemaPercent: nil)
+        self.init(
+            negativeSequencePercent: u1 > 0 ? negative.magnitude / u1 * 100 : 0,
+            zeroSequencePercent: u1 > 0 ? zero.magnitude / u1 * 100 : 0, nemaPercent: nil)
     }
 
     /// NEMA MG1 line-voltage unbalance: 100 · max |U_LL,i − mean| / mean of the three line-to-line RMS values.

@@ -38,7 +38,8 @@ struct VoltageEventDetector {
     /// Feeds one Urms½ value set; returns the events it completes.
     mutating func update(_ u: HalfCycleRMS, reference: Double) -> [VoltageEvent] {
         let t = thresholds
-        let dipLevel = reference * t.dipPercent / 100, swellLevel = reference * t.swellPercent / 100
+        let dipLevel = reference * t.dipPercent / 100
+        let swellLevel = reference * t.swellPercent / 100
         let interruptionLevel = reference * t.interruptionPercent / 100
         let hysteresis = reference * t.hysteresisPercent / 100
         var done: [VoltageEvent] = []
@@ -46,7 +47,10 @@ struct VoltageEventDetector {
         if var d = dip {
             for i in u.values.indices { d.extremes[i] = min(d.extremes[i], u.values[i]) }
             dip = d
-            if u.values.allSatisfy({ $0 >= dipLevel + hysteresis }) { done.append(finish(.dip, d, at: u.start)); dip = nil }
+            if u.values.allSatisfy({ $0 >= dipLevel + hysteresis }) {
+                done.append(finish(.dip, d, at: u.start))
+                dip = nil
+            }
         } else if u.values.contains(where: { $0 < dipLevel }) {
             dip = Active(start: u.start, reference: reference, extremes: u.values)
         }
@@ -55,7 +59,8 @@ struct VoltageEventDetector {
             for i in u.values.indices { s.extremes[i] = max(s.extremes[i], u.values[i]) }
             swell = s
             if u.values.allSatisfy({ $0 <= swellLevel - hysteresis }) {
-                done.append(finish(.swell, s, at: u.start)); swell = nil
+                done.append(finish(.swell, s, at: u.start))
+                swell = nil
             }
         } else if u.values.contains(where: { $0 > swellLevel }) {
             swell = Active(start: u.start, reference: reference, extremes: u.values)
@@ -65,7 +70,8 @@ struct VoltageEventDetector {
             for i in u.values.indices { r.extremes[i] = min(r.extremes[i], u.values[i]) }
             interruption = r
             if u.values.contains(where: { $0 >= interruptionLevel + hysteresis }) {
-                done.append(finish(.interruption, r, at: u.start)); interruption = nil
+                done.append(finish(.interruption, r, at: u.start))
+                interruption = nil
             }
         } else if u.values.allSatisfy({ $0 < interruptionLevel }) {
             interruption = Active(start: u.start, reference: reference, extremes: u.values)
@@ -79,20 +85,28 @@ struct VoltageEventDetector {
         if let d = dip { done.append(finish(.dip, d, at: time, incomplete: true)) }
         if let s = swell { done.append(finish(.swell, s, at: time, incomplete: true)) }
         if let r = interruption { done.append(finish(.interruption, r, at: time, incomplete: true)) }
-        dip = nil; swell = nil; interruption = nil
+        dip = nil
+        swell = nil
+        interruption = nil
         return done
     }
 
     /// Start times of the events in progress (for flagging basic windows that overlap them).
     var activeStarts: [Double] { [dip, swell, interruption].compactMap { $0?.start } }
 
-    private func finish(_ kind: VoltageEventKind, _ a: Active, at end: Double, incomplete: Bool = false)
-        -> VoltageEvent {
-        let worst = kind == .swell ? a.extremes.indices.max { a.extremes[$0] < a.extremes[$1] }!
-                                   : a.extremes.indices.min { a.extremes[$0] < a.extremes[$1] }!
-        return VoltageEvent(kind: kind, start: a.start, duration: max(0, end - a.start), reference: a.reference,
-                            magnitude: a.extremes[worst], worstPhase: phases[worst],
-                            extremes: Dictionary(uniqueKeysWithValues: zip(phases, a.extremes)),
-                            steadyStateChange: nil, incomplete: incomplete)
+    private func finish(
+        _ kind: VoltageEventKind, _ a: Active, at end: Double, incomplete: Bool = false
+    )
+        -> VoltageEvent
+    {
+        let worst =
+            kind == .swell
+            ? a.extremes.indices.max { a.extremes[$0] < a.extremes[$1] }!
+            : a.extremes.indices.min { a.extremes[$0] < a.extremes[$1] }!
+        return VoltageEvent(
+            kind: kind, start: a.start, duration: max(0, end - a.start), reference: a.reference,
+            magnitude: a.extremes[worst], worstPhase: phases[worst],
+            extremes: Dictionary(uniqueKeysWithValues: zip(phases, a.extremes)),
+            steadyStateChange: nil, incomplete: incomplete)
     }
 }

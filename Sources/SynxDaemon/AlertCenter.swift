@@ -63,7 +63,10 @@ enum AlertKind: String, CaseIterable, Sendable {
 /// flapping every second therefore gives a few entries with counts, not a storm, and every logged "raised"
 /// entry has its "cleared" one.
 final class AlertCenter: @unchecked Sendable {
-    private struct Key: Hashable { var kind: AlertKind; var key: String }
+    private struct Key: Hashable {
+        var kind: AlertKind
+        var key: String
+    }
     private struct Entry {
         var active = false
         /// A "raised" entry is in the journal without its "cleared" one.
@@ -103,7 +106,9 @@ final class AlertCenter: @unchecked Sendable {
             gone.forEach { outside[$0] = nil }
             return gone
         }
-        for id in gone { clear(.threshold, key: id, message: "threshold rule \(id.split(separator: "#").last ?? "") was removed") }
+        for id in gone {
+            clear(.threshold, key: id, message: "threshold rule \(id.split(separator: "#").last ?? "") was removed")
+        }
     }
 
     private func now() -> Double { Double(monotonicMilliseconds()) / 1000 }
@@ -122,7 +127,11 @@ final class AlertCenter: @unchecked Sendable {
         e.message = message
         e.fields = fields
         var write = false
-        if !e.logged, now() - e.lastLogged >= holdoff || kind == .test { write = true; e.logged = true; e.lastLogged = now() }
+        if !e.logged, now() - e.lastLogged >= holdoff || kind == .test {
+            write = true
+            e.logged = true
+            e.lastLogged = now()
+        }
         let count = e.transitions
         if write { e.transitions = 0 }
         entries[k] = e
@@ -133,13 +142,20 @@ final class AlertCenter: @unchecked Sendable {
     func clear(_ kind: AlertKind, key: String, message: String) {
         lock.lock()
         let k = Key(kind: kind, key: key)
-        guard var e = entries[k], e.active else { lock.unlock(); return }
+        guard var e = entries[k], e.active else {
+            lock.unlock()
+            return
+        }
         e.active = false
         e.transitions += 1
         e.clearedAt = wallClockNow()
         e.message = message
         var write = false
-        if e.logged { write = true; e.logged = false; e.lastLogged = now() }
+        if e.logged {
+            write = true
+            e.logged = false
+            e.lastLogged = now()
+        }
         let (count, fields) = (e.transitions, e.fields)
         if write { e.transitions = 0 }
         entries[k] = e
@@ -161,10 +177,13 @@ final class AlertCenter: @unchecked Sendable {
             entries[k] = e
         }
         lock.unlock()
-        for (k, raised, message, fields, count) in pending { log(k.kind, raised: raised, key: k.key, message: message, fields: fields, count: count) }
+        for (k, raised, message, fields, count) in pending {
+            log(k.kind, raised: raised, key: k.key, message: message, fields: fields, count: count)
+        }
     }
 
-    private func log(_ kind: AlertKind, raised: Bool, key: String, message: String, fields: Logger.Metadata, count: Int) {
+    private func log(_ kind: AlertKind, raised: Bool, key: String, message: String, fields: Logger.Metadata, count: Int)
+    {
         var meta = fields
         meta["message_id"] = "\(raised ? kind.raisedID : kind.clearedID)"
         meta["alert"] = "\(kind.rawValue)"
@@ -185,7 +204,8 @@ final class AlertCenter: @unchecked Sendable {
     /// RVCs notices.
     func event(_ e: VoltageEvent, meter: String, bus: String) {
         var meta: Logger.Metadata = [
-            "message_id": "\(AlertCenter.eventIDs[e.kind]!)", "meter": "\(meter)", "bus": "\(bus)", "event": "\(e.kind.rawValue)",
+            "message_id": "\(AlertCenter.eventIDs[e.kind]!)", "meter": "\(meter)", "bus": "\(bus)",
+            "event": "\(e.kind.rawValue)",
             "event_id": "\(meter)-\(e.kind.rawValue)-\(Int64(e.start * 1e6))", "phase": "\(e.worstPhase.rawValue)",
             "value": "\(e.magnitude)", "reference": "\(e.reference)", "duration_s": "\(e.duration)",
             "start": "\(e.start)", "incomplete": "\(e.incomplete)",
@@ -193,20 +213,29 @@ final class AlertCenter: @unchecked Sendable {
         if let uss = e.steadyStateChange { meta["delta_uss"] = "\(uss)" }
         let what: String
         switch e.kind {
-        case .dip: what = "dip to \(String(format: "%.1f", e.magnitude)) V (\(String(format: "%.1f", e.magnitude / e.reference * 100)) %)"
-        case .swell: what = "swell to \(String(format: "%.1f", e.magnitude)) V (\(String(format: "%.1f", e.magnitude / e.reference * 100)) %)"
+        case .dip:
+            what =
+                "dip to \(String(format: "%.1f", e.magnitude)) V (\(String(format: "%.1f", e.magnitude / e.reference * 100)) %)"
+        case .swell:
+            what =
+                "swell to \(String(format: "%.1f", e.magnitude)) V (\(String(format: "%.1f", e.magnitude / e.reference * 100)) %)"
         case .interruption: what = "interruption, residual \(String(format: "%.1f", e.magnitude)) V"
         case .rapidVoltageChange: what = "rapid voltage change, ΔUmax \(String(format: "%.2f", e.magnitude)) V"
         }
-        logger.log(level: e.kind == .dip || e.kind == .interruption ? .warning : .notice,
-                   "\(meter): \(what) on \(e.worstPhase.rawValue.uppercased()) for \(String(format: "%.0f", e.duration * 1000)) ms",
-                   metadata: meta)
+        logger.log(
+            level: e.kind == .dip || e.kind == .interruption ? .warning : .notice,
+            "\(meter): \(what) on \(e.worstPhase.rawValue.uppercased()) for \(String(format: "%.0f", e.duration * 1000)) ms",
+            metadata: meta)
         lock.withLock {
             let k = Key(kind: .voltageEvent, key: "\(meter) \(e.kind.rawValue) \(Int64(e.start * 1000))")
-            entries[k] = Entry(active: false, logged: false, lastLogged: now(), transitions: 0, message: "\(meter): \(what)",
-                               fields: meta, raisedAt: Int64(e.start * 1000), clearedAt: Int64(e.end * 1000))
+            entries[k] = Entry(
+                active: false, logged: false, lastLogged: now(), transitions: 0, message: "\(meter): \(what)",
+                fields: meta, raisedAt: Int64(e.start * 1000), clearedAt: Int64(e.end * 1000))
             order.append(k)
-            if order.count > 1000 { let gone = order.removeFirst(); entries[gone] = nil }
+            if order.count > 1000 {
+                let gone = order.removeFirst()
+                entries[gone] = nil
+            }
         }
     }
 
@@ -214,15 +243,22 @@ final class AlertCenter: @unchecked Sendable {
     /// listed among the recent alerts.
     func clockStep(stepMs: Int64, detectedMs: Int64) {
         let what = "the wall clock stepped \(stepMs > 0 ? "forward" : "back") by \(describeDuration(abs(stepMs)))"
-        let meta: Logger.Metadata = ["message_id": "\(AlertKind.clockStep.raisedID)", "alert": "\(AlertKind.clockStep.rawValue)",
-                                     "step_ms": "\(stepMs)", "value": "\(Double(stepMs) / 1000)"]
-        logger.warning("\(what); polling re-anchored to the new time, stored data kept (docs/operations.md)", metadata: meta)
+        let meta: Logger.Metadata = [
+            "message_id": "\(AlertKind.clockStep.raisedID)", "alert": "\(AlertKind.clockStep.rawValue)",
+            "step_ms": "\(stepMs)", "value": "\(Double(stepMs) / 1000)",
+        ]
+        logger.warning(
+            "\(what); polling re-anchored to the new time, stored data kept (docs/operations.md)", metadata: meta)
         lock.withLock {
             let k = Key(kind: .clockStep, key: "\(detectedMs)")
-            entries[k] = Entry(active: false, logged: true, lastLogged: now(), transitions: 0, message: what, fields: meta,
-                               raisedAt: detectedMs, clearedAt: detectedMs)
+            entries[k] = Entry(
+                active: false, logged: true, lastLogged: now(), transitions: 0, message: what, fields: meta,
+                raisedAt: detectedMs, clearedAt: detectedMs)
             order.append(k)
-            if order.count > 1000 { let gone = order.removeFirst(); entries[gone] = nil }
+            if order.count > 1000 {
+                let gone = order.removeFirst()
+                entries[gone] = nil
+            }
         }
     }
 
@@ -230,15 +266,25 @@ final class AlertCenter: @unchecked Sendable {
     func list(limit: Int = 100) -> [AlertStatus] {
         lock.withLock {
             let all = order.compactMap { k in entries[k].map { (k, $0) } }
-            let sorted = all.filter { $0.1.active } + all.filter { !$0.1.active }.sorted { ($0.1.clearedAt ?? 0) > ($1.1.clearedAt ?? 0) }
+            let sorted =
+                all.filter { $0.1.active }
+                + all.filter { !$0.1.active }.sorted { ($0.1.clearedAt ?? 0) > ($1.1.clearedAt ?? 0) }
             return sorted.prefix(limit).map { k, e in
-                AlertStatus(kind: k.kind.rawValue, key: k.key, active: e.active, message: e.message, raisedAt: e.raisedAt, clearedAt: e.clearedAt)
+                AlertStatus(
+                    kind: k.kind.rawValue, key: k.key, active: e.active, message: e.message, raisedAt: e.raisedAt,
+                    clearedAt: e.clearedAt)
             }
         }
     }
 
     /// A threshold excursion in progress: since when (ms), its limit, and the value furthest beyond it.
-    private struct Excursion { var since: Int64; var limit: Double; var extreme: Double; var above: Bool; var raised = false }
+    private struct Excursion {
+        var since: Int64
+        var limit: Double
+        var extreme: Double
+        var above: Bool
+        var raised = false
+    }
 
     /// Checks one meter's fresh values against the threshold rules; returns the excursions that ended after
     /// having raised their alert, as events (time resolution: the poll interval).
@@ -250,7 +296,8 @@ final class AlertCenter: @unchecked Sendable {
             for rule in rules {
                 guard let limits = rule.limits(meter: meter, measurement: v.measurement) else { continue }
                 let id = "\(meter.name)#\(v.measurement)#\(rule.name)"
-                let low = limits.below.map { v.value < $0 } ?? false, high = limits.above.map { v.value > $0 } ?? false
+                let low = limits.below.map { v.value < $0 } ?? false
+                let high = limits.above.map { v.value > $0 } ?? false
                 if low || high {
                     let limit = high ? limits.above! : limits.below!
                     let e = lock.withLock { () -> Excursion in
@@ -261,21 +308,32 @@ final class AlertCenter: @unchecked Sendable {
                     }
                     if Double(time - e.since) / 1000 >= rule.forSeconds {
                         lock.withLock { outside[id]?.raised = true }
-                        let fields: Logger.Metadata = ["meter": "\(meter.name)", "measurement": "\(v.measurement)", "value": "\(v.value)",
-                                                       "rule": "\(rule.name)", "limit": "\(limit)"]
-                        raise(.threshold, key: id, message: "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is \(high ? "above" : "below") \(limit) (rule \(rule.name))", fields: fields)
+                        let fields: Logger.Metadata = [
+                            "meter": "\(meter.name)", "measurement": "\(v.measurement)", "value": "\(v.value)",
+                            "rule": "\(rule.name)", "limit": "\(limit)",
+                        ]
+                        raise(
+                            .threshold, key: id,
+                            message:
+                                "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is \(high ? "above" : "below") \(limit) (rule \(rule.name))",
+                            fields: fields)
                     }
                 } else if let e = lock.withLock({ outside.removeValue(forKey: id) }) {
-                    clear(.threshold, key: id, message: "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is back within the limits of rule \(rule.name)")
+                    clear(
+                        .threshold, key: id,
+                        message:
+                            "\(meter.name) \(v.measurement) = \(v.value) \(v.unit) is back within the limits of rule \(rule.name)"
+                    )
                     guard e.raised else { continue }
-                    ended.append(EventRow(meter: meter.name, kind: "threshold", startMicroseconds: e.since * 1000,
-                                          durationMicroseconds: (time - e.since) * 1000, magnitude: e.extreme, reference: e.limit,
-                                          steadyStateChange: nil, worstPhase: v.measurement, perPhase: [v.measurement: e.extreme],
-                                          incomplete: false, resolutionMicroseconds: Int64(meter.pollIntervalMs) * 1000))
+                    ended.append(
+                        EventRow(
+                            meter: meter.name, kind: "threshold", startMicroseconds: e.since * 1000,
+                            durationMicroseconds: (time - e.since) * 1000, magnitude: e.extreme, reference: e.limit,
+                            steadyStateChange: nil, worstPhase: v.measurement, perPhase: [v.measurement: e.extreme],
+                            incomplete: false, resolutionMicroseconds: Int64(meter.pollIntervalMs) * 1000))
                 }
             }
         }
         return ended
     }
 }
-

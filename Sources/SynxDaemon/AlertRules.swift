@@ -32,9 +32,11 @@ public struct ThresholdRule: Sendable, Equatable {
         try s.rejectUnknownKeys(["name", "measurement", "meter", "below", "above", "percent_of_nominal", "for_s"])
         let measurement = try s.requiredString("measurement")
         let rule = ThresholdRule(
-            name: try s.string("name") ?? "rule-\(index)", measurement: measurement, meter: try s.string("meter") ?? "*",
+            name: try s.string("name") ?? "rule-\(index)", measurement: measurement,
+            meter: try s.string("meter") ?? "*",
             below: try s.double("below", in: -1e12...1e12), above: try s.double("above", in: -1e12...1e12),
-            percentOfNominal: try s.double("percent_of_nominal", in: 0.01...100), forSeconds: try s.double("for_s", in: 0...86_400) ?? 0)
+            percentOfNominal: try s.double("percent_of_nominal", in: 0.01...100),
+            forSeconds: try s.double("for_s", in: 0...86_400) ?? 0)
         if rule.percentOfNominal != nil {
             guard rule.below == nil, rule.above == nil else {
                 throw s.error("percent_of_nominal", "give either percent_of_nominal or below/above, not both")
@@ -45,7 +47,9 @@ public struct ThresholdRule: Sendable, Equatable {
         } else if rule.below == nil && rule.above == nil {
             throw s.error("measurement", "the rule needs below, above or percent_of_nominal")
         }
-        if let b = rule.below, let a = rule.above, b >= a { throw s.error("below", "below (\(b)) must be less than above (\(a))") }
+        if let b = rule.below, let a = rule.above, b >= a {
+            throw s.error("below", "below (\(b)) must be less than above (\(a))")
+        }
         return rule
     }
 }
@@ -53,13 +57,27 @@ public struct ThresholdRule: Sendable, Equatable {
 /// Shell-style patterns for meter and measurement names: `*` matches any run of characters, `?` one.
 enum Glob {
     static func matches(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern), t = Array(text)
-        var i = 0, j = 0, star = -1, mark = 0
+        let p = Array(pattern)
+        let t = Array(text)
+        var i = 0
+        var j = 0
+        var star = -1
+        var mark = 0
         while j < t.count {
-            if i < p.count, p[i] == "?" || p[i] == t[j] { i += 1; j += 1 }
-            else if i < p.count, p[i] == "*" { star = i; mark = j; i += 1 }
-            else if star >= 0 { i = star + 1; mark += 1; j = mark }
-            else { return false }
+            if i < p.count, p[i] == "?" || p[i] == t[j] {
+                i += 1
+                j += 1
+            } else if i < p.count, p[i] == "*" {
+                star = i
+                mark = j
+                i += 1
+            } else if star >= 0 {
+                i = star + 1
+                mark += 1
+                j = mark
+            } else {
+                return false
+            }
         }
         while i < p.count, p[i] == "*" { i += 1 }
         return i == p.count

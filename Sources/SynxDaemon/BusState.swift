@@ -43,8 +43,10 @@ final class BusState {
     /// arrive and be dropped before the next request), which a probe's room must also hold.
     let quietAfterTimeout: Bool
 
-    init(config: BusConfig, endpoint: String, meters: [MeterConfig], registry: MeterRegistry, writer: StoreWriter,
-         recorder: Recorder, alerts: AlertCenter, logger: Logger, quietAfterTimeout: Bool) {
+    init(
+        config: BusConfig, endpoint: String, meters: [MeterConfig], registry: MeterRegistry, writer: StoreWriter,
+        recorder: Recorder, alerts: AlertCenter, logger: Logger, quietAfterTimeout: Bool
+    ) {
         self.config = config
         self.quietAfterTimeout = quietAfterTimeout
         self.alerts = alerts
@@ -92,7 +94,8 @@ final class BusState {
         // A timer may fire a millisecond before its slot (the slot becomes a monotonic deadline from two clock
         // readings): the poll is stamped no earlier than its slot, or it would count in the interval before.
         let start = max(wallClockNow(), m.nextDue)
-        var retries = config.timing.retries, timeout = config.timing.timeoutMilliseconds
+        var retries = config.timing.retries
+        var timeout = config.timing.timeoutMilliseconds
         if !m.isIsolated && !spareLane && !quietAfterTimeout {
             // Behind a Modbus/TCP gateway (no CRC errors: a retry there answers a timeout) a retry is sent only if
             // it fits before the next healthy neighbour's slot: a unit that stops answering costs its neighbours
@@ -116,17 +119,22 @@ final class BusState {
         let interval = Int64(m.config.pollIntervalMs)
         if start - m.nextDue >= interval {
             let current = start - (start - m.nextDue) % interval
-            recordMissed(m, slots: Array(stride(from: m.nextDue, to: current, by: Int(interval)).prefix(MeterSchedule.maxMissingRowsPerGap)),
-                         reason: .busy)
+            recordMissed(
+                m,
+                slots: Array(
+                    stride(from: m.nextDue, to: current, by: Int(interval)).prefix(MeterSchedule.maxMissingRowsPerGap)),
+                reason: .busy)
             m.nextDue = current
         }
         let lateness = start - m.nextDue
-        registry.recordTiming(bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })
+        registry.recordTiming(
+            bus: config.name, lateness: Double(lateness), jitter: m.lastLateness.map { Double(abs(lateness - $0)) })
         m.lastLateness = lateness
         let linkDown = start < linkRetryAt ? linkError : nil
         // The slot decides, not the clock: a timer may fire a millisecond before the slot it serves.
-        return PollCycle(meter: m, start: start, slot: m.nextDue, anchor: m.anchor, includesSlow: m.nextDue >= m.nextSlowDue,
-                         timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
+        return PollCycle(
+            meter: m, start: start, slot: m.nextDue, anchor: m.anchor, includesSlow: m.nextDue >= m.nextSlowDue,
+            timeoutMilliseconds: timeout, retries: retries, linkDown: linkDown)
     }
 
     /// What one attempt can hold a Modbus/TCP gateway for: the timeout and the frame gap.
@@ -146,7 +154,10 @@ final class BusState {
     /// `minimumProbeMs`). Every `forcedProbeIntervalMs` a probe of the full timeout goes out whatever the room.
     private func probeTimeout(_ m: MeterSchedule, now: Int64) -> Int? {
         let full = config.timing.timeoutMilliseconds
-        if now - m.lastProbe >= BusState.forcedProbeIntervalMs { m.lastProbe = now; return full }
+        if now - m.lastProbe >= BusState.forcedProbeIntervalMs {
+            m.lastProbe = now
+            return full
+        }
         var timeout = full
         if let healthy = schedules.filter({ !$0.isIsolated && $0 !== m }).map(\.nextDue).min() {
             let room = Int(clamping: healthy - now) - BusState.probeMarginMs - config.timing.frameGapMilliseconds
@@ -166,8 +177,11 @@ final class BusState {
         let interval = Int64(m.config.pollIntervalMs)
         let missed = m.nextDue
         m.nextDue = alignedAfter(max(missed, now), interval: interval, phase: m.phase)
-        recordMissed(m, slots: Array(stride(from: missed, to: m.nextDue, by: Int(interval)).prefix(MeterSchedule.maxMissingRowsPerGap)),
-                     reason: reason)
+        recordMissed(
+            m,
+            slots: Array(
+                stride(from: missed, to: m.nextDue, by: Int(interval)).prefix(MeterSchedule.maxMissingRowsPerGap)),
+            reason: reason)
     }
 
     /// Stores `missing` rows for slots that passed without a poll and counts them.
@@ -180,8 +194,10 @@ final class BusState {
             rows.reserveCapacity(points.count * stored.count)
             for t in stored {
                 for p in points {
-                    rows.append(SampleRow(meter: m.config.name, measurement: p.measurement.name, unit: p.measurement.unit,
-                                          time: t, value: nil, quality: .missing))
+                    rows.append(
+                        SampleRow(
+                            meter: m.config.name, measurement: p.measurement.name, unit: p.measurement.unit,
+                            time: t, value: nil, quality: .missing))
                 }
             }
             if !rows.isEmpty { writer.enqueue(rows) }
@@ -196,27 +212,33 @@ final class BusState {
         followClock()  // a step during the poll re-anchors first: its skipped slots are not missed polls
         noteLink(cycle, strayFrames: strayFrames)
         let state: MeterState = cycle.failures.isEmpty ? .online : (cycle.image.isEmpty ? .offline : .degraded)
-        let missed = m.advance(slot: cycle.slot, start: cycle.start, anchor: cycle.anchor, includesSlow: cycle.includesSlow,
-                               failed: state == .offline)
+        let missed = m.advance(
+            slot: cycle.slot, start: cycle.start, anchor: cycle.anchor, includesSlow: cycle.includesSlow,
+            failed: state == .offline)
         let points = (m.profile?.points ?? []).filter { $0.rate == .fast || cycle.includesSlow }
         let reason = cycle.failures.first.map { describe($0, meter: m) }
         let (image, start, model) = (cycle.image, cycle.start, m.profile?.model)
         // In time order, as a series' times only grow: slots the late poll's start passed, its rows, then the
         // slots a backoff skips.
         recordMissed(m, slots: missed.slots.filter { $0 < start }, reason: missed.reason)
-        recorder.async { [self] in record(m, points: points, image: image, start: start, state: state, reason: reason, model: model) }
+        recorder.async { [self] in
+            record(m, points: points, image: image, start: start, state: state, reason: reason, model: model)
+        }
         recordMissed(m, slots: missed.slots.filter { $0 >= start }, reason: missed.reason)
     }
 
-    private func record(_ m: MeterSchedule, points: [RegisterPoint], image: RegisterImage, start: Int64, state: MeterState,
-                        reason: String?, model: String?) {
+    private func record(
+        _ m: MeterSchedule, points: [RegisterPoint], image: RegisterImage, start: Int64, state: MeterState,
+        reason: String?, model: String?
+    ) {
         var rows: [SampleRow] = []
         var live: [LiveValue] = []
         var decoded: [(point: RegisterPoint, value: Double)] = []
         var invalid: [String] = []
         rows.reserveCapacity(points.count)
         for p in points {
-            let value: Double?, quality: SampleQuality
+            let value: Double?
+            let quality: SampleQuality
             switch image.reading(of: p, plausible: m.plausibleRange(of: p)) {
             case .value(let v):
                 (value, quality) = (v, .good)
@@ -228,8 +250,10 @@ final class BusState {
             case .unread: (value, quality) = (nil, .missing)
             case .notImplemented: continue
             }
-            rows.append(SampleRow(meter: m.config.name, measurement: p.measurement.name, unit: p.measurement.unit,
-                                  time: start, value: value, quality: quality))
+            rows.append(
+                SampleRow(
+                    meter: m.config.name, measurement: p.measurement.name, unit: p.measurement.unit,
+                    time: start, value: value, quality: quality))
         }
         writer.enqueue(rows)
         let derived = m.derived.add(decoded, time: start)
@@ -241,8 +265,9 @@ final class BusState {
             let extra = invalid.count > 1 ? " (and \(invalid.count - 1) more)" : ""
             reason = reason ?? "implausible value: \(invalid[0])\(extra)"
         }
-        let previous = registry.recordPoll(meter: m.config.name, state: state, error: reason, values: live, time: start,
-                                           model: model, invalid: invalid)
+        let previous = registry.recordPoll(
+            meter: m.config.name, state: state, error: reason, values: live, time: start,
+            model: model, invalid: invalid)
         logTransition(m, from: previous, to: state, reason: reason)
         let excursions = alerts.evaluate(meter: m.config, values: live, time: start)
         if !excursions.isEmpty { writer.enqueue(records: StoreRecords(events: excursions)) }
@@ -261,8 +286,9 @@ final class BusState {
             linkError = nil
             linkBackoffMs = 0
         }
-        registry.recordBus(config.name, connected: linkError == nil && cycle.requests > 0, error: linkError?.reason,
-                           requests: cycle.requests, failures: cycle.failures.count, strayFrames: strayFrames)
+        registry.recordBus(
+            config.name, connected: linkError == nil && cycle.requests > 0, error: linkError?.reason,
+            requests: cycle.requests, failures: cycle.failures.count, strayFrames: strayFrames)
     }
 
     private func describe(_ error: ModbusError, meter: MeterSchedule) -> String {
@@ -278,8 +304,9 @@ final class BusState {
         if let reason { meta["reason"] = "\(reason)" }
         switch state {
         case .offline:
-            alerts.raise(.meterOffline, key: m.config.name, message: "meter \(m.config.name) offline: \(reason ?? "no answer")",
-                         fields: meta.merging(["bus": "\(config.name)"]) { $1 })
+            alerts.raise(
+                .meterOffline, key: m.config.name, message: "meter \(m.config.name) offline: \(reason ?? "no answer")",
+                fields: meta.merging(["bus": "\(config.name)"]) { $1 })
         case .degraded: logger.warning("meter degraded", metadata: meta)
         case .online where previous == .offline:
             alerts.clear(.meterOffline, key: m.config.name, message: "meter \(m.config.name) back online")

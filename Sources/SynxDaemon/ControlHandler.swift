@@ -45,13 +45,18 @@ final class ControlHandler: @unchecked Sendable {
         let peer: PeerCredentials
         private var reader: StoreReader?
 
-        init(handler: ControlHandler, peer: PeerCredentials) { self.handler = handler; self.peer = peer }
+        init(handler: ControlHandler, peer: PeerCredentials) {
+            self.handler = handler
+            self.peer = peer
+        }
 
         /// Whether a request line asks for something that reads the store (`query`, `events`, `exportEvent`, `verify`):
         /// those run on the lower-priority workers. (A line that does not decode is answered `invalidRequest` by
         /// `answer`, so the failure is not lost here.)
         func readsTheStore(_ line: Data) -> Bool {
-            guard let request = try? Framing.decode(Request.self, from: line), let command = Command(rawValue: request.command) else {
+            guard let request = try? Framing.decode(Request.self, from: line),
+                let command = Command(rawValue: request.command)
+            else {
                 return false
             }
             return command == .query || command == .events || command == .exportEvent || command == .verify
@@ -65,7 +70,10 @@ final class ControlHandler: @unchecked Sendable {
             }
             // 3. Version.
             guard supportedProtocolVersions.contains(request.version) else {
-                return .failure(.badVersion, "protocol version \(request.version) not supported; synxd speaks \(supportedProtocolVersions.lowerBound) to \(protocolVersion)")
+                return .failure(
+                    .badVersion,
+                    "protocol version \(request.version) not supported; synxd speaks \(supportedProtocolVersions.lowerBound) to \(protocolVersion)"
+                )
             }
             var response = dispatch(request)
             response.version = request.version  // answered in the version it was asked in
@@ -76,16 +84,25 @@ final class ControlHandler: @unchecked Sendable {
         private func dispatch(_ request: Request) -> Response {
             // 4. Command.
             guard let command = Command(rawValue: request.command) else {
-                return .failure(.unknownCommand, "unknown command \"\(request.command)\" (known: \(Command.allCases.map(\.rawValue).joined(separator: ", ")))")
+                return .failure(
+                    .unknownCommand,
+                    "unknown command \"\(request.command)\" (known: \(Command.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             // 4b. Numbers: in range before anything is computed with them.
             if let problem = Session.outOfRange(request) { return .failure(.invalidRequest, problem) }
             // 5. Permission: changing the daemon needs root or synxd's own user (the socket's group may read).
             if command.isMutating, peer.uid != 0, peer.uid != geteuid() {
-                if let line = handler.refusals.admit(command.rawValue, "refused \(command.commandLine): uid \(peer.uid), pid \(peer.pid) is neither root nor synxd's user") {
-                    handler.logger?.warning("\(line)", metadata: ["command": "\(command.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                if let line = handler.refusals.admit(
+                    command.rawValue,
+                    "refused \(command.commandLine): uid \(peer.uid), pid \(peer.pid) is neither root nor synxd's user")
+                {
+                    handler.logger?.warning(
+                        "\(line)",
+                        metadata: ["command": "\(command.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
                 }
-                return .failure(.unauthorized, "\(command.commandLine) needs root or synxd's user (you are uid \(peer.uid))")
+                return .failure(
+                    .unauthorized, "\(command.commandLine) needs root or synxd's user (you are uid \(peer.uid))")
             }
             switch command {
             case .status: return handler.status(everyOne: request.version == 1)
@@ -118,7 +135,8 @@ final class ControlHandler: @unchecked Sendable {
         /// Raises and clears a test alert through the journal (`synxctl alert test`).
         private func alertTest() -> Response {
             let who = "uid \(peer.uid), pid \(peer.pid)"
-            handler.alerts?.raise(.test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])
+            handler.alerts?.raise(
+                .test, key: "test", message: "test alert requested by \(who)", fields: ["requested_by": "\(who)"])
             handler.alerts?.clear(.test, key: "test", message: "test alert cleared")
             return Response(status: .ok, message: "test alert raised and cleared through the journal")
         }
@@ -136,7 +154,9 @@ final class ControlHandler: @unchecked Sendable {
             if let limit = request.limit, limit < 1 { return "\"limit\" must be at least 1" }
             if let after = request.after, after < 0 { return "\"after\" must be a link number (0 or more)" }
             if let offset = request.offset, offset < 0 { return "\"offset\" must be 0 or more" }
-            if let t = request.afterTime, !requestTimes.contains(t) { return "\"afterTime\" \(t) is not a time between 1970 and 9999 (UTC milliseconds)" }
+            if let t = request.afterTime, !requestTimes.contains(t) {
+                return "\"afterTime\" \(t) is not a time between 1970 and 9999 (UTC milliseconds)"
+            }
             return nil
         }
 
@@ -145,22 +165,34 @@ final class ControlHandler: @unchecked Sendable {
                 return .failure(.noSuchMeter, "no meter named \"\(meter)\"")
             }
             if let kind = request.kind, EventKind(rawValue: kind) == nil {
-                return .failure(.invalidRequest, "kind must be one of: \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                return .failure(
+                    .invalidRequest,
+                    "kind must be one of: \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let limit = min(max(request.limit ?? 1000, 1), maxEventsPerResponse)
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
-                let rows = try reader!.events(meter: request.meter, kind: request.kind, since: (request.from ?? 0) * 1000, limit: limit)
+                let rows = try reader!.events(
+                    meter: request.meter, kind: request.kind, since: (request.from ?? 0) * 1000, limit: limit)
                 // Only synxd writes events, of these kinds; another kind is a store changed behind its back.
                 if let odd = rows.first(where: { EventKind(rawValue: $0.kind) == nil }) {
-                    return .failure(.internal, "the store holds an event of unknown kind \"\(odd.kind)\" (\(odd.meter), \(odd.startMicroseconds) µs)")
+                    return .failure(
+                        .internal,
+                        "the store holds an event of unknown kind \"\(odd.kind)\" (\(odd.meter), \(odd.startMicroseconds) µs)"
+                    )
                 }
-                return Response(status: .ok, events: rows.map {
-                    EventRecord(meter: $0.meter, kind: EventKind(rawValue: $0.kind)!, startMicroseconds: $0.startMicroseconds,
-                                durationMicroseconds: $0.durationMicroseconds, magnitude: $0.magnitude, reference: $0.reference,
-                                deltaUss: $0.steadyStateChange, worstPhase: $0.worstPhase, perPhase: $0.perPhase, incomplete: $0.incomplete,
-                                resolutionMicroseconds: $0.resolutionMicroseconds)
-                })
+                return Response(
+                    status: .ok,
+                    events: rows.map {
+                        EventRecord(
+                            meter: $0.meter, kind: EventKind(rawValue: $0.kind)!,
+                            startMicroseconds: $0.startMicroseconds,
+                            durationMicroseconds: $0.durationMicroseconds, magnitude: $0.magnitude,
+                            reference: $0.reference,
+                            deltaUss: $0.steadyStateChange, worstPhase: $0.worstPhase, perPhase: $0.perPhase,
+                            incomplete: $0.incomplete,
+                            resolutionMicroseconds: $0.resolutionMicroseconds)
+                    })
             } catch {
                 return .failure(.internal, "store query failed: \(error)")
             }
@@ -168,15 +200,21 @@ final class ControlHandler: @unchecked Sendable {
 
         /// One page of the custody chain's verification (all times when the request names none).
         private func verify(_ request: Request) -> Response {
-            let from = request.from ?? Int64.min, to = request.to ?? Int64.max
+            let from = request.from ?? Int64.min
+            let to = request.to ?? Int64.max
             guard from <= to else { return .failure(.invalidRequest, "\"from\" is after \"to\"") }
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
-                let r = try reader!.verifyCustody(from: from, to: to, after: request.after ?? 0, afterTime: request.afterTime,
-                                                  limit: maxLinksPerVerify)
-                return Response(status: .ok, verify: CustodyVerification(
-                    checked: r.checked, next: r.next, nextTime: r.nextTime, headSeq: r.headSeq, headLink: r.headLink,
-                    broken: r.problem.map { BrokenLink(seq: $0.seq, kind: $0.kind, ref: $0.ref, problem: $0.what) }))
+                let r = try reader!.verifyCustody(
+                    from: from, to: to, after: request.after ?? 0, afterTime: request.afterTime,
+                    limit: maxLinksPerVerify)
+                return Response(
+                    status: .ok,
+                    verify: CustodyVerification(
+                        checked: r.checked, next: r.next, nextTime: r.nextTime, headSeq: r.headSeq,
+                        headLink: r.headLink,
+                        broken: r.problem.map { BrokenLink(seq: $0.seq, kind: $0.kind, ref: $0.ref, problem: $0.what) })
+                )
             } catch {
                 return .failure(.internal, "store query failed: \(error)")
             }
@@ -194,26 +232,39 @@ final class ControlHandler: @unchecked Sendable {
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
                 guard let unit = try reader!.unit(meter: meter, measurement: measurement) else {
-                    return .failure(.noSuchMeasurement, "meter \"\(meter)\" has no stored measurement \"\(measurement)\"")
+                    return .failure(
+                        .noSuchMeasurement, "meter \"\(meter)\" has no stored measurement \"\(measurement)\"")
                 }
                 if let tier = request.tier {
                     guard DerivedAggregator.tiers.contains(where: { $0.name == tier }) else {
                         return .failure(.invalidRequest, "tier must be 3s, 10min or 2h")
                     }
-                    let rows = try reader!.derived(meter: meter, measurement: measurement, tier: tier, from: from, to: to, limit: limit + 1)
+                    let rows = try reader!.derived(
+                        meter: meter, measurement: measurement, tier: tier, from: from, to: to, limit: limit + 1)
                     let samples = rows.prefix(limit).map {
-                        QuerySample(time: $0.endMs, value: $0.value, quality: .good, coverage: $0.coverage, notes: $0.notes.isEmpty ? nil : $0.notes)
+                        QuerySample(
+                            time: $0.endMs, value: $0.value, quality: .good, coverage: $0.coverage,
+                            notes: $0.notes.isEmpty ? nil : $0.notes)
                     }
                     let method = rows.first?.method.rawValue ?? "rms/mean/increase"
-                    return Response(status: .ok, query: QueryResult(
-                        meter: meter, measurement: measurement, unit: unit, from: from, to: to, samples: Array(samples),
-                        truncated: rows.count > limit,
-                        derivation: "meter-derived \(tier) \(method) of polled values, not IEC 61000-4-30 Class A"))
+                    return Response(
+                        status: .ok,
+                        query: QueryResult(
+                            meter: meter, measurement: measurement, unit: unit, from: from, to: to,
+                            samples: Array(samples),
+                            truncated: rows.count > limit,
+                            derivation: "meter-derived \(tier) \(method) of polled values, not IEC 61000-4-30 Class A"))
                 }
-                let rows = try reader!.samples(meter: meter, measurement: measurement, from: from, to: to, limit: limit + 1)
-                let samples = rows.prefix(limit).map { QuerySample(time: $0.time, value: $0.value, quality: QueryQuality($0.quality)) }
-                return Response(status: .ok, query: QueryResult(meter: meter, measurement: measurement, unit: unit, from: from,
-                                                               to: to, samples: Array(samples), truncated: rows.count > limit))
+                let rows = try reader!.samples(
+                    meter: meter, measurement: measurement, from: from, to: to, limit: limit + 1)
+                let samples = rows.prefix(limit).map {
+                    QuerySample(time: $0.time, value: $0.value, quality: QueryQuality($0.quality))
+                }
+                return Response(
+                    status: .ok,
+                    query: QueryResult(
+                        meter: meter, measurement: measurement, unit: unit, from: from,
+                        to: to, samples: Array(samples), truncated: rows.count > limit))
             } catch {
                 return .failure(.internal, "store query failed: \(error)")
             }
@@ -228,36 +279,43 @@ final class ControlHandler: @unchecked Sendable {
         let s = writer.statistics
         let all = registry.meterStatuses()
         let troubled = everyOne ? all : all.filter { $0.state != .online }.sorted { $0.name < $1.name }
-        let buses = everyOne ? registry.busStatuses() : registry.busStatuses { $0 != .connected }.sorted { $0.name < $1.name }
+        let buses =
+            everyOne ? registry.busStatuses() : registry.busStatuses { $0 != .connected }.sorted { $0.name < $1.name }
         let shown = everyOne ? Int.max : maxMetersInStatus
-        return Response(status: .ok, daemon: DaemonStatus(
-            version: synxVersion, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
-            uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
-            store: StoreStatus(path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
-                               droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows,
-                               custodyHead: s.custodyHead.map { "\($0.seq):\($0.link)" }),
-            buses: Array(buses.prefix(shown)), meters: Array(troubled.prefix(shown)),
-            metersByState: Dictionary(grouping: all, by: \.state.rawValue).mapValues(\.count),
-            metersNotShown: max(troubled.count - shown, 0), busesByState: registry.busCounts(),
-            busesNotShown: max(buses.count - shown, 0), pollLateness: registry.latenessSummary(),
-            lastClockStep: registry.lastClockStep))
+        return Response(
+            status: .ok,
+            daemon: DaemonStatus(
+                version: synxVersion, pid: getpid(), startedAt: Int64(startedAt.timeIntervalSince1970 * 1000),
+                uptimeSeconds: Double(monotonicMilliseconds() - startedMonotonicMs) / 1000,
+                store: StoreStatus(
+                    path: databasePath, committedRows: s.committedRows, queuedRows: s.queuedRows,
+                    droppedRows: s.droppedRows, lastError: s.lastError, overlapRows: s.overlapRows,
+                    custodyHead: s.custodyHead.map { "\($0.seq):\($0.link)" }),
+                buses: Array(buses.prefix(shown)), meters: Array(troubled.prefix(shown)),
+                metersByState: Dictionary(grouping: all, by: \.state.rawValue).mapValues(\.count),
+                metersNotShown: max(troubled.count - shown, 0), busesByState: registry.busCounts(),
+                busesNotShown: max(buses.count - shown, 0), pollLateness: registry.latenessSummary(),
+                lastClockStep: registry.lastClockStep))
     }
 
     /// One page of the meters in name order: `limit` (at most `maxMetersPerPage`) after `offset`.
     func meters(_ request: Request) -> Response {
-        let (page, next) = ControlHandler.page(registry.meterStatuses().sorted { $0.name < $1.name }, request, bound: maxMetersPerPage)
+        let (page, next) = ControlHandler.page(
+            registry.meterStatuses().sorted { $0.name < $1.name }, request, bound: maxMetersPerPage)
         return Response(status: .ok, meters: page, nextOffset: next)
     }
 
     /// One page of the buses in name order: `limit` (at most `maxBusesPerPage`) after `offset`.
     func buses(_ request: Request) -> Response {
-        let (page, next) = ControlHandler.page(registry.busStatuses().sorted { $0.name < $1.name }, request, bound: maxBusesPerPage)
+        let (page, next) = ControlHandler.page(
+            registry.busStatuses().sorted { $0.name < $1.name }, request, bound: maxBusesPerPage)
         return Response(status: .ok, buses: page, nextOffset: next)
     }
 
     /// `limit` (at most `bound`) of `all` after `offset`, and where the next page starts (nil after the last).
     private static func page<T>(_ all: [T], _ request: Request, bound: Int) -> ([T], Int?) {
-        let offset = min(request.offset ?? 0, all.count), limit = min(max(request.limit ?? bound, 1), bound)
+        let offset = min(request.offset ?? 0, all.count)
+        let limit = min(max(request.limit ?? bound, 1), bound)
         let end = offset + min(limit, all.count - offset)
         return (Array(all[offset..<end]), end < all.count ? end : nil)
     }
@@ -266,7 +324,9 @@ final class ControlHandler: @unchecked Sendable {
         guard let reloader else { return .failure(.internal, "reload is not available") }
         switch reloader(requestedBy) {
         case .success(let s):
-            return Response(status: .ok, reload: ReloadResult(kept: s.kept, started: s.started, stopped: s.stopped, failed: s.failed))
+            return Response(
+                status: .ok,
+                reload: ReloadResult(kept: s.kept, started: s.started, stopped: s.stopped, failed: s.failed))
         case .failure(let f):
             return .failure(f.status, "configuration rejected, the running one is kept: \(f.message)")
         }
@@ -277,7 +337,9 @@ final class ControlHandler: @unchecked Sendable {
 
     func live(_ request: Request) -> Response {
         guard let meter = request.meter else { return .failure(.invalidRequest, "live needs \"meter\"") }
-        guard let values = registry.live(meter: meter) else { return .failure(.noSuchMeter, "no meter named \"\(meter)\"") }
+        guard let values = registry.live(meter: meter) else {
+            return .failure(.noSuchMeter, "no meter named \"\(meter)\"")
+        }
         return Response(status: .ok, live: values)
     }
 }

@@ -47,7 +47,10 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
     /// Binds, listens and starts accepting; errors here stop the daemon from starting.
     func start() throws {
         try listen()
-        startThread(named: "synx-control") { [self] in acceptLoop(); finished.signal() }
+        startThread(named: "synx-control") { [self] in
+            acceptLoop()
+            finished.signal()
+        }
     }
 
     private func listen() throws {
@@ -73,7 +76,9 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
         umask(oldMask)
         guard rc == 0 else { throw DaemonError.startup("bind \(path): \(String(cString: strerror(bindErrno)))") }
         chmod(path, 0o660)
-        guard Glibc.listen(listenFD, 64) == 0 else { throw DaemonError.startup("listen: \(String(cString: strerror(errno)))") }
+        guard Glibc.listen(listenFD, 64) == 0 else {
+            throw DaemonError.startup("listen: \(String(cString: strerror(errno)))")
+        }
         guard pipe(&wakePipe) == 0 else { throw DaemonError.startup("pipe: \(String(cString: strerror(errno)))") }
         wakePipe.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
     }
@@ -90,8 +95,10 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
 
     private func acceptLoop() {
         while true {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0),
+            ]
             let n = poll(&fds, 2, -1)
             if n < 0 && errno == EINTR { continue }
             if fds[1].revents != 0 { return }
@@ -100,8 +107,12 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
             if client < 0 { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)  // unknown: never privileged
-            var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
-            if synx_peer_credentials(client, &pid, &uid, &gid) == 0 { peer = PeerCredentials(pid: pid, uid: uid, gid: gid) }
+            var pid: Int32 = 0
+            var uid: UInt32 = 0
+            var gid: UInt32 = 0
+            if synx_peer_credentials(client, &pid, &uid, &gid) == 0 {
+                peer = PeerCredentials(pid: pid, uid: uid, gid: gid)
+            }
             let admin = peer.uid == 0 || peer.uid == geteuid()
             let admitted = clients.withLock {
                 let limit = ControlServer.maxClients + (admin ? ControlServer.reservedForAdmins : 0)
@@ -113,7 +124,9 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
                 if let line = logLimiter.admit("busy", "control client refused: too many clients") {
                     logger.warning("\(line)", metadata: ["limit": "\(ControlServer.maxClients)", "uid": "\(peer.uid)"])
                 }
-                send(client, encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again")))
+                send(
+                    client, encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again"))
+                )
                 close(client)
                 continue
             }
@@ -135,9 +148,14 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
             if let nl = buffer.firstIndex(of: 0x0A) {
                 let line = buffer[buffer.startIndex..<nl]
                 buffer.removeSubrange(buffer.startIndex...nl)
-                let encoded = session.readsTheStore(line) ? heavy.run { self.encode(session.answer(line)) } : encode(session.answer(line))
+                let encoded =
+                    session.readsTheStore(line)
+                    ? heavy.run { self.encode(session.answer(line)) } : encode(session.answer(line))
                 guard send(fd, encoded) else {
-                    if let line = logLimiter.admit("response", "control client dropped: it did not take its response within \(ControlServer.responseSeconds) s") {
+                    if let line = logLimiter.admit(
+                        "response",
+                        "control client dropped: it did not take its response within \(ControlServer.responseSeconds) s"
+                    ) {
                         logger.notice("\(line)", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
                     }
                     return
@@ -147,13 +165,17 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
             }
             // 1. Size: a request line longer than the limit is refused and the connection closed.
             if buffer.count >= maxRequestBytes {
-                if let line = logLimiter.admit("size", "control request refused: larger than \(maxRequestBytes) bytes") { logger.notice("\(line)") }
+                if let line = logLimiter.admit("size", "control request refused: larger than \(maxRequestBytes) bytes")
+                {
+                    logger.notice("\(line)")
+                }
                 send(fd, encode(.failure(.tooLarge, "request exceeds \(maxRequestBytes) bytes")))
                 return
             }
             // Idle before a request; once it has begun, the whole line within its deadline (a client that
             // dribbles a byte every few seconds cannot hold a slot).
-            let wait = requestStarted.map { $0 + ControlServer.requestSeconds * 1000 - monotonicMilliseconds() }
+            let wait =
+                requestStarted.map { $0 + ControlServer.requestSeconds * 1000 - monotonicMilliseconds() }
                 ?? ControlServer.idleSeconds * 1000
             guard wait > 0, setTimeout(fd, SO_RCVTIMEO, milliseconds: wait) else { return dropSlow(peer) }
             let n = SocketIO.receive(fd, into: &chunk)
@@ -165,7 +187,9 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
     }
 
     private func dropSlow(_ peer: PeerCredentials) {
-        if let line = logLimiter.admit("slow", "control client dropped: no complete request within \(ControlServer.requestSeconds) s") {
+        if let line = logLimiter.admit(
+            "slow", "control client dropped: no complete request within \(ControlServer.requestSeconds) s")
+        {
             logger.notice("\(line)", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
         }
     }
@@ -221,7 +245,10 @@ final class HeavyRequestWorkers: @unchecked Sendable {
         var result: T?
         let done = DispatchSemaphore(value: 0)
         condition.withLock {
-            jobs.append { result = body(); done.signal() }
+            jobs.append {
+                result = body()
+                done.signal()
+            }
             condition.signal()
         }
         done.wait()

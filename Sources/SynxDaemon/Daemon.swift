@@ -33,7 +33,9 @@ public final class Daemon: @unchecked Sendable {
         try Daemon.prepareStateDirectory(config)
         let store: SampleStore
         // A store of an older synxd is chained first, in batches: systemd is told each time that starting takes longer.
-        do { store = try SampleStore(path: config.databasePath) { Supervisor.notify("EXTEND_TIMEOUT_USEC=60000000") } } catch {
+        do {
+            store = try SampleStore(path: config.databasePath) { Supervisor.notify("EXTEND_TIMEOUT_USEC=60000000") }
+        } catch {
             throw DaemonError.startup("cannot open the store \(config.databasePath): \(error)")
         }
         writer = StoreWriter(store: store, retention: config.retention)
@@ -42,9 +44,11 @@ public final class Daemon: @unchecked Sendable {
         alerts = AlertCenter(logger: logger, holdoffSeconds: config.alertHoldoffSeconds, rules: config.rules)
         plant = try PollingPlant(registry: registry, writer: writer, recorder: recorder, alerts: alerts, logger: logger)
         if let (bus, error) = plant.apply(config).failed.first { throw DaemonError.startup("bus \(bus): \(error)") }
-        let handler = ControlHandler(registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
+        let handler = ControlHandler(
+            registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
-        supervisor = Supervisor(registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
+        supervisor = Supervisor(
+            registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
         parts = DaemonParts([writer, recorder, server, plant, supervisor], logger: logger)
         handler.reloader = { [unowned self] requestedBy in reload(trigger: requestedBy) }
         handler.alerts = alerts
@@ -57,8 +61,9 @@ public final class Daemon: @unchecked Sendable {
     /// and a store left by an older synxd are brought to those modes too.
     private static func prepareStateDirectory(_ config: DaemonConfig) throws {
         umask(0o027)
-        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
+        try FileManager.default.createDirectory(
+            atPath: config.stateDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o750])
         chmod(config.stateDirectory, 0o750)
         for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: config.databasePath + suffix) {
             chmod(config.databasePath + suffix, 0o640)
@@ -69,11 +74,13 @@ public final class Daemon: @unchecked Sendable {
     public func run() throws {
         writer.enqueue(records: StoreRecords(configurations: [accepted(config, requestedBy: "start")]))
         try parts.start()
-        logger.info("synxd started", metadata: [
-            "meters": "\(config.meters.count)", "buses": "\(plant.busCount)",
-            "store": "\(config.databasePath)", "socket": "\(config.socketPath)",
-            "watchdog_us": "\(supervisor.watchdogMicroseconds.map(String.init) ?? "off")",
-        ])
+        logger.info(
+            "synxd started",
+            metadata: [
+                "meters": "\(config.meters.count)", "buses": "\(plant.busCount)",
+                "store": "\(config.databasePath)", "socket": "\(config.socketPath)",
+                "watchdog_us": "\(supervisor.watchdogMicroseconds.map(String.init) ?? "off")",
+            ])
         // The configuration is valid, the store open and the socket listening: ready.
         Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
 
@@ -88,15 +95,18 @@ public final class Daemon: @unchecked Sendable {
         Supervisor.publish(custodyHead: writer.statistics.custodyHead, logger: logger)  // the last link, once all is stored
         let s = writer.statistics
         if s.queuedRows > 0 {
-            logger.error("rows could not be written at shutdown", metadata: ["rows": "\(s.queuedRows)", "error": "\(s.lastError ?? "")"])
+            logger.error(
+                "rows could not be written at shutdown",
+                metadata: ["rows": "\(s.queuedRows)", "error": "\(s.lastError ?? "")"])
         }
         logger.info("stopped", metadata: ["committed_rows": "\(s.committedRows)"])
     }
 
     /// The record of an accepted configuration, for the store's custody chain.
     private func accepted(_ config: DaemonConfig, requestedBy: String) -> AcceptedConfiguration {
-        AcceptedConfiguration(acceptedMs: wallClockNow(), path: configPath, sha256: config.fileSHA256, profiles: config.profileFiles,
-                              requestedBy: requestedBy)
+        AcceptedConfiguration(
+            acceptedMs: wallClockNow(), path: configPath, sha256: config.fileSHA256, profiles: config.profileFiles,
+            requestedBy: requestedBy)
     }
 
     /// Re-reads the configuration file and applies it; on any error the running configuration stays.
@@ -108,8 +118,9 @@ public final class Daemon: @unchecked Sendable {
         do {
             new = try DaemonConfig.load(path: configPath)
         } catch {
-            alerts.raise(.reloadRejected, key: "config", message: "reload rejected, the running configuration is kept: \(error)",
-                         fields: ["error": "\(error)", "trigger": "\(trigger)", "config": "\(configPath)"])
+            alerts.raise(
+                .reloadRejected, key: "config", message: "reload rejected, the running configuration is kept: \(error)",
+                fields: ["error": "\(error)", "trigger": "\(trigger)", "config": "\(configPath)"])
             supervisor.setStatusSuffix("; last reload rejected: \(error)")
             Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
             // A file that cannot be read is synxd's trouble; a file with errors is what was asked to be applied.
@@ -128,11 +139,13 @@ public final class Daemon: @unchecked Sendable {
         config.profileDirectories = new.profileDirectories
         var meta: Logger.Metadata = [
             "trigger": "\(trigger)", "kept": "\(summary.kept.joined(separator: ","))",
-            "started": "\(summary.started.joined(separator: ","))", "stopped": "\(summary.stopped.joined(separator: ","))",
+            "started": "\(summary.started.joined(separator: ","))",
+            "stopped": "\(summary.stopped.joined(separator: ","))",
         ]
         if !ignored.isEmpty { meta["needs_restart"] = "\(ignored.joined(separator: ","))" }
         logger.notice("configuration reloaded", metadata: meta)
-        supervisor.setStatusSuffix(summary.failed.isEmpty ? "" : "; not started: \(summary.failed.keys.sorted().joined(separator: ", "))")
+        supervisor.setStatusSuffix(
+            summary.failed.isEmpty ? "" : "; not started: \(summary.failed.keys.sorted().joined(separator: ", "))")
         Supervisor.notify("READY=1\nSTATUS=\(supervisor.statusLine)")
         return .success(summary)
     }
@@ -141,25 +154,39 @@ public final class Daemon: @unchecked Sendable {
     /// (BINARY) into `<state directory>/exports`, and returns the .cfg path.
     func exportEvent(meter: String, startMicroseconds: Int64) -> Result<String, CommandFailure> {
         guard let source = plant.waveformMeter(meter) else {
-            return .failure(CommandFailure(status: .invalidRequest, message: "\(meter) is not a waveform meter: it has no samples to export"))
+            return .failure(
+                CommandFailure(
+                    status: .invalidRequest, message: "\(meter) is not a waveform meter: it has no samples to export"))
         }
         let event: EventRow
         do {
             let reader = try StoreReader(path: config.databasePath)
-            guard let e = try reader.events(meter: meter, kind: nil, since: startMicroseconds, limit: 100_000)
-                .last(where: { $0.startMicroseconds == startMicroseconds }) else {
-                return .failure(CommandFailure(status: .invalidRequest, message: "no stored event of \(meter) starts at \(startMicroseconds) µs (see synxctl events)"))
+            guard
+                let e = try reader.events(meter: meter, kind: nil, since: startMicroseconds, limit: 100_000)
+                    .last(where: { $0.startMicroseconds == startMicroseconds })
+            else {
+                return .failure(
+                    CommandFailure(
+                        status: .invalidRequest,
+                        message: "no stored event of \(meter) starts at \(startMicroseconds) µs (see synxctl events)"))
             }
             event = e
         } catch {
             return .failure(CommandFailure(status: .internal, message: "store: \(error)"))
         }
-        let from = Double(event.startMicroseconds) / 1e6 - 0.5, to = Double(event.startMicroseconds + event.durationMicroseconds) / 1e6 + 0.5
+        let from = Double(event.startMicroseconds) / 1e6 - 0.5
+        let to = Double(event.startMicroseconds + event.durationMicroseconds) / 1e6 + 0.5
         guard let recording = source.ring.recording(meter: meter, from: from, to: to) else {
-            return .failure(CommandFailure(status: .dataStale, message: "the samples of that event are no longer held (the last \(Int(WaveformRing.retentionSeconds)) s are)"))
+            return .failure(
+                CommandFailure(
+                    status: .dataStale,
+                    message:
+                        "the samples of that event are no longer held (the last \(Int(WaveformRing.retentionSeconds)) s are)"
+                ))
         }
         let directory = (config.stateDirectory as NSString).appendingPathComponent("exports")
-        let path = (directory as NSString).appendingPathComponent("\(meter)-\(event.kind)-\(event.startMicroseconds).cfg")
+        let path = (directory as NSString).appendingPathComponent(
+            "\(meter)-\(event.kind)-\(event.startMicroseconds).cfg")
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try ComtradeWriter.write(recording, cfgPath: path, format: .binary)

@@ -1,7 +1,7 @@
 import Foundation
-import SynxStore
 import SynxMeters
 import SynxModbus
+import SynxStore
 import SynxTOML
 
 /// The whole of `synxd.toml` (`docs/configuration.md`, `synxd.toml(5)`), validated before anything starts.
@@ -32,7 +32,11 @@ extension DaemonConfig {
     /// Reads and validates the file at `path`.
     public static func load(path: String) throws -> DaemonConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
+            throw ConfigError(
+                file: path, line: nil, key: nil,
+                message:
+                    "cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))"
+            )
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, line: nil, key: nil, message: "not UTF-8 text")
@@ -51,7 +55,9 @@ extension DaemonConfig {
         let spread = try daemon?.int("poll_spread_ms", in: 0...60_000) ?? 0
         let profileDirectories = try daemon?.stringArray("profile_directories") ?? ["/etc/synx/profiles"]
         var profileFiles: [String: String] = [:]
-        let profiles = try ProfileLoader.loadAll(directories: profileDirectories) { path, data in profileFiles[path] = SHA256.hash(data).hex }
+        let profiles = try ProfileLoader.loadAll(directories: profileDirectories) { path, data in
+            profileFiles[path] = SHA256.hash(data).hex
+        }
 
         var buses: [BusConfig] = []
         var busLines: [String: Int] = [:]
@@ -78,15 +84,19 @@ extension DaemonConfig {
                 throw section.error("unit", "unit \(meter.unit) on bus \"\(meter.bus)\" is already meter \"\(other)\"")
             }
             addresses[key] = meter.name
-            meter.pollPhaseMs = DaemonConfig.pollPhase(meter: meter.name, spread: spread, interval: meter.pollIntervalMs)
+            meter.pollPhaseMs = DaemonConfig.pollPhase(
+                meter: meter.name, spread: spread, interval: meter.pollIntervalMs)
             meters.append(meter)
         }
         // A waveform stream keeps its connection busy: its bus carries nothing else.
         for bus in buses {
             let on = meters.filter { $0.bus == bus.name }
             if on.count > 1, let w = on.first(where: { $0.source == .waveform }) {
-                throw ConfigError(file: file, line: meterLines[w.name], key: "bus",
-                                  message: "waveform meter \"\(w.name)\" needs bus \"\(bus.name)\" to itself (\(on.count - 1) other meter(s) on it)")
+                throw ConfigError(
+                    file: file, line: meterLines[w.name], key: "bus",
+                    message:
+                        "waveform meter \"\(w.name)\" needs bus \"\(bus.name)\" to itself (\(on.count - 1) other meter(s) on it)"
+                )
             }
         }
         if meters.isEmpty { throw root.error(nil, "no [[meter]] configured: nothing to poll") }
@@ -101,12 +111,16 @@ extension DaemonConfig {
         config.alertHoldoffSeconds = try alerts?.double("holdoff_s", in: 0...86_400) ?? 60
         if let r = try root.section("retention") {
             let keys: [(String, WritableKeyPath<Retention, Double>)] = [
-                ("samples_days", \.samplesDays), ("derived_3s_days", \.derived3sDays), ("derived_10min_days", \.derived10minDays),
+                ("samples_days", \.samplesDays), ("derived_3s_days", \.derived3sDays),
+                ("derived_10min_days", \.derived10minDays),
                 ("derived_2h_days", \.derived2hDays), ("class_a_150_180_days", \.classAShortDays),
-                ("class_a_10min_days", \.classA10minDays), ("class_a_2h_days", \.classA2hDays), ("events_days", \.eventsDays),
+                ("class_a_10min_days", \.classA10minDays), ("class_a_2h_days", \.classA2hDays),
+                ("events_days", \.eventsDays),
             ]
             try r.rejectUnknownKeys(Set(keys.map(\.0)))
-            for (key, path) in keys { if let days = try r.double(key, in: 0...36_500) { config.retention[keyPath: path] = days } }
+            for (key, path) in keys {
+                if let days = try r.double(key, in: 0...36_500) { config.retention[keyPath: path] = days }
+            }
         }
         return config
     }
@@ -123,45 +137,62 @@ extension DaemonConfig {
 
     static func parseBus(_ s: TOMLSection) throws -> BusConfig {
         let name = try s.requiredString("name")
-        guard let type = try s.string("type") else { throw s.error("type", "missing (required: tcp, rtu or rtu-over-tcp)") }
+        guard let type = try s.string("type") else {
+            throw s.error("type", "missing (required: tcp, rtu or rtu-over-tcp)")
+        }
         let link: BusConfig.Link
         switch type {
         case "tcp", "rtu-over-tcp":
-            try s.rejectUnknownKeys(["name", "type", "host", "port", "timeout_ms", "retries", "frame_gap_ms", "max_in_flight"])
+            try s.rejectUnknownKeys([
+                "name", "type", "host", "port", "timeout_ms", "retries", "frame_gap_ms", "max_in_flight",
+            ])
             let host = try s.requiredString("host")
             let port = try s.int("port", in: 1...65535) ?? 502
             link = type == "tcp" ? .tcp(host: host, port: port) : .rtuOverTCP(host: host, port: port)
         case "rtu":
-            try s.rejectUnknownKeys(["name", "type", "device", "baud", "parity", "data_bits", "stop_bits",
-                                     "timeout_ms", "retries", "frame_gap_ms"])
+            try s.rejectUnknownKeys([
+                "name", "type", "device", "baud", "parity", "data_bits", "stop_bits",
+                "timeout_ms", "retries", "frame_gap_ms",
+            ])
             let device = try s.requiredString("device")
             let baud = try s.int("baud", in: 1...10_000_000) ?? 9600
             guard SerialSettings.supportedBauds.contains(baud) else {
-                throw s.error("baud", "\(baud) is not a standard baud rate (one of: \(SerialSettings.supportedBauds.sorted().map(String.init).joined(separator: ", ")))")
+                throw s.error(
+                    "baud",
+                    "\(baud) is not a standard baud rate (one of: \(SerialSettings.supportedBauds.sorted().map(String.init).joined(separator: ", ")))"
+                )
             }
             let parities: [String: Character] = ["N": "N", "E": "E", "O": "O", "none": "N", "even": "E", "odd": "O"]
             let parity: Character = try s.choice("parity", parities) ?? "N"
             let dataBits = try s.int("data_bits", in: 5...8) ?? 8
             let stopBits = try s.int("stop_bits", in: 1...2) ?? (parity == "N" ? 2 : 1)
-            link = .rtu(SerialSettings(device: device, baud: baud, parity: parity, dataBits: dataBits, stopBits: stopBits))
+            link = .rtu(
+                SerialSettings(device: device, baud: baud, parity: parity, dataBits: dataBits, stopBits: stopBits))
         default:
             throw s.error("type", "\"\(type)\" is not one of: tcp, rtu, rtu-over-tcp")
         }
-        let timing = BusTiming(timeoutMilliseconds: try s.int("timeout_ms", in: 10...60_000) ?? 1000,
-                               retries: try s.int("retries", in: 0...10) ?? 1,
-                               frameGapMilliseconds: try s.int("frame_gap_ms", in: 0...10_000) ?? 0)
+        let timing = BusTiming(
+            timeoutMilliseconds: try s.int("timeout_ms", in: 10...60_000) ?? 1000,
+            retries: try s.int("retries", in: 0...10) ?? 1,
+            frameGapMilliseconds: try s.int("frame_gap_ms", in: 0...10_000) ?? 0)
         var bus = BusConfig(name: name, link: link, timing: timing)
         if let n = try s.int("max_in_flight", in: 1...16) {
             // RTU frames carry no transaction id: a second request in flight could not be told from the first.
-            guard type == "tcp" else { throw s.error("max_in_flight", "only a Modbus/TCP gateway (type = \"tcp\") can have several requests in flight") }
+            guard type == "tcp" else {
+                throw s.error(
+                    "max_in_flight", "only a Modbus/TCP gateway (type = \"tcp\") can have several requests in flight")
+            }
             bus.maxInFlight = n
         }
         return bus
     }
 
-    static func parseMeter(_ s: TOMLSection, buses: [BusConfig], profiles: [String: MeterProfile]) throws -> MeterConfig {
-        try s.rejectUnknownKeys(["name", "bus", "unit", "profile", "poll_interval_ms", "slow_poll_interval_ms",
-                                 "nominal_voltage", "nominal_frequency", "wiring"])
+    static func parseMeter(_ s: TOMLSection, buses: [BusConfig], profiles: [String: MeterProfile]) throws -> MeterConfig
+    {
+        try s.rejectUnknownKeys([
+            "name", "bus", "unit", "profile", "poll_interval_ms", "slow_poll_interval_ms",
+            "nominal_voltage", "nominal_frequency", "wiring",
+        ])
         let name = try s.requiredString("name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw s.error("name", "use letters, digits, '-', '_' and '.' only")
@@ -181,17 +212,22 @@ extension DaemonConfig {
             }
         }
         guard let profile = profileName == "waveform" ? MeterProfile.waveform : profiles[profileName] else {
-            throw s.error("profile", "unknown profile \"\(profileName)\" (available: \(profiles.keys.sorted().joined(separator: ", ")))")
+            throw s.error(
+                "profile",
+                "unknown profile \"\(profileName)\" (available: \(profiles.keys.sorted().joined(separator: ", ")))")
         }
         let poll = try s.int("poll_interval_ms", in: 100...3_600_000) ?? 1000
         let slow = try s.int("slow_poll_interval_ms", in: poll...86_400_000) ?? max(poll * 10, poll)
         let frequency = try s.double("nominal_frequency", in: 0...1000) ?? 50
         guard frequency == 50 || frequency == 60 else { throw s.error("nominal_frequency", "must be 50 or 60 Hz") }
         var meter = MeterConfig(
-            name: name, bus: busName, unit: UInt8(unit), profile: profile, pollIntervalMs: poll, slowPollIntervalMs: slow,
+            name: name, bus: busName, unit: UInt8(unit), profile: profile, pollIntervalMs: poll,
+            slowPollIntervalMs: slow,
             nominalVoltage: try s.double("nominal_voltage", in: 1...1_000_000) ?? 230,
             nominalFrequency: frequency,
-            wiring: try s.choice("wiring", ["3P4W": Wiring.threePhaseFourWire, "3P3W": .threePhaseThreeWire, "1P2W": .singlePhase]) ?? .threePhaseFourWire)
+            wiring: try s.choice(
+                "wiring", ["3P4W": Wiring.threePhaseFourWire, "3P3W": .threePhaseThreeWire, "1P2W": .singlePhase])
+                ?? .threePhaseFourWire)
         if profileName == "waveform" { meter.source = .waveform }
         return meter
     }

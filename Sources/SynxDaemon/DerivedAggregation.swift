@@ -7,9 +7,14 @@ import SynxStore
 /// counters), which equals a Class A aggregate only if the polls were gapless and equally spaced. Every row
 /// carries its coverage (values received / expected), and counters are followed across resets and rollovers.
 final class DerivedAggregator {
-    struct Tier { var name: String; var milliseconds: Int64 }
-    static let tiers = [Tier(name: "3s", milliseconds: 3000), Tier(name: "10min", milliseconds: 600_000),
-                        Tier(name: "2h", milliseconds: 7_200_000)]
+    struct Tier {
+        var name: String
+        var milliseconds: Int64
+    }
+    static let tiers = [
+        Tier(name: "3s", milliseconds: 3000), Tier(name: "10min", milliseconds: 600_000),
+        Tier(name: "2h", milliseconds: 7_200_000),
+    ]
 
     private struct Accumulator {
         var unit: String
@@ -52,10 +57,17 @@ final class DerivedAggregator {
         for (p, v) in values where p.measurement.kind == .counter {
             defer { lastCounter[p.measurement.name] = v }
             guard let last = lastCounter[p.measurement.name] else { continue }
-            var d = v - last, note: String?
+            var d = v - last
+            var note: String?
             if d < 0 {
                 let wrap = p.type == .acc32 || p.type == .uint32 ? 4_294_967_296 * p.scale : nil
-                if let wrap, last - v > wrap / 2 { d += wrap; note = "rollover" } else { d = v; note = "reset" }
+                if let wrap, last - v > wrap / 2 {
+                    d += wrap
+                    note = "rollover"
+                } else {
+                    d = v
+                    note = "reset"
+                }
             }
             increases[p.measurement.name] = (d, note)
         }
@@ -67,13 +79,22 @@ final class DerivedAggregator {
             }
             for (p, v) in values {
                 let name = p.measurement.name
-                var a = open[t].values[name] ?? Accumulator(unit: p.measurement.unit, method: DerivedAggregator.method(for: p.measurement))
+                var a =
+                    open[t].values[name]
+                    ?? Accumulator(unit: p.measurement.unit, method: DerivedAggregator.method(for: p.measurement))
                 switch a.method {
-                case .rms: a.sum += v * v; a.count += 1
-                case .mean: a.sum += v; a.count += 1
+                case .rms:
+                    a.sum += v * v
+                    a.count += 1
+                case .mean:
+                    a.sum += v
+                    a.count += 1
                 case .increase:
                     a.count += 1
-                    if let (d, note) = increases[name] { a.sum += d; if let note { a.notes.insert(note) } }
+                    if let (d, note) = increases[name] {
+                        a.sum += d
+                        if let note { a.notes.insert(note) }
+                    }
                 }
                 open[t].values[name] = a
             }
@@ -88,14 +109,16 @@ final class DerivedAggregator {
         return values.sorted { $0.key < $1.key }.map { name, a in
             let point = meter.profile.points.first { $0.measurement.name == name }
             let interval = Int64(point?.rate == .slow ? meter.slowPollIntervalMs : meter.pollIntervalMs)
-            let value = switch a.method {
-            case .rms: (a.sum / Double(a.count)).squareRoot()
-            case .mean: a.sum / Double(a.count)
-            case .increase: a.sum
-            }
-            return DerivedRow(meter: meter.name, measurement: name, unit: a.unit, tier: tier.name, endMs: end, value: value,
-                              method: a.method, count: a.count, expected: Int(max(1, tier.milliseconds / interval)),
-                              notes: a.notes.sorted())
+            let value =
+                switch a.method {
+                case .rms: (a.sum / Double(a.count)).squareRoot()
+                case .mean: a.sum / Double(a.count)
+                case .increase: a.sum
+                }
+            return DerivedRow(
+                meter: meter.name, measurement: name, unit: a.unit, tier: tier.name, endMs: end, value: value,
+                method: a.method, count: a.count, expected: Int(max(1, tier.milliseconds / interval)),
+                notes: a.notes.sorted())
         }
     }
 }

@@ -3,7 +3,10 @@ import SynxControl
 /// Failures that stop synxd from starting.
 enum DaemonError: Error, CustomStringConvertible {
     case startup(String)
-    var description: String { if case .startup(let s) = self { return s }; return "" }
+    var description: String {
+        if case .startup(let s) = self { return s }
+        return ""
+    }
 }
 
 /// Why a control command failed, for the one-line answer: what the request asked cannot be done

@@ -52,7 +52,9 @@ final class MeterRegistry: @unchecked Sendable {
 
     /// Notes a step of the wall clock (shown by `status`).
     func recordClockStep(stepMs: Int64, detectedMs: Int64) {
-        lock.withLock { clockStep = ClockStepStatus(detectedAt: detectedMs, stepMs: stepMs, count: (clockStep?.count ?? 0) + 1) }
+        lock.withLock {
+            clockStep = ClockStepStatus(detectedAt: detectedMs, stepMs: stepMs, count: (clockStep?.count ?? 0) + 1)
+        }
     }
 
     var lastClockStep: ClockStepStatus? { lock.withLock { clockStep } }
@@ -88,7 +90,8 @@ final class MeterRegistry: @unchecked Sendable {
     func staleMeters(monotonicNow now: Int64) -> [(name: String, ageMs: Int64)] {
         lock.withLock {
             meterOrder.compactMap { name in
-                guard let m = meters[name], m.state == .online || m.state == .degraded, let last = m.lastGoodMonotonic else { return nil }
+                guard let m = meters[name], m.state == .online || m.state == .degraded, let last = m.lastGoodMonotonic
+                else { return nil }
                 let age = now - last
                 return age > max(3 * Int64(m.config.pollIntervalMs), 5000) ? (name, age) : nil
             }
@@ -100,15 +103,19 @@ final class MeterRegistry: @unchecked Sendable {
     /// Meters counted by state, for the service status line.
     func stateCounts() -> (meters: Int, offline: Int, degraded: Int) {
         lock.withLock {
-            (meters.count, meters.values.filter { $0.state == .offline }.count,
-             meters.values.filter { $0.state == .degraded }.count)
+            (
+                meters.count, meters.values.filter { $0.state == .offline }.count,
+                meters.values.filter { $0.state == .degraded }.count
+            )
         }
     }
 
     /// Records the outcome of one poll. Returns the previous state, so the caller can log transitions.
     @discardableResult
-    func recordPoll(meter: String, state: MeterState, error: String?, values: [LiveValue], time: Int64, model: String?,
-                    invalid: [String] = [], received: Int64 = monotonicMilliseconds()) -> MeterState {
+    func recordPoll(
+        meter: String, state: MeterState, error: String?, values: [LiveValue], time: Int64, model: String?,
+        invalid: [String] = [], received: Int64 = monotonicMilliseconds()
+    ) -> MeterState {
         lock.withLock {
             guard var m = meters[meter] else { return .unknown }
             let previous = m.state
@@ -157,8 +164,9 @@ final class MeterRegistry: @unchecked Sendable {
     /// How late the last `MeterRegistry.fleetTimingWindow` polls of every bus started.
     func latenessSummary() -> LatenessSummary {
         let values = lock.withLock { allLateness.values }.sorted()
-        return LatenessSummary(polls: values.count, p50Ms: quantile(sorted: values, 0.5), p99Ms: quantile(sorted: values, 0.99),
-                               maxMs: values.last ?? 0)
+        return LatenessSummary(
+            polls: values.count, p50Ms: quantile(sorted: values, 0.5), p99Ms: quantile(sorted: values, 0.99),
+            maxMs: values.last ?? 0)
     }
 
     func meterStatuses() -> [MeterStatus] {
@@ -168,12 +176,16 @@ final class MeterRegistry: @unchecked Sendable {
     /// The buses (all, or those `including` says), in configuration order. Their timing is copied under the lock
     /// and its percentiles computed outside it, so a status of thousands of buses never holds up the pollers.
     func busStatuses(including: (_ state: LinkState) -> Bool = { _ in true }) -> [BusStatus] {
-        let copies = lock.withLock { busOrder.compactMap { name in buses[name].flatMap { including($0.state) ? (name, $0) : nil } } }
+        let copies = lock.withLock {
+            busOrder.compactMap { name in buses[name].flatMap { including($0.state) ? (name, $0) : nil } }
+        }
         return copies.map { name, b in
-            BusStatus(name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
-                      requests: b.requests, failures: b.failures,
-                      pollLatenessP99Ms: percentile(b.lateness.values, 0.99), pollJitterP99Ms: percentile(b.jitter.values, 0.99),
-                      strayFrames: b.strayFrames)
+            BusStatus(
+                name: name, endpoint: b.endpoint, state: b.state, lastError: b.lastError,
+                requests: b.requests, failures: b.failures,
+                pollLatenessP99Ms: percentile(b.lateness.values, 0.99),
+                pollJitterP99Ms: percentile(b.jitter.values, 0.99),
+                strayFrames: b.strayFrames)
         }
     }
 
@@ -185,7 +197,8 @@ final class MeterRegistry: @unchecked Sendable {
     func live(meter: String) -> LiveValues? {
         lock.withLock {
             meters[meter].map { m in
-                LiveValues(meter: meter, state: m.state, values: m.values.values.sorted { $0.measurement < $1.measurement })
+                LiveValues(
+                    meter: meter, state: m.state, values: m.values.values.sorted { $0.measurement < $1.measurement })
             }
         }
     }
@@ -193,11 +206,12 @@ final class MeterRegistry: @unchecked Sendable {
     func hasMeter(_ name: String) -> Bool { lock.withLock { meters[name] != nil } }
 
     private static func status(_ m: MeterEntry) -> MeterStatus {
-        MeterStatus(name: m.config.name, bus: m.config.bus, unit: Int(m.config.unit), profile: m.config.profile.name,
-                    model: m.model, state: m.state, lastError: m.lastError, lastGoodPoll: m.lastGoodPoll,
-                    pollIntervalMs: m.config.pollIntervalMs, polls: m.polls, failedPolls: m.failedPolls,
-                    missedPolls: m.missedPolls, invalidValues: m.invalidValues,
-                    pollPhaseMs: m.config.pollPhaseMs > 0 ? m.config.pollPhaseMs : nil)
+        MeterStatus(
+            name: m.config.name, bus: m.config.bus, unit: Int(m.config.unit), profile: m.config.profile.name,
+            model: m.model, state: m.state, lastError: m.lastError, lastGoodPoll: m.lastGoodPoll,
+            pollIntervalMs: m.config.pollIntervalMs, polls: m.polls, failedPolls: m.failedPolls,
+            missedPolls: m.missedPolls, invalidValues: m.invalidValues,
+            pollPhaseMs: m.config.pollPhaseMs > 0 ? m.config.pollPhaseMs : nil)
     }
 }
 

@@ -34,14 +34,18 @@ final class MeterSchedule {
         profile = p
         let limits = Plausibility(nominalVoltage: config.nominalVoltage)
         plausible = Dictionary(p.points.map { ($0.measurement.name, limits.range(of: $0)) }) { first, _ in first }
-        plans = (ReadPlan(points: p.points.filter { $0.rate == .fast }, mergeGap: p.mergeGap),
-                 ReadPlan(points: p.points.filter { $0.rate == .slow }, mergeGap: p.mergeGap))
+        plans = (
+            ReadPlan(points: p.points.filter { $0.rate == .fast }, mergeGap: p.mergeGap),
+            ReadPlan(points: p.points.filter { $0.rate == .slow }, mergeGap: p.mergeGap)
+        )
     }
 
     /// Moves to the next slot after the poll of `slot` that started at `start` (with the schedule's anchoring
     /// `anchor`, and slow registers if `includesSlow`), backing off after failures; returns the slots that passed
     /// without a poll (the poll ran past them, or the backoff skips them) and why.
-    func advance(slot: Int64, start: Int64, anchor: Int, includesSlow: Bool, failed: Bool) -> (slots: [Int64], reason: MissedReason) {
+    func advance(
+        slot: Int64, start: Int64, anchor: Int, includesSlow: Bool, failed: Bool
+    ) -> (slots: [Int64], reason: MissedReason) {
         // Re-anchored during the poll (the clock stepped): its slot belongs to the old clock.
         guard anchor == self.anchor else { return ([], .busy) }
         let interval = Int64(config.pollIntervalMs)
@@ -55,7 +59,8 @@ final class MeterSchedule {
         nextDue = alignedAfter(max(start + delay - interval, now), interval: interval, phase: phase)
         if includesSlow { nextSlowDue = alignedAfter(now, interval: Int64(config.slowPollIntervalMs), phase: phase) }
         if consecutiveFailures == 1 { lastProbe = now }  // newly isolated: the forced-probe period starts now
-        let slots = stride(from: slot + interval, to: nextDue, by: Int(interval)).prefix(MeterSchedule.maxMissingRowsPerGap)
+        let slots = stride(from: slot + interval, to: nextDue, by: Int(interval)).prefix(
+            MeterSchedule.maxMissingRowsPerGap)
         return (Array(slots), delay > interval ? .backoff : .busy)
     }
 

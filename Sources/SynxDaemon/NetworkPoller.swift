@@ -19,7 +19,9 @@ final class NetworkPoller: @unchecked Sendable {
         /// Bumped each time the next start is scheduled: a timer armed before is stale.
         var armed = 0
         init(state: BusState, connection: ConnectionID, maxInFlight: Int) {
-            self.state = state; self.connection = connection; self.maxInFlight = maxInFlight
+            self.state = state
+            self.connection = connection
+            self.maxInFlight = maxInFlight
         }
     }
     /// Touched only on the reactor's thread once running.
@@ -32,11 +34,15 @@ final class NetworkPoller: @unchecked Sendable {
     }
 
     /// Adds a bus; `makeState` receives the connection's endpoint text. Before `start` or while running.
-    func add(_ config: BusConfig, host: String, port: Int, framing: ModbusFraming, makeState: @escaping (String) -> BusState) {
+    func add(
+        _ config: BusConfig, host: String, port: Int, framing: ModbusFraming, makeState: @escaping (String) -> BusState
+    ) {
         onReactor { [self] in
-            let connection = reactor.addConnection(host: host, port: port, timing: config.timing, framing: framing,
-                                                   maxInFlight: config.maxInFlight)
-            let bus = Bus(state: makeState(reactor.endpoint(connection)), connection: connection, maxInFlight: config.maxInFlight)
+            let connection = reactor.addConnection(
+                host: host, port: port, timing: config.timing, framing: framing,
+                maxInFlight: config.maxInFlight)
+            let bus = Bus(
+                state: makeState(reactor.endpoint(connection)), connection: connection, maxInFlight: config.maxInFlight)
             buses[config.name] = bus
             if running { scheduleNext(bus) }
         }
@@ -51,7 +57,11 @@ final class NetworkPoller: @unchecked Sendable {
         }
     }
 
-    var busCount: Int { var n = 0; onReactor { [self] in n = buses.count }; return n }
+    var busCount: Int {
+        var n = 0
+        onReactor { [self] in n = buses.count }
+        return n
+    }
 
     func start() {
         running = true
@@ -72,20 +82,26 @@ final class NetworkPoller: @unchecked Sendable {
     private func onReactor(_ work: @escaping () -> Void) {
         guard running else { return work() }
         let done = DispatchSemaphore(value: 0)
-        reactor.post { work(); done.signal() }
+        reactor.post {
+            work()
+            done.signal()
+        }
         done.wait()
     }
 
     /// Arms the start of the next idle meter's cycle, if the bus has room for one more.
     private func scheduleNext(_ bus: Bus) {
-        guard !bus.removed, bus.running.count < bus.maxInFlight, let m = bus.state.nextMeter(excluding: bus.running) else { return }
+        guard !bus.removed, bus.running.count < bus.maxInFlight, let m = bus.state.nextMeter(excluding: bus.running)
+        else { return }
         bus.armed += 1
         let token = bus.armed
         reactor.schedule(atWallClock: m.nextDue) { [self] in
             guard !bus.removed, bus.armed == token else { return }
             // nil: an isolated meter's slot skipped, or the clock stepped and the schedules were re-anchored.
             // A probe may take the full timeout when another lane stays free for the healthy meters.
-            guard let cycle = bus.state.begin(m, spareLane: bus.running.count + 1 < bus.maxInFlight) else { return scheduleNext(bus) }
+            guard let cycle = bus.state.begin(m, spareLane: bus.running.count + 1 < bus.maxInFlight) else {
+                return scheduleNext(bus)
+            }
             bus.running.insert(ObjectIdentifier(m))
             pump(bus, cycle)
             scheduleNext(bus)  // with max_in_flight, the next meter may start while this one's reads are out
@@ -99,8 +115,10 @@ final class NetworkPoller: @unchecked Sendable {
             bus.running.remove(ObjectIdentifier(cycle.meter))
             return scheduleNext(bus)
         }
-        reactor.submit(bus.connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count,
-                       timeoutMilliseconds: cycle.timeoutMilliseconds, retries: cycle.retries) { [self] result in
+        reactor.submit(
+            bus.connection, r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count,
+            timeoutMilliseconds: cycle.timeoutMilliseconds, retries: cycle.retries
+        ) { [self] result in
             cycle.complete(result)
             pump(bus, cycle)
         }

@@ -5,7 +5,11 @@ import SynxModbus
 /// yet, then the blocks of its read plan. The bus thread (RTU) and the TCP reactor drive the same cycle:
 /// `nextRead`, perform it, `complete`, until `nextRead` is nil.
 final class PollCycle {
-    struct Read { var table: RegisterTable; var address: Int; var count: Int }
+    struct Read {
+        var table: RegisterTable
+        var address: Int
+        var count: Int
+    }
 
     let meter: MeterSchedule
     /// Wall-clock ms at which the poll started, and of the slot it serves.
@@ -25,8 +29,11 @@ final class PollCycle {
     private var stopped = false
 
     /// A cycle; with `linkDown` it fails at once with that error, sending nothing.
-    init(meter: MeterSchedule, start: Int64, slot: Int64, anchor: Int, includesSlow: Bool, timeoutMilliseconds: Int, retries: Int,
-         linkDown: ModbusError?) {
+    init(
+        meter: MeterSchedule, start: Int64, slot: Int64, anchor: Int, includesSlow: Bool, timeoutMilliseconds: Int,
+        retries: Int,
+        linkDown: ModbusError?
+    ) {
         self.meter = meter
         self.start = start
         self.slot = slot
@@ -64,7 +71,8 @@ final class PollCycle {
             case .failure(let error as ModbusError):
                 fail(error)
             case .failure(let error):
-                fail(ModbusError(.garbage("SunSpec discovery: \(error)"), function: "discover", unit: meter.config.unit))
+                fail(
+                    ModbusError(.garbage("SunSpec discovery: \(error)"), function: "discover", unit: meter.config.unit))
             }
             return
         }

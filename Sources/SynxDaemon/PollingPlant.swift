@@ -49,7 +49,9 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
     var busCount: Int { lock.withLock { active.count } }
 
     /// The waveform meter of that name, if one is running.
-    func waveformMeter(_ name: String) -> WaveformMeter? { lock.withLock { waveforms.values.first { $0.config.name == name } } }
+    func waveformMeter(_ name: String) -> WaveformMeter? {
+        lock.withLock { waveforms.values.first { $0.config.name == name } }
+    }
     var serialPollers: [SerialBusPoller] { lock.withLock { Array(serial.values) } }
 
     /// Makes the running buses those of `config`. Serial ports are opened before any bus starts, so libmodbus
@@ -63,7 +65,9 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
         }
         let network = desired.values.filter { if case .rtu = $0.bus.link { false } else { true } }.count
         if network >= PollingPlant.burstNoticeBuses, config.meters.allSatisfy({ $0.pollPhaseMs == 0 }) {
-            logger.notice("\(network) Modbus/TCP buses start their polls at the same instant on one thread: poll_spread_ms spreads them (docs/configuration.md)")
+            logger.notice(
+                "\(network) Modbus/TCP buses start their polls at the same instant on one thread: poll_spread_ms spreads them (docs/configuration.md)"
+            )
         }
         var summary = ReloadSummary()
         for (name, old) in lock.withLock({ active }).sorted(by: { $0.key < $1.key }) {
@@ -92,7 +96,10 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
 
     /// Starts polling every bus applied so far; buses applied later start at once.
     func start() {
-        let (lines, meters) = lock.withLock { running = true; return (Array(serial.values), Array(waveforms.values)) }
+        let (lines, meters) = lock.withLock {
+            running = true
+            return (Array(serial.values), Array(waveforms.values))
+        }
         network.start()
         lines.forEach { $0.start() }
         meters.forEach { $0.start() }
@@ -124,20 +131,32 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
 
     private func start(_ bus: BusConfig, meters: [MeterConfig]) throws {
         let makeState = { [registry, writer, recorder, alerts, logger] (endpoint: String) in
-            BusState(config: bus, endpoint: endpoint, meters: meters, registry: registry, writer: writer,
-                     recorder: recorder, alerts: alerts, logger: logger, quietAfterTimeout: bus.link.hasNoTransactionIDs)
+            BusState(
+                config: bus, endpoint: endpoint, meters: meters, registry: registry, writer: writer,
+                recorder: recorder, alerts: alerts, logger: logger, quietAfterTimeout: bus.link.hasNoTransactionIDs)
         }
         if meters.first?.source == .waveform, case .tcp(let host, let port) = bus.link {
-            let meter = try WaveformMeter(config: meters[0], bus: bus, host: host, port: port, registry: registry,
-                                          writer: writer, alerts: alerts, logger: logger)
-            if lock.withLock({ waveforms[bus.name] = meter; return running }) { meter.start() }
+            let meter = try WaveformMeter(
+                config: meters[0], bus: bus, host: host, port: port, registry: registry,
+                writer: writer, alerts: alerts, logger: logger)
+            if lock.withLock({
+                waveforms[bus.name] = meter
+                return running
+            }) {
+                meter.start()
+            }
             return
         }
         switch bus.link {
         case .rtu(let settings):
             let transport = try LibmodbusClient(settings: settings, timeoutMilliseconds: bus.timing.timeoutMilliseconds)
             let poller = SerialBusPoller(state: makeState(transport.endpoint), transport: transport)
-            if lock.withLock({ serial[bus.name] = poller; return running }) { poller.start() }
+            if lock.withLock({
+                serial[bus.name] = poller
+                return running
+            }) {
+                poller.start()
+            }
         case .tcp(let host, let port), .rtuOverTCP(let host, let port):
             let framing: ModbusFraming = { if case .tcp = bus.link { return .mbap } else { return .rtu } }()
             network.add(bus, host: host, port: port, framing: framing, makeState: makeState)

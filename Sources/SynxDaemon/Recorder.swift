@@ -14,7 +14,10 @@ final class Recorder: DaemonPart, @unchecked Sendable {
     var partName: String { "recorder" }
 
     func start() {
-        startThread(named: "synx-recorder", nice: 10) { [self] in run(); finished.signal() }
+        startThread(named: "synx-recorder", nice: 10) { [self] in
+            run()
+            finished.signal()
+        }
     }
 
     /// Runs what is queued, then ends the thread.
@@ -37,7 +40,10 @@ final class Recorder: DaemonPart, @unchecked Sendable {
         while true {
             condition.lock()
             while work.isEmpty && !stopping { condition.wait() }
-            if work.isEmpty { condition.unlock(); return }  // stopping, and everything queued has run
+            if work.isEmpty {
+                condition.unlock()
+                return
+            }  // stopping, and everything queued has run
             let batch = work
             work.removeAll(keepingCapacity: true)
             condition.unlock()

@@ -59,10 +59,12 @@ final class SerialBusPoller: @unchecked Sendable {
             guard let cycle = state.begin(m) else { continue }  // an isolated meter's slot skipped, or the clock stepped
             while let r = cycle.nextRead {
                 busyLock.withLock { busySince = monotonicMilliseconds() }
-                cycle.complete(Result {
-                    // A serial probe always has the bus's whole timeout (BusState.probeTimeout).
-                    try bus.read(r.table, unit: m.config.unit, address: r.address, count: r.count, retries: cycle.retries)
-                }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
+                cycle.complete(
+                    Result {
+                        // A serial probe always has the bus's whole timeout (BusState.probeTimeout).
+                        try bus.read(
+                            r.table, unit: m.config.unit, address: r.address, count: r.count, retries: cycle.retries)
+                    }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
                 busyLock.withLock { busySince = nil }
             }
             state.finish(cycle, strayFrames: bus.transport.takeStrayFrames())

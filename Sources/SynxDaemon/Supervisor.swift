@@ -36,8 +36,10 @@ final class Supervisor: DaemonPart, @unchecked Sendable {
     /// Microseconds between watchdog pings the manager expects at most (nil: no watchdog).
     let watchdogMicroseconds: UInt64?
 
-    init(registry: MeterRegistry, plant: PollingPlant, recorder: Recorder, writer: StoreWriter, alerts: AlertCenter,
-         logger: Logger) {
+    init(
+        registry: MeterRegistry, plant: PollingPlant, recorder: Recorder, writer: StoreWriter, alerts: AlertCenter,
+        logger: Logger
+    ) {
         self.alerts = alerts
         self.registry = registry
         self.plant = plant
@@ -53,24 +55,36 @@ final class Supervisor: DaemonPart, @unchecked Sendable {
     /// The service status line.
     var statusLine: String {
         let c = registry.stateCounts()
-        var s = "polling \(c.meters) meter\(c.meters == 1 ? "" : "s") on \(plant.busCount) bus\(plant.busCount == 1 ? "" : "es")"
+        var s =
+            "polling \(c.meters) meter\(c.meters == 1 ? "" : "s") on \(plant.busCount) bus\(plant.busCount == 1 ? "" : "es")"
         if c.offline > 0 { s += ", \(c.offline) offline" }
         if c.degraded > 0 { s += ", \(c.degraded) degraded" }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return s + statusSuffix
     }
 
     /// Text appended to the status line (e.g. the last reload failure), or "" to clear it.
-    func setStatusSuffix(_ s: String) { lock.lock(); statusSuffix = s; lock.unlock() }
+    func setStatusSuffix(_ s: String) {
+        lock.lock()
+        statusSuffix = s
+        lock.unlock()
+    }
 
     var partName: String { "supervisor" }
 
     func start() {
-        startThread(named: "synx-supervisor") { [self] in run(); finished.signal() }
+        startThread(named: "synx-supervisor") { [self] in
+            run()
+            finished.signal()
+        }
     }
 
     func stop() {
-        condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
         finished.wait()
     }
 
@@ -99,7 +113,10 @@ final class Supervisor: DaemonPart, @unchecked Sendable {
             alerts.tick()
             let status = statusLine
             var message = ""
-            if status != lastStatus { message += "STATUS=\(status)\n"; lastStatus = status }
+            if status != lastStatus {
+                message += "STATUS=\(status)\n"
+                lastStatus = status
+            }
             if watchdogMicroseconds != nil {
                 if let stall = stalledPart() {
                     if reportedStall != stall {
@@ -140,17 +157,21 @@ final class Supervisor: DaemonPart, @unchecked Sendable {
     /// evidence").
     static func publish(custodyHead head: (seq: Int64, link: String)?, logger: Logger) {
         guard let head else { return }
-        logger.notice("custody chain head: link \(head.seq) is \(head.link)", metadata: [
-            "message_id": "\(custodyHeadMessageID)", "custody_seq": "\(head.seq)", "custody_link": "\(head.link)",
-        ])
+        logger.notice(
+            "custody chain head: link \(head.seq) is \(head.link)",
+            metadata: [
+                "message_id": "\(custodyHeadMessageID)", "custody_seq": "\(head.seq)", "custody_link": "\(head.link)",
+            ])
     }
 
     /// Store write failures (disk full, I/O errors) are an alert until a commit succeeds again.
     private func watchStore() {
         let s = writer.statistics
         if let error = s.lastError {
-            alerts.raise(.store, key: "store", message: "the store cannot write: \(error); \(s.queuedRows) rows are queued in memory",
-                         fields: ["error": "\(error)", "queued_rows": "\(s.queuedRows)", "dropped_rows": "\(s.droppedRows)"])
+            alerts.raise(
+                .store, key: "store",
+                message: "the store cannot write: \(error); \(s.queuedRows) rows are queued in memory",
+                fields: ["error": "\(error)", "queued_rows": "\(s.queuedRows)", "dropped_rows": "\(s.droppedRows)"])
         } else {
             alerts.clear(.store, key: "store", message: "the store writes again; \(s.queuedRows) rows queued")
         }
@@ -158,11 +179,15 @@ final class Supervisor: DaemonPart, @unchecked Sendable {
 
     /// Meters that answer but deliver nothing new (a frozen waveform FIFO, a schedule that stopped).
     private func watchStaleness() {
-        let stale = Dictionary(uniqueKeysWithValues: registry.staleMeters(monotonicNow: monotonicMilliseconds()).map { ($0.name, $0.ageMs) })
+        let stale = Dictionary(
+            uniqueKeysWithValues: registry.staleMeters(monotonicNow: monotonicMilliseconds()).map {
+                ($0.name, $0.ageMs)
+            })
         for name in registry.meterNames {
             if let age = stale[name] {
-                alerts.raise(.staleData, key: name, message: "meter \(name) answers but its data is \(age / 1000) s old",
-                             fields: ["meter": "\(name)", "age_s": "\(age / 1000)"])
+                alerts.raise(
+                    .staleData, key: name, message: "meter \(name) answers but its data is \(age / 1000) s old",
+                    fields: ["meter": "\(name)", "age_s": "\(age / 1000)"])
             } else {
                 alerts.clear(.staleData, key: name, message: "meter \(name) delivers fresh data again")
             }
@@ -178,12 +203,25 @@ final class Supervisor: DaemonPart, @unchecked Sendable {
             }
         }
         lock.lock()
-        let reactorSince = reactorPingSince, recorderSince = recorderPingSince
+        let reactorSince = reactorPingSince
+        let recorderSince = recorderPingSince
         if reactorPingSince == nil { reactorPingSince = now }
         if recorderPingSince == nil { recorderPingSince = now }
         lock.unlock()
-        if reactorSince == nil { plant.network.reactor.post { [self] in lock.lock(); reactorPingSince = nil; lock.unlock() } }
-        if recorderSince == nil { recorder.async { [self] in lock.lock(); recorderPingSince = nil; lock.unlock() } }
+        if reactorSince == nil {
+            plant.network.reactor.post { [self] in
+                lock.lock()
+                reactorPingSince = nil
+                lock.unlock()
+            }
+        }
+        if recorderSince == nil {
+            recorder.async { [self] in
+                lock.lock()
+                recorderPingSince = nil
+                lock.unlock()
+            }
+        }
         if let s = reactorSince, now - s > stallLimitMs { return "the TCP reactor has not run for \(now - s) ms" }
         if let s = recorderSince, now - s > stallLimitMs { return "the recorder has not run for \(now - s) ms" }
         if let last = writer.statistics.lastRoundMonotonicMs, now - last > stallLimitMs + 2000 {

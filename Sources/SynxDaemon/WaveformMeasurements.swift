@@ -10,12 +10,16 @@ extension WaveformMeter {
         for (spec, c) in zip(channels, v.channels) {
             let names = WaveformMeter.measurements(of: spec)
             out.append(LiveValue(measurement: names.rms.name, value: c.rms, unit: names.rms.unit, time: time))
-            if let thd = names.thd { out.append(LiveValue(measurement: thd.name, value: c.harmonics.thdsPercent, unit: thd.unit, time: time)) }
+            if let thd = names.thd {
+                out.append(LiveValue(measurement: thd.name, value: c.harmonics.thdsPercent, unit: thd.unit, time: time))
+            }
         }
         if let f = v.frequency { out.append(LiveValue(measurement: "frequency", value: f, unit: "Hz", time: time)) }
         if let t = v.totalPower {
             out.append(LiveValue(measurement: "power.active.total", value: t.activeW, unit: "W", time: time))
-            out.append(LiveValue(measurement: "power.reactive.total", value: t.fundamentalReactiveVar, unit: "var", time: time))
+            out.append(
+                LiveValue(measurement: "power.reactive.total", value: t.fundamentalReactiveVar, unit: "var", time: time)
+            )
             out.append(LiveValue(measurement: "power_factor.total", value: t.powerFactor, unit: "", time: time))
         }
         return out
@@ -25,7 +29,9 @@ extension WaveformMeter {
     /// `thd.voltage.l1`, `current.n`, `voltage.ne` (neutral to earth)… Every channel an engine can have maps to
     /// names in the catalog, with their units (`WaveformMeasurementTests` checks each one), so no value is dropped or
     /// stored under a name nobody can query.
-    static func measurements(of spec: ChannelSpec) -> (rms: (name: String, unit: String), thd: (name: String, unit: String)?) {
+    static func measurements(
+        of spec: ChannelSpec
+    ) -> (rms: (name: String, unit: String), thd: (name: String, unit: String)?) {
         let p = spec.phase.rawValue
         switch (spec.kind, spec.phase) {
         case (.voltage, .n): return (("voltage.ne", "V"), nil)

@@ -46,11 +46,14 @@ final class WaveformMeter: @unchecked Sendable {
     /// Whether the current stream has delivered blocks (reader thread only).
     private var streamDelivered = false
 
-    init(config: MeterConfig, bus: BusConfig, host: String, port: Int, registry: MeterRegistry, writer: StoreWriter,
-         alerts: AlertCenter, logger: Logger) throws {
+    init(
+        config: MeterConfig, bus: BusConfig, host: String, port: Int, registry: MeterRegistry, writer: StoreWriter,
+        alerts: AlertCenter, logger: Logger
+    ) throws {
         self.config = config
         self.bus = bus
-        client = try LibmodbusClient(link: .tcp(host: host, port: port), timeoutMilliseconds: bus.timing.timeoutMilliseconds)
+        client = try LibmodbusClient(
+            link: .tcp(host: host, port: port), timeoutMilliseconds: bus.timing.timeoutMilliseconds)
         transport = ModbusBus(transport: client, timing: bus.timing)
         self.registry = registry
         self.writer = writer
@@ -64,12 +67,22 @@ final class WaveformMeter: @unchecked Sendable {
     }
 
     func start() {
-        startThread(named: "synx-wave-\(config.name)") { [self] in readLoop(); client.disconnect(); readerDone.signal() }
-        startThread(named: "synx-pq-\(config.name)") { [self] in analysisLoop(); analysisDone.signal() }
+        startThread(named: "synx-wave-\(config.name)") { [self] in
+            readLoop()
+            client.disconnect()
+            readerDone.signal()
+        }
+        startThread(named: "synx-pq-\(config.name)") { [self] in
+            analysisLoop()
+            analysisDone.signal()
+        }
     }
 
     func stop() {
-        condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
         readerDone.wait()
         analysisDone.wait()
     }
@@ -114,13 +127,17 @@ final class WaveformMeter: @unchecked Sendable {
         } else if now - streamingSince > WaveformMeter.nothingUsableAfterMs {
             state = .degraded
             let tally = counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
-            error = "nothing measured for \((now - (last ?? streamingSince)) / 1000) s: \(reason ?? "no complete window yet")"
+            error =
+                "nothing measured for \((now - (last ?? streamingSince)) / 1000) s: \(reason ?? "no complete window yet")"
                 + (tally.isEmpty ? "" : " (\(tally))")
         } else {
             return  // starting: the engine needs a window or two
         }
-        let previous = registry.recordPoll(meter: config.name, state: state, error: error, values: [], time: wallClockNow(), model: nil)
-        if previous == .offline { alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online") }
+        let previous = registry.recordPoll(
+            meter: config.name, state: state, error: error, values: [], time: wallClockNow(), model: nil)
+        if previous == .offline {
+            alerts.clear(.meterOffline, key: config.name, message: "meter \(config.name) back online")
+        }
         if state == .degraded && previous != .degraded {
             logger.warning("waveform meter degraded", metadata: ["reason": "\(error ?? "")"])
         }
@@ -138,18 +155,24 @@ final class WaveformMeter: @unchecked Sendable {
             do {
                 let capability = try read(WaveformInterface.capabilityAddress, WaveformInterface.capabilityLength)
                 let interface = try WaveformInterface(capability: capability)
-                try interface.checkClock(newest: WaveformInterface.newest(capability), hostSeconds: Double(wallClockNow()) / 1000)
+                try interface.checkClock(
+                    newest: WaveformInterface.newest(capability), hostSeconds: Double(wallClockNow()) / 1000)
                 registry.recordBus(bus.name, connected: true, error: nil, requests: 1, failures: 0)
                 try stream(interface)
             } catch {
                 if streamDelivered { backoff = 0 }  // it worked until now: retry soon
                 let reason = "\(error)"
                 registry.recordBus(bus.name, connected: false, error: reason, requests: 1, failures: 1)
-                let previous = registry.recordPoll(meter: config.name, state: .offline, error: reason, values: [],
-                                                   time: wallClockNow(), model: nil)
+                let previous = registry.recordPoll(
+                    meter: config.name, state: .offline, error: reason, values: [],
+                    time: wallClockNow(), model: nil)
                 if previous != .offline {
-                    alerts.raise(.meterOffline, key: config.name, message: "meter \(config.name) offline: \(reason)",
-                                 fields: ["meter": "\(config.name)", "bus": "\(bus.name)", "unit": "\(config.unit)", "reason": "\(reason)"])
+                    alerts.raise(
+                        .meterOffline, key: config.name, message: "meter \(config.name) offline: \(reason)",
+                        fields: [
+                            "meter": "\(config.name)", "bus": "\(bus.name)", "unit": "\(config.unit)",
+                            "reason": "\(reason)",
+                        ])
                 }
                 backoff = min(max(backoff * 2, 2), 30)
                 pause(backoff)
@@ -165,7 +188,10 @@ final class WaveformMeter: @unchecked Sendable {
         let streamingSince = monotonicMilliseconds()
         var lastBlockAt = streamingSince
         streamDelivered = false
-        condition.withLock { trouble = nil; troubleCounts = [:] }
+        condition.withLock {
+            trouble = nil
+            troubleCounts = [:]
+        }
         while !isStopping {
             let head = try read(WaveformInterface.capabilityAddress, 14)
             let epoch = (8..<12).reduce(UInt64(0)) { $0 << 16 | UInt64(head[$1]) }
@@ -174,13 +200,18 @@ final class WaveformMeter: @unchecked Sendable {
             }
             let newest = WaveformInterface.newest(head)
             try w.checkClock(newest: newest, hostSeconds: Double(wallClockNow()) / 1000)
-            guard let newest else { pause(blockSeconds); judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt); continue }
+            guard let newest else {
+                pause(blockSeconds)
+                judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt)
+                continue
+            }
             var seq = next ?? newest
             if seq &- newest >= 2 && seq &- newest < 1 << 31 {
                 // The newest block is behind one already read: the device restarted its stream. Start afresh, and
                 // keep none of the old stream's samples for export (their sequence numbers would repeat).
                 ring.removeAll()
-                throw WaveformInterface.Invalid(description: "waveform stream went back from block \(seq &- 1) to \(newest)")
+                throw WaveformInterface.Invalid(
+                    description: "waveform stream went back from block \(seq &- 1) to \(newest)")
             }
             // seq == newest + 1: nothing new since the last round (newest &- seq would wrap to 2³² − 1).
             if seq &- newest != 1 && newest &- seq >= UInt32(w.fifoDepth - 1) {
@@ -192,14 +223,18 @@ final class WaveformMeter: @unchecked Sendable {
                 let r = try read(w.slotAddress(seq), w.blockLength)
                 guard let channels = w.samples(ofSlot: r, sequence: seq) else {
                     // Overwritten meanwhile (or a device that never serves the block it names): re-read the head.
-                    noteTrouble("sequence", "waveform slot of block \(seq) holds another block", onAnalysisThread: false)
+                    noteTrouble(
+                        "sequence", "waveform slot of block \(seq) holds another block", onAnalysisThread: false)
                     break
                 }
                 enqueue(SampleBlock(startTime: w.startTime(seq), channels: channels), interface: w)
                 ring.keep(sequence: seq, start: w.startTime(seq), registers: r[2...], interface: w)
                 seq &+= 1
             }
-            if seq != next { lastBlockAt = monotonicMilliseconds(); streamDelivered = true }
+            if seq != next {
+                lastBlockAt = monotonicMilliseconds()
+                streamDelivered = true
+            }
             next = seq
             judge(streamingSince: streamingSince, lastBlockAt: lastBlockAt)
             // Read the FIFO in rounds (not a head read per block): every 100 ms, or a quarter of the FIFO's span if
@@ -233,7 +268,9 @@ final class WaveformMeter: @unchecked Sendable {
         while true {
             condition.lock()
             while blocks.isEmpty && !stopping { condition.wait() }
-            let batch = blocks, w = interface, stop = stopping
+            let batch = blocks
+            let w = interface
+            let stop = stopping
             blocks.removeAll()
             condition.unlock()
             if let w, w != engineInterface {
@@ -268,11 +305,13 @@ final class WaveformMeter: @unchecked Sendable {
     private func engineConfiguration(_ w: WaveformInterface) -> EngineConfiguration {
         let phases: [Phase] = [.l1, .l2, .l3, .n]
         let channels = w.channels.enumerated().map { i, c in
-            ChannelSpec(name: "\(c.kind == .voltage ? "U" : "I")\(c.phase)", kind: c.kind == .voltage ? .voltage : .current,
-                        phase: phases[Int(c.phase) - 1], fullScale: Double(c.scale) * 32767)
+            ChannelSpec(
+                name: "\(c.kind == .voltage ? "U" : "I")\(c.phase)", kind: c.kind == .voltage ? .voltage : .current,
+                phase: phases[Int(c.phase) - 1], fullScale: Double(c.scale) * 32767)
         }
-        return EngineConfiguration(sampleRate: Double(w.sampleRate), nominalFrequency: w.nominalFrequency == 60 ? .hz60 : .hz50,
-                                   declaredVoltage: config.nominalVoltage, channels: channels)
+        return EngineConfiguration(
+            sampleRate: Double(w.sampleRate), nominalFrequency: w.nominalFrequency == 60 ? .hz60 : .hz50,
+            declaredVoltage: config.nominalVoltage, channels: channels)
     }
 
     private func handle(_ outputs: [EngineOutput]) {
@@ -285,26 +324,34 @@ final class WaveformMeter: @unchecked Sendable {
                 condition.withLock { lastValueAt = monotonicMilliseconds() }
                 // Value times are the meter's sample times; the poll time is ours (staleness is judged on our clock).
                 guard let end = ticks(b.end, 1000) else { continue }
-                registry.recordPoll(meter: config.name, state: .online, error: nil,
-                                    values: WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: end), time: wallClockNow(), model: nil)
+                registry.recordPoll(
+                    meter: config.name, state: .online, error: nil,
+                    values: WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: end),
+                    time: wallClockNow(), model: nil)
             case .aggregate(let a):
                 guard let row = aggregateRow(a), let time = ticks(a.end, 1000) else { continue }
                 aggregates.append(row)
                 // The 150/180-cycle values are also the meter's stored series (synxctl query).
                 if a.tier == .cycles150_180, let v = a.values {
                     rows += WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: time).map {
-                        SampleRow(meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value, quality: .good)
+                        SampleRow(
+                            meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value,
+                            quality: .good)
                     }
                 }
             case .frequency(let f):
                 let json = f.hertz.map { "{\"frequency_hz\":\($0)}" }
                 guard let start = ticks(f.start, 1000), let end = ticks(f.end, 1000) else { continue }
-                aggregates.append(AggregateRow(meter: config.name, tier: "10-s", startMs: start, endMs: end,
-                                               count: f.cycles, invalidCount: 0, quality: f.quality.names, valuesJSON: json))
+                aggregates.append(
+                    AggregateRow(
+                        meter: config.name, tier: "10-s", startMs: start, endMs: end,
+                        count: f.cycles, invalidCount: 0, quality: f.quality.names, valuesJSON: json))
             case .event(let e):
                 record(e)
             case .inputIssue(let issue):
-                noteTrouble(issue.kind.rawValue, "waveform input: \(issue.kind.rawValue) (\(issue.samples) samples)", onAnalysisThread: true)
+                noteTrouble(
+                    issue.kind.rawValue, "waveform input: \(issue.kind.rawValue) (\(issue.samples) samples)",
+                    onAnalysisThread: true)
             }
         }
         if !rows.isEmpty { writer.enqueue(rows) }
@@ -324,20 +371,26 @@ final class WaveformMeter: @unchecked Sendable {
             }
         }
         let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let json = values.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
-        return AggregateRow(meter: config.name, tier: a.tier.rawValue, startMs: start, endMs: end,
-                            count: a.count, invalidCount: a.invalidCount, quality: a.quality.names, valuesJSON: json)
+        return AggregateRow(
+            meter: config.name, tier: a.tier.rawValue, startMs: start, endMs: end,
+            count: a.count, invalidCount: a.invalidCount, quality: a.quality.names, valuesJSON: json)
     }
 
     private func record(_ e: VoltageEvent) {
         let perPhase = Dictionary(uniqueKeysWithValues: e.extremes.map { ($0.key.rawValue, $0.value) })
         guard let start = ticks(e.start, 1e6), let duration = ticks(e.duration, 1e6) else { return }
-        writer.enqueue(records: StoreRecords(events: [EventRow(meter: config.name, kind: e.kind.rawValue, startMicroseconds: start,
-                                         durationMicroseconds: duration, magnitude: e.magnitude, reference: e.reference,
-                                         steadyStateChange: e.steadyStateChange, worstPhase: e.worstPhase.rawValue,
-                                         perPhase: perPhase, incomplete: e.incomplete,
-                                         resolutionMicroseconds: Int64(500_000 / (analysed?.nominalFrequency.hertz ?? 50)))]))
+        writer.enqueue(
+            records: StoreRecords(events: [
+                EventRow(
+                    meter: config.name, kind: e.kind.rawValue, startMicroseconds: start,
+                    durationMicroseconds: duration, magnitude: e.magnitude, reference: e.reference,
+                    steadyStateChange: e.steadyStateChange, worstPhase: e.worstPhase.rawValue,
+                    perPhase: perPhase, incomplete: e.incomplete,
+                    resolutionMicroseconds: Int64(500_000 / (analysed?.nominalFrequency.hertz ?? 50)))
+            ]))
         alerts.event(e, meter: config.name, bus: bus.name)
     }
 }

@@ -26,7 +26,9 @@ public struct Measurement: Hashable, Sendable, Comparable, CustomStringConvertib
     /// Every canonical measurement, by name.
     public static let catalog: [String: Measurement] = {
         var all: [Measurement] = []
-        func add(_ name: String, _ unit: String, _ kind: Kind) { all.append(Measurement(name: name, unit: unit, kind: kind)) }
+        func add(_ name: String, _ unit: String, _ kind: Kind) {
+            all.append(Measurement(name: name, unit: unit, kind: kind))
+        }
         for p in ["l1n", "l2n", "l3n", "ln_avg", "l12", "l23", "l31", "ll_avg", "ne"] { add("voltage.\(p)", "V", .rms) }
         for p in ["l1", "l2", "l3", "n", "avg", "total"] { add("current.\(p)", "A", .rms) }
         for p in ["l1", "l2", "l3", "total"] {

@@ -27,10 +27,12 @@ public struct RegisterPoint: Sendable, Equatable {
     public var plausibleMin: Double?
     public var plausibleMax: Double?
 
-    public init(measurement: Measurement, table: RegisterTable, address: Int, type: RegisterType,
-                order: WordOrder = .highFirst, scale: Double = 1, scaleFactorAddress: Int? = nil,
-                rate: PollRate = .fast, honoursNotImplemented: Bool = false,
-                plausibleMin: Double? = nil, plausibleMax: Double? = nil) {
+    public init(
+        measurement: Measurement, table: RegisterTable, address: Int, type: RegisterType,
+        order: WordOrder = .highFirst, scale: Double = 1, scaleFactorAddress: Int? = nil,
+        rate: PollRate = .fast, honoursNotImplemented: Bool = false,
+        plausibleMin: Double? = nil, plausibleMax: Double? = nil
+    ) {
         self.measurement = measurement
         self.table = table
         self.address = address
@@ -68,8 +70,10 @@ public struct MeterProfile: Sendable, Equatable {
     /// Unused registers a single read may span to merge two blocks (0: only adjacent registers).
     public var mergeGap: Int
 
-    public init(name: String, manufacturer: String, model: String, document: String,
-                discovery: Discovery = .fixed, points: [RegisterPoint], mergeGap: Int = 0) {
+    public init(
+        name: String, manufacturer: String, model: String, document: String,
+        discovery: Discovery = .fixed, points: [RegisterPoint], mergeGap: Int = 0
+    ) {
         self.name = name
         self.manufacturer = manufacturer
         self.model = model

@@ -11,24 +11,30 @@ public enum ProfileLoader {
         let root = doc.rootSection
         try root.rejectUnknownKeys(["profile", "register"])
         guard let head = try root.section("profile") else { throw root.error("profile", "missing [profile] table") }
-        try head.rejectUnknownKeys(["name", "manufacturer", "model", "document", "discovery", "word_order", "merge_gap"])
+        try head.rejectUnknownKeys([
+            "name", "manufacturer", "model", "document", "discovery", "word_order", "merge_gap",
+        ])
         let name = try head.requiredString("name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw head.error("name", "use letters, digits, '-' and '_' only")
         }
-        let discovery = try head.choice("discovery", ["fixed": MeterProfile.Discovery.fixed, "sunspec": .sunspec]) ?? .fixed
+        let discovery =
+            try head.choice("discovery", ["fixed": MeterProfile.Discovery.fixed, "sunspec": .sunspec]) ?? .fixed
         let defaultOrder = try head.choice("word_order", wordOrders) ?? .highFirst
         let mergeGap = try head.int("merge_gap", in: 0...124) ?? 0
 
         var points: [RegisterPoint] = []
         var seen: [String: Int] = [:]
         for reg in try root.sections("register") {
-            try reg.rejectUnknownKeys(["measurement", "function", "address", "type", "word_order", "scale",
-                                       "scale_factor_register", "unit", "rate", "sunspec_not_implemented",
-                                       "plausible_min", "plausible_max"])
+            try reg.rejectUnknownKeys([
+                "measurement", "function", "address", "type", "word_order", "scale",
+                "scale_factor_register", "unit", "rate", "sunspec_not_implemented",
+                "plausible_min", "plausible_max",
+            ])
             let measurementName = try reg.requiredString("measurement")
             guard let measurement = Measurement.named(measurementName) else {
-                throw reg.error("measurement", "unknown measurement name \"\(measurementName)\" (see docs/measurements.md)")
+                throw reg.error(
+                    "measurement", "unknown measurement name \"\(measurementName)\" (see docs/measurements.md)")
             }
             if let line = seen[measurementName] {
                 throw reg.error("measurement", "\"\(measurementName)\" is already mapped at line \(line)")
@@ -36,48 +42,62 @@ public enum ProfileLoader {
             seen[measurementName] = reg.line(of: "measurement") ?? 0
             let function = try reg.requiredInt("function", in: 0...255)
             guard let table = RegisterTable(rawValue: UInt8(function)) else {
-                throw reg.error("function", "function code \(function) cannot be polled (use 3 for holding or 4 for input registers)")
+                throw reg.error(
+                    "function",
+                    "function code \(function) cannot be polled (use 3 for holding or 4 for input registers)")
             }
             guard let typeName = try reg.string("type") else { throw reg.error("type", "missing (required)") }
             guard let type = RegisterType(rawValue: typeName) else {
-                throw reg.error("type", "unknown register type \"\(typeName)\" (one of: \(RegisterType.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw reg.error(
+                    "type",
+                    "unknown register type \"\(typeName)\" (one of: \(RegisterType.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             let address = try reg.requiredInt("address", in: 0...(0xFFFF - type.wordCount + 1))
             let unit = try reg.string("unit") ?? measurement.unit
             guard unit == measurement.unit else {
-                throw reg.error("unit", "\"\(unit)\" is not the canonical unit of \(measurement.name) (\"\(measurement.unit)\"); convert with scale")
+                throw reg.error(
+                    "unit",
+                    "\"\(unit)\" is not the canonical unit of \(measurement.name) (\"\(measurement.unit)\"); convert with scale"
+                )
             }
             let scale = try reg.double("scale", in: -1e12...1e12) ?? 1
             guard scale != 0 else { throw reg.error("scale", "must not be 0") }
             let plausibleMin = try reg.double("plausible_min", in: -1e15...1e15)
             let plausibleMax = try reg.double("plausible_max", in: -1e15...1e15)
             if (plausibleMin == nil) != (plausibleMax == nil) {
-                throw reg.error(plausibleMin == nil ? "plausible_max" : "plausible_min", "give plausible_min and plausible_max together")
+                throw reg.error(
+                    plausibleMin == nil ? "plausible_max" : "plausible_min",
+                    "give plausible_min and plausible_max together")
             }
             if let low = plausibleMin, let high = plausibleMax, low >= high {
                 throw reg.error("plausible_max", "must be above plausible_min (\(low))")
             }
-            points.append(RegisterPoint(
-                measurement: measurement, table: table, address: address, type: type,
-                order: try reg.choice("word_order", wordOrders) ?? defaultOrder,
-                scale: scale,
-                scaleFactorAddress: try reg.int("scale_factor_register", in: 0...0xFFFF),
-                rate: try reg.choice("rate", ["fast": PollRate.fast, "slow": .slow]) ?? .fast,
-                honoursNotImplemented: try reg.bool("sunspec_not_implemented") ?? false,
-                plausibleMin: plausibleMin, plausibleMax: plausibleMax))
+            points.append(
+                RegisterPoint(
+                    measurement: measurement, table: table, address: address, type: type,
+                    order: try reg.choice("word_order", wordOrders) ?? defaultOrder,
+                    scale: scale,
+                    scaleFactorAddress: try reg.int("scale_factor_register", in: 0...0xFFFF),
+                    rate: try reg.choice("rate", ["fast": PollRate.fast, "slow": .slow]) ?? .fast,
+                    honoursNotImplemented: try reg.bool("sunspec_not_implemented") ?? false,
+                    plausibleMin: plausibleMin, plausibleMax: plausibleMax))
         }
         if discovery == .fixed && points.isEmpty {
             throw root.error(nil, "profile \"\(name)\" maps no [[register]]")
         }
-        return MeterProfile(name: name, manufacturer: try head.string("manufacturer") ?? "",
-                            model: try head.string("model") ?? "", document: try head.string("document") ?? "",
-                            discovery: discovery, points: points, mergeGap: mergeGap)
+        return MeterProfile(
+            name: name, manufacturer: try head.string("manufacturer") ?? "",
+            model: try head.string("model") ?? "", document: try head.string("document") ?? "",
+            discovery: discovery, points: points, mergeGap: mergeGap)
     }
 
     /// The built-in profiles plus every `*.toml` in `directories` (a user profile may replace a built-in
     /// one of the same name). Any bad file is an error: a meter silently missing its map is worse. `read` sees
     /// each file's path and bytes as they were parsed.
-    public static func loadAll(directories: [String], read: (String, Data) -> Void = { _, _ in }) throws -> [String: MeterProfile] {
+    public static func loadAll(
+        directories: [String], read: (String, Data) -> Void = { _, _ in }
+    ) throws -> [String: MeterProfile] {
         var profiles: [String: MeterProfile] = [:]
         for (file, text) in BuiltinProfiles.files {
             let p = try parse(text: text, file: "<built-in>/\(file)")
@@ -87,7 +107,9 @@ public enum ProfileLoader {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for name in names.sorted() where name.hasSuffix(".toml") {
                 let path = (dir as NSString).appendingPathComponent(name)
-                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                guard let data = FileManager.default.contents(atPath: path),
+                    let text = String(data: data, encoding: .utf8)
+                else {
                     throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the file as UTF-8 text")
                 }
                 read(path, data)

@@ -25,8 +25,9 @@ public struct ReadPlan: Sendable {
         var blocks: [Block] = []
         for span in spans {
             if var current = blocks.last, current.table == span.table,
-               span.first <= current.lastAddress + 1 + mergeGap,
-               max(current.lastAddress, span.last) - current.address + 1 <= maxRegistersPerRead {
+                span.first <= current.lastAddress + 1 + mergeGap,
+                max(current.lastAddress, span.last) - current.address + 1 <= maxRegistersPerRead
+            {
                 current.count = max(current.lastAddress, span.last) - current.address + 1
                 blocks[blocks.count - 1] = current
             } else {
@@ -54,7 +55,8 @@ public struct RegisterImage {
 
     /// `count` registers from `address`, if one stored block holds them all.
     func slice(_ table: RegisterTable, _ address: Int, _ count: Int) -> ArraySlice<UInt16>? {
-        for b in blocks.reversed() where b.table == table && address >= b.address && address + count <= b.address + b.words.count {
+        for b in blocks.reversed()
+        where b.table == table && address >= b.address && address + count <= b.address + b.words.count {
             return b.words[(address - b.address)..<(address - b.address + count)]
         }
         return nil
@@ -76,14 +78,18 @@ public struct RegisterImage {
     /// What the registers hold for `point`, judged against its plausible range (`Plausibility.range(of:)`).
     public func reading(of point: RegisterPoint, plausible: ClosedRange<Double>) -> Reading {
         guard let raw = slice(point.table, point.address, point.type.wordCount) else { return .unread }
-        if point.honoursNotImplemented && RegisterCodec.isSunSpecNotImplemented(raw, as: point.type) { return .notImplemented }
+        if point.honoursNotImplemented && RegisterCodec.isSunSpecNotImplemented(raw, as: point.type) {
+            return .notImplemented
+        }
         var v = scaled(RegisterCodec.decode(raw, as: point.type, order: point.order), by: point.scale)
         if let sfAddress = point.scaleFactorAddress {
             guard let sf = slice(point.table, sfAddress, 1)?.first else { return .unread }
             if sf == 0x8000 { return .notImplemented }
             let exponent = Int(Int16(bitPattern: sf))
             // SunSpec Information Model Specification §4.2.4: a sunssf is −10…10.
-            guard (-10...10).contains(exponent) else { return .invalid("\(point.measurement.name) scale factor outside -10…10") }
+            guard (-10...10).contains(exponent) else {
+                return .invalid("\(point.measurement.name) scale factor outside -10…10")
+            }
             v = exponent < 0 ? v / pow10(-exponent) : v * pow10(exponent)
         }
         if v.isNaN { return .invalid("\(point.measurement.name) not a number") }

@@ -50,26 +50,41 @@ public enum SunSpec {
                 phase = .header(address: baseAddresses[i] + 2, hops: 0)
             case (.marker(let i), _):
                 // An unreachable device will not answer at the other bases either.
-                if case .failure(let e as ModbusError) = read, e.kind == .timeout || e.isConnectionFailure { return finish(.failure(e)) }
-                if i + 1 < baseAddresses.count { phase = .marker(i + 1) } else { finish(.failure(DiscoveryError.noMarker)) }
+                if case .failure(let e as ModbusError) = read, e.kind == .timeout || e.isConnectionFailure {
+                    return finish(.failure(e))
+                }
+                if i + 1 < baseAddresses.count {
+                    phase = .marker(i + 1)
+                } else {
+                    finish(.failure(DiscoveryError.noMarker))
+                }
             case (.header, .failure(let e)):
                 finish(.failure(e))
             case (.header(let address, let hops), .success(let header)):
-                let id = Int(header[0]), length = Int(header[1])
+                let id = Int(header[0])
+                let length = Int(header[1])
                 if header[0] == endModelID || hops >= 64 { return finish(.failure(DiscoveryError.noMeterModel)) }
                 // Every address below comes from the device: each must stay inside the 16-bit register space.
                 if meterModels[id] != nil {
                     guard length == expectedLength(id) else {
-                        return finish(.failure(DiscoveryError.badModel("model \(id) at \(address) has length \(length), expected \(expectedLength(id))")))
+                        return finish(
+                            .failure(
+                                DiscoveryError.badModel(
+                                    "model \(id) at \(address) has length \(length), expected \(expectedLength(id))")))
                     }
                     guard address + 2 + length - 1 <= 0xFFFF else {
-                        return finish(.failure(DiscoveryError.badModel("model \(id) at \(address) runs past register 65535")))
+                        return finish(
+                            .failure(DiscoveryError.badModel("model \(id) at \(address) runs past register 65535")))
                     }
                     return finish(.success(FoundModel(id: id, dataAddress: address + 2, length: length)))
                 }
                 let next = address + 2 + length
                 if next + 1 > 0xFFFF {
-                    return finish(.failure(DiscoveryError.badModel("model \(id) at \(address) of length \(length) puts the next header past register 65535")))
+                    return finish(
+                        .failure(
+                            DiscoveryError.badModel(
+                                "model \(id) at \(address) of length \(length) puts the next header past register 65535"
+                            )))
                 }
                 phase = .header(address: next, hops: hops + 1)
             case (.finished, _):
@@ -103,9 +118,10 @@ public enum SunSpec {
             point.scaleFactorAddress = p.scaleFactorAddress.map { $0 + model.dataAddress }
             return point
         }
-        return MeterProfile(name: "sunspec", manufacturer: "SunSpec", model: "model \(model.id)",
-                            document: "SunSpec model \(model.id)", discovery: .sunspec, points: points,
-                            mergeGap: maxRegistersPerRead)
+        return MeterProfile(
+            name: "sunspec", manufacturer: "SunSpec", model: "model \(model.id)",
+            document: "SunSpec model \(model.id)", discovery: .sunspec, points: points,
+            mergeGap: maxRegistersPerRead)
     }
 
     /// The data length (L) of meter model `id`: 105 for 201–204, 124 for 211–214.
@@ -128,7 +144,9 @@ public enum SunSpec {
             l += (1...3).map { ("power.\(q).l\($0)", base + $0, .int16, base + 4, 1) }
         }
         // Power factor is in percent (units "Pct").
-        l += [("power_factor.total", 31, .int16, 35, 0.01)] + (1...3).map { ("power_factor.l\($0)", 31 + $0, .int16, 35, 0.01) }
+        l +=
+            [("power_factor.total", 31, .int16, 35, 0.01)]
+            + (1...3).map { ("power_factor.l\($0)", 31 + $0, .int16, 35, 0.01) }
         // Energy in Wh, stored in kWh.
         l += [("energy.active.export", 36, .acc32, 52, 0.001), ("energy.active.import", 44, .acc32, 52, 0.001)]
         l += (1...3).map { ("energy.active.export.l\($0)", 36 + 2 * $0, .acc32, 52, 0.001) }
@@ -159,13 +177,15 @@ public enum SunSpec {
     /// carry the same layout with unused phases marked "not implemented" by the device.
     static let meterModels: [Int: [RegisterPoint]] = {
         let ints = integerLayout.map { name, offset, type, sf, scale in
-            RegisterPoint(measurement: Measurement.named(name)!, table: .holding, address: offset, type: type,
-                          scale: scale, scaleFactorAddress: sf, rate: name.hasPrefix("energy") ? .slow : .fast,
-                          honoursNotImplemented: true)
+            RegisterPoint(
+                measurement: Measurement.named(name)!, table: .holding, address: offset, type: type,
+                scale: scale, scaleFactorAddress: sf, rate: name.hasPrefix("energy") ? .slow : .fast,
+                honoursNotImplemented: true)
         }
         let floats = floatLayout.map { name, offset, scale in
-            RegisterPoint(measurement: Measurement.named(name)!, table: .holding, address: offset, type: .float32,
-                          scale: scale, rate: name.hasPrefix("energy") ? .slow : .fast, honoursNotImplemented: true)
+            RegisterPoint(
+                measurement: Measurement.named(name)!, table: .holding, address: offset, type: .float32,
+                scale: scale, rate: name.hasPrefix("energy") ? .slow : .fast, honoursNotImplemented: true)
         }
         var models: [Int: [RegisterPoint]] = [:]
         for id in 201...204 { models[id] = ints }

@@ -61,12 +61,14 @@ public final class LibmodbusClient: ModbusTransport {
         let created: OpaquePointer?
         switch link {
         case .rtu(let s):
-            created = modbus_new_rtu(s.device, Int32(s.baud), Int8(s.parity.asciiValue ?? 78), Int32(s.dataBits), Int32(s.stopBits))
+            created = modbus_new_rtu(
+                s.device, Int32(s.baud), Int8(s.parity.asciiValue ?? 78), Int32(s.dataBits), Int32(s.stopBits))
         case .tcp(let host, let port):
             created = modbus_new_tcp_pi(host, String(port))
         }
         guard let ctx = created else {
-            throw ModbusError(.connection("libmodbus context: \(String(cString: modbus_strerror(errno)))"), function: "modbus_new")
+            throw ModbusError(
+                .connection("libmodbus context: \(String(cString: modbus_strerror(errno)))"), function: "modbus_new")
         }
         self.ctx = ctx
         pinnedDescriptor = open("/dev/null", O_RDWR | O_CLOEXEC)
@@ -101,7 +103,8 @@ public final class LibmodbusClient: ModbusTransport {
         }
         if modbus_connect(ctx) != 0 {
             let e = errno
-            throw ModbusError(.connection("\(portName): \(String(cString: modbus_strerror(e)))"), function: "modbus_connect")
+            throw ModbusError(
+                .connection("\(portName): \(String(cString: modbus_strerror(e)))"), function: "modbus_connect")
         }
         let opened = modbus_get_socket(ctx)
         if opened != pinnedDescriptor {
@@ -125,7 +128,9 @@ public final class LibmodbusClient: ModbusTransport {
         connected = false
     }
 
-    public func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int) throws -> [UInt16] {
+    public func readRegisters(
+        _ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int
+    ) throws -> [UInt16] {
         if let outside = registerSpaceProblem(address: address, count: count) {
             throw ModbusError(outside, function: table.functionName, unit: unit, address: address)
         }
@@ -137,7 +142,8 @@ public final class LibmodbusClient: ModbusTransport {
         let serial: Bool = { if case .rtu = link { return true } else { return false } }()
         if serial { dropInput(listeningMilliseconds: 0) }  // nothing that came before the request is its reply
         if timeoutMilliseconds != currentTimeout {
-            modbus_set_response_timeout(ctx, UInt32(timeoutMilliseconds / 1000), UInt32(timeoutMilliseconds % 1000) * 1000)
+            modbus_set_response_timeout(
+                ctx, UInt32(timeoutMilliseconds / 1000), UInt32(timeoutMilliseconds % 1000) * 1000)
             currentTimeout = timeoutMilliseconds
         }
         modbus_set_slave(ctx, Int32(unit))
@@ -152,8 +158,9 @@ public final class LibmodbusClient: ModbusTransport {
             // A second frame right behind the reply: one of the two was a stray (a late reply of another
             // request, or someone else on the line), and nothing tells which.
             if serial, dropInput(listeningMilliseconds: settleMilliseconds) >= ModbusTCPReactor.strayFrameBytes {
-                throw ModbusError(.garbage("more bytes followed the reply (a stray frame on the line)"),
-                                  function: table.functionName, unit: unit, address: address)
+                throw ModbusError(
+                    .garbage("more bytes followed the reply (a stray frame on the line)"),
+                    function: table.functionName, unit: unit, address: address)
             }
             return words
         }

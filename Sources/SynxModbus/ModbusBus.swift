@@ -31,14 +31,17 @@ public final class ModbusBus {
 
     /// Reads registers, retrying what may succeed on a second try: the bus's retries unless given (a probe of a
     /// failing meter uses none).
-    public func read(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, retries: Int? = nil) throws -> [UInt16] {
+    public func read(
+        _ table: RegisterTable, unit: UInt8, address: Int, count: Int, retries: Int? = nil
+    ) throws -> [UInt16] {
         var attempt = 0
         while true {
             keepFrameGap()
             defer { lastTransactionEnd = monotonicMilliseconds() }
             do {
-                return try transport.readRegisters(table, unit: unit, address: address, count: count,
-                                                   timeoutMilliseconds: timing.timeoutMilliseconds)
+                return try transport.readRegisters(
+                    table, unit: unit, address: address, count: count,
+                    timeoutMilliseconds: timing.timeoutMilliseconds)
             } catch let error as ModbusError where error.isRetryable && attempt < (retries ?? timing.retries) {
                 attempt += 1
             }

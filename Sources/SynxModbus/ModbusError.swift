@@ -40,7 +40,8 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
         switch kind {
         case .timeout: return "timeout"
         case .exception(let code): return "exception \(code) (\(ModbusError.exceptionName(code)))"
-        case .invalidException(let code): return "invalid exception reply (code \(code.map(String.init) ?? "outside 1–11"))"
+        case .invalidException(let code):
+            return "invalid exception reply (code \(code.map(String.init) ?? "outside 1–11"))"
         case .crc: return "CRC error"
         case .garbage(let what): return "garbage reply: \(what)"
         case .connection(let what): return "connection: \(what)"

@@ -5,8 +5,11 @@ public enum ModbusFraming: Sendable {
     case mbap, rtu
 
     /// The request frame reading `count` registers at `address` of `unit`.
-    public func readRequest(transaction: UInt16, unit: UInt8, table: RegisterTable, address: Int, count: Int) -> [UInt8] {
-        let pdu: [UInt8] = [table.rawValue, UInt8(address >> 8), UInt8(address & 0xFF), UInt8(count >> 8), UInt8(count & 0xFF)]
+    public func readRequest(transaction: UInt16, unit: UInt8, table: RegisterTable, address: Int, count: Int) -> [UInt8]
+    {
+        let pdu: [UInt8] = [
+            table.rawValue, UInt8(address >> 8), UInt8(address & 0xFF), UInt8(count >> 8), UInt8(count & 0xFF),
+        ]
         switch self {
         case .mbap: return [UInt8(transaction >> 8), UInt8(transaction & 0xFF), 0, 0, 0, 6, unit] + pdu
         case .rtu: return ModbusCRC.appending(to: [unit] + pdu)
@@ -39,8 +42,9 @@ extension ModbusFraming {
                 return .invalid(.garbage("bad MBAP header (protocol \(protocolID), length \(length))"))
             }
             guard b.count >= 6 + length else { return .incomplete }
-            return .frame(length: 6 + length, transaction: UInt16(b[s]) << 8 | UInt16(b[s + 1]), unit: b[s + 6],
-                          pdu: Array(b[(s + 7)..<(s + 6 + length)]))
+            return .frame(
+                length: 6 + length, transaction: UInt16(b[s]) << 8 | UInt16(b[s + 1]), unit: b[s + 6],
+                pdu: Array(b[(s + 7)..<(s + 6 + length)]))
         case .rtu:
             guard b.count >= 3 else { return .incomplete }
             let length = b[s + 1] == table.rawValue | 0x80 ? 5 : 5 + Int(b[s + 2])

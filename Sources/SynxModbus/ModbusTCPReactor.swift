@@ -38,10 +38,17 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         let timeoutMilliseconds: Int, retries: Int
         let completion: Completion
         var attempts = 0
-        init(table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int, retries: Int,
-             completion: @escaping Completion) {
-            self.table = table; self.unit = unit; self.address = address; self.count = count
-            self.timeoutMilliseconds = timeoutMilliseconds; self.retries = retries; self.completion = completion
+        init(
+            table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int, retries: Int,
+            completion: @escaping Completion
+        ) {
+            self.table = table
+            self.unit = unit
+            self.address = address
+            self.count = count
+            self.timeoutMilliseconds = timeoutMilliseconds
+            self.retries = retries
+            self.completion = completion
         }
         func error(_ kind: ModbusError.Kind) -> ModbusError {
             ModbusError(kind, function: table.functionName, unit: unit, address: address)
@@ -85,7 +92,10 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         /// Stray frames already reported to `takeStrayFrames`.
         var strayReported = 0
         init(host: String, port: Int, timing: BusTiming, framing: ModbusFraming, maxInFlight: Int) {
-            self.host = host; self.port = port; self.timing = timing; self.framing = framing
+            self.host = host
+            self.port = port
+            self.timing = timing
+            self.framing = framing
             self.maxInFlight = framing == .mbap ? max(1, maxInFlight) : 1
             inbox = ReplyReceiver(framing: framing)
         }
@@ -114,7 +124,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     public init() throws {
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
-        guard epfd >= 0, wakeFD >= 0 else { throw ModbusError(.connection("epoll: \(Errno(errno))"), function: "epoll_create1") }
+        guard epfd >= 0, wakeFD >= 0 else {
+            throw ModbusError(.connection("epoll: \(Errno(errno))"), function: "epoll_create1")
+        }
         var ev = epoll_event()
         ev.events = EPOLLIN.rawValue
         ev.data.u64 = ModbusTCPReactor.wakeToken
@@ -130,9 +142,12 @@ public final class ModbusTCPReactor: @unchecked Sendable {
 
     /// Adds a connection (opened on its first request), with up to `maxInFlight` requests outstanding at once on
     /// MBAP framing (RTU framing: one). Call before `run`, or on the reactor's thread.
-    public func addConnection(host: String, port: Int, timing: BusTiming, framing: ModbusFraming = .mbap,
-                              maxInFlight: Int = 1) -> ConnectionID {
-        connections.append(Connection(host: host, port: port, timing: timing, framing: framing, maxInFlight: maxInFlight))
+    public func addConnection(
+        host: String, port: Int, timing: BusTiming, framing: ModbusFraming = .mbap,
+        maxInFlight: Int = 1
+    ) -> ConnectionID {
+        connections.append(
+            Connection(host: host, port: port, timing: timing, framing: framing, maxInFlight: maxInFlight))
         return ConnectionID(index: connections.count - 1)
     }
 
@@ -155,12 +170,15 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     /// Queues a read; `completion` runs on the reactor's thread with the registers or the failure, after
     /// the retries (the response timeout and retries are the connection's unless given). A read outside the
     /// register space fails without being sent.
-    public func submit(_ id: ConnectionID, _ table: RegisterTable, unit: UInt8, address: Int, count: Int,
-                       timeoutMilliseconds: Int? = nil, retries: Int? = nil, completion: @escaping Completion) {
+    public func submit(
+        _ id: ConnectionID, _ table: RegisterTable, unit: UInt8, address: Int, count: Int,
+        timeoutMilliseconds: Int? = nil, retries: Int? = nil, completion: @escaping Completion
+    ) {
         let c = connections[id.index]
-        let request = Request(table: table, unit: unit, address: address, count: count,
-                              timeoutMilliseconds: timeoutMilliseconds ?? c.timing.timeoutMilliseconds,
-                              retries: retries ?? c.timing.retries, completion: completion)
+        let request = Request(
+            table: table, unit: unit, address: address, count: count,
+            timeoutMilliseconds: timeoutMilliseconds ?? c.timing.timeoutMilliseconds,
+            retries: retries ?? c.timing.retries, completion: completion)
         if let outside = registerSpaceProblem(address: address, count: count) {
             let error = request.error(outside)
             post { completion(.failure(error)) }
@@ -262,7 +280,8 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         while let ai = p {
             var storage = sockaddr_storage()
             withUnsafeMutableBytes(of: &storage) { dst in
-                dst.copyMemory(from: UnsafeRawBufferPointer(start: ai.pointee.ai_addr, count: Int(ai.pointee.ai_addrlen)))
+                dst.copyMemory(
+                    from: UnsafeRawBufferPointer(start: ai.pointee.ai_addr, count: Int(ai.pointee.ai_addrlen)))
             }
             out.append((storage, ai.pointee.ai_addrlen))
             p = ai.pointee.ai_next
@@ -280,11 +299,14 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         }
         var (addr, len) = c.addresses[next]
         let family = Int32(addr.ss_family)
-        let s = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let s = socket(
+            family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { return connect(i, next: next + 1, lastError: Errno(errno).description) }
         var one: Int32 = 1
         setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, len) } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, len) }
+        }
         let e = errno
         if rc != 0 && e != EINPROGRESS {
             close(s)
@@ -298,7 +320,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         ev.data.u64 = UInt64(i)
         epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev)
         c.addresses = Array(c.addresses[(next + 1)...])  // what is left to try if this one fails
-        timers.insert(.connectDeadline(i, generation: c.generation), at: monotonicMilliseconds() + Int64(c.timing.timeoutMilliseconds))
+        timers.insert(
+            .connectDeadline(i, generation: c.generation),
+            at: monotonicMilliseconds() + Int64(c.timing.timeoutMilliseconds))
     }
 
     private func connectFinished(_ i: Int) {
@@ -346,11 +370,15 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             // Not sequential, so a forged frame cannot guess it; never the previous one nor one still outstanding,
             // so a late reply cannot match.
             let previous = c.transaction
-            repeat { c.transaction = nextTransactionID() } while c.transaction == previous || c.inFlight.contains { $0.transaction == c.transaction }
+            repeat {
+                c.transaction = nextTransactionID()
+            } while c.transaction == previous || c.inFlight.contains { $0.transaction == c.transaction }
             c.sent += 1
             c.inFlight.append(InFlight(request: r, transaction: c.transaction, sent: c.sent))
-            c.outbox += c.framing.readRequest(transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
-            timers.insert(.requestDeadline(i, generation: c.generation, request: c.sent), at: now + Int64(r.timeoutMilliseconds))
+            c.outbox += c.framing.readRequest(
+                transaction: c.transaction, unit: r.unit, table: r.table, address: r.address, count: r.count)
+            timers.insert(
+                .requestDeadline(i, generation: c.generation, request: c.sent), at: now + Int64(r.timeoutMilliseconds))
             sentAny = true
         }
     }
@@ -360,7 +388,10 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         let c = connections[i]
         while !c.outbox.isEmpty {
             let n = c.outbox.withUnsafeBytes { send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { c.outbox.removeFirst(n); continue }
+            if n > 0 {
+                c.outbox.removeFirst(n)
+                continue
+            }
             let e = errno
             if n < 0 && e == EINTR { continue }
             if n < 0 && e == EAGAIN { break }
@@ -393,7 +424,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
         guard c.fd >= 0, events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 else { return }
         var budget = ModbusTCPReactor.readBudgetBytes  // what is left stays in the socket for the next wake-up
         while budget > 0 {
-            let n = chunk.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, min($0.count, budget), Int32(MSG_DONTWAIT)) }
+            let n = chunk.withUnsafeMutableBytes {
+                recv(c.fd, $0.baseAddress, min($0.count, budget), Int32(MSG_DONTWAIT))
+            }
             if n > 0 {
                 c.inbox.append(chunk[0..<n])
                 budget -= n
@@ -412,8 +445,11 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     private func parseReplies(_ i: Int) {
         let c = connections[i]
         while c.fd >= 0 {
-            let expected = c.inFlight.map { ReplyReceiver.Expected(transaction: $0.transaction, unit: $0.request.unit,
-                                                                   table: $0.request.table, count: $0.request.count) }
+            let expected = c.inFlight.map {
+                ReplyReceiver.Expected(
+                    transaction: $0.transaction, unit: $0.request.unit,
+                    table: $0.request.table, count: $0.request.count)
+            }
             guard let (index, event) = c.inbox.next(expectingAny: expected) else { return }
             switch event {
             case .reply(let result):
@@ -423,7 +459,9 @@ public final class ModbusTCPReactor: @unchecked Sendable {
                 // asked for, and nothing tells which is the reply.
                 if c.framing == .rtu, c.inbox.pendingBytes >= ModbusTCPReactor.strayFrameBytes, case .success = result {
                     c.inbox.discardPending()
-                    complete(i, index, .failure(r.error(.garbage("more bytes followed the reply (a stray frame on the line)"))))
+                    complete(
+                        i, index,
+                        .failure(r.error(.garbage("more bytes followed the reply (a stray frame on the line)"))))
                     continue
                 }
                 complete(i, index, result.mapError { r.error($0) })
@@ -442,7 +480,10 @@ public final class ModbusTCPReactor: @unchecked Sendable {
             c.strayWindowStart = now
             c.strayAtWindowStart = c.inbox.strayFrames
         } else if c.inbox.strayFrames - c.strayAtWindowStart > ModbusTCPReactor.maxStrayFramesPerSecond {
-            shut(i, .connection("peer sent \(c.inbox.strayFrames - c.strayAtWindowStart) frames nobody asked for within a second"))
+            shut(
+                i,
+                .connection(
+                    "peer sent \(c.inbox.strayFrames - c.strayAtWindowStart) frames nobody asked for within a second"))
         }
     }
 

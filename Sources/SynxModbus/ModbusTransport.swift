@@ -36,7 +36,9 @@ public protocol ModbusTransport: AnyObject {
     /// Closes the link; the next request reopens it.
     func disconnect()
     /// Reads `count` registers starting at `address` from `unit`, waiting at most `timeoutMilliseconds`.
-    func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int) throws -> [UInt16]
+    func readRegisters(
+        _ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int
+    ) throws -> [UInt16]
     /// Frames (or bursts of bytes) dropped since the last call because no request waited for them.
     func takeStrayFrames() -> Int
 }

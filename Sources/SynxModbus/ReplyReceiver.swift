@@ -14,7 +14,10 @@ public struct ReplyReceiver: Sendable {
         public var table: RegisterTable
         public var count: Int
         public init(transaction: UInt16, unit: UInt8, table: RegisterTable, count: Int) {
-            self.transaction = transaction; self.unit = unit; self.table = table; self.count = count
+            self.transaction = transaction
+            self.unit = unit
+            self.table = table
+            self.count = count
         }
     }
 
@@ -73,11 +76,16 @@ public struct ReplyReceiver: Sendable {
             guard !expected.isEmpty else {
                 // No request in flight: RTU bytes cannot be delimited without one, so all of them go; an MBAP frame
                 // can, and is dropped whole.
-                if framing == .rtu { drop(pendingBytes, asOneFrame: true); return nil }
+                if framing == .rtu {
+                    drop(pendingBytes, asOneFrame: true)
+                    return nil
+                }
                 switch framing.parseReply(view, table: .holding) {
                 case .incomplete: return nil
                 case .invalid(let kind): return (nil, .outOfStep(kind))
-                case .frame(let length, _, _, _): drop(length, asOneFrame: true); continue
+                case .frame(let length, _, _, _):
+                    drop(length, asOneFrame: true)
+                    continue
                 }
             }
             // The request this frame answers, if any: by transaction id on MBAP (its first two bytes).
@@ -116,6 +124,9 @@ public struct ReplyReceiver: Sendable {
         start += count
         strayBytes += count
         if asOneFrame { strayFrames += 1 }
-        if start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
     }
 }

@@ -27,7 +27,8 @@ public struct TimerHeap<Payload> {
         items.removeLast()
         var i = 0
         while true {
-            let l = 2 * i + 1, r = l + 1
+            let l = 2 * i + 1
+            let r = l + 1
             var m = i
             if l < items.count && less(l, m) { m = l }
             if r < items.count && less(r, m) { m = r }

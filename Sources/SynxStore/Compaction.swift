@@ -43,7 +43,10 @@ extension SampleStore {
         if pendingCut == nil {
             let runs = head.seal()
             lastCutWindow = now / SampleStore.window
-            guard !runs.isEmpty else { head.dropSealed(); return true }
+            guard !runs.isEmpty else {
+                head.dropSealed()
+                return true
+            }
             pendingCut = PendingCut(seq: nil, headID: lastHeadID, remaining: ArraySlice(runs.keys.sorted()), runs: runs)
         }
         guard var cut = pendingCut else { return true }
@@ -80,7 +83,8 @@ extension SampleStore {
 
     /// Inserts one series' block of one cut and moves the series' `last_t` up to it.
     func writeBlock(cut: Int64, series: Int64, _ run: SeriesBlockEncoder) throws {
-        let insert = try db.prepare("INSERT INTO sample_blocks (id, first_t, last_t, count, data) VALUES (?, ?, ?, ?, ?)")
+        let insert = try db.prepare(
+            "INSERT INTO sample_blocks (id, first_t, last_t, count, data) VALUES (?, ?, ?, ?, ?)")
         insert.bind(1, cut * SampleStore.maxSeries + series)
         insert.bind(2, run.firstTime)
         insert.bind(3, run.lastTime)
@@ -136,14 +140,16 @@ extension SampleStore {
                 return Unconverted(series: s.int(0), windowStart: floorWindow(s.int(1)), derived: nil)
             }
         }
-        let d = try db.prepare("""
+        let d = try db.prepare(
+            """
             SELECT meter, measurement, end_ms FROM derived_aggregates WHERE tier = '3s' ORDER BY meter, measurement, end_ms LIMIT 1
             """)
         guard try d.step() else { return nil }
         let unit = try db.prepare("SELECT unit FROM series WHERE meter = ? AND measurement = ? AND tier = ''")
         unit.bind(1, d.text(0))
         unit.bind(2, d.text(1))
-        let series = try seriesID(SeriesKey(meter: d.text(0), measurement: d.text(1), tier: "3s"), unit: try unit.step() ? unit.text(0) : "")
+        let series = try seriesID(
+            SeriesKey(meter: d.text(0), measurement: d.text(1), tier: "3s"), unit: try unit.step() ? unit.text(0) : "")
         return Unconverted(series: series, windowStart: floorWindow(d.int(2)), derived: (d.text(0), d.text(1)))
     }
 
@@ -156,26 +162,45 @@ extension SampleStore {
     private func convert(_ u: Unconverted) throws {
         let end = u.windowStart.addingReportingOverflow(SampleStore.window).partialValue
         var run = SeriesBlockEncoder(hasCounts: u.derived != nil)
-        let read: Statement, delete: Statement
+        let read: Statement
+        let delete: Statement
         if let d = u.derived {
-            read = try db.prepare("""
+            read = try db.prepare(
+                """
                 SELECT end_ms, value, method, count, expected, notes FROM derived_aggregates
                 WHERE meter = ?1 AND measurement = ?2 AND tier = '3s' AND end_ms >= ?3 AND end_ms < ?4 ORDER BY end_ms
                 """)
-            delete = try db.prepare("DELETE FROM derived_aggregates WHERE meter = ?1 AND measurement = ?2 AND tier = '3s' AND end_ms >= ?3 AND end_ms < ?4")
-            for s in [read, delete] { s.bind(1, d.meter); s.bind(2, d.measurement); s.bind(3, u.windowStart); s.bind(4, end) }
+            delete = try db.prepare(
+                "DELETE FROM derived_aggregates WHERE meter = ?1 AND measurement = ?2 AND tier = '3s' AND end_ms >= ?3 AND end_ms < ?4"
+            )
+            for s in [read, delete] {
+                s.bind(1, d.meter)
+                s.bind(2, d.measurement)
+                s.bind(3, u.windowStart)
+                s.bind(4, end)
+            }
             while try read.step() {
-                run.append(SeriesPoint(derived: DerivedRow(
-                    meter: d.meter, measurement: d.measurement, unit: "", tier: "3s", endMs: read.int(0), value: read.double(1) ?? .nan,
-                    method: DerivedMethod(rawValue: read.text(2)) ?? .mean, count: Int(read.int(3)), expected: Int(read.int(4)),
-                    notes: read.text(5).split(separator: ",").map(String.init))))
+                run.append(
+                    SeriesPoint(
+                        derived: DerivedRow(
+                            meter: d.meter, measurement: d.measurement, unit: "", tier: "3s", endMs: read.int(0),
+                            value: read.double(1) ?? .nan,
+                            method: DerivedMethod(rawValue: read.text(2)) ?? .mean, count: Int(read.int(3)),
+                            expected: Int(read.int(4)),
+                            notes: read.text(5).split(separator: ",").map(String.init))))
             }
         } else {
-            read = try db.prepare("SELECT t, value, quality FROM samples_v7 WHERE series = ?1 AND t >= ?2 AND t < ?3 ORDER BY t")
+            read = try db.prepare(
+                "SELECT t, value, quality FROM samples_v7 WHERE series = ?1 AND t >= ?2 AND t < ?3 ORDER BY t")
             delete = try db.prepare("DELETE FROM samples_v7 WHERE series = ?1 AND t >= ?2 AND t < ?3")
-            for s in [read, delete] { s.bind(1, u.series); s.bind(2, u.windowStart); s.bind(3, end) }
+            for s in [read, delete] {
+                s.bind(1, u.series)
+                s.bind(2, u.windowStart)
+                s.bind(3, end)
+            }
             while try read.step() {
-                run.append(SeriesPoint(time: read.int(0), value: read.double(1), flags: UInt8(clamping: read.int(2)) & 0x1F))
+                run.append(
+                    SeriesPoint(time: read.int(0), value: read.double(1), flags: UInt8(clamping: read.int(2)) & 0x1F))
             }
         }
         _ = try delete.step()

@@ -12,11 +12,15 @@ import SynxSystem
 /// deleting a link breaks the next one. Retention deletes links with their rows and records the link numbers
 /// it deleted in a `prune` link of its own.
 enum CustodyKind: String, CaseIterable {
-    case derived, aggregate, event, configuration, clockStep = "clock_step", overlap, prune
+    case derived, aggregate, event, configuration
+    case clockStep = "clock_step"
+    case overlap, prune
 
     /// The table, the condition that selects chained rows, the key of a link's rows, the column holding their
     /// time and its units per millisecond, and the order of a link's rows.
-    private var parts: (table: String, condition: String, keys: [String], timeColumn: String, perMs: Int64, order: String) {
+    private var parts:
+        (table: String, condition: String, keys: [String], timeColumn: String, perMs: Int64, order: String)
+    {
         switch self {
         case .derived: return ("derived_aggregates", "tier = '10min'", ["meter", "end_ms"], "end_ms", 1, "measurement")
         case .aggregate: return ("pq_aggregates", "tier = '10-min'", ["meter", "end_ms"], "end_ms", 1, "meter")
@@ -32,7 +36,8 @@ enum CustodyKind: String, CaseIterable {
     var rowsSQL: String {
         let p = parts
         let match = p.keys.enumerated().map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: " AND ")
-        return "SELECT \(p.keys.joined(separator: ", ")), * FROM \(p.table) WHERE \(p.condition) AND \(match) ORDER BY \(p.order)"
+        return
+            "SELECT \(p.keys.joined(separator: ", ")), * FROM \(p.table) WHERE \(p.condition) AND \(match) ORDER BY \(p.order)"
     }
 
     /// Chained rows with a time (UTC ms) in [?1, ?2] that no link covers: key values, time, and the key as a
@@ -40,7 +45,8 @@ enum CustodyKind: String, CaseIterable {
     /// an index.
     var unchainedSQL: String {
         // Qualified: inside the subquery, a bare `t` would name the custody table's own.
-        let p = parts, keys = p.keys.map { "\(p.table).\($0)" }.joined(separator: ", ")
+        let p = parts
+        let keys = p.keys.map { "\(p.table).\($0)" }.joined(separator: ", ")
         return """
             SELECT DISTINCT \(keys), \(p.table).\(p.timeColumn) / \(p.perMs) AS row_time, json_array(\(keys)) FROM \(p.table)
             WHERE \(p.condition) AND \(p.table).\(p.timeColumn) BETWEEN ?1 * \(p.perMs) AND ?2 * \(p.perMs) + \(p.perMs - 1)
@@ -52,7 +58,8 @@ enum CustodyKind: String, CaseIterable {
     /// The earliest time (UTC ms) of a chained row of this kind at or after ?1.
     var nextRowTimeSQL: String {
         let p = parts
-        return "SELECT min(\(p.timeColumn)) / \(p.perMs) FROM \(p.table) WHERE \(p.condition) AND \(p.timeColumn) >= ?1 * \(p.perMs)"
+        return
+            "SELECT min(\(p.timeColumn)) / \(p.perMs) FROM \(p.table) WHERE \(p.condition) AND \(p.timeColumn) >= ?1 * \(p.perMs)"
     }
 
     var keyCount: Int { parts.keys.count }
@@ -67,7 +74,8 @@ enum CustodyKind: String, CaseIterable {
 
 /// A value of a link's key.
 enum CustodyKey: Equatable {
-    case text(String), integer(Int64)
+    case text(String)
+    case integer(Int64)
 
     func bind(_ s: Statement, _ index: Int32) {
         switch self {
@@ -82,21 +90,33 @@ enum CustodyKey: Equatable {
         guard let array = try? JSONSerialization.jsonObject(with: Data(ref.utf8)) as? [Any] else { return nil }
         var out: [CustodyKey] = []
         for v in array {
-            if let s = v as? String { out.append(.text(s)) } else if let n = v as? NSNumber { out.append(.integer(n.int64Value)) } else { return nil }
+            if let s = v as? String {
+                out.append(.text(s))
+            } else if let n = v as? NSNumber {
+                out.append(.integer(n.int64Value))
+            } else {
+                return nil
+            }
         }
         return out
     }
 }
 
 /// The digest of the rows a link covers, or nil when there are none.
-func custodyDigest(_ db: Connection, _ kind: CustodyKind, _ keys: [CustodyKey], cache: inout [CustodyKind: Statement]) throws -> [UInt8]? {
+func custodyDigest(
+    _ db: Connection, _ kind: CustodyKind, _ keys: [CustodyKey], cache: inout [CustodyKind: Statement]
+) throws -> [UInt8]? {
     let s = try cache[kind] ?? db.prepare(kind.rowsSQL)
     cache[kind] = s
     defer { s.reset() }
     for (i, k) in keys.enumerated() { k.bind(s, Int32(i + 1)) }
-    var hash = SHA256(), rows = 0
+    var hash = SHA256()
+    var rows = 0
     hash.update(Array(kind.rawValue.utf8) + [0x1D])
-    while try s.step() { hash.update(s.canonicalRow()); rows += 1 }
+    while try s.step() {
+        hash.update(s.canonicalRow())
+        rows += 1
+    }
     return rows == 0 ? nil : hash.finish()
 }
 
@@ -112,13 +132,18 @@ final class CustodyChain {
 
     init(_ db: Connection) throws {
         self.db = db
-        insertLink = try Dictionary(uniqueKeysWithValues: Set(CustodyKind.allCases.map(\.keyCount)).map { n in
-            let keys = (0..<n).map { "?\($0 + 7)" }.joined(separator: ", ")
-            return (n, try db.prepare("""
-                INSERT INTO custody (seq, kind, t, digest, prev, link, ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, json_array(\(keys)))
-                ON CONFLICT DO NOTHING
-                """))
-        })
+        insertLink = try Dictionary(
+            uniqueKeysWithValues: Set(CustodyKind.allCases.map(\.keyCount)).map { n in
+                let keys = (0..<n).map { "?\($0 + 7)" }.joined(separator: ", ")
+                return (
+                    n,
+                    try db.prepare(
+                        """
+                        INSERT INTO custody (seq, kind, t, digest, prev, link, ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, json_array(\(keys)))
+                        ON CONFLICT DO NOTHING
+                        """)
+                )
+            })
         findLink = try db.prepare("SELECT 1 FROM custody WHERE kind = ?1 AND ref = json_array(?2, ?3)")
         let last = try db.prepare("SELECT seq, link FROM custody ORDER BY seq DESC LIMIT 1")
         head = try last.step() ? (last.int(0), last.blob(1)) : (0, [UInt8](repeating: 0, count: 32))
@@ -141,7 +166,8 @@ final class CustodyChain {
     @discardableResult
     func append(_ kind: CustodyKind, _ keys: [CustodyKey], time: Int64) throws -> Bool {
         guard let digest = try custodyDigest(db, kind, keys, cache: &digests),
-              let insert = insertLink[keys.count] else { return false }
+            let insert = insertLink[keys.count]
+        else { return false }
         let link = SHA256.hash(head.link + digest)
         defer { insert.reset() }
         insert.bind(1, head.seq + 1)
@@ -199,9 +225,14 @@ enum CustodyPrunes {
     static func ranges(_ seqs: [Int64]) -> String {
         var runs: [ClosedRange<Int64>] = []
         for s in seqs.sorted() {
-            if let last = runs.last, s == last.upperBound + 1 { runs[runs.count - 1] = last.lowerBound...s } else { runs.append(s...s) }
+            if let last = runs.last, s == last.upperBound + 1 {
+                runs[runs.count - 1] = last.lowerBound...s
+            } else {
+                runs.append(s...s)
+            }
         }
-        return runs.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")
+        return runs.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(
+            separator: ",")
     }
 
     static func parse(_ text: String) -> [ClosedRange<Int64>] {
@@ -254,25 +285,38 @@ extension StoreReader {
     /// each from the rows it covers; once they are done, looks for chained rows in [from, to] that no link
     /// covers, a day at a time, from `afterTime` when given. Stops at the first problem, or when the page's
     /// work budget is spent (`next` or `nextTime` says where to go on).
-    public func verifyCustody(from: Int64, to: Int64, after: Int64, afterTime: Int64? = nil, limit: Int) throws -> CustodyReport {
+    public func verifyCustody(
+        from: Int64, to: Int64, after: Int64, afterTime: Int64? = nil, limit: Int
+    ) throws -> CustodyReport {
         try db.execute("BEGIN")
         // Ends a read-only snapshot: nothing to lose if it fails, and the next BEGIN on this connection reports it.
         defer { try? db.execute("COMMIT") }
         let started = monotonicMilliseconds()
         let head = try db.prepare("SELECT seq, link FROM custody ORDER BY seq DESC LIMIT 1")
         var report = CustodyReport(checked: 0, next: nil, nextTime: nil, problem: nil, headSeq: 0, headLink: "")
-        if try head.step() { report.headSeq = head.int(0); report.headLink = head.blob(1).hex }
+        if try head.step() {
+            report.headSeq = head.int(0)
+            report.headLink = head.blob(1).hex
+        }
         if afterTime == nil {
-            if let stop = try walkLinks(from: from, to: to, after: after, limit: limit, started: started, report: &report) { return stop }
+            if let stop = try walkLinks(
+                from: from, to: to, after: after, limit: limit, started: started, report: &report)
+            {
+                return stop
+            }
         }
         return try findUnchainedRows(from: max(from, afterTime ?? from), to: to, started: started, report: report)
     }
 
     /// The link walk; returns the report when the page ends here (a problem, the limit, the budget).
-    private func walkLinks(from: Int64, to: Int64, after: Int64, limit: Int, started: Int64,
-                           report: inout CustodyReport) throws -> CustodyReport? {
+    private func walkLinks(
+        from: Int64, to: Int64, after: Int64, limit: Int, started: Int64,
+        report: inout CustodyReport
+    ) throws -> CustodyReport? {
         let pruned = try trustedPrunes()
-        let links = try db.prepare("SELECT seq, kind, ref, digest, prev, link FROM custody WHERE seq > ? AND t BETWEEN ? AND ? ORDER BY seq LIMIT ?")
+        let links = try db.prepare(
+            "SELECT seq, kind, ref, digest, prev, link FROM custody WHERE seq > ? AND t BETWEEN ? AND ? ORDER BY seq LIMIT ?"
+        )
         links.bind(1, after)
         links.bind(2, from)
         links.bind(3, to)
@@ -280,8 +324,12 @@ extension StoreReader {
         let before = try db.prepare("SELECT link FROM custody WHERE seq = ?")
         var digests: [CustodyKind: Statement] = [:]
         while try links.step() {
-            let seq = links.int(0), kindName = links.text(1), ref = links.text(2)
-            let digest = links.blob(3), prev = links.blob(4), link = links.blob(5)
+            let seq = links.int(0)
+            let kindName = links.text(1)
+            let ref = links.text(2)
+            let digest = links.blob(3)
+            let prev = links.blob(4)
+            let link = links.blob(5)
             report.checked += 1
             report.next = seq
             func broken(_ what: String) -> CustodyReport {
@@ -298,13 +346,21 @@ extension StoreReader {
             } else if seq == 1 && prev != [UInt8](repeating: 0, count: 32) {
                 return broken("the first link does not start the chain")
             }
-            if SHA256.hash(prev + digest) != link { return broken("its link value does not match its digest: the link was edited") }
-            guard let kind = CustodyKind(rawValue: kindName), let keys = CustodyKey.parse(ref), keys.count == kind.keyCount else {
+            if SHA256.hash(prev + digest) != link {
+                return broken("its link value does not match its digest: the link was edited")
+            }
+            guard let kind = CustodyKind(rawValue: kindName), let keys = CustodyKey.parse(ref),
+                keys.count == kind.keyCount
+            else {
                 return broken("unknown kind or key: the link was edited")
             }
-            guard let actual = try custodyDigest(db, kind, keys, cache: &digests) else { return broken("its rows were deleted") }
+            guard let actual = try custodyDigest(db, kind, keys, cache: &digests) else {
+                return broken("its rows were deleted")
+            }
             if actual != digest { return broken("its rows were changed after they were stored") }
-            if report.checked >= limit || monotonicMilliseconds() - started >= StoreReader.custodyPageBudgetMs { return report }
+            if report.checked >= limit || monotonicMilliseconds() - started >= StoreReader.custodyPageBudgetMs {
+                return report
+            }
         }
         report.next = nil
         return nil
@@ -313,7 +369,8 @@ extension StoreReader {
     /// The link numbers retention deleted, from the prune records whose own link holds (a prune record added
     /// without its link excuses nothing), sorted.
     private func trustedPrunes() throws -> [ClosedRange<Int64>] {
-        let s = try db.prepare("""
+        let s = try db.prepare(
+            """
             SELECT p.seqs, c.digest, c.prev, c.link, p.id FROM custody_prunes p
             JOIN custody c ON c.kind = 'prune' AND c.ref = json_array(p.id)
             """)
@@ -322,7 +379,8 @@ extension StoreReader {
         while try s.step() {
             let digest = s.blob(1)
             guard SHA256.hash(s.blob(2) + digest) == s.blob(3),
-                  try custodyDigest(db, .prune, [.integer(s.int(4))], cache: &digests) == digest else { continue }
+                try custodyDigest(db, .prune, [.integer(s.int(4))], cache: &digests) == digest
+            else { continue }
             ranges += CustodyPrunes.parse(s.text(0))
         }
         return ranges.sorted { $0.lowerBound < $1.lowerBound }
@@ -330,7 +388,9 @@ extension StoreReader {
 
     /// Rows without a link, a window at a time from `from`, within the page's budget. Each window starts at the
     /// next stored row, so empty years in the range (the default range is the whole time line) cost nothing.
-    private func findUnchainedRows(from: Int64, to: Int64, started: Int64, report: CustodyReport) throws -> CustodyReport {
+    private func findUnchainedRows(
+        from: Int64, to: Int64, started: Int64, report: CustodyReport
+    ) throws -> CustodyReport {
         var report = report
         let queries = try CustodyKind.allCases.map { ($0, try db.prepare($0.unchainedSQL)) }
         let nextRows = try CustodyKind.allCases.map { try db.prepare($0.nextRowTimeSQL) }
@@ -351,8 +411,9 @@ extension StoreReader {
                 s.bind(2, end)
                 s.bind(3, 1)
                 if try s.step() {
-                    report.problem = CustodyProblem(seq: 0, kind: kind.rawValue, ref: s.text(Int32(kind.keyCount + 1)),
-                                                    what: "stored without a link: inserted outside synxd")
+                    report.problem = CustodyProblem(
+                        seq: 0, kind: kind.rawValue, ref: s.text(Int32(kind.keyCount + 1)),
+                        what: "stored without a link: inserted outside synxd")
                     return report
                 }
                 s.reset()
@@ -370,7 +431,8 @@ extension StoreReader {
 extension CustodyPrunes {
     /// Whether `seq` lies in one of `ranges` (sorted by lower bound).
     static func covers(_ ranges: [ClosedRange<Int64>], _ seq: Int64) -> Bool {
-        var lo = 0, hi = ranges.count
+        var lo = 0
+        var hi = ranges.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if ranges[mid].upperBound < seq { lo = mid + 1 } else { hi = mid }

@@ -35,7 +35,8 @@ extension SampleStore {
             guard days > 0 else { return nil }
             let cutoff = now - Int64(days * 86_400_000)
             var out: [(Int64, Int64)] = []
-            var lo = Int64.min, shift = steps.reduce(0) { $0 + $1.stepMs }
+            var lo = Int64.min
+            var shift = steps.reduce(0) { $0 + $1.stepMs }
             for s in steps {
                 let from = s.detectedMs - s.stepMs  // the wall clock just before the step (within its detection)
                 out.append((lo, min(from, cutoff - shift)))
@@ -48,7 +49,10 @@ extension SampleStore {
         var deleted = 0
         /// Runs one delete in its own transaction; when its rows are chained (`chained`: their kind, and the range
         /// of link times), their links go in the same transaction and a `prune` link records their numbers.
-        func run(_ sql: String, _ binds: [Any], chained: (kind: CustodyKind, lo: Int64, hi: Int64)? = nil, counted: Bool = true) throws {
+        func run(
+            _ sql: String, _ binds: [Any], chained: (kind: CustodyKind, lo: Int64, hi: Int64)? = nil,
+            counted: Bool = true
+        ) throws {
             let head = custody.head
             try db.execute("BEGIN IMMEDIATE")
             do {
@@ -62,7 +66,11 @@ extension SampleStore {
                 }
                 let s = try db.prepare(sql)
                 for (i, b) in binds.enumerated() {
-                    if let v = b as? Int64 { s.bind(Int32(i + 1), v) } else if let v = b as? String { s.bind(Int32(i + 1), v) }
+                    if let v = b as? Int64 {
+                        s.bind(Int32(i + 1), v)
+                    } else if let v = b as? String {
+                        s.bind(Int32(i + 1), v)
+                    }
                 }
                 _ = try s.step()
                 if counted { deleted += Int(sqlite3_changes(db.handle)) }
@@ -91,13 +99,16 @@ extension SampleStore {
                 var seqs: [Int64] = []
                 while try cuts.step() { seqs.append(cuts.int(0)) }
                 for seq in seqs {
-                    let first = seq * SampleStore.maxSeries, next = (seq + 1) * SampleStore.maxSeries
-                    try run("""
+                    let first = seq * SampleStore.maxSeries
+                    let next = (seq + 1) * SampleStore.maxSeries
+                    try run(
+                        """
                         DELETE FROM sample_blocks WHERE id >= ? AND id < ? AND last_t >= ? AND last_t < ?
                         AND id - ? IN (SELECT id FROM series WHERE tier = ?)
                         """, [first, next, lo, hi, first, tier])
-                    try run("DELETE FROM block_cuts WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM sample_blocks WHERE id >= ? AND id < ?)",
-                            [seq, first, next], counted: false)
+                    try run(
+                        "DELETE FROM block_cuts WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM sample_blocks WHERE id >= ? AND id < ?)",
+                        [seq, first, next], counted: false)
                 }
             }
         }
@@ -108,31 +119,43 @@ extension SampleStore {
                 var series: [Int64] = []
                 while try ids.step() { series.append(ids.int(0)) }
                 for id in series {
-                    for (lo, hi) in spans { try run("DELETE FROM samples_v7 WHERE series = ? AND t >= ? AND t < ?", [id, lo, hi]) }
+                    for (lo, hi) in spans {
+                        try run("DELETE FROM samples_v7 WHERE series = ? AND t >= ? AND t < ?", [id, lo, hi])
+                    }
                 }
             }
-            for (lo, hi) in spans { try run("DELETE FROM clock_overlap WHERE kind = 'sample' AND t >= ? AND t < ?", [lo, hi]) }
+            for (lo, hi) in spans {
+                try run("DELETE FROM clock_overlap WHERE kind = 'sample' AND t >= ? AND t < ?", [lo, hi])
+            }
         }
         // Aggregates kept aside go with the longest-kept aggregate tier.
         for (lo, hi) in ranges(max(r.derived2hDays, r.classA2hDays, r.derived10minDays, r.classA10minDays)) ?? [] {
-            try run("DELETE FROM clock_overlap WHERE kind <> 'sample' AND t >= ? AND t < ?", [lo, hi], chained: (.overlap, lo, hi))
+            try run(
+                "DELETE FROM clock_overlap WHERE kind <> 'sample' AND t >= ? AND t < ?", [lo, hi],
+                chained: (.overlap, lo, hi))
         }
         for (tier, days) in [("3s", r.derived3sDays), ("10min", r.derived10minDays), ("2h", r.derived2hDays)] {
             for (lo, hi) in ranges(days) ?? [] {
-                try run("DELETE FROM derived_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi],
-                        chained: tier == "10min" ? (.derived, lo, hi) : nil)
+                try run(
+                    "DELETE FROM derived_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi],
+                    chained: tier == "10min" ? (.derived, lo, hi) : nil)
             }
         }
-        for (tier, days) in [("150/180-cycle", r.classAShortDays), ("10-s", r.classAShortDays), ("10-min", r.classA10minDays),
-                             ("2-h", r.classA2hDays)] {
+        for (tier, days) in [
+            ("150/180-cycle", r.classAShortDays), ("10-s", r.classAShortDays), ("10-min", r.classA10minDays),
+            ("2-h", r.classA2hDays),
+        ] {
             for (lo, hi) in ranges(days) ?? [] {
-                try run("DELETE FROM pq_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi],
-                        chained: tier == "10-min" ? (.aggregate, lo, hi) : nil)
+                try run(
+                    "DELETE FROM pq_aggregates WHERE tier = ? AND end_ms >= ? AND end_ms < ?", [tier, lo, hi],
+                    chained: tier == "10-min" ? (.aggregate, lo, hi) : nil)
             }
         }
         for (lo, hi) in ranges(r.eventsDays) ?? [] {
-            try run("DELETE FROM pq_events WHERE start_us >= ? AND start_us < ?", [lo == .min ? .min : lo * 1000, hi * 1000],
-                    chained: (.event, lo, hi))
+            try run(
+                "DELETE FROM pq_events WHERE start_us >= ? AND start_us < ?",
+                [lo == .min ? .min : lo * 1000, hi * 1000],
+                chained: (.event, lo, hi))
         }
         return deleted
     }
@@ -145,4 +168,3 @@ extension SampleStore {
         return steps
     }
 }
-

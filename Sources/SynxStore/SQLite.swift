@@ -108,7 +108,9 @@ final class Statement {
 
 extension Statement {
     func bind(_ index: Int32, _ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), synx_sqlite_transient()) }
+        bytes.withUnsafeBytes {
+            _ = sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), synx_sqlite_transient())
+        }
     }
 
     func blob(_ column: Int32) -> [UInt8] {
@@ -128,7 +130,8 @@ extension Statement {
             case SQLITE_TEXT:
                 // The stored bytes as they are (a NUL or invalid UTF-8 inside is part of what is hashed).
                 let count = Int(sqlite3_column_bytes(stmt, c))
-                let bytes = sqlite3_column_text(stmt, c).map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+                let bytes =
+                    sqlite3_column_text(stmt, c).map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
                 out += Array("t\(bytes.count):".utf8) + bytes
             case SQLITE_BLOB:
                 let bytes = blob(c)

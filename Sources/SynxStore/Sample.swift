@@ -62,13 +62,21 @@ public struct EventRow: Equatable, Sendable, Codable {
     /// crossings of polled values.
     public var resolutionMicroseconds: Int64
 
-    public init(meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
-                reference: Double, steadyStateChange: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
-                resolutionMicroseconds: Int64) {
+    public init(
+        meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
+        reference: Double, steadyStateChange: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
+        resolutionMicroseconds: Int64
+    ) {
         self.resolutionMicroseconds = resolutionMicroseconds
-        self.meter = meter; self.kind = kind; self.startMicroseconds = startMicroseconds
-        self.durationMicroseconds = durationMicroseconds; self.magnitude = magnitude; self.reference = reference
-        self.steadyStateChange = steadyStateChange; self.worstPhase = worstPhase; self.perPhase = perPhase
+        self.meter = meter
+        self.kind = kind
+        self.startMicroseconds = startMicroseconds
+        self.durationMicroseconds = durationMicroseconds
+        self.magnitude = magnitude
+        self.reference = reference
+        self.steadyStateChange = steadyStateChange
+        self.worstPhase = worstPhase
+        self.perPhase = perPhase
         self.incomplete = incomplete
     }
 }
@@ -86,10 +94,18 @@ public struct AggregateRow: Equatable, Sendable, Encodable {
     public var quality: [String]
     public var valuesJSON: String?
 
-    public init(meter: String, tier: String, startMs: Int64, endMs: Int64, count: Int, invalidCount: Int, quality: [String],
-                valuesJSON: String?) {
-        self.meter = meter; self.tier = tier; self.startMs = startMs; self.endMs = endMs; self.count = count
-        self.invalidCount = invalidCount; self.quality = quality; self.valuesJSON = valuesJSON
+    public init(
+        meter: String, tier: String, startMs: Int64, endMs: Int64, count: Int, invalidCount: Int, quality: [String],
+        valuesJSON: String?
+    ) {
+        self.meter = meter
+        self.tier = tier
+        self.startMs = startMs
+        self.endMs = endMs
+        self.count = count
+        self.invalidCount = invalidCount
+        self.quality = quality
+        self.valuesJSON = valuesJSON
     }
 }
 
@@ -119,10 +135,20 @@ public struct DerivedRow: Equatable, Sendable, Encodable {
     /// `rollover`, `reset` (counters).
     public var notes: [String]
 
-    public init(meter: String, measurement: String, unit: String, tier: String, endMs: Int64, value: Double,
-                method: DerivedMethod, count: Int, expected: Int, notes: [String]) {
-        self.meter = meter; self.measurement = measurement; self.unit = unit; self.tier = tier; self.endMs = endMs
-        self.value = value; self.method = method; self.count = count; self.expected = expected; self.notes = notes
+    public init(
+        meter: String, measurement: String, unit: String, tier: String, endMs: Int64, value: Double,
+        method: DerivedMethod, count: Int, expected: Int, notes: [String]
+    ) {
+        self.meter = meter
+        self.measurement = measurement
+        self.unit = unit
+        self.tier = tier
+        self.endMs = endMs
+        self.value = value
+        self.method = method
+        self.count = count
+        self.expected = expected
+        self.notes = notes
     }
 
     public var coverage: Double { Double(count) / Double(expected) }
@@ -138,13 +164,21 @@ public struct StoreRecords: Sendable {
     /// Configurations synxd accepted since the last commit.
     public var configurations: [AcceptedConfiguration] = []
 
-    public init(events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = [], clockSteps: [ClockStep] = [],
-                configurations: [AcceptedConfiguration] = []) {
-        self.events = events; self.aggregates = aggregates; self.derived = derived; self.clockSteps = clockSteps
+    public init(
+        events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = [],
+        clockSteps: [ClockStep] = [],
+        configurations: [AcceptedConfiguration] = []
+    ) {
+        self.events = events
+        self.aggregates = aggregates
+        self.derived = derived
+        self.clockSteps = clockSteps
         self.configurations = configurations
     }
 
-    public var isEmpty: Bool { events.isEmpty && aggregates.isEmpty && derived.isEmpty && clockSteps.isEmpty && configurations.isEmpty }
+    public var isEmpty: Bool {
+        events.isEmpty && aggregates.isEmpty && derived.isEmpty && clockSteps.isEmpty && configurations.isEmpty
+    }
 
     mutating func append(_ other: StoreRecords) {
         events += other.events
@@ -171,7 +205,10 @@ public struct AcceptedConfiguration: Equatable, Sendable {
     /// A configuration read from `path`, whose bytes hash to `sha256`, with its profile files, accepted at
     /// `acceptedMs`.
     public init(acceptedMs: Int64, path: String, sha256: String, profiles: [String: String], requestedBy: String) {
-        self.acceptedMs = acceptedMs; self.path = path; self.sha256 = sha256; self.profiles = profiles
+        self.acceptedMs = acceptedMs
+        self.path = path
+        self.sha256 = sha256
+        self.profiles = profiles
         self.requestedBy = requestedBy
     }
 }
@@ -184,5 +221,8 @@ public struct ClockStep: Equatable, Sendable {
     /// The step's size, ms: positive forward, negative backward.
     public var stepMs: Int64
     /// A step of `stepMs` seen at `detectedMs`.
-    public init(detectedMs: Int64, stepMs: Int64) { self.detectedMs = detectedMs; self.stepMs = stepMs }
+    public init(detectedMs: Int64, stepMs: Int64) {
+        self.detectedMs = detectedMs
+        self.stepMs = stepMs
+    }
 }

@@ -62,28 +62,33 @@ public final class SampleStore {
         insertHead = try db.prepare("INSERT INTO sample_head (rows, data) VALUES (?, ?)")
         insertSeries = try db.prepare("INSERT INTO series (meter, measurement, unit, tier) VALUES (?, ?, ?, ?)")
         findSeries = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ? AND tier = ?")
-        insertEvent = try db.prepare("""
+        insertEvent = try db.prepare(
+            """
             INSERT INTO pq_events (meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase,
                                    per_phase, incomplete, resolution_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        insertAggregate = try db.prepare("""
+        insertAggregate = try db.prepare(
+            """
             INSERT INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, "values")
             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """)
-        insertDerived = try db.prepare("""
+        insertDerived = try db.prepare(
+            """
             INSERT INTO derived_aggregates (meter, measurement, tier, end_ms, value, method, count, expected, notes)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """)
         insertOverlap = try db.prepare("INSERT INTO clock_overlap (kind, meter, name, t, row) VALUES (?, ?, ?, ?, ?)")
         insertClockStep = try db.prepare("INSERT INTO clock_steps (detected_ms, step_ms) VALUES (?, ?)")
-        insertConfiguration = try db.prepare("""
+        insertConfiguration = try db.prepare(
+            """
             INSERT INTO configurations (accepted_ms, path, sha256, profiles, requested_by) VALUES (?, ?, ?, ?, ?)
             """)
         custody = try CustodyChain(db)
         try custody.chainRowsStoredBefore(progress: progress)
         lastCutWindow = 0
         // Version 8 made both; the conversion drops them when it is done.
-        conversionPending = try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name IN ('samples_v7', 'derived_3s_v7')") > 0
+        conversionPending =
+            try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name IN ('samples_v7', 'derived_3s_v7')") > 0
         // A head left from an earlier window (synxd was stopped, or died, before compacting it) is compacted at
         // the writer's first round.
         let oldest = try replayHead(progress: progress)
@@ -91,21 +96,28 @@ public final class SampleStore {
     }
 
     /// The last link of the custody chain: its number and value (hex), or nil before the first.
-    public var custodyHead: (seq: Int64, link: String)? { custody.head.seq == 0 ? nil : (custody.head.seq, custody.head.link.hex) }
+    public var custodyHead: (seq: Int64, link: String)? {
+        custody.head.seq == 0 ? nil : (custody.head.seq, custody.head.link.hex)
+    }
 
     /// Writes `rows` and `records` in one transaction: all of them or none.
     public func insert(_ rows: [SampleRow], records: StoreRecords = StoreRecords()) throws {
         guard !rows.isEmpty || !records.isEmpty else { return }
-        let statements = [insertHead, insertSeries, findSeries, insertEvent, insertAggregate, insertDerived,
-                          insertOverlap, insertClockStep, insertConfiguration]
-        let knownTimes = lastTimes, knownOverlap = overlapRows, knownHead = custody.head
+        let statements = [
+            insertHead, insertSeries, findSeries, insertEvent, insertAggregate, insertDerived,
+            insertOverlap, insertClockStep, insertConfiguration,
+        ]
+        let knownTimes = lastTimes
+        let knownOverlap = overlapRows
+        let knownHead = custody.head
         var headRows: [HeadRow] = []
         try db.execute("BEGIN IMMEDIATE")
         do {
             var derivedIntervals = Set<DerivedInterval>()
             for d in records.derived where d.tier == "3s" {
                 // The 3-s tier is written every few seconds for every measurement: it goes to the head like samples.
-                let series = try seriesID(SeriesKey(meter: d.meter, measurement: d.measurement, tier: "3s"), unit: d.unit)
+                let series = try seriesID(
+                    SeriesKey(meter: d.meter, measurement: d.measurement, tier: "3s"), unit: d.unit)
                 guard d.endMs > (try lastTime(series)) else {
                     try putAside("derived", d.meter, d.measurement, d.endMs, d)
                     continue
@@ -117,7 +129,8 @@ public final class SampleStore {
                 // A 10-min interval already chained stays as chained: a row that would join it later (an aggregator
                 // that restarted, a clock that stepped back) is kept aside instead.
                 if d.tier == "10min", !derivedIntervals.contains(DerivedInterval(meter: d.meter, endMs: d.endMs)),
-                   try custody.isLinked(.derived, meter: d.meter, endMs: d.endMs) {
+                    try custody.isLinked(.derived, meter: d.meter, endMs: d.endMs)
+                {
                     try putAside("derived", d.meter, d.measurement, d.endMs, d)
                     continue
                 }
@@ -150,7 +163,11 @@ public final class SampleStore {
                 insertAggregate.bind(5, Int64(a.count))
                 insertAggregate.bind(6, Int64(a.invalidCount))
                 insertAggregate.bind(7, a.quality.joined(separator: ","))
-                if let json = a.valuesJSON { insertAggregate.bind(8, json) } else { insertAggregate.bind(8, nil as Double?) }
+                if let json = a.valuesJSON {
+                    insertAggregate.bind(8, json)
+                } else {
+                    insertAggregate.bind(8, nil as Double?)
+                }
                 try insertAggregate.step()
                 insertAggregate.reset()
                 if sqlite3_changes(db.handle) == 0 {
@@ -173,7 +190,8 @@ public final class SampleStore {
                 insertEvent.bind(11, e.resolutionMicroseconds)
                 try insertEvent.step()
                 insertEvent.reset()
-                try custody.append(.event, [.integer(sqlite3_last_insert_rowid(db.handle))], time: e.startMicroseconds / 1000)
+                try custody.append(
+                    .event, [.integer(sqlite3_last_insert_rowid(db.handle))], time: e.startMicroseconds / 1000)
             }
             for c in records.clockSteps {
                 insertClockStep.bind(1, c.detectedMs)
@@ -193,13 +211,18 @@ public final class SampleStore {
                 try custody.append(.configuration, [.integer(sqlite3_last_insert_rowid(db.handle))], time: c.acceptedMs)
             }
             for row in rows {
-                let series = try seriesID(SeriesKey(meter: row.meter, measurement: row.measurement, tier: ""), unit: row.unit)
+                let series = try seriesID(
+                    SeriesKey(meter: row.meter, measurement: row.measurement, tier: ""), unit: row.unit)
                 guard row.time > (try lastTime(series)) else {
                     try putAside("sample", row.meter, row.measurement, row.time, row)
                     continue
                 }
-                headRows.append(HeadRow(series: series, point: SeriesPoint(time: row.time, value: row.value,
-                                                                           flags: UInt8(row.quality.rawValue)), hasCounts: false))
+                headRows.append(
+                    HeadRow(
+                        series: series,
+                        point: SeriesPoint(
+                            time: row.time, value: row.value,
+                            flags: UInt8(row.quality.rawValue)), hasCounts: false))
                 lastTimes[series] = row.time
             }
             var headID = lastHeadID
@@ -226,9 +249,12 @@ public final class SampleStore {
     }
 
     /// Keeps a row that would repeat a stored time (or interval) of its series, beside the stored one.
-    private func putAside<Row: Encodable>(_ kind: String, _ meter: String, _ name: String, _ time: Int64, _ row: Row) throws {
+    private func putAside<Row: Encodable>(
+        _ kind: String, _ meter: String, _ name: String, _ time: Int64, _ row: Row
+    ) throws {
         let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         insertOverlap.bind(1, kind)
         insertOverlap.bind(2, meter)
         insertOverlap.bind(3, name)
@@ -237,7 +263,9 @@ public final class SampleStore {
         try insertOverlap.step()
         insertOverlap.reset()
         overlapRows += 1
-        if kind != "sample" { try custody.append(.overlap, [.integer(sqlite3_last_insert_rowid(db.handle))], time: time) }
+        if kind != "sample" {
+            try custody.append(.overlap, [.integer(sqlite3_last_insert_rowid(db.handle))], time: time)
+        }
     }
 
     /// The latest stored time of `series` (Int64.min if none): in its blocks, or in rows of schema version 7
@@ -250,10 +278,18 @@ public final class SampleStore {
         if try s.step() {
             if s.double(0) != nil { t = s.int(0) }
             if conversionPending {
-                let old = s.text(1) == "3s"
-                    ? try db.prepare("SELECT max(end_ms) FROM derived_aggregates WHERE meter = ?1 AND measurement = ?2 AND tier = '3s'")
+                let old =
+                    s.text(1) == "3s"
+                    ? try db.prepare(
+                        "SELECT max(end_ms) FROM derived_aggregates WHERE meter = ?1 AND measurement = ?2 AND tier = '3s'"
+                    )
                     : try db.prepare("SELECT max(t) FROM samples_v7 WHERE series = ?3")
-                if s.text(1) == "3s" { old.bind(1, s.text(2)); old.bind(2, s.text(3)) } else { old.bind(3, series) }
+                if s.text(1) == "3s" {
+                    old.bind(1, s.text(2))
+                    old.bind(2, s.text(3))
+                } else {
+                    old.bind(3, series)
+                }
                 if try old.step(), old.double(0) != nil { t = max(t, old.int(0)) }
             }
         }
@@ -264,7 +300,10 @@ public final class SampleStore {
     /// The id of a series, created with `unit` if it is new. Ids stay below 2^24: a block's id holds one.
     func seriesID(_ key: SeriesKey, unit: String) throws -> Int64 {
         if let id = seriesIDs[key] { return id }
-        defer { findSeries.reset(); insertSeries.reset() }
+        defer {
+            findSeries.reset()
+            insertSeries.reset()
+        }
         findSeries.bind(1, key.meter)
         findSeries.bind(2, key.measurement)
         findSeries.bind(3, key.tier)
@@ -296,7 +335,8 @@ public final class SampleStore {
         var blockLast: [Int64: Int64] = [:]
         while try s.step() { blockLast[s.int(0)] = s.double(1) == nil ? .min : s.int(1) }
         let batches = try db.prepare("SELECT id, data FROM sample_head ORDER BY id")
-        var replayed = 0, oldest = Int64.max
+        var replayed = 0
+        var oldest = Int64.max
         while try batches.step() {
             lastHeadID = batches.int(0)
             let rows = try HeadBatch.decode(batches.blob(1)).filter { r in
@@ -332,9 +372,10 @@ extension DerivedRow {
     /// A 3-s aggregate read back from a point of its series.
     init(meter: String, measurement: String, unit: String, point p: SeriesPoint) {
         let method = DerivedRow.methods[min(Int(p.flags & 0x03), DerivedRow.methods.count - 1)]
-        self.init(meter: meter, measurement: measurement, unit: unit, tier: "3s", endMs: p.time, value: p.value ?? .nan,
-                  method: method, count: Int(p.count), expected: Int(p.expected),
-                  notes: DerivedRow.noteBits.filter { p.flags & $0.0 != 0 }.map(\.1))
+        self.init(
+            meter: meter, measurement: measurement, unit: unit, tier: "3s", endMs: p.time, value: p.value ?? .nan,
+            method: method, count: Int(p.count), expected: Int(p.expected),
+            notes: DerivedRow.noteBits.filter { p.flags & $0.0 != 0 }.map(\.1))
     }
 }
 

@@ -167,7 +167,8 @@ enum Schema {
     static func migrate(_ db: Connection) throws {
         let version = Int(try db.scalarInt("PRAGMA user_version"))
         guard version <= currentVersion else {
-            throw StoreError(code: 0, message: "database schema version \(version) is newer than this synxd (\(currentVersion))")
+            throw StoreError(
+                code: 0, message: "database schema version \(version) is newer than this synxd (\(currentVersion))")
         }
         // Version 8 rebuilds `series`, which version 7's samples refer to: references must go unchecked while it
         // runs (SQLite's "Making Other Kinds Of Table Schema Changes"). No table written since declares one.

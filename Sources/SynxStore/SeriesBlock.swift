@@ -81,36 +81,60 @@ struct SeriesBlockEncoder {
     }
 
     private mutating func writeDeltaOfDelta(_ dod: Int64) {
-        if dod == 0 { bits.write(0, 1); return }
+        if dod == 0 {
+            bits.write(0, 1)
+            return
+        }
         let z = zigzag(dod)
-        if z < 1 << 8 { bits.write(0b10, 2); bits.write(z, 8) }
-        else if z < 1 << 14 { bits.write(0b110, 3); bits.write(z, 14) }
-        else if z < 1 << 24 { bits.write(0b1110, 4); bits.write(z, 24) }
-        else { bits.write(0b1111, 4); bits.write(z, 64) }
+        if z < 1 << 8 {
+            bits.write(0b10, 2)
+            bits.write(z, 8)
+        } else if z < 1 << 14 {
+            bits.write(0b110, 3)
+            bits.write(z, 14)
+        } else if z < 1 << 24 {
+            bits.write(0b1110, 4)
+            bits.write(z, 24)
+        } else {
+            bits.write(0b1111, 4)
+            bits.write(z, 64)
+        }
     }
 
     private mutating func writeValue(_ v: UInt64) {
         let previous = lastValueBits
         lastValueBits = v
-        if v == previous { bits.write(0, 1); return }
+        if v == previous {
+            bits.write(0, 1)
+            return
+        }
         if let a = Float(exactly: Double(bitPattern: previous)), let b = Float(exactly: Double(bitPattern: v)) {
             // Both float32 readings: the difference of their bit patterns, which for values of one sign and
             // exponent is their distance in float32 steps (a meter's noise is a few thousand of them).
             let z = zigzag(Int64(b.bitPattern) - Int64(a.bitPattern))
             bits.write(0b10, 2)
-            if z < 1 << 8 { bits.write(0, 1); bits.write(z, 8) }
-            else if z < 1 << 16 { bits.write(0b10, 2); bits.write(z, 16) }
-            else { bits.write(0b11, 2); bits.write(z, 33) }
+            if z < 1 << 8 {
+                bits.write(0, 1)
+                bits.write(z, 8)
+            } else if z < 1 << 16 {
+                bits.write(0b10, 2)
+                bits.write(z, 16)
+            } else {
+                bits.write(0b11, 2)
+                bits.write(z, 33)
+            }
             return
         }
         let x = v ^ previous
-        let lz = UInt8(x.leadingZeroBitCount), tz = UInt8(x.trailingZeroBitCount)
+        let lz = UInt8(x.leadingZeroBitCount)
+        let tz = UInt8(x.trailingZeroBitCount)
         if leading != .max, lz >= leading, tz >= trailing {
             // Inside the previous window of meaningful bits.
             bits.write(0b110, 3)
             bits.write(x >> trailing, Int(64 - leading - trailing))
         } else {
-            leading = lz; trailing = tz
+            leading = lz
+            trailing = tz
             let length = 64 - lz - tz  // 1…64
             bits.write(0b111, 3)
             bits.write(UInt64(lz), 6)
@@ -120,7 +144,10 @@ struct SeriesBlockEncoder {
     }
 
     private mutating func writeInteger(_ v: Int64, changed: Bool) {
-        guard changed else { bits.write(0, 1); return }
+        guard changed else {
+            bits.write(0, 1)
+            return
+        }
         let z = zigzag(v)
         let width = 64 - z.leadingZeroBitCount  // 0…64
         bits.write(1, 1)
@@ -156,9 +183,15 @@ enum SeriesBlockDecoder {
         var r = BitReader(blob, from: offset)
         var out: [SeriesPoint] = []
         out.reserveCapacity(Int(n))
-        var time: Int64 = 0, delta: Int64 = 0, flags: UInt8 = 0, valueBits: UInt64 = 0
-        var leading = 0, trailing = 0, haveWindow = false
-        var count: Int64 = 0, expected: Int64 = 0
+        var time: Int64 = 0
+        var delta: Int64 = 0
+        var flags: UInt8 = 0
+        var valueBits: UInt64 = 0
+        var leading = 0
+        var trailing = 0
+        var haveWindow = false
+        var count: Int64 = 0
+        var expected: Int64 = 0
         for i in 0..<Int(n) {
             if i == 0 {
                 time = Int64(bitPattern: try r.read(64))
@@ -174,8 +207,11 @@ enum SeriesBlockDecoder {
             if flags & 0x80 == 0 {
                 if try r.read(1) == 1 {
                     if try r.read(1) == 0 {
-                        guard let a = Float(exactly: Double(bitPattern: valueBits)) else { throw CorruptBlob(what: "block float32 step") }
-                        let z = try r.read(1) == 0 ? try r.read(8) : try r.read(1) == 0 ? try r.read(16) : try r.read(33)
+                        guard let a = Float(exactly: Double(bitPattern: valueBits)) else {
+                            throw CorruptBlob(what: "block float32 step")
+                        }
+                        let z =
+                            try r.read(1) == 0 ? try r.read(8) : try r.read(1) == 0 ? try r.read(16) : try r.read(33)
                         let b = Int64(a.bitPattern) + unzigzag(z)
                         guard let pattern = UInt32(exactly: b) else { throw CorruptBlob(what: "block float32 step") }
                         valueBits = Double(Float(bitPattern: pattern)).bitPattern
@@ -228,7 +264,10 @@ struct BitWriter {
     mutating func write(_ value: UInt64, _ width: Int) {
         var remaining = width
         while remaining > 0 {
-            if free == 0 { bytes.append(0); free = 8 }
+            if free == 0 {
+                bytes.append(0)
+                free = 8
+            }
             let take = min(free, remaining)
             let chunk = UInt8(truncatingIfNeeded: (value >> UInt64(remaining - take)) & ((1 << UInt64(take)) - 1))
             bytes[bytes.count - 1] |= chunk << UInt8(free - take)
@@ -259,7 +298,9 @@ struct BitReader {
             let high = try read(width - 32)
             return high << 32 | (try read(32))
         }
-        let word = bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self)) }
+        let word = bytes.withUnsafeBytes {
+            UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
+        }
         let value = (word << UInt64(bit & 7)) >> UInt64(64 - width)
         bit += width
         return value
@@ -270,12 +311,16 @@ struct BitReader {
 enum LEB128 {
     static func append(_ value: UInt64, to out: inout [UInt8]) {
         var v = value
-        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
         out.append(UInt8(v))
     }
 
     static func read(_ bytes: [UInt8], at offset: inout Int) throws -> UInt64 {
-        var out: UInt64 = 0, shift: UInt64 = 0
+        var out: UInt64 = 0
+        var shift: UInt64 = 0
         while true {
             guard offset < bytes.count, shift < 64 else { throw CorruptBlob(what: "varint") }
             let b = bytes[offset]

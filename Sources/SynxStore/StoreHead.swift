@@ -41,15 +41,22 @@ public final class StoreHead: @unchecked Sendable {
             // Only an unfinished compaction leaves sealed runs, and it is finished before the next seal.
             precondition(sealed.isEmpty, "seal while a compaction is unfinished")
             sealed = open
-            sealedPoints = openPoints; sealedBytes = openBytes
-            open = [:]; openPoints = 0; openBytes = 0
+            sealedPoints = openPoints
+            sealedBytes = openBytes
+            open = [:]
+            openPoints = 0
+            openBytes = 0
             return sealed
         }
     }
 
     /// Forgets the sealed runs once their blocks are committed.
     func dropSealed() {
-        lock.withLock { sealed = [:]; sealedPoints = 0; sealedBytes = 0 }
+        lock.withLock {
+            sealed = [:]
+            sealedPoints = 0
+            sealedBytes = 0
+        }
     }
 
     /// The runs of one series held here (sealed first), encoded.
@@ -108,7 +115,8 @@ enum HeadBatch {
 
     static func decode(_ blob: [UInt8]) throws -> [HeadRow] {
         guard blob.first == 1 else { throw CorruptBlob(what: "head batch header") }
-        var offset = 1, lastTime: Int64 = 0
+        var offset = 1
+        var lastTime: Int64 = 0
         var out: [HeadRow] = []
         func bytes(_ n: Int) throws -> UInt64 {
             guard offset + n <= blob.count else { throw CorruptBlob(what: "head batch: ends early") }
@@ -123,7 +131,9 @@ enum HeadBatch {
             let flags = UInt8(try bytes(1))
             var value: Double?
             if flags & 0x80 == 0 {
-                value = flags & 0x20 != 0 ? Double(Float(bitPattern: UInt32(try bytes(4)))) : Double(bitPattern: try bytes(8))
+                value =
+                    flags & 0x20 != 0
+                    ? Double(Float(bitPattern: UInt32(try bytes(4)))) : Double(bitPattern: try bytes(8))
             }
             var point = SeriesPoint(time: lastTime, value: value, flags: flags & 0x1F)
             let hasCounts = flags & 0x40 != 0

@@ -16,7 +16,8 @@ public final class StoreReader {
     }
 
     /// Samples of one series with `from <= t < to`, oldest first, at most `limit`.
-    public func samples(meter: String, measurement: String, from: Int64, to: Int64, limit: Int) throws -> [StoredSample] {
+    public func samples(meter: String, measurement: String, from: Int64, to: Int64, limit: Int) throws -> [StoredSample]
+    {
         try points(meter: meter, measurement: measurement, tier: "", from: from, to: to, limit: limit).map {
             StoredSample(time: $0.time, value: $0.value, quality: SampleQuality(rawValue: Int($0.flags)) ?? .invalid)
         }
@@ -27,7 +28,9 @@ public final class StoreReader {
     ///
     /// The head is copied before the store is read, in one read transaction: a point the writer moved into a
     /// block meanwhile is then in both, and the head's copy is dropped (it is not after the series' `last_t`).
-    func points(meter: String, measurement: String, tier: String, from: Int64, to: Int64, limit: Int) throws -> [SeriesPoint] {
+    func points(
+        meter: String, measurement: String, tier: String, from: Int64, to: Int64, limit: Int
+    ) throws -> [SeriesPoint] {
         let find = try db.prepare("SELECT id FROM series WHERE meter = ? AND measurement = ? AND tier = ?")
         find.bind(1, meter)
         find.bind(2, measurement)
@@ -37,7 +40,8 @@ public final class StoreReader {
         find.reset()
         let memory = head?.runs(of: series)
         return try readTransaction {
-            let blockLast = try db.scalarInt("SELECT coalesce(max(last_t), -9223372036854775808) FROM series WHERE id = \(series)")
+            let blockLast = try db.scalarInt(
+                "SELECT coalesce(max(last_t), -9223372036854775808) FROM series WHERE id = \(series)")
             var out: [SeriesPoint] = []
             let inRange = { (p: SeriesPoint) in p.time >= from && p.time < to }
             let cuts = try db.prepare("SELECT seq FROM block_cuts WHERE last_t >= ? AND first_t < ? ORDER BY first_t")
@@ -60,10 +64,12 @@ public final class StoreReader {
             } else {
                 let batches = try db.prepare("SELECT data FROM sample_head ORDER BY id")
                 while try batches.step() {
-                    out += try HeadBatch.decode(batches.blob(0)).lazy.filter { $0.series == series }.map(\.point).filter(fresh)
+                    out += try HeadBatch.decode(batches.blob(0)).lazy.filter { $0.series == series }.map(\.point)
+                        .filter(fresh)
                 }
             }
-            out += try unconverted(series: series, meter: meter, measurement: measurement, tier: tier, from: from, to: to)
+            out += try unconverted(
+                series: series, meter: meter, measurement: measurement, tier: tier, from: from, to: to)
             // Blocks come in their cuts' order and the head after them: sorted already, unless the clock stepped.
             if zip(out, out.dropFirst()).contains(where: { $0.time > $1.time }) { out.sort { $0.time < $1.time } }
             return Array(out.prefix(limit))
@@ -74,24 +80,38 @@ public final class StoreReader {
     private func readTransaction<T>(_ body: () throws -> T) throws -> T { try db.transaction("BEGIN", body) }
 
     /// Points of schema version 7 the writer has not converted yet.
-    private func unconverted(series: Int64, meter: String, measurement: String, tier: String, from: Int64, to: Int64) throws -> [SeriesPoint] {
+    private func unconverted(
+        series: Int64, meter: String, measurement: String, tier: String, from: Int64, to: Int64
+    ) throws -> [SeriesPoint] {
         var out: [SeriesPoint] = []
         if tier == "3s" {
-            let s = try db.prepare("""
+            let s = try db.prepare(
+                """
                 SELECT end_ms, value, method, count, expected, notes FROM derived_aggregates
                 WHERE meter = ? AND measurement = ? AND tier = '3s' AND end_ms >= ? AND end_ms < ?
                 """)
-            s.bind(1, meter); s.bind(2, measurement); s.bind(3, from); s.bind(4, to)
+            s.bind(1, meter)
+            s.bind(2, measurement)
+            s.bind(3, from)
+            s.bind(4, to)
             while try s.step() {
-                out.append(SeriesPoint(derived: DerivedRow(
-                    meter: meter, measurement: measurement, unit: "", tier: tier, endMs: s.int(0), value: s.double(1) ?? .nan,
-                    method: DerivedMethod(rawValue: s.text(2)) ?? .mean, count: Int(s.int(3)), expected: Int(s.int(4)),
-                    notes: s.text(5).split(separator: ",").map(String.init))))
+                out.append(
+                    SeriesPoint(
+                        derived: DerivedRow(
+                            meter: meter, measurement: measurement, unit: "", tier: tier, endMs: s.int(0),
+                            value: s.double(1) ?? .nan,
+                            method: DerivedMethod(rawValue: s.text(2)) ?? .mean, count: Int(s.int(3)),
+                            expected: Int(s.int(4)),
+                            notes: s.text(5).split(separator: ",").map(String.init))))
             }
         } else if try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'samples_v7'") > 0 {
             let s = try db.prepare("SELECT t, value, quality FROM samples_v7 WHERE series = ? AND t >= ? AND t < ?")
-            s.bind(1, series); s.bind(2, from); s.bind(3, to)
-            while try s.step() { out.append(SeriesPoint(time: s.int(0), value: s.double(1), flags: UInt8(clamping: s.int(2)) & 0x1F)) }
+            s.bind(1, series)
+            s.bind(2, from)
+            s.bind(3, to)
+            while try s.step() {
+                out.append(SeriesPoint(time: s.int(0), value: s.double(1), flags: UInt8(clamping: s.int(2)) & 0x1F))
+            }
         }
         return out
     }
@@ -107,7 +127,9 @@ public final class StoreReader {
             while try last.step() { blockLast[last.int(0)] = last.double(1) == nil ? .min : last.int(1) }
             let batches = try db.prepare("SELECT data FROM sample_head")
             while try batches.step() {
-                n += try HeadBatch.decode(batches.blob(0)).filter { $0.point.time > blockLast[$0.series, default: .min] }.count
+                n += try HeadBatch.decode(batches.blob(0)).filter {
+                    $0.point.time > blockLast[$0.series, default: .min]
+                }.count
             }
             if try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'samples_v7'") > 0 {
                 n += Int(try db.scalarInt("SELECT count(*) FROM samples_v7"))
@@ -122,7 +144,8 @@ public final class StoreReader {
     /// Stored voltage events, newest first: of one meter and kind when given, starting at or after `since`
     /// (UTC µs), at most `limit`.
     public func events(meter: String?, kind: String?, since: Int64, limit: Int) throws -> [EventRow] {
-        let s = try db.prepare("""
+        let s = try db.prepare(
+            """
             SELECT meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase, per_phase, incomplete, resolution_us
             FROM pq_events WHERE (?1 IS NULL OR meter = ?1) AND (?2 IS NULL OR kind = ?2) AND start_us >= ?3
             ORDER BY start_us DESC LIMIT ?4
@@ -134,21 +157,28 @@ public final class StoreReader {
         var out: [EventRow] = []
         while try s.step() {
             let perPhase = (try? JSONDecoder().decode([String: Double].self, from: Data(s.text(8).utf8))) ?? [:]
-            out.append(EventRow(meter: s.text(0), kind: s.text(1), startMicroseconds: s.int(2), durationMicroseconds: s.int(3),
-                                magnitude: s.double(4) ?? .nan, reference: s.double(5) ?? .nan, steadyStateChange: s.double(6),
-                                worstPhase: s.text(7), perPhase: perPhase, incomplete: s.int(9) != 0, resolutionMicroseconds: s.int(10)))
+            out.append(
+                EventRow(
+                    meter: s.text(0), kind: s.text(1), startMicroseconds: s.int(2), durationMicroseconds: s.int(3),
+                    magnitude: s.double(4) ?? .nan, reference: s.double(5) ?? .nan, steadyStateChange: s.double(6),
+                    worstPhase: s.text(7), perPhase: perPhase, incomplete: s.int(9) != 0,
+                    resolutionMicroseconds: s.int(10)))
         }
         return out
     }
 
     /// Meter-derived aggregates of one measurement and tier with `from <= end < to`, oldest first.
-    public func derived(meter: String, measurement: String, tier: String, from: Int64, to: Int64, limit: Int) throws -> [DerivedRow] {
+    public func derived(
+        meter: String, measurement: String, tier: String, from: Int64, to: Int64, limit: Int
+    ) throws -> [DerivedRow] {
         if tier == "3s" {
-            return try points(meter: meter, measurement: measurement, tier: tier, from: from, to: to, limit: limit).map {
+            return try points(meter: meter, measurement: measurement, tier: tier, from: from, to: to, limit: limit).map
+            {
                 DerivedRow(meter: meter, measurement: measurement, unit: "", point: $0)
             }
         }
-        let s = try db.prepare("""
+        let s = try db.prepare(
+            """
             SELECT end_ms, value, method, count, expected, notes FROM derived_aggregates
             WHERE meter = ? AND measurement = ? AND tier = ? AND end_ms >= ? AND end_ms < ? ORDER BY end_ms LIMIT ?
             """)
@@ -160,9 +190,12 @@ public final class StoreReader {
         s.bind(6, Int64(limit))
         var out: [DerivedRow] = []
         while try s.step() {
-            out.append(DerivedRow(meter: meter, measurement: measurement, unit: "", tier: tier, endMs: s.int(0), value: s.double(1) ?? .nan,
-                                  method: DerivedMethod(rawValue: s.text(2)) ?? .mean, count: Int(s.int(3)), expected: Int(s.int(4)),
-                                  notes: s.text(5).split(separator: ",").map(String.init)))
+            out.append(
+                DerivedRow(
+                    meter: meter, measurement: measurement, unit: "", tier: tier, endMs: s.int(0),
+                    value: s.double(1) ?? .nan,
+                    method: DerivedMethod(rawValue: s.text(2)) ?? .mean, count: Int(s.int(3)), expected: Int(s.int(4)),
+                    notes: s.text(5).split(separator: ",").map(String.init)))
         }
         return out
     }

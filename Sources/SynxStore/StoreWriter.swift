@@ -47,7 +47,10 @@ public final class StoreWriter: @unchecked Sendable {
     /// moves neither).
     private var nextPrune = monotonicMilliseconds() + 60_000
 
-    public init(store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000, retention: Retention? = nil) {
+    public init(
+        store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000,
+        retention: Retention? = nil
+    ) {
         self.retention = retention
         self.store = store
         self.batchInterval = batchInterval
@@ -112,7 +115,9 @@ public final class StoreWriter: @unchecked Sendable {
         condition.lock()
         while true {
             // Half-way between wall-clock seconds, waited for on the monotonic clock (a step moves the phase once).
-            let deadline = monotonicMilliseconds() + StoreWriter.millisecondsToNextCommit(after: wallClockNow(), interval: batchInterval)
+            let deadline =
+                monotonicMilliseconds()
+                + StoreWriter.millisecondsToNextCommit(after: wallClockNow(), interval: batchInterval)
             while !flushRequested && !stopping && condition.wait(milliseconds: deadline - monotonicMilliseconds()) {}
             flushRequested = false
             let stop = stopping
@@ -181,7 +186,8 @@ public final class StoreWriter: @unchecked Sendable {
     /// front of the queue, in order, to be retried. Returns the failure.
     private func commitQueued() -> String? {
         condition.lock()
-        let batch = queue, pending = records
+        let batch = queue
+        let pending = records
         queue.removeAll(keepingCapacity: true)
         records = StoreRecords()
         condition.unlock()

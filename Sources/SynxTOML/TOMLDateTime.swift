@@ -22,7 +22,8 @@ struct TOMLDateTime: Equatable {
 extension TOMLParser {
     /// Whether a date (`dddd-`) or a time (`dd:`) starts at the reading position.
     func startsDateOrTime() -> Bool {
-        startsTime(at: 0) || (isDigit(at: 0) && isDigit(at: 1) && isDigit(at: 2) && isDigit(at: 3) && peek(4) == UInt8(ascii: "-"))
+        startsTime(at: 0)
+            || (isDigit(at: 0) && isDigit(at: 1) && isDigit(at: 2) && isDigit(at: 3) && peek(4) == UInt8(ascii: "-"))
     }
 
     func parseDateTime() throws -> TOMLDateTime {
@@ -34,7 +35,8 @@ extension TOMLParser {
         try expect(UInt8(ascii: "-"), at: start)
         let day = try digits(2, at: start)
         guard (1...12).contains(month), (1...Self.days(inMonth: month, of: year)).contains(day) else {
-            throw failure("\(String(decoding: bytes[start..<pos], as: UTF8.self)) is not a date of the calendar", at: start)
+            throw failure(
+                "\(String(decoding: bytes[start..<pos], as: UTF8.self)) is not a date of the calendar", at: start)
         }
         let date = TOMLDateTime.LocalDate(year: year, month: month, day: day)
         // The time follows a 'T' (or 't'), or a space when a time really comes after it.
@@ -58,7 +60,8 @@ extension TOMLParser {
             try expect(UInt8(ascii: ":"), at: start)
             let minutes = try digits(2, at: start)
             guard hours <= 23, minutes <= 59 else {
-                throw failure("the offset \(String(decoding: bytes[(pos - 6)..<pos], as: UTF8.self)) is out of range", at: start)
+                throw failure(
+                    "the offset \(String(decoding: bytes[(pos - 6)..<pos], as: UTF8.self)) is out of range", at: start)
             }
             offset = (hours * 60 + minutes) * (east ? 1 : -1)
         default:
@@ -118,7 +121,9 @@ extension TOMLParser {
 
     private func expect(_ separator: UInt8, at start: Int) throws {
         guard peek() == separator else {
-            throw failure("malformed date or time: expected '\(Character(Unicode.Scalar(separator)))', found \(found())", at: start)
+            throw failure(
+                "malformed date or time: expected '\(Character(Unicode.Scalar(separator)))', found \(found())",
+                at: start)
         }
         pos += 1
     }

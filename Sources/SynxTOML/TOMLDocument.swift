@@ -11,8 +11,9 @@ public struct TOMLDocument {
         do {
             root = try TOMLParser.parse(Array(text.utf8))
         } catch let error as TOMLSyntaxError {
-            throw ConfigError(file: file, line: error.line, key: nil,
-                              message: "malformed TOML: \(error.message) (column \(error.column))")
+            throw ConfigError(
+                file: file, line: error.line, key: nil,
+                message: "malformed TOML: \(error.message) (column \(error.column))")
         }
     }
 

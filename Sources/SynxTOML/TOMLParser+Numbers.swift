@@ -16,8 +16,11 @@ extension TOMLParser {
             if body.elementsEqual("nan".utf8) { return .float(negative ? -.nan : .nan) }
         }
         if body.count > 2 && body.first == UInt8(ascii: "0"),
-           let radix = Self.radix(ofPrefix: body[body.index(after: i)]) {
-            guard sign == nil else { throw failure("a hexadecimal, octal or binary integer cannot have a sign", at: start) }
+            let radix = Self.radix(ofPrefix: body[body.index(after: i)])
+        {
+            guard sign == nil else {
+                throw failure("a hexadecimal, octal or binary integer cannot have a sign", at: start)
+            }
             return .integer(try prefixedInteger(body.dropFirst(2), radix: radix, at: start))
         }
         return try decimal(body, negative: negative, at: start)
@@ -51,7 +54,9 @@ extension TOMLParser {
     /// `123`, `-1_000`, `3.14`, `6.626e-34`, `1E6`: digits, then an optional fraction and exponent.
     private func decimal(_ body: ArraySlice<UInt8>, negative: Bool, at start: Int) throws -> TOMLValue {
         let isDecimalDigit: (UInt8) -> Bool = { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-        let integerEnd = body.firstIndex { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") } ?? body.endIndex
+        let integerEnd =
+            body.firstIndex { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
+            ?? body.endIndex
         let integerDigits = try digitRun(body[..<integerEnd], at: start, isDigit: isDecimalDigit)
         guard integerDigits.first != UInt8(ascii: "0") || integerDigits.count == 1 else {
             throw failure("a number cannot start with a leading zero", at: start)
@@ -61,7 +66,8 @@ extension TOMLParser {
             for d in integerDigits {
                 let digit = Int64(d - UInt8(ascii: "0"))
                 let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+                let (sum, o2) =
+                    negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
                 guard !o1 && !o2 else { throw failure("the integer is beyond the 64-bit range", at: start) }
                 value = sum
             }
@@ -83,9 +89,13 @@ extension TOMLParser {
                 exponentSign = s == UInt8(ascii: "-") ? "-" : ""
                 exponent = exponent.dropFirst()
             }
-            literal += "e" + exponentSign + String(decoding: try digitRun(exponent, at: start, isDigit: isDecimalDigit), as: UTF8.self)
+            literal +=
+                "e" + exponentSign
+                + String(decoding: try digitRun(exponent, at: start, isDigit: isDecimalDigit), as: UTF8.self)
         }
-        guard let value = Double(literal), value.isFinite else { throw failure("the float is beyond the 64-bit range", at: start) }
+        guard let value = Double(literal), value.isFinite else {
+            throw failure("the float is beyond the 64-bit range", at: start)
+        }
         return .float(value)
     }
 
@@ -102,7 +112,9 @@ extension TOMLParser {
             } else if b == UInt8(ascii: "_") && afterDigit {
                 afterDigit = false
             } else {
-                let what = b == UInt8(ascii: "_") ? "an underscore must sit between digits" : "unexpected '\(Character(Unicode.Scalar(b)))'"
+                let what =
+                    b == UInt8(ascii: "_")
+                    ? "an underscore must sit between digits" : "unexpected '\(Character(Unicode.Scalar(b)))'"
                 throw failure("malformed number: \(what)", at: start)
             }
         }

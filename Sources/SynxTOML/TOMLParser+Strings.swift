@@ -30,7 +30,9 @@ extension TOMLParser {
         pos += 1
         let start = pos
         while true {
-            guard let b = peek() else { throw failure("unterminated string: expected \"'\", found the end of the file") }
+            guard let b = peek() else {
+                throw failure("unterminated string: expected \"'\", found the end of the file")
+            }
             switch b {
             case UInt8(ascii: "'"):
                 pos += 1
@@ -122,7 +124,8 @@ extension TOMLParser {
         var i = pos + 1
         while i < bytes.count, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i += 1 }
         guard i < bytes.count else { return false }
-        return bytes[i] == UInt8(ascii: "\n") || (bytes[i] == UInt8(ascii: "\r") && i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "\n"))
+        return bytes[i] == UInt8(ascii: "\n")
+            || (bytes[i] == UInt8(ascii: "\r") && i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "\n"))
     }
 
     /// One escape sequence, at its backslash: \b \t \n \f \r \" \\ \uXXXX \UXXXXXXXX (TOML 1.0.0 has no
@@ -130,7 +133,9 @@ extension TOMLParser {
     private func parseEscape(into text: inout [UInt8]) throws {
         let start = pos
         pos += 1
-        guard let e = peek() else { throw failure("unterminated string: expected an escape, found the end of the file") }
+        guard let e = peek() else {
+            throw failure("unterminated string: expected an escape, found the end of the file")
+        }
         pos += 1
         switch e {
         case UInt8(ascii: "b"): text.append(0x08)
@@ -145,13 +150,15 @@ extension TOMLParser {
             var code: UInt32 = 0
             for _ in 0..<digits {
                 guard let d = peek().flatMap(Self.hexDigitValue) else {
-                    throw failure("\\\(Character(Unicode.Scalar(e))) needs \(digits) hexadecimal digits, found \(found())")
+                    throw failure(
+                        "\\\(Character(Unicode.Scalar(e))) needs \(digits) hexadecimal digits, found \(found())")
                 }
                 code = code << 4 | d
                 pos += 1
             }
             guard let scalar = Unicode.Scalar(code) else {
-                throw failure("U+\(Self.hex(code)) is not a Unicode scalar value (a surrogate, or beyond U+10FFFF)", at: start)
+                throw failure(
+                    "U+\(Self.hex(code)) is not a Unicode scalar value (a surrogate, or beyond U+10FFFF)", at: start)
             }
             text.append(contentsOf: String(scalar).utf8)
         default:

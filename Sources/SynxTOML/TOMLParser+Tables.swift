@@ -18,7 +18,9 @@ extension TOMLParser {
         if case .table = existing.value {
             throw failure("table [\(Self.display(path))] is already defined (line \(existing.line))", at: offset)
         }
-        throw failure("\(Self.display(path)) is already defined as \(existing.value.typeDescription) (line \(existing.line))", at: offset)
+        throw failure(
+            "\(Self.display(path)) is already defined as \(existing.value.typeDescription) (line \(existing.line))",
+            at: offset)
     }
 
     /// `[[a.b.c]]`: the new table it appends to the array of tables.
@@ -34,8 +36,9 @@ extension TOMLParser {
         guard case .array(let array) = existing.value, array.isArrayOfTables else {
             var what = existing.value.typeDescription
             if case .array = existing.value { what += " written as a value" }
-            throw failure("[[\(Self.display(path))]] cannot extend \(Self.display(path)): it is \(what) (line \(existing.line))",
-                          at: offset)
+            throw failure(
+                "[[\(Self.display(path))]] cannot extend \(Self.display(path)): it is \(what) (line \(existing.line))",
+                at: offset)
         }
         array.append(table)
         return table
@@ -58,8 +61,9 @@ extension TOMLParser {
             default: next = nil
             }
             guard let next else {
-                throw failure("\(Self.display(path[...index])) is already defined as \(Self.describe(existing.value)) "
-                              + "(line \(existing.line)), so [\(Self.display(path))] cannot extend it", at: offset)
+                throw failure(
+                    "\(Self.display(path[...index])) is already defined as \(Self.describe(existing.value)) "
+                        + "(line \(existing.line)), so [\(Self.display(path))] cannot extend it", at: offset)
             }
             table = next
         }
@@ -68,8 +72,10 @@ extension TOMLParser {
 
     /// The table a dotted key `a.b.c = …` writes into and the key's last part, creating the tables on the
     /// way; fails if the key is already defined.
-    func resolveDottedKey(_ path: [String], in start: TOMLTable, line: Int,
-                                   at offset: Int) throws -> (TOMLTable, String) {
+    func resolveDottedKey(
+        _ path: [String], in start: TOMLTable, line: Int,
+        at offset: Int
+    ) throws -> (TOMLTable, String) {
         var table = start
         for index in 0..<(path.count - 1) {
             let name = path[index]
@@ -78,8 +84,9 @@ extension TOMLParser {
                 continue
             }
             guard case .table(let next) = existing.value, next.origin == .dottedKey else {
-                throw failure("\(Self.display(path[...index])) is already defined as \(Self.describe(existing.value)) "
-                              + "(line \(existing.line)), so a dotted key cannot extend it", at: offset)
+                throw failure(
+                    "\(Self.display(path[...index])) is already defined as \(Self.describe(existing.value)) "
+                        + "(line \(existing.line)), so a dotted key cannot extend it", at: offset)
             }
             table = next
         }
@@ -90,8 +97,10 @@ extension TOMLParser {
         return (table, name)
     }
 
-    private func newTable(named name: String, in parent: TOMLTable, origin: TOMLTable.Origin,
-                                   line: Int, at offset: Int) throws -> TOMLTable {
+    private func newTable(
+        named name: String, in parent: TOMLTable, origin: TOMLTable.Origin,
+        line: Int, at offset: Int
+    ) throws -> TOMLTable {
         try checkDepth(parent.depth + 1, at: offset)
         let table = TOMLTable(origin: origin, line: line, depth: parent.depth + 1)
         parent.insert(name, .table(table), line: line)

@@ -48,7 +48,9 @@ extension TOMLParser {
             items.append(try parseValue(depth: depth + 1))
             try skipBlankLinesAndComments()
             guard peek() == UInt8(ascii: ",") else {
-                guard peek() == UInt8(ascii: "]") else { throw failure("expected ',' or ']' in the array, found \(found())") }
+                guard peek() == UInt8(ascii: "]") else {
+                    throw failure("expected ',' or ']' in the array, found \(found())")
+                }
                 break
             }
             pos += 1
@@ -71,7 +73,9 @@ extension TOMLParser {
             try parseKeyValue(into: table)
             skipBlanks()
             guard peek() == UInt8(ascii: ",") else {
-                guard peek() == UInt8(ascii: "}") else { throw failure("expected ',' or '}' in the inline table, found \(found())") }
+                guard peek() == UInt8(ascii: "}") else {
+                    throw failure("expected ',' or '}' in the inline table, found \(found())")
+                }
                 pos += 1
                 return .table(table)
             }

@@ -67,12 +67,15 @@ final class TOMLParser {
 
     /// `[a.b]` or `[[a.b]]`: from here on, key/value lines go into the table it names.
     private func parseHeader() throws {
-        let headerLine = line, start = pos
+        let headerLine = line
+        let start = pos
         pos += 1
         let isArrayOfTables = peek() == UInt8(ascii: "[")
         if isArrayOfTables { pos += 1 }
         let path = try parseKey()
-        guard peek() == UInt8(ascii: "]") else { throw failure("expected ']' to close the table header, found \(found())") }
+        guard peek() == UInt8(ascii: "]") else {
+            throw failure("expected ']' to close the table header, found \(found())")
+        }
         pos += 1
         if isArrayOfTables {
             guard peek() == UInt8(ascii: "]") else {
@@ -80,13 +83,16 @@ final class TOMLParser {
             }
             pos += 1
         }
-        current = isArrayOfTables ? try appendArrayTable(path, line: headerLine, at: start)
-                                  : try defineTable(path, line: headerLine, at: start)
+        current =
+            isArrayOfTables
+            ? try appendArrayTable(path, line: headerLine, at: start)
+            : try defineTable(path, line: headerLine, at: start)
     }
 
     /// `key = value` (the key possibly dotted) into `table`: a header's table or an inline table being read.
     func parseKeyValue(into table: TOMLTable) throws {
-        let keyLine = line, start = pos
+        let keyLine = line
+        let start = pos
         let path = try parseKey()
         guard peek() == UInt8(ascii: "=") else { throw failure("expected '=' after the key, found \(found())") }
         pos += 1
@@ -123,7 +129,8 @@ final class TOMLParser {
     static func isBareKeyByte(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"): return true
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
         default: return false
         }
     }
@@ -145,7 +152,8 @@ final class TOMLParser {
     /// file's bytes go through here: it is several times faster than a `peek()` per byte in debug builds.)
     @discardableResult
     func skip(while accept: (UInt8) -> Bool) -> Int {
-        let start = pos, bytes = self.bytes
+        let start = pos
+        let bytes = self.bytes
         var i = pos
         while i < bytes.count && accept(bytes[i]) { i += 1 }
         pos = i
@@ -218,7 +226,8 @@ final class TOMLParser {
     }
 
     private static func lineAndStart(of offset: Int, in bytes: [UInt8]) -> (Int, Int) {
-        var line = 1, start = 0
+        var line = 1
+        var start = 0
         for i in 0..<offset where bytes[i] == UInt8(ascii: "\n") {
             line += 1
             start = i + 1

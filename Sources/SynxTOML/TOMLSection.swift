@@ -74,7 +74,9 @@ public struct TOMLSection {
         case .integer(let i): d = Double(i)
         default: throw error(key, "expected a number, found \(v.typeDescription)")
         }
-        guard d.isFinite, range.contains(d) else { throw error(key, "\(d) is out of range \(range.lowerBound)…\(range.upperBound)") }
+        guard d.isFinite, range.contains(d) else {
+            throw error(key, "\(d) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
         return d
     }
 
@@ -88,7 +90,9 @@ public struct TOMLSection {
     /// An array whose items are all strings, or nil when the key is absent.
     public func stringArray(_ key: String) throws -> [String]? {
         guard let v = table[key] else { return nil }
-        guard case .array(let array) = v else { throw error(key, "expected an array of strings, found \(v.typeDescription)") }
+        guard case .array(let array) = v else {
+            throw error(key, "expected an array of strings, found \(v.typeDescription)")
+        }
         return try array.items.map { item in
             guard case .string(let s) = item else {
                 throw error(key, "expected an array of strings, found \(item.typeDescription) in it")
@@ -109,7 +113,9 @@ public struct TOMLSection {
     /// A `[name]` sub-table (or an inline table, or one made by dotted keys).
     public func section(_ key: String) throws -> TOMLSection? {
         guard let v = table[key] else { return nil }
-        guard case .table(let t) = v else { throw error(key, "expected a table [\(path(of: key))], found \(v.typeDescription)") }
+        guard case .table(let t) = v else {
+            throw error(key, "expected a table [\(path(of: key))], found \(v.typeDescription)")
+        }
         return TOMLSection(document: document, table: t, displayPath: path(of: key))
     }
 
@@ -121,7 +127,8 @@ public struct TOMLSection {
         }
         return try array.items.enumerated().map { index, item in
             guard case .table(let t) = item else {
-                throw error(key, "expected an array of tables [[\(path(of: key))]], found \(item.typeDescription) in it")
+                throw error(
+                    key, "expected an array of tables [[\(path(of: key))]], found \(item.typeDescription) in it")
             }
             return TOMLSection(document: document, table: t, displayPath: "\(path(of: key))[\(index + 1)]")
         }

@@ -13,11 +13,18 @@ enum UTF8Validation {
                 i += 1
                 continue
             }
-            let length: Int, smallest: UInt32
+            let length: Int
+            let smallest: UInt32
             switch lead {
-            case 0xC2...0xDF: length = 2; smallest = 0x80
-            case 0xE0...0xEF: length = 3; smallest = 0x800
-            case 0xF0...0xF4: length = 4; smallest = 0x10000
+            case 0xC2...0xDF:
+                length = 2
+                smallest = 0x80
+            case 0xE0...0xEF:
+                length = 3
+                smallest = 0x800
+            case 0xF0...0xF4:
+                length = 4
+                smallest = 0x10000
             default: return i
             }
             guard i + length <= bytes.count else { return i }

@@ -18,7 +18,9 @@ public struct Report {
 
     /// A report of `rows` under `columns`.
     public init(title: String?, columns: [String], rows: [[String]]) {
-        self.title = title; self.columns = columns; self.rows = rows
+        self.title = title
+        self.columns = columns
+        self.rows = rows
     }
 
     /// The report as an aligned table (`table`; `json` is rendered by the callers, which encode the payload itself)
@@ -26,13 +28,16 @@ public struct Report {
     public func render(_ format: OutputFormat) -> String {
         switch format {
         case .csv:
-            return ([columns.map { $0.lowercased() }] + rows).map { $0.map(Report.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+            return ([columns.map { $0.lowercased() }] + rows).map { $0.map(Report.csvField).joined(separator: ",") }
+                .joined(separator: "\n") + "\n"
         case .table, .json:
             var widths = columns.map(\.count)
             for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
             func line(_ cells: [String]) -> String {
-                var text = cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ")
+                var text = cells.enumerated().map { i, c in
+                    i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                }
+                .joined(separator: "  ")
                 while text.last == " " { text.removeLast() }  // an empty last cell leaves no trailing blanks
                 return text
             }

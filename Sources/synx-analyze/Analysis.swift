@@ -84,47 +84,65 @@ struct Analysis {
         var values: PowerQualityValues?
         var energy: EnergyRegisters
     }
-    private struct Issue: Encodable { var kind, time: String; var samples: Int }
+    private struct Issue: Encodable {
+        var kind, time: String
+        var samples: Int
+    }
 
     func json(_ meta: Meta) throws -> Data {
-        let e = meta.engine, t = e.thresholds
+        let e = meta.engine
+        let t = e.thresholds
         let doc = Document(
-            recording: Recording(file: meta.file, station: meta.configuration.stationName,
-                                 device: meta.configuration.deviceID, start: Self.iso(meta.configuration.startTimeUTC),
-                                 samples: meta.configuration.sampleCount, sample_rate_hz: e.sampleRate,
-                                 channels: meta.mapping.inputs.map {
-                                     Channel(name: $0.spec.name, kind: $0.spec.kind.rawValue, phase: $0.spec.phase.rawValue, unit: $0.unit)
-                                 }),
-            settings: Settings(nominal_frequency_hz: e.nominalFrequency.rawValue, udin_v: e.declaredVoltage,
-                               reference: e.reference.rawValue, dip_percent: t.dipPercent, swell_percent: t.swellPercent,
-                               interruption_percent: t.interruptionPercent, hysteresis_percent: t.hysteresisPercent,
-                               rvc_percent: t.rvcPercent, rvc_hysteresis_percent: t.rvcHysteresisPercent,
-                               harmonic_order_limit: meta.orderLimit),
+            recording: Recording(
+                file: meta.file, station: meta.configuration.stationName,
+                device: meta.configuration.deviceID, start: Self.iso(meta.configuration.startTimeUTC),
+                samples: meta.configuration.sampleCount, sample_rate_hz: e.sampleRate,
+                channels: meta.mapping.inputs.map {
+                    Channel(
+                        name: $0.spec.name, kind: $0.spec.kind.rawValue, phase: $0.spec.phase.rawValue, unit: $0.unit)
+                }),
+            settings: Settings(
+                nominal_frequency_hz: e.nominalFrequency.rawValue, udin_v: e.declaredVoltage,
+                reference: e.reference.rawValue, dip_percent: t.dipPercent, swell_percent: t.swellPercent,
+                interruption_percent: t.interruptionPercent, hysteresis_percent: t.hysteresisPercent,
+                rvc_percent: t.rvcPercent, rvc_hysteresis_percent: t.rvcHysteresisPercent,
+                harmonic_order_limit: meta.orderLimit),
             events: events.map {
-                Event(kind: $0.kind.rawValue, start: Self.iso($0.start), end: Self.iso($0.end), duration_s: $0.duration,
-                      reference_v: $0.kind == .rapidVoltageChange ? nil : $0.reference, magnitude_v: $0.magnitude,
-                      depth_percent: $0.depthPercent, delta_uss_v: $0.steadyStateChange,
-                      worst_phase: $0.worstPhase.rawValue,
-                      per_phase_v: Dictionary(uniqueKeysWithValues: $0.extremes.map { ($0.key.rawValue, $0.value) }),
-                      incomplete: $0.incomplete)
+                Event(
+                    kind: $0.kind.rawValue, start: Self.iso($0.start), end: Self.iso($0.end), duration_s: $0.duration,
+                    reference_v: $0.kind == .rapidVoltageChange ? nil : $0.reference, magnitude_v: $0.magnitude,
+                    depth_percent: $0.depthPercent, delta_uss_v: $0.steadyStateChange,
+                    worst_phase: $0.worstPhase.rawValue,
+                    per_phase_v: Dictionary(uniqueKeysWithValues: $0.extremes.map { ($0.key.rawValue, $0.value) }),
+                    incomplete: $0.incomplete)
             },
             frequency_10s: frequencies.map {
-                Frequency(start: Self.iso($0.start), end: Self.iso($0.end), hz: $0.hertz, cycles: $0.cycles, quality: $0.quality)
+                Frequency(
+                    start: Self.iso($0.start), end: Self.iso($0.end), hz: $0.hertz, cycles: $0.cycles,
+                    quality: $0.quality)
             },
-            aggregates: Dictionary(uniqueKeysWithValues: AggregationTier.allCases.map { tier in
-                (tier.rawValue, aggregates.filter { $0.tier == tier }.map {
-                    Interval(start: Self.iso($0.start), end: Self.iso($0.end), count: $0.count, invalid_count: $0.invalidCount,
-                             quality: $0.quality, values: $0.values, energy: $0.energy)
-                })
-            }),
+            aggregates: Dictionary(
+                uniqueKeysWithValues: AggregationTier.allCases.map { tier in
+                    (
+                        tier.rawValue,
+                        aggregates.filter { $0.tier == tier }.map {
+                            Interval(
+                                start: Self.iso($0.start), end: Self.iso($0.end), count: $0.count,
+                                invalid_count: $0.invalidCount,
+                                quality: $0.quality, values: $0.values, energy: $0.energy)
+                        }
+                    )
+                }),
             basic: basics.map {
-                Interval(start: Self.iso($0.start), end: Self.iso($0.end), quality: $0.quality, values: $0.values,
-                         energy: $0.energy)
+                Interval(
+                    start: Self.iso($0.start), end: Self.iso($0.end), quality: $0.quality, values: $0.values,
+                    energy: $0.energy)
             },
             input_issues: issues.map { Issue(kind: $0.kind.rawValue, time: Self.iso($0.time), samples: $0.samples) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(doc) + Data("\n".utf8)
     }
 
@@ -132,60 +150,102 @@ struct Analysis {
     static func iso(_ t: Double) -> String {
         var seconds = time_t(t.rounded(.down))
         var micros = Int(((t - t.rounded(.down)) * 1e6).rounded())
-        if micros == 1_000_000 { seconds += 1; micros = 0 }
+        if micros == 1_000_000 {
+            seconds += 1
+            micros = 0
+        }
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
     }
 
     // MARK: - Tables
 
     func tables(_ meta: Meta, sections: Set<String>?, orders: Int) -> String {
         func wanted(_ s: String) -> Bool { sections?.contains(s) ?? true }
-        let names = meta.mapping.inputs.map { "\($0.spec.kind == .voltage ? "U" : "I")\($0.spec.phase.rawValue.uppercased())" }
-        let c = meta.configuration, e = meta.engine
+        let names = meta.mapping.inputs.map {
+            "\($0.spec.kind == .voltage ? "U" : "I")\($0.spec.phase.rawValue.uppercased())"
+        }
+        let c = meta.configuration
+        let e = meta.engine
         var out = "\(meta.file): \(c.stationName) / \(c.deviceID), starts \(Self.iso(c.startTimeUTC)), "
         out += "\(c.sampleCount) samples at \(Self.number(e.sampleRate, 1)) S/s\n"
         out += "channels: " + zip(names, meta.mapping.inputs).map { "\($0)=\($1.spec.name)" }.joined(separator: " ")
-        out += "; \(e.nominalFrequency.rawValue) Hz, Udin \(Self.number(e.declaredVoltage, 1)) V, reference \(e.reference.rawValue)\n"
+        out +=
+            "; \(e.nominalFrequency.rawValue) Hz, Udin \(Self.number(e.declaredVoltage, 1)) V, reference \(e.reference.rawValue)\n"
         for i in issues { out += "input: \(i.kind.rawValue) at \(Self.iso(i.time)) (\(i.samples) samples)\n" }
 
         if wanted("events") {
-            out += "\n" + Report(title: "Events (\(events.count))", columns: ["KIND", "START (UTC)", "DURATION (ms)", "MAGNITUDE (V)", "% REF", "WORST", "PER PHASE (V)"],
-                                 rows: events.map { ev in
-                [ev.kind.rawValue + (ev.incomplete ? " (incomplete)" : ""), Self.iso(ev.start), Self.number(ev.duration * 1000, 1),
-                 Self.number(ev.magnitude, 2),
-                 ev.kind == .rapidVoltageChange ? "ΔUss " + Self.number((ev.steadyStateChange ?? 0) / ev.reference * 100, 2)
-                     : Self.number(ev.magnitude / ev.reference * 100, 2),
-                 ev.worstPhase.rawValue.uppercased(),
-                 ev.extremes.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue.uppercased())=\(Self.number($0.value, 2))" }.joined(separator: " ")]
-            }).render(.table)
+            out +=
+                "\n"
+                + Report(
+                    title: "Events (\(events.count))",
+                    columns: [
+                        "KIND", "START (UTC)", "DURATION (ms)", "MAGNITUDE (V)", "% REF", "WORST", "PER PHASE (V)",
+                    ],
+                    rows: events.map { ev in
+                        [
+                            ev.kind.rawValue + (ev.incomplete ? " (incomplete)" : ""), Self.iso(ev.start),
+                            Self.number(ev.duration * 1000, 1),
+                            Self.number(ev.magnitude, 2),
+                            ev.kind == .rapidVoltageChange
+                                ? "ΔUss " + Self.number((ev.steadyStateChange ?? 0) / ev.reference * 100, 2)
+                                : Self.number(ev.magnitude / ev.reference * 100, 2),
+                            ev.worstPhase.rawValue.uppercased(),
+                            ev.extremes.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                                "\($0.key.rawValue.uppercased())=\(Self.number($0.value, 2))"
+                            }.joined(separator: " "),
+                        ]
+                    }
+                ).render(.table)
         }
         if wanted("frequency") {
-            out += "\n" + Report(title: "10-s power frequency", columns: ["END (UTC)", "HZ", "CYCLES", "FLAGS"], rows: frequencies.map {
-                [Self.iso($0.end), $0.hertz.map { Self.number($0, 4) } ?? "-", String($0.cycles), Self.flags($0.quality)]
-            }).render(.table)
+            out +=
+                "\n"
+                + Report(
+                    title: "10-s power frequency", columns: ["END (UTC)", "HZ", "CYCLES", "FLAGS"],
+                    rows: frequencies.map {
+                        [
+                            Self.iso($0.end), $0.hertz.map { Self.number($0, 4) } ?? "-", String($0.cycles),
+                            Self.flags($0.quality),
+                        ]
+                    }
+                ).render(.table)
         }
         let valueColumns = names.map { "\($0) RMS" } + ["FREQ", "THDS \(names.first ?? "")", "u2 %", "P (W)", "FLAGS"]
         func row(_ v: PowerQualityValues?, _ q: ValueQuality) -> [String] {
             guard let v else { return Array(repeating: "-", count: valueColumns.count - 1) + [Self.flags(q)] }
             return v.channels.map { Self.number($0.rms, 3) }
-                + [v.frequency.map { Self.number($0, 4) } ?? "-", Self.number(v.channels[0].harmonics.thdsPercent, 3),
-                   v.voltageUnbalance.map { Self.number($0.negativeSequencePercent, 3) } ?? "-",
-                   v.totalPower.map { Self.number($0.activeW, 1) } ?? "-", Self.flags(q)]
+                + [
+                    v.frequency.map { Self.number($0, 4) } ?? "-", Self.number(v.channels[0].harmonics.thdsPercent, 3),
+                    v.voltageUnbalance.map { Self.number($0.negativeSequencePercent, 3) } ?? "-",
+                    v.totalPower.map { Self.number($0.activeW, 1) } ?? "-", Self.flags(q),
+                ]
         }
         if wanted("aggregates") {
             for tier in AggregationTier.allCases {
                 let list = aggregates.filter { $0.tier == tier }
-                out += "\n" + Report(title: "\(tier.rawValue) aggregates (\(list.count))", columns: ["END (UTC)", "N"] + valueColumns,
-                                     rows: list.map { [Self.iso($0.end), "\($0.count)"] + row($0.values, $0.quality) }).render(.table)
+                out +=
+                    "\n"
+                    + Report(
+                        title: "\(tier.rawValue) aggregates (\(list.count))",
+                        columns: ["END (UTC)", "N"] + valueColumns,
+                        rows: list.map { [Self.iso($0.end), "\($0.count)"] + row($0.values, $0.quality) }
+                    ).render(.table)
             }
         }
         if wanted("basic") {
-            out += "\n" + Report(title: "\(e.nominalFrequency.cyclesPerBasicWindow)-cycle values (\(basics.count))",
-                                 columns: ["START (UTC)", "MS"] + valueColumns,
-                                 rows: basics.map { [Self.iso($0.start), Self.number(($0.end - $0.start) * 1000, 2)] + row($0.values, $0.quality) })
+            out +=
+                "\n"
+                + Report(
+                    title: "\(e.nominalFrequency.cyclesPerBasicWindow)-cycle values (\(basics.count))",
+                    columns: ["START (UTC)", "MS"] + valueColumns,
+                    rows: basics.map {
+                        [Self.iso($0.start), Self.number(($0.end - $0.start) * 1000, 2)] + row($0.values, $0.quality)
+                    }
+                )
                 .render(.table)
         }
         if wanted("harmonics") {
@@ -208,8 +268,10 @@ struct Analysis {
         let rows = (1...orders).map { n in
             [String(n)] + rms.map { ch in n < ch.count && ch[1] > 0 ? Self.number(ch[n] / ch[1] * 100, 3) : "-" }
         }
-        return Report(title: "Harmonic subgroups, % of fundamental (RMS of \(valid.count) windows; order 1 = 100 %)",
-                      columns: ["ORDER"] + names, rows: rows).render(.table)
+        return Report(
+            title: "Harmonic subgroups, % of fundamental (RMS of \(valid.count) windows; order 1 = 100 %)",
+            columns: ["ORDER"] + names, rows: rows
+        ).render(.table)
     }
 
     static func flags(_ q: ValueQuality) -> String { q.isEmpty ? "-" : q.names.joined(separator: ",") }

@@ -20,7 +20,8 @@ struct ChannelMapping {
         func index(of key: String) throws -> Int {
             if let n = Int(key), (1...c.analog.count).contains(n) { return n - 1 }
             guard let i = c.analog.firstIndex(where: { $0.id == key }) else {
-                throw Failure(description: "no analog channel '\(key)' (channels: \(c.analog.map(\.id).joined(separator: ", ")))")
+                throw Failure(
+                    description: "no analog channel '\(key)' (channels: \(c.analog.map(\.id).joined(separator: ", ")))")
             }
             return i
         }
@@ -32,7 +33,9 @@ struct ChannelMapping {
             case "k" + base: return 1000
             case "m" + base: return 0.001
             default:
-                throw Failure(description: "channel '\(c.analog[i].id)' is in '\(unit)', not \(kind == .voltage ? "V or kV" : "A or kA")")
+                throw Failure(
+                    description:
+                        "channel '\(c.analog[i].id)' is in '\(unit)', not \(kind == .voltage ? "V or kV" : "A or kA")")
             }
         }
         func phase(_ i: Int, position: Int) -> Phase {
@@ -53,13 +56,17 @@ struct ChannelMapping {
                 chosen = c.analog.indices.filter { (try? factor($0, kind)) != nil }
             }
             guard chosen.count <= 4 else {
-                throw Failure(description: "\(chosen.count) \(kind.rawValue) channels found; choose up to 4 with --\(kind.rawValue)")
+                throw Failure(
+                    description:
+                        "\(chosen.count) \(kind.rawValue) channels found; choose up to 4 with --\(kind.rawValue)")
             }
             return try chosen.enumerated().map { position, i in
-                Input(recordingIndex: i,
-                      spec: ChannelSpec(name: c.analog[i].id, kind: kind,
-                                        phase: explicit ? Phase.allCases[position] : phase(i, position: position)),
-                      unit: c.analog[i].unit, factor: try factor(i, kind))
+                Input(
+                    recordingIndex: i,
+                    spec: ChannelSpec(
+                        name: c.analog[i].id, kind: kind,
+                        phase: explicit ? Phase.allCases[position] : phase(i, position: position)),
+                    unit: c.analog[i].unit, factor: try factor(i, kind))
             }
         }
         inputs = try pick(voltages, .voltage) + pick(currents, .current)

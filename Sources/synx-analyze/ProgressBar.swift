@@ -16,8 +16,12 @@ struct ProgressBar {
         let percent = min(100, done * 100 / total)
         guard percent != shown else { return }
         shown = percent
-        let width = 40, filled = percent * width / 100
-        FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(percent)%".utf8))
+        let width = 40
+        let filled = percent * width / 100
+        FileHandle.standardError.write(
+            Data(
+                "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(percent)%"
+                    .utf8))
     }
 
     func finish() {

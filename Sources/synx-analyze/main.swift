@@ -12,10 +12,10 @@ struct Analyze: ParsableCommand {
         commandName: "synx-analyze",
         abstract: "Analyse a COMTRADE recording with the synx IEC 61000-4-30 Class A engine.",
         discussion: """
-        Voltage and current channels are found from their units (V/kV, A/kA) and phase fields unless given with \
-        --voltage/--current (ids or 1-based indexes, in L1, L2, L3, N order). Values are taken on the primary side \
-        unless --secondary. Exit status: 0 done, 65 malformed recording, 64 bad options.
-        """,
+            Voltage and current channels are found from their units (V/kV, A/kA) and phase fields unless given with \
+            --voltage/--current (ids or 1-based indexes, in L1, L2, L3, N order). Values are taken on the primary side \
+            unless --secondary. Exit status: 0 done, 65 malformed recording, 64 bad options.
+            """,
         version: synxVersion)
 
     @Argument(help: "The recording's .cfg file (the .dat beside it is read too).")
@@ -61,8 +61,9 @@ struct Analyze: ParsableCommand {
         let c = rec.configuration
         let mapping: ChannelMapping
         do {
-            mapping = try ChannelMapping(configuration: c, voltages: voltage?.split(separator: ",").map(String.init),
-                                         currents: current?.split(separator: ",").map(String.init))
+            mapping = try ChannelMapping(
+                configuration: c, voltages: voltage?.split(separator: ",").map(String.init),
+                currents: current?.split(separator: ",").map(String.init))
         } catch let e as ChannelMapping.Failure {
             throw ValidationError(e.description)
         }
@@ -73,11 +74,14 @@ struct Analyze: ParsableCommand {
         let times = rec.sampleTimes()
         let rates = Set(c.sampleRates.filter { $0.rate > 0 }.map(\.rate))
         guard rates.count <= 1 else {
-            throw ValidationError("the recording has sections at \(rates.sorted().map { "\($0)" }.joined(separator: ", ")) S/s; the engine needs one sample rate")
+            throw ValidationError(
+                "the recording has sections at \(rates.sorted().map { "\($0)" }.joined(separator: ", ")) S/s; the engine needs one sample rate"
+            )
         }
         let fs = rates.first ?? Self.estimatedRate(times)
-        var config = EngineConfiguration(sampleRate: fs, nominalFrequency: nominal, declaredVoltage: udin,
-                                         channels: mapping.inputs.map(\.spec))
+        var config = EngineConfiguration(
+            sampleRate: fs, nominalFrequency: nominal, declaredVoltage: udin,
+            channels: mapping.inputs.map(\.spec))
         config.thresholds.dipPercent = dip
         config.thresholds.swellPercent = swell
         config.thresholds.interruptionPercent = interruption
@@ -89,7 +93,9 @@ struct Analyze: ParsableCommand {
         do { engine = try PowerQualityEngine(configuration: config) } catch { throw ValidationError("\(error)") }
 
         let columns = mapping.inputs.map { input in
-            (secondary ? rec.analog[input.recordingIndex] : rec.primaryValues(input.recordingIndex)).map { $0 * input.factor }
+            (secondary ? rec.analog[input.recordingIndex] : rec.primaryValues(input.recordingIndex)).map {
+                $0 * input.factor
+            }
         }
         var analysis = Analysis()
         var progress = ProgressBar(total: rec.sampleCount, enabled: !noProgress)
@@ -99,7 +105,9 @@ struct Analyze: ParsableCommand {
         while k < rec.sampleCount {
             // A block ends early where the sample times jump (a gap in the recording).
             var end = min(rec.sampleCount, k + blockLength)
-            if let jump = (k + 1..<end).first(where: { abs(times[$0] - times[$0 - 1] - 1 / fs) > 0.5 / fs }) { end = jump }
+            if let jump = (k + 1..<end).first(where: { abs(times[$0] - times[$0 - 1] - 1 / fs) > 0.5 / fs }) {
+                end = jump
+            }
             let block = SampleBlock(startTime: start + times[k], channels: columns.map { Array($0[k..<end]) })
             analysis.add(try engine.process(block))
             k = end
@@ -108,14 +116,19 @@ struct Analyze: ParsableCommand {
         analysis.add(engine.finish())
         progress.finish()
 
-        let meta = Analysis.Meta(file: recording, configuration: c, mapping: mapping, engine: config,
-                                 orderLimit: engine.harmonicOrderLimit)
+        let meta = Analysis.Meta(
+            file: recording, configuration: c, mapping: mapping, engine: config,
+            orderLimit: engine.harmonicOrderLimit)
         if format == .json {
             FileHandle.standardOutput.write(try analysis.json(meta))
         } else {
             let sections = Set(show.split(separator: ",").map(String.init))
-            FileHandle.standardOutput.write(Data(analysis.tables(meta, sections: sections.contains("all") ? nil : sections,
-                                                                 orders: orders).utf8))
+            FileHandle.standardOutput.write(
+                Data(
+                    analysis.tables(
+                        meta, sections: sections.contains("all") ? nil : sections,
+                        orders: orders
+                    ).utf8))
         }
     }
 
@@ -128,7 +141,8 @@ struct Analyze: ParsableCommand {
         let positive = steps.filter { $0 > 0 }.sorted()
         guard !positive.isEmpty else { return 0 }
         let typical = positive[positive.count / 2]
-        var span = 0.0, count = 0
+        var span = 0.0
+        var count = 0
         for s in steps where s > 0 && s < 1.5 * typical {
             span += s
             count += 1

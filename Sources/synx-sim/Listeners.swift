@@ -15,8 +15,9 @@ struct TCPListener {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(portNumber.bigEndian)
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw SimError("not an IPv4 address: \(host)") }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                        0)
+        let fd = socket(
+            AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0)
         guard fd >= 0 else { throw SimError.system("socket") }
         do {
             self.port = try TCPListener.listen(fd, on: address, name: "\(host):\(port)")
@@ -35,7 +36,9 @@ struct TCPListener {
         }
         var address = address
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw SimError.system("bind \(name)") }
         // A long backlog (the kernel caps it at net.core.somaxconn): thousands of simulated meters may connect at once.
@@ -83,16 +86,25 @@ final class RTUListener: @unchecked Sendable {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             // A silence of 20 ms ends a partial frame (the RTU 3.5-character gap, generously).
             let ready = poll(&p, 1, frame.isEmpty ? -1 : 20)
-            if ready == 0 { frame.removeAll(); continue }
+            if ready == 0 {
+                frame.removeAll()
+                continue
+            }
             if ready < 0 { continue }
             let n = read(fd, &chunk, chunk.count)
-            if n <= 0 { usleep(10_000); continue }
+            if n <= 0 {
+                usleep(10_000)
+                continue
+            }
             frame += chunk[0..<n]
             while let length = RTUListener.requestLength(frame), frame.count >= length {
                 let request = Array(frame[0..<length])
                 frame.removeFirst(length)
                 let crc = UInt16(request[length - 2]) | UInt16(request[length - 1]) << 8
-                guard crc == ModbusCRC.checksum(request.dropLast(2)) else { frame.removeAll(); break }
+                guard crc == ModbusCRC.checksum(request.dropLast(2)) else {
+                    frame.removeAll()
+                    break
+                }
                 answer(request + [UInt8](repeating: 0, count: 8), length: length)
             }
         }

@@ -22,10 +22,14 @@ struct PowerModel {
         let u = (0..<3).map { i in unit.nominalVoltage * (1 + 0.01 * sin(2 * .pi * t / 37 + phase + Double(i))) }
         let a = (0..<3).map { i in unit.current * (1 + 0.2 * sin(2 * .pi * t / 113 + phase + 2 * Double(i))) }
         let pf = min(1, unit.powerFactor + 0.02 * sin(2 * .pi * t / 53 + phase))
-        var p = 0.0, q = 0.0, s = 0.0
+        var p = 0.0
+        var q = 0.0
+        var s = 0.0
         for i in 0..<3 {
             let n = "l\(i + 1)"
-            let si = u[i] * a[i], pi = si * pf, qi = (si * si - pi * pi).squareRoot()
+            let si = u[i] * a[i]
+            let pi = si * pf
+            let qi = (si * si - pi * pi).squareRoot()
             v["voltage.\(n)n"] = u[i]
             v["current.\(n)"] = a[i]
             v["power.apparent.\(n)"] = si
@@ -34,7 +38,9 @@ struct PowerModel {
             v["power_factor.\(n)"] = pf
             v["thd.voltage.\(n)"] = 2 + 0.5 * sin(2 * .pi * t / 97 + Double(i))
             v["thd.current.\(n)"] = 8 + 2 * sin(2 * .pi * t / 89 + Double(i))
-            p += pi; q += qi; s += si
+            p += pi
+            q += qi
+            s += si
         }
         for (name, i, j) in [("l12", 0, 1), ("l23", 1, 2), ("l31", 2, 0)] {
             v["voltage.\(name)"] = (u[i] * u[i] + u[j] * u[j] + u[i] * u[j]).squareRoot()  // phasors 120° apart

@@ -93,7 +93,8 @@ struct Scenario {
     static let profiles: Set<String> = ["synx-sim", "eastron-sdm630", "sunspec-203", "sunspec-213"]
 
     static func load(path: String) throws -> Scenario {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the scenario file")
         }
         let root = try TOMLDocument(file: path, text: text).rootSection
@@ -109,17 +110,21 @@ struct Scenario {
             }
             let id = UInt8(try u.requiredInt("id", in: 1...247))
             if units.contains(where: { $0.id == id }) { throw u.error("id", "unit \(id) is defined twice") }
-            units.append(Unit(id: id, profile: profile,
-                              nominalVoltage: try u.double("nominal_voltage", in: 1...100_000) ?? 230,
-                              current: try u.double("current", in: 0...100_000) ?? 40,
-                              powerFactor: try u.double("power_factor", in: 0...1) ?? 0.95,
-                              energyStartKWh: try u.double("energy_start_kwh", in: 0...1e9) ?? 1234.5))
+            units.append(
+                Unit(
+                    id: id, profile: profile,
+                    nominalVoltage: try u.double("nominal_voltage", in: 1...100_000) ?? 230,
+                    current: try u.double("current", in: 0...100_000) ?? 40,
+                    powerFactor: try u.double("power_factor", in: 0...1) ?? 0.95,
+                    energyStartKWh: try u.double("energy_start_kwh", in: 0...1e9) ?? 1234.5))
         }
         var waveforms: [Waveform] = []
         for w in try root.sections("waveform") {
-            try w.rejectUnknownKeys(["id", "sample_rate", "frequency", "nominal_voltage", "current", "harmonics",
-                                     "samples_per_block", "fifo_seconds", "seconds_before_10min_tick", "drift_hz_per_s",
-                                     "interharmonics", "phase_factors", "modulation_hz", "modulation_percent", "replay"])
+            try w.rejectUnknownKeys([
+                "id", "sample_rate", "frequency", "nominal_voltage", "current", "harmonics",
+                "samples_per_block", "fifo_seconds", "seconds_before_10min_tick", "drift_hz_per_s",
+                "interharmonics", "phase_factors", "modulation_hz", "modulation_percent", "replay",
+            ])
             let id = UInt8(try w.requiredInt("id", in: 1...247))
             if units.contains(where: { $0.id == id }) || waveforms.contains(where: { $0.id == id }) {
                 throw w.error("id", "unit \(id) is defined twice")
@@ -129,22 +134,27 @@ struct Scenario {
                 try (w.string(key) ?? "").split(separator: ",").map { item in
                     let parts = item.split(separator: ":").map { Double($0.trimmingCharacters(in: .whitespaces)) }
                     guard (2...3).contains(parts.count), let a = parts[0], let b = parts[1], a >= 0, b >= 0,
-                          parts.count == 2 || parts[2] != nil else {
+                        parts.count == 2 || parts[2] != nil
+                    else {
                         throw w.error(key, "write \"A:B[:PHASE], …\" (e.g. \"\(example)\"), not \"\(item)\"")
                     }
                     return (a, b, parts.count == 3 ? parts[2]! : 0)
                 }
             }
             let harmonics = try components("harmonics", "5:4, 7:2.5:30")
-            waveforms.append(Waveform(id: id, sampleRate: try w.int("sample_rate", in: 1000...50_000) ?? 6400,
-                                      frequency: try w.double("frequency", in: 10...100) ?? 50,
-                                      nominalVoltage: try w.double("nominal_voltage", in: 1...100_000) ?? 230,
-                                      current: try w.double("current", in: 0...100_000) ?? 0, harmonics: harmonics,
-                                      samplesPerBlock: try w.int("samples_per_block", in: 0...120) ?? 0,
-                                      fifoSeconds: try w.double("fifo_seconds", in: 0.1...60) ?? 2,
-                                      secondsBefore10MinTick: try w.double("seconds_before_10min_tick", in: 1...599)))
+            waveforms.append(
+                Waveform(
+                    id: id, sampleRate: try w.int("sample_rate", in: 1000...50_000) ?? 6400,
+                    frequency: try w.double("frequency", in: 10...100) ?? 50,
+                    nominalVoltage: try w.double("nominal_voltage", in: 1...100_000) ?? 230,
+                    current: try w.double("current", in: 0...100_000) ?? 0, harmonics: harmonics,
+                    samplesPerBlock: try w.int("samples_per_block", in: 0...120) ?? 0,
+                    fifoSeconds: try w.double("fifo_seconds", in: 0.1...60) ?? 2,
+                    secondsBefore10MinTick: try w.double("seconds_before_10min_tick", in: 1...599)))
             waveforms[waveforms.count - 1].driftHzPerSecond = try w.double("drift_hz_per_s", in: -10...10) ?? 0
-            waveforms[waveforms.count - 1].interharmonics = try components("interharmonics", "175:0.5:90").map { (hertz: $0.0, percent: $0.1, phase: $0.2) }
+            waveforms[waveforms.count - 1].interharmonics = try components("interharmonics", "175:0.5:90").map {
+                (hertz: $0.0, percent: $0.1, phase: $0.2)
+            }
             if let factors = try w.string("phase_factors") {
                 let f = factors.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard f.count == 3 else { throw w.error("phase_factors", "three factors, e.g. \"1, 0.9, 1\"") }
@@ -159,9 +169,15 @@ struct Scenario {
         for c in try root.sections("waveform_change") {
             try c.rejectUnknownKeys(["id", "phase", "from_s", "duration_s", "factor"])
             let id = UInt8(try c.requiredInt("id", in: 1...247))
-            guard waveforms.contains(where: { $0.id == id }) else { throw c.error("id", "no [[waveform]] with id \(id)") }
-            changes.append(Change(id: id, phase: try c.int("phase", in: 0...3) ?? 0, fromSeconds: try c.double("from_s", in: 0...1e9) ?? 0,
-                                  durationSeconds: try c.double("duration_s", in: 0...1e9) ?? 1, factor: try c.double("factor", in: 0...10) ?? 0))
+            guard waveforms.contains(where: { $0.id == id }) else {
+                throw c.error("id", "no [[waveform]] with id \(id)")
+            }
+            changes.append(
+                Change(
+                    id: id, phase: try c.int("phase", in: 0...3) ?? 0,
+                    fromSeconds: try c.double("from_s", in: 0...1e9) ?? 0,
+                    durationSeconds: try c.double("duration_s", in: 0...1e9) ?? 1,
+                    factor: try c.double("factor", in: 0...10) ?? 0))
         }
         if units.isEmpty && waveforms.isEmpty { throw root.error(nil, "no [[unit]] or [[waveform]] defined") }
         var faults: [Fault] = []
@@ -170,16 +186,19 @@ struct Scenario {
             guard let kindName = try f.string("kind"), let kind = FaultKind(rawValue: kindName) else {
                 throw f.error("kind", "missing or not one of: silent, exception, crc, garbage, delay")
             }
-            faults.append(Fault(unit: try f.int("unit", in: 1...247).map { UInt8($0) }, kind: kind,
-                                code: UInt8(try f.int("code", in: 1...255) ?? 2),
-                                delayMs: try f.int("delay_ms", in: 0...60_000) ?? 0,
-                                probability: try f.double("probability", in: 0...1) ?? 1,
-                                fromSeconds: try f.double("from_s", in: 0...1e9) ?? 0,
-                                untilSeconds: try f.double("until_s", in: 0...1e9) ?? .infinity,
-                                address: try f.int("address", in: 0...0xFFFF)))
+            faults.append(
+                Fault(
+                    unit: try f.int("unit", in: 1...247).map { UInt8($0) }, kind: kind,
+                    code: UInt8(try f.int("code", in: 1...255) ?? 2),
+                    delayMs: try f.int("delay_ms", in: 0...60_000) ?? 0,
+                    probability: try f.double("probability", in: 0...1) ?? 1,
+                    fromSeconds: try f.double("from_s", in: 0...1e9) ?? 0,
+                    untilSeconds: try f.double("until_s", in: 0...1e9) ?? .infinity,
+                    address: try f.int("address", in: 0...0xFFFF)))
         }
-        return Scenario(updateIntervalMs: try sim?.int("update_interval_ms", in: 0...3_600_000) ?? 1000,
-                        seed: UInt64(try sim?.int("seed", in: 0...Int.max) ?? 1), units: units, faults: faults,
-                        waveforms: waveforms, changes: changes)
+        return Scenario(
+            updateIntervalMs: try sim?.int("update_interval_ms", in: 0...3_600_000) ?? 1000,
+            seed: UInt64(try sim?.int("seed", in: 0...Int.max) ?? 1), units: units, faults: faults,
+            waveforms: waveforms, changes: changes)
     }
 }

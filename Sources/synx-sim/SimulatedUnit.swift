@@ -31,7 +31,8 @@ final class SimulatedUnit {
             points = SunSpec.profile(for: .init(id: id, dataAddress: dataAddress, length: length)).points
             table = .holding
             start = SimulatedUnit.sunspecBase
-            mapping = modbus_mapping_new_start_address(0, 0, 0, 0, UInt32(start), UInt32(dataAddress + length + 2 - start), 0, 0)
+            mapping = modbus_mapping_new_start_address(
+                0, 0, 0, 0, UInt32(start), UInt32(dataAddress + length + 2 - start), 0, 0)
             writeSunSpecFrame(modelID: id, dataAddress: dataAddress, length: length)
         } else {
             points = builtins[config.profile]!.points
@@ -63,7 +64,11 @@ final class SimulatedUnit {
         }
         served = [:]
         let limits = Plausibility(nominalVoltage: config.nominalVoltage)
-        for p in points { if case .value(let v) = image.reading(of: p, plausible: limits.range(of: p)) { served[p.measurement.name] = v } }
+        for p in points {
+            if case .value(let v) = image.reading(of: p, plausible: limits.range(of: p)) {
+                served[p.measurement.name] = v
+            }
+        }
     }
 
     /// Scale factors the simulated SunSpec integer models use, chosen to fit int16 at nominal values.
@@ -97,7 +102,9 @@ final class SimulatedUnit {
         write([UInt16(modelID), UInt16(length)], at: dataAddress - 2)
         // Points the model has but the simulator does not fill stay "not implemented".
         let notImplemented: [UInt16] = modelID < 210 ? [0x8000] : [0x7FC0, 0]
-        for offset in stride(from: 0, to: length, by: notImplemented.count) { write(notImplemented, at: dataAddress + offset) }
+        for offset in stride(from: 0, to: length, by: notImplemented.count) {
+            write(notImplemented, at: dataAddress + offset)
+        }
         write([SunSpec.endModelID, 0], at: dataAddress + length)
     }
 }

@@ -27,9 +27,10 @@ final class Simulator: @unchecked Sendable {
         for u in scenario.units { units[u.id] = SimulatedUnit(config: u, seed: scenario.seed, builtins: builtins) }
         self.units = units
         let epoch = startTime
-        waveforms = Dictionary(uniqueKeysWithValues: try scenario.waveforms.map {
-            ($0.id, try WaveformUnit(config: $0, changes: scenario.changes, epoch: epoch))
-        })
+        waveforms = Dictionary(
+            uniqueKeysWithValues: try scenario.waveforms.map {
+                ($0.id, try WaveformUnit(config: $0, changes: scenario.changes, epoch: epoch))
+            })
         update(dt: 0)
     }
 
@@ -71,7 +72,8 @@ final class Simulator: @unchecked Sendable {
     /// Writes what every unit serves now as JSON (atomically), for tests to compare against.
     private func writeState() {
         guard let statePath else { return }
-        let snapshot = Dictionary(uniqueKeysWithValues: units.map { id, u in (String(id), u.lock.withLock { u.served }) })
+        let snapshot = Dictionary(
+            uniqueKeysWithValues: units.map { id, u in (String(id), u.lock.withLock { u.served }) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(["units": snapshot]) else { return }
@@ -83,7 +85,11 @@ final class Simulator: @unchecked Sendable {
     // MARK: - Requests
 
     /// What to do with one request.
-    enum Action { case reply, ignore, exception(UInt8), badCRC, garbage }
+    enum Action {
+        case reply, ignore
+        case exception(UInt8)
+        case badCRC, garbage
+    }
 
     /// What the scenario's faults make of one request: the action, and how long before it is carried out.
     struct Decision {
@@ -103,7 +109,9 @@ final class Simulator: @unchecked Sendable {
     /// Decides the action for a request to `unit` reading `count` registers at `address`: the first matching
     /// fault other than `delay` (a reply if none), after every matching `delay`.
     private func decide(unit: UInt8, address: Int, count: Int) -> Decision {
-        guard units[unit] != nil || waveforms[unit] != nil else { return Decision(action: .ignore, delayMilliseconds: 0) }
+        guard units[unit] != nil || waveforms[unit] != nil else {
+            return Decision(action: .ignore, delayMilliseconds: 0)
+        }
         let now = elapsed
         var delay = 0
         for fault in scenario.faults {
@@ -128,7 +136,9 @@ final class Simulator: @unchecked Sendable {
         switch action {
         case .ignore:
             // A TCP gateway reports a unit that does not answer (Modbus application protocol §7, code 11).
-            if headerLength == 7 && units[unitID] == nil && waveforms[unitID] == nil { modbus_reply_exception(ctx, request, 11) }
+            if headerLength == 7 && units[unitID] == nil && waveforms[unitID] == nil {
+                modbus_reply_exception(ctx, request, 11)
+            }
         case .exception(let code):
             modbus_reply_exception(ctx, request, UInt32(code))
         case .reply:
@@ -141,7 +151,9 @@ final class Simulator: @unchecked Sendable {
             send(ctx, corruptReply(request: request, headerLength: headerLength, function: function, count: count))
         case .garbage:
             // Not a frame at all: a master must time out or reject it, never decode it.
-            send(ctx, headerLength == 1 ? [request[0], 0xFF, 0x00, 0x13, 0x37] : [0x47, 0x41, 0x52, 0x42, 0x41, 0x47, 0x45])
+            send(
+                ctx,
+                headerLength == 1 ? [request[0], 0xFF, 0x00, 0x13, 0x37] : [0x47, 0x41, 0x52, 0x42, 0x41, 0x47, 0x45])
         }
     }
 
@@ -160,8 +172,10 @@ final class Simulator: @unchecked Sendable {
             return bad
         }
         let pduLength = 3 + data.count
-        return [request[0], request[1], 0x12, 0x34, UInt8(pduLength >> 8), UInt8(pduLength & 0xFF), request[6], function,
-                UInt8(data.count)] + data
+        return [
+            request[0], request[1], 0x12, 0x34, UInt8(pduLength >> 8), UInt8(pduLength & 0xFF), request[6], function,
+            UInt8(data.count),
+        ] + data
     }
 }
 

@@ -176,8 +176,9 @@ final class TCPServer: @unchecked Sendable {
     private func admit(_ fd: Int32) {
         var one: Int32 = 1
         guard fcntl(fd, F_SETFL, O_NONBLOCK) == 0,
-              setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0,
-              watch(fd, EPOLLIN.rawValue, EPOLL_CTL_ADD) else {
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0,
+            watch(fd, EPOLLIN.rawValue, EPOLL_CTL_ADD)
+        else {
             close(fd)
             return
         }
@@ -263,8 +264,9 @@ final class TCPServer: @unchecked Sendable {
     /// Carries out `action` for the request and appends what it wrote (nothing, for a silent unit) to the
     /// connection's unsent bytes.
     private func reply(_ c: Connection, _ request: Request, _ action: Simulator.Action) {
-        simulator.answer(ctx: ctx, request: request.bytes, length: request.length, headerLength: TCPServer.headerLength,
-                         action: action)
+        simulator.answer(
+            ctx: ctx, request: request.bytes, length: request.length, headerLength: TCPServer.headerLength,
+            action: action)
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(replyOut, $0.baseAddress, $0.count, 0) }
             if n > 0 {

@@ -21,7 +21,8 @@ struct ConnectionOptions: ParsableArguments {
             throw ExitCode(69)
         }
         guard response.status == .ok else {
-            FileHandle.standardError.write(Data("synxctl: \(response.status.rawValue): \(response.message ?? "no message")\n".utf8))
+            FileHandle.standardError.write(
+                Data("synxctl: \(response.status.rawValue): \(response.message ?? "no message")\n".utf8))
             throw ExitCode(1)
         }
         return response
@@ -45,15 +46,21 @@ struct Synxctl: ParsableCommand {
         commandName: "synxctl",
         abstract: "Ask synxd what its meters measure.",
         version: synxVersion,
-        subcommands: [Status.self, Meters.self, Buses.self, Live.self, Watch.self, Query.self, Events.self, Export.self, Alerts.self, Alert.self, Reload.self,
-                      Verify.self])
+        subcommands: [
+            Status.self, Meters.self, Buses.self, Live.self, Watch.self, Query.self, Events.self, Export.self,
+            Alerts.self, Alert.self, Reload.self,
+            Verify.self,
+        ])
 }
 
 extension Synxctl {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Daemon uptime, store, meters and buses counted by state, those not online or connected, and poll lateness.",
-            discussion: "Lists at most 50 meters that are not online and 50 buses that are not connected; `synxctl meters` and `synxctl buses` list every one.")
+            abstract:
+                "Daemon uptime, store, meters and buses counted by state, those not online or connected, and poll lateness.",
+            discussion:
+                "Lists at most 50 meters that are not online and 50 buses that are not connected; `synxctl meters` and `synxctl buses` list every one."
+        )
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -66,7 +73,9 @@ extension Synxctl {
     struct Reload: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make synxd re-read its configuration (as SIGHUP does); unchanged buses keep polling.",
-            discussion: "Needs root or synxd's user. A configuration with errors is rejected and the running one kept (exit 1).")
+            discussion:
+                "Needs root or synxd's user. A configuration with errors is rejected and the running one kept (exit 1)."
+        )
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -78,8 +87,11 @@ extension Synxctl {
 
     struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stored events, newest first: dips, swells, interruptions, RVC of waveform meters; threshold excursions of polled values.",
-            discussion: "--since takes the same times as query: ISO 8601, epoch milliseconds, 'now', or 30s, 10m, 2h, 7d before now.")
+            abstract:
+                "Stored events, newest first: dips, swells, interruptions, RVC of waveform meters; threshold excursions of polled values.",
+            discussion:
+                "--since takes the same times as query: ISO 8601, epoch milliseconds, 'now', or 30s, 10m, 2h, 7d before now."
+        )
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Option(name: .long, help: "Only this meter.") var meter: String?
@@ -96,8 +108,11 @@ extension Synxctl {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the samples around a stored event of a waveform meter as COMTRADE (from 0.5 s before to 0.5 s after it).",
-            discussion: "EVENT is the event's start in UTC microseconds, as `synxctl events --json` lists it (startMicroseconds). synxd writes the files into its state directory (exports/) and prints the .cfg path; the samples must still be in its ring (the last 20 s). Needs root or synxd's user.")
+            abstract:
+                "Write the samples around a stored event of a waveform meter as COMTRADE (from 0.5 s before to 0.5 s after it).",
+            discussion:
+                "EVENT is the event's start in UTC microseconds, as `synxctl events --json` lists it (startMicroseconds). synxd writes the files into its state directory (exports/) and prints the .cfg path; the samples must still be in its ring (the last 20 s). Needs root or synxd's user."
+        )
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "Meter name.") var meter: String
         @Argument(help: "The event's start, UTC microseconds.") var event: Int64
@@ -123,7 +138,9 @@ extension Synxctl {
 
         struct Test: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Send a test alert through the journal (raised and cleared at once) to check routing; needs root or synxd's user.")
+                abstract:
+                    "Send a test alert through the journal (raised and cleared at once) to check routing; needs root or synxd's user."
+            )
             @OptionGroup var connection: ConnectionOptions
 
             func run() throws {
@@ -154,7 +171,8 @@ extension Synxctl {
     }
 
     struct Live: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The latest value of every measurement of one or more meters (all when none is named).")
+        static let configuration = CommandConfiguration(
+            abstract: "The latest value of every measurement of one or more meters (all when none is named).")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Meter names.") var meters: [String] = []
@@ -164,14 +182,17 @@ extension Synxctl {
             let format = output.chosen
             try redraw(every: follow ? 1 : nil) {
                 let names = meters.isEmpty ? try Request.allMeters(connection.send).map(\.name) : meters
-                return Renderer.live(try names.map { try connection.send(Request(command: .live, meter: $0)).live! }, format: format)
+                return Renderer.live(
+                    try names.map { try connection.send(Request(command: .live, meter: $0)).live! }, format: format)
             }
         }
     }
 
     struct Watch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One meter's latest values, redrawn five times a second (a waveform meter's 10/12-cycle values) until interrupted.")
+            abstract:
+                "One meter's latest values, redrawn five times a second (a waveform meter's 10/12-cycle values) until interrupted."
+        )
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Meter name.") var meter: String
@@ -187,8 +208,11 @@ extension Synxctl {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-walk the store's custody chain (10-min aggregates, events, configurations) and name the first broken link.",
-            discussion: "Exit 0 when every link checked holds, 65 (EX_DATAERR) at the first broken one. The head printed can be compared with the heads synxd published to the journal (journalctl MESSAGE_ID=\(custodyHeadMessageID)). Times as for query.")
+            abstract:
+                "Re-walk the store's custody chain (10-min aggregates, events, configurations) and name the first broken link.",
+            discussion:
+                "Exit 0 when every link checked holds, 65 (EX_DATAERR) at the first broken one. The head printed can be compared with the heads synxd published to the journal (journalctl MESSAGE_ID=\(custodyHeadMessageID)). Times as for query."
+        )
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Option(name: .long, help: "Only links of rows at or after this time.") var from: String?
@@ -196,13 +220,17 @@ extension Synxctl {
 
         func run() throws {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            let fromMs = try from.map { try parseTime($0, now: now) }, toMs = try to.map { try parseTime($0, now: now) }
+            let fromMs = try from.map { try parseTime($0, now: now) }
+            let toMs = try to.map { try parseTime($0, now: now) }
             // Page by page (synxd re-walks at most `maxLinksPerVerify` links, or 2 s of work, per request): the
             // links after the last one checked, then the look for rows without a link from where it stopped.
             var result = try connection.send(Request(command: .verify, from: fromMs, to: toMs)).verify!
             while result.broken == nil, result.next != nil || result.nextTime != nil {
-                let page = try connection.send(Request(command: .verify, from: fromMs, to: toMs, after: result.next,
-                                                    afterTime: result.next == nil ? result.nextTime : nil)).verify!
+                let page = try connection.send(
+                    Request(
+                        command: .verify, from: fromMs, to: toMs, after: result.next,
+                        afterTime: result.next == nil ? result.nextTime : nil)
+                ).verify!
                 result.checked += page.checked
                 (result.next, result.nextTime, result.broken) = (page.next, page.nextTime, page.broken)
                 (result.headSeq, result.headLink) = (page.headSeq, page.headLink)
@@ -215,7 +243,9 @@ extension Synxctl {
     struct Query: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stored history of one measurement.",
-            discussion: "Times: ISO 8601 (2026-11-23T09:00:00Z), milliseconds since the epoch, 'now', or a span before now: 30s, 10m, 2h, 7d (also written --from=-10m).")
+            discussion:
+                "Times: ISO 8601 (2026-11-23T09:00:00Z), milliseconds since the epoch, 'now', or a span before now: 30s, 10m, 2h, 7d (also written --from=-10m)."
+        )
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Meter name.") var meter: String
@@ -223,7 +253,11 @@ extension Synxctl {
         @Option(name: .long, help: "Start (inclusive); default one hour before --to.") var from: String?
         @Option(name: .long, help: "End (exclusive); default now.") var to: String?
         @Option(name: .long, help: "At most this many samples.") var limit: Int = 10_000
-        @Option(name: .long, help: "Meter-derived aggregates of a polled meter instead of its polls: 3s, 10min or 2h (not IEC 61000-4-30 Class A).")
+        @Option(
+            name: .long,
+            help:
+                "Meter-derived aggregates of a polled meter instead of its polls: 3s, 10min or 2h (not IEC 61000-4-30 Class A)."
+        )
         var tier: String?
 
         func run() throws {
@@ -231,11 +265,17 @@ extension Synxctl {
             let toMs = try to.map { try parseTime($0, now: now) }
             let fromMs = try from.map { try parseTime($0, now: now) }
             // Page by page (synxd sends at most `maxSamplesPerResponse` at a time), each from after the last.
-            var result = try connection.send(Request(command: .query, meter: meter, measurement: measurement,
-                                                  from: fromMs, to: toMs, limit: limit, tier: tier)).query!
+            var result = try connection.send(
+                Request(
+                    command: .query, meter: meter, measurement: measurement,
+                    from: fromMs, to: toMs, limit: limit, tier: tier)
+            ).query!
             while result.truncated, result.samples.count < limit, let last = result.samples.last?.time {
-                let page = try connection.send(Request(command: .query, meter: meter, measurement: measurement, from: last + 1,
-                                                    to: result.to, limit: limit - result.samples.count, tier: tier)).query!
+                let page = try connection.send(
+                    Request(
+                        command: .query, meter: meter, measurement: measurement, from: last + 1,
+                        to: result.to, limit: limit - result.samples.count, tier: tier)
+                ).query!
                 result.samples += page.samples
                 result.truncated = page.truncated
             }
@@ -249,7 +289,9 @@ func redraw(every interval: Double?, _ render: () throws -> String) throws {
     repeat {
         let text = try render()
         if interval != nil {
-            print("\u{1B}[H\u{1B}[2J" + Renderer.timestamp(Int64(Date().timeIntervalSince1970 * 1000)) + "  (Ctrl-C to stop)\n")
+            print(
+                "\u{1B}[H\u{1B}[2J" + Renderer.timestamp(Int64(Date().timeIntervalSince1970 * 1000))
+                    + "  (Ctrl-C to stop)\n")
         }
         print(text, terminator: "")
         fflush(stdout)
@@ -276,7 +318,9 @@ func parseTime(_ s: String, now: Int64) throws -> Int64 {
     }
     if let ms = Int64(s) { return try checked(ms) }
     let f = ISO8601DateFormatter()
-    for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+    for options: ISO8601DateFormatter.Options in [
+        [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
+    ] {
         f.formatOptions = options
         if let d = f.date(from: s) {
             let ms = (d.timeIntervalSince1970 * 1000).rounded(.down)

@@ -20,13 +20,19 @@ struct SynxdCommand: ParsableCommand {
     @Flag(name: .long, help: "Validate the configuration and profiles, print the result and exit.")
     var checkConfig = false
 
-    @Option(name: .long, help: "Write the built-in meter profiles as TOML files into this directory and exit (templates for your own).")
+    @Option(
+        name: .long,
+        help: "Write the built-in meter profiles as TOML files into this directory and exit (templates for your own).")
     var writeBuiltinProfiles: String?
 
     @Option(name: .long, help: "Least severe log entries written.")
     var logLevel: Logger.Level = .info
 
-    @Option(name: .long, help: "Where logs go: journal (native entries with fields), stderr (text lines), or auto (the journal when stderr is connected to it, as under systemd).")
+    @Option(
+        name: .long,
+        help:
+            "Where logs go: journal (native entries with fields), stderr (text lines), or auto (the journal when stderr is connected to it, as under systemd)."
+    )
     var logTarget: LogTarget = .auto
 
     /// What `--log-target` accepts.
@@ -36,7 +42,8 @@ struct SynxdCommand: ParsableCommand {
         if let directory = writeBuiltinProfiles {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             for (name, text) in BuiltinProfiles.files {
-                try text.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+                try text.write(
+                    toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
             }
             return
         }

@@ -15,10 +15,13 @@ final class AnalyzerEndToEndTests: XCTestCase {
     /// 3 s of a 230 V / 50 Hz system at 10 kS/s, voltages in kV: 4 % 5th harmonic, and from 1.2037 s a 100 ms dip
     /// of L2 to 60 %; currents of 20 A lagging 30°, written in `h`'s directory.
     static func writeRecording(_ h: Harness, _ name: String, format: ComtradeDataFormat) throws -> String {
-        let fs = 10_000.0, n = 30_000
+        let fs = 10_000.0
+        let n = 30_000
         let analog: [[Double]] = (0..<6).map { c in
             (0..<n).map { k in
-                let t = Double(k) / fs, phase = -Double(c % 3) * 2 * .pi / 3, w = 2 * Double.pi * 50 * t
+                let t = Double(k) / fs
+                let phase = -Double(c % 3) * 2 * .pi / 3
+                let w = 2 * Double.pi * 50 * t
                 if c < 3 {
                     let factor = c == 1 && t >= 1.2037 && t < 1.3037 ? 0.6 : 1.0
                     return 230 * 2.0.squareRoot() * (factor * sin(w + phase) + 0.04 * sin(5 * (w + phase))) / 1000
@@ -30,14 +33,17 @@ final class AnalyzerEndToEndTests: XCTestCase {
         let channels = ids.enumerated().map { i, id in
             ComtradeAnalogChannel(index: i + 1, id: id, phase: ["A", "B", "C"][i % 3], unit: i < 3 ? "kV" : "A")
         }
-        let config = ComtradeConfiguration(stationName: "Test bay", deviceID: "synx-test", analog: channels, lineFrequency: 50,
-                                           sampleRates: [ComtradeSampleRate(rate: fs, lastSample: n)],
-                                           firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_800_000_000),
-                                           format: format, sampleCount: n)
+        let config = ComtradeConfiguration(
+            stationName: "Test bay", deviceID: "synx-test", analog: channels, lineFrequency: 50,
+            sampleRates: [ComtradeSampleRate(rate: fs, lastSample: n)],
+            firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_800_000_000),
+            format: format, sampleCount: n)
         let path = h.path("\(name).cfg")
-        try ComtradeWriter.write(ComtradeRecording(configuration: config, sampleNumbers: Array(1...n),
-                                                   timestamps: Array(repeating: nil, count: n), analog: analog, digital: []),
-                                 cfgPath: path, format: format)
+        try ComtradeWriter.write(
+            ComtradeRecording(
+                configuration: config, sampleNumbers: Array(1...n),
+                timestamps: Array(repeating: nil, count: n), analog: analog, digital: []),
+            cfgPath: path, format: format)
         return path
     }
 
@@ -49,7 +55,9 @@ final class AnalyzerEndToEndTests: XCTestCase {
         XCTAssertEqual(doc["format_version"] as? Int, 1)
         let recording = try XCTUnwrap(doc["recording"] as? [String: Any])
         XCTAssertEqual(recording["sample_rate_hz"] as? Double, 10_000)
-        XCTAssertEqual((recording["channels"] as? [[String: Any]])?.map { $0["phase"] as? String }, ["l1", "l2", "l3", "l1", "l2", "l3"])
+        XCTAssertEqual(
+            (recording["channels"] as? [[String: Any]])?.map { $0["phase"] as? String },
+            ["l1", "l2", "l3", "l1", "l2", "l3"])
         let events = try XCTUnwrap(doc["events"] as? [[String: Any]])
         XCTAssertEqual(events.count, 1, "\(events)")
         let dip = try XCTUnwrap(events.first)
@@ -67,10 +75,12 @@ final class AnalyzerEndToEndTests: XCTestCase {
         XCTAssertGreaterThan(clean.count, 5)
         for w in clean {
             let channels = try XCTUnwrap((w["values"] as? [String: Any])?["channels"] as? [[String: Any]])
-            XCTAssertEqual(try XCTUnwrap(channels[0]["rms"] as? Double), 230 * (1 + 0.0016).squareRoot(), accuracy: 0.23)
+            XCTAssertEqual(
+                try XCTUnwrap(channels[0]["rms"] as? Double), 230 * (1 + 0.0016).squareRoot(), accuracy: 0.23)
             let h = try XCTUnwrap((channels[0]["harmonics"] as? [String: Any])?["subgroups"] as? [Double])
             XCTAssertEqual(h[5] / h[1] * 100, 4, accuracy: 0.2)
-            let p = try XCTUnwrap(((w["values"] as? [String: Any])?["total_power"] as? [String: Any])?["p_w"] as? Double)
+            let p = try XCTUnwrap(
+                ((w["values"] as? [String: Any])?["total_power"] as? [String: Any])?["p_w"] as? Double)
             XCTAssertEqual(p, 3 * 230 * 20 * cos(Double.pi / 6), accuracy: 0.005 * 3 * 230 * 20)
         }
         XCTAssertTrue(basic.contains { ($0["quality"] as? [String])?.contains("flagged") == true })
@@ -84,8 +94,10 @@ final class AnalyzerEndToEndTests: XCTestCase {
         let path = try writeRecording("rec", format: .ascii)
         let (status, out, err) = try h.run("synx-analyze", [path])
         XCTAssertEqual(status, 0, err)
-        for section in ["Events (1)", "10-s power frequency", "150/180-cycle aggregates", "10-min aggregates",
-                        "2-h aggregates", "10-cycle values", "Harmonic subgroups"] {
+        for section in [
+            "Events (1)", "10-s power frequency", "150/180-cycle aggregates", "10-min aggregates",
+            "2-h aggregates", "10-cycle values", "Harmonic subgroups",
+        ] {
             XCTAssertTrue(out.contains(section), "missing \(section) in:\n\(out)")
         }
         XCTAssertTrue(out.contains("dip"))
@@ -103,8 +115,10 @@ final class AnalyzerEndToEndTests: XCTestCase {
     }
 
     func testNumbersAtTheEndsOfTheRange_areLocatedErrors_exit65_notTraps() throws {
-        for (from, to, expected) in [("10000,30000", "10000,9223372036854775807", "bad.cfg:11: sample rate"),
-                                     ("\n50\r\n", "\n1e308\r\n", "bad.cfg:9: line frequency 1e308 Hz is out of range")] {
+        for (from, to, expected) in [
+            ("10000,30000", "10000,9223372036854775807", "bad.cfg:11: sample rate"),
+            ("\n50\r\n", "\n1e308\r\n", "bad.cfg:9: line frequency 1e308 Hz is out of range"),
+        ] {
             let path = try writeRecording("bad", format: .binary)
             let cfg = try String(contentsOfFile: path, encoding: .utf8)
             XCTAssertTrue(cfg.contains(from), cfg)
@@ -118,25 +132,30 @@ final class AnalyzerEndToEndTests: XCTestCase {
     func testTimestampsWithoutRateSections_roundedToTheMicrosecond_giveTheTrueRate_noPhantomGaps_andTheDip() throws {
         // 6 s at 6400 S/s (156.25 µs a sample: the stamps say 156 or 157), FLOAT32, nrates = 0: a 60 % dip of every
         // phase for 110 ms at 3.0 s.
-        let fs = 6400.0, n = 38_400
+        let fs = 6400.0
+        let n = 38_400
         let analog: [[Double]] = (0..<3).map { c in
             (0..<n).map { k in
-                let t = Double(k) / fs, factor = t >= 3.0 && t < 3.11 ? 0.6 : 1.0
+                let t = Double(k) / fs
+                let factor = t >= 3.0 && t < 3.11 ? 0.6 : 1.0
                 return 230 * 2.0.squareRoot() * factor * sin(2 * .pi * 50 * t - Double(c) * 2 * .pi / 3)
             }
         }
         let channels = ["VA", "VB", "VC"].enumerated().map { i, id in
             ComtradeAnalogChannel(index: i + 1, id: id, phase: ["A", "B", "C"][i], unit: "V")
         }
-        let config = ComtradeConfiguration(stationName: "rounded", deviceID: "synx-test", revision: .r2013, analog: channels,
-                                           lineFrequency: 50, sampleRates: [],
-                                           firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_800_000_000),
-                                           format: .float32, sampleCount: n)
+        let config = ComtradeConfiguration(
+            stationName: "rounded", deviceID: "synx-test", revision: .r2013, analog: channels,
+            lineFrequency: 50, sampleRates: [],
+            firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_800_000_000),
+            format: .float32, sampleCount: n)
         let path = h.path("rounded.cfg")
-        try ComtradeWriter.write(ComtradeRecording(configuration: config, sampleNumbers: Array(1...n),
-                                                   timestamps: (0..<n).map { (Double($0) * 1e6 / fs).rounded() }, analog: analog,
-                                                   digital: []),
-                                 cfgPath: path, format: .float32)
+        try ComtradeWriter.write(
+            ComtradeRecording(
+                configuration: config, sampleNumbers: Array(1...n),
+                timestamps: (0..<n).map { (Double($0) * 1e6 / fs).rounded() }, analog: analog,
+                digital: []),
+            cfgPath: path, format: .float32)
         let (status, out, err) = try h.run("synx-analyze", [path, "--format", "json", "--udin", "230"])
         XCTAssertEqual(status, 0, err)
         let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
@@ -149,7 +168,8 @@ final class AnalyzerEndToEndTests: XCTestCase {
         let issues = try XCTUnwrap(doc["input_issues"] as? [[String: Any]])
         XCTAssertTrue(issues.filter { $0["kind"] as? String == "gap" }.isEmpty, "no phantom gaps: \(issues.prefix(3))")
         let basic = try XCTUnwrap(doc["basic"] as? [[String: Any]])
-        XCTAssertFalse(basic.contains { (($0["quality"] as? [String]) ?? []).contains("gap") }, "no window flagged for a gap")
+        XCTAssertFalse(
+            basic.contains { (($0["quality"] as? [String]) ?? []).contains("gap") }, "no window flagged for a gap")
     }
 
     func testUnknownChannel_isAnOptionError() throws {

@@ -25,7 +25,10 @@ final class ClockStepEndToEndTests: XCTestCase {
     private func rows() throws -> [String: [QuerySample]] {
         var out: [String: [QuerySample]] = [:]
         for m in Self.meters {
-            let r = try h.request(Request(command: .query, meter: m, measurement: "voltage.l1n", from: 0, to: requestTimes.upperBound, limit: 100_000))
+            let r = try h.request(
+                Request(
+                    command: .query, meter: m, measurement: "voltage.l1n", from: 0, to: requestTimes.upperBound,
+                    limit: 100_000))
             out[m] = r.query?.samples ?? []
         }
         return out
@@ -34,18 +37,24 @@ final class ClockStepEndToEndTests: XCTestCase {
     /// Starts synxd with its wall clock offset by the seconds in a file, polls three meters on one bus at 1 Hz,
     /// steps the clock by `seconds`, and checks what an engineer relies on.
     private func step(by seconds: Int64, file: StaticString = #filePath, line: UInt = #line) throws -> DaemonStatus {
-        XCTAssertTrue(FileManager.default.fileExists(atPath: Self.libfaketime), "libfaketime (Debian faketime) is installed by scripts/install-deps")
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: Self.libfaketime),
+            "libfaketime (Debian faketime) is installed by scripts/install-deps")
         let offset = try h.write("faketime", "+0\n")
         let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n[[unit]]\nid = 2\n[[unit]]\nid = 3\n")
-        let config = h.daemonSection + h.tcpBus("lan", port: port)
+        let config =
+            h.daemonSection + h.tcpBus("lan", port: port)
             + Self.meters.enumerated().map { h.meter($1, bus: "lan", unit: $0 + 1) }.joined()
-        try h.startDaemon(config: config, environment: [
-            "LD_PRELOAD": Self.libfaketime, "FAKETIME_TIMESTAMP_FILE": offset, "FAKETIME_NO_CACHE": "1", "DONT_FAKE_MONOTONIC": "1",
-            // Without it libfaketime's constructor calls setenv(), which moves `environ` before the Swift runtime
-            // has found argv next to it, and synxd starts without its arguments. Names that do not exist: no
-            // shared state, and nothing to set.
-            "FAKETIME_SHARED": "/synx-none-sem /synx-none-shm",
-        ])
+        try h.startDaemon(
+            config: config,
+            environment: [
+                "LD_PRELOAD": Self.libfaketime, "FAKETIME_TIMESTAMP_FILE": offset, "FAKETIME_NO_CACHE": "1",
+                "DONT_FAKE_MONOTONIC": "1",
+                // Without it libfaketime's constructor calls setenv(), which moves `environ` before the Swift runtime
+                // has found argv next to it, and synxd starts without its arguments. Names that do not exist: no
+                // shared state, and nothing to set.
+                "FAKETIME_SHARED": "/synx-none-sem /synx-none-shm",
+            ])
         h.waitUntil("three polls of every meter", file: file, line: line) {
             try h.meters().allSatisfy { $0.polls >= 3 && $0.state == .online }
         }
@@ -63,7 +72,8 @@ final class ClockStepEndToEndTests: XCTestCase {
             try h.meters().allSatisfy { $0.polls >= (pollsBefore[$0.name] ?? 0) + 6 }
         }
         XCTAssertLessThan(Date().timeIntervalSince(stepSeen), 8, file: file, line: line)
-        let status = try h.status(), meters = try h.meters()
+        let status = try h.status()
+        let meters = try h.meters()
         for m in meters {
             XCTAssertEqual(m.state, .online, "\(m.name): \(m.lastError ?? "")", file: file, line: line)
         }
@@ -80,7 +90,9 @@ final class ClockStepEndToEndTests: XCTestCase {
         }
         // Reported: in the journal (stderr here) and the recent alerts; uptime from the monotonic clock.
         let direction = seconds > 0 ? "forward" : "back"
-        h.waitUntil("the step logged", file: file, line: line) { h.output("synxd.err").contains("the wall clock stepped \(direction) by") }
+        h.waitUntil("the step logged", file: file, line: line) {
+            h.output("synxd.err").contains("the wall clock stepped \(direction) by")
+        }
         let alerts = try h.request(Request(command: .alerts)).alerts ?? []
         XCTAssertTrue(alerts.contains { $0.kind == "clock_step" }, "\(alerts.map(\.kind))", file: file, line: line)
         XCTAssertGreaterThan(status.uptimeSeconds, 0, file: file, line: line)
@@ -102,7 +114,10 @@ final class ClockStepEndToEndTests: XCTestCase {
         // Meter-derived intervals that the clock left are not closed early, tagged an hour ahead of it.
         let db = h.path("state/synx.sqlite")
         let fakeNow = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
-        XCTAssertEqual(try h.sqlite(db, "SELECT count(*) FROM derived_aggregates WHERE tier = '10min' AND end_ms > \(fakeNow + 600_000)"), "0")
+        XCTAssertEqual(
+            try h.sqlite(
+                db, "SELECT count(*) FROM derived_aggregates WHERE tier = '10min' AND end_ms > \(fakeNow + 600_000)"),
+            "0")
     }
 
     func testForwardOneHour_pollingGoesOn() throws {

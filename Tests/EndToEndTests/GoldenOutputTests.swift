@@ -16,7 +16,8 @@ final class GoldenOutputTests: XCTestCase {
     static let directory = Harness.repository.appendingPathComponent("Tests/EndToEndTests/Golden")
 
     /// Compares `text` with golden file `name` (or writes it, with SYNX_UPDATE_GOLDEN=1).
-    private func assertGolden(_ text: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func assertGolden(_ text: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws
+    {
         let url = GoldenOutputTests.directory.appendingPathComponent(name)
         if ProcessInfo.processInfo.environment["SYNX_UPDATE_GOLDEN"] == "1" {
             try text.write(to: url, atomically: true, encoding: .utf8)
@@ -33,7 +34,8 @@ final class GoldenOutputTests: XCTestCase {
         let daemon = try ScriptedDaemon(path: h.path("\(name).sock"), response: response)
         defer { daemon.stop() }
         for format in formats {
-            let (code, out, err) = try h.run("synxctl", arguments + ["--socket", h.path("\(name).sock"), "--format", format])
+            let (code, out, err) = try h.run(
+                "synxctl", arguments + ["--socket", h.path("\(name).sock"), "--format", format])
             XCTAssertEqual(code, 0, err)
             try assertGolden(out, "\(name).\(format).txt")
         }
@@ -43,8 +45,12 @@ final class GoldenOutputTests: XCTestCase {
     func testMeters() throws { try check("meters", ["meters"]) }
     func testBuses() throws { try check("buses", ["buses"]) }
     func testLive() throws { try check("live", ["live", "incomer"]) }
-    func testQuery() throws { try check("query", ["query", "incomer", "voltage.l1n", "--from", "2026-11-29T00:00:00Z"]) }
-    func testQueryOfThe3sTier() throws { try check("query-3s", ["query", "incomer", "voltage.l1n", "--from", "2026-11-29T00:00:00Z", "--tier", "3s"]) }
+    func testQuery() throws {
+        try check("query", ["query", "incomer", "voltage.l1n", "--from", "2026-11-29T00:00:00Z"])
+    }
+    func testQueryOfThe3sTier() throws {
+        try check("query-3s", ["query", "incomer", "voltage.l1n", "--from", "2026-11-29T00:00:00Z", "--tier", "3s"])
+    }
     func testEvents() throws { try check("events", ["events"]) }
     func testAlerts() throws { try check("alerts", ["alerts"]) }
     func testVerify() throws { try check("verify", ["verify"]) }
@@ -103,27 +109,40 @@ final class ManualPageTests: XCTestCase {
     /// The long options in a `--help` text.
     private func options(_ help: String) -> Set<String> {
         let pattern = try! NSRegularExpression(pattern: #"(?<![\w-])--[a-z][a-z0-9-]*"#)
-        return Set(pattern.matches(in: help, range: NSRange(help.startIndex..., in: help)).map { String(help[Range($0.range, in: help)!]) })
-            .subtracting(["--help", "--version"])
+        return Set(
+            pattern.matches(in: help, range: NSRange(help.startIndex..., in: help)).map {
+                String(help[Range($0.range, in: help)!])
+            }
+        )
+        .subtracting(["--help", "--version"])
     }
 
     /// `--help` of `binary` (and each of `subcommands`), whose options must all be in `page`, where roff writes a
     /// dash as `\-`.
     private func check(_ binary: String, page: String, subcommands: [[String]] = [[]]) throws {
-        let text = try String(contentsOf: Harness.repository.appendingPathComponent("docs/man/\(page)"), encoding: .utf8)
-            .replacingOccurrences(of: "\\-", with: "-").replacingOccurrences(of: "\\fB", with: "").replacingOccurrences(of: "\\fR", with: "")
+        let text = try String(
+            contentsOf: Harness.repository.appendingPathComponent("docs/man/\(page)"), encoding: .utf8
+        )
+        .replacingOccurrences(of: "\\-", with: "-").replacingOccurrences(of: "\\fB", with: "").replacingOccurrences(
+            of: "\\fR", with: "")
         for sub in subcommands {
             let (code, out, err) = try h.run(binary, sub + ["--help"])
             XCTAssertEqual(code, 0, err)
             for option in options(out).sorted() {
-                XCTAssertTrue(text.contains(option), "\(binary) \(sub.joined(separator: " ")): \(option) is not in docs/man/\(page)")
+                XCTAssertTrue(
+                    text.contains(option),
+                    "\(binary) \(sub.joined(separator: " ")): \(option) is not in docs/man/\(page)")
             }
         }
     }
 
     func testSynxctlPage_documentsEveryOptionOfEverySubcommand() throws {
-        try check("synxctl", page: "synxctl.1", subcommands: [["status"], ["meters"], ["buses"], ["live"], ["watch"], ["query"], ["events"],
-                                                              ["export"], ["alerts"], ["alert", "test"], ["reload"], ["verify"]])
+        try check(
+            "synxctl", page: "synxctl.1",
+            subcommands: [
+                ["status"], ["meters"], ["buses"], ["live"], ["watch"], ["query"], ["events"],
+                ["export"], ["alerts"], ["alert", "test"], ["reload"], ["verify"],
+            ])
     }
 
     func testSynxdPage_documentsEveryOption() throws { try check("synxd", page: "synxd.8") }

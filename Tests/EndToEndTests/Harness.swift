@@ -11,9 +11,12 @@ final class Harness {
     /// The build directory holding the executables: $SYNX_BIN_DIR, or the one the test binary runs from.
     static let binaries: URL = {
         if let dir = ProcessInfo.processInfo.environment["SYNX_BIN_DIR"] { return URL(fileURLWithPath: dir) }
-        let candidates = [Bundle(for: Harness.self).bundleURL, Bundle(for: Harness.self).bundleURL.deletingLastPathComponent(),
-                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("synxd").path) } ?? candidates[0]
+        let candidates = [
+            Bundle(for: Harness.self).bundleURL, Bundle(for: Harness.self).bundleURL.deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("synxd").path) }
+            ?? candidates[0]
     }()
 
     /// A harness for one test; a missing binary fails the test (it never skips).
@@ -21,7 +24,8 @@ final class Harness {
         dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("synx-e2e-\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for tool in ["synxd", "synxctl", "synx-sim", "synx-analyze"] {
-            guard FileManager.default.isExecutableFile(atPath: Harness.binaries.appendingPathComponent(tool).path) else {
+            guard FileManager.default.isExecutableFile(atPath: Harness.binaries.appendingPathComponent(tool).path)
+            else {
                 let message = "\(tool) is not built in \(Harness.binaries.path): run `swift build` before `swift test`"
                 XCTFail(message)
                 throw HarnessError(message)
@@ -48,10 +52,14 @@ final class Harness {
 
     /// Starts `executable` with output to `name.out` / `name.err` in the directory.
     @discardableResult
-    func start(_ executable: String, _ arguments: [String], name: String, environment: [String: String] = [:]) throws -> Process {
+    func start(
+        _ executable: String, _ arguments: [String], name: String, environment: [String: String] = [:]
+    ) throws -> Process {
         let p = Process()
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        p.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : Harness.binaries.appendingPathComponent(executable)
+        p.executableURL =
+            executable.hasPrefix("/")
+            ? URL(fileURLWithPath: executable) : Harness.binaries.appendingPathComponent(executable)
         p.arguments = arguments
         _ = FileManager.default.createFile(atPath: path("\(name).out"), contents: nil)
         _ = FileManager.default.createFile(atPath: path("\(name).err"), contents: nil)
@@ -67,8 +75,11 @@ final class Harness {
 
     /// Waits until `condition` holds, polling every `interval` seconds, or fails the test after `timeout` seconds.
     @discardableResult
-    func waitUntil(_ what: String, timeout: Double = 15, interval: Double = 0.05, file: StaticString = #filePath, line: UInt = #line,
-                   _ condition: () throws -> Bool) -> Bool {
+    func waitUntil(
+        _ what: String, timeout: Double = 15, interval: Double = 0.05, file: StaticString = #filePath,
+        line: UInt = #line,
+        _ condition: () throws -> Bool
+    ) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if (try? condition()) == true { return true }
@@ -80,25 +91,32 @@ final class Harness {
 
     /// A socat pty pair; returns the two device links.
     func ptyPair() throws -> (String, String) {
-        let a = path("ttyA"), b = path("ttyB")
+        let a = path("ttyA")
+        let b = path("ttyB")
         try start("/usr/bin/socat", ["pty,raw,echo=0,link=\(a)", "pty,raw,echo=0,link=\(b)"], name: "socat")
-        waitUntil("socat pty pair") { FileManager.default.fileExists(atPath: a) && FileManager.default.fileExists(atPath: b) }
+        waitUntil("socat pty pair") {
+            FileManager.default.fileExists(atPath: a) && FileManager.default.fileExists(atPath: b)
+        }
         return (a, b)
     }
 
     /// Starts synx-sim on a free TCP port (and the given RTU devices); returns its TCP port.
     func startSimulator(scenario: String, rtu: [String] = [], name: String = "sim") throws -> Int {
         let file = try write("\(name).toml", scenario)
-        try start("synx-sim", ["--scenario", file, "--tcp", "127.0.0.1:0", "--state", path("\(name)-state.json")]
-                  + rtu.flatMap { ["--rtu", $0] }, name: name)
+        try start(
+            "synx-sim",
+            ["--scenario", file, "--tcp", "127.0.0.1:0", "--state", path("\(name)-state.json")]
+                + rtu.flatMap { ["--rtu", $0] }, name: name)
         waitUntil("\(name) ready") { output("\(name).out").contains("ready\n") }
         guard let line = output("\(name).out").split(separator: "\n").first(where: { $0.hasPrefix("tcp ") }),
-              let port = Int(line.split(separator: ":").last!) else { throw HarnessError("no tcp line from synx-sim: \(output("\(name).out"))") }
+            let port = Int(line.split(separator: ":").last!)
+        else { throw HarnessError("no tcp line from synx-sim: \(output("\(name).out"))") }
         return port
     }
 
     /// The repository's root (for the test peers kept in `Tests/peers`).
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// Starts the hostile Modbus peer (`Tests/peers/hostile_modbus.py`, Python standard library only) with
     /// `arguments`; returns its TCP port, or nil when it serves a serial line.
@@ -108,9 +126,13 @@ final class Harness {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw HarnessError("no Python at \(python): run scripts/test (it creates .venv)")
         }
-        try start(python, [Harness.repository.appendingPathComponent("Tests/peers/hostile_modbus.py").path] + arguments, name: name)
+        try start(
+            python, [Harness.repository.appendingPathComponent("Tests/peers/hostile_modbus.py").path] + arguments,
+            name: name)
         waitUntil("\(name) ready") { output("\(name).out").contains("ready\n") }
-        guard let line = output("\(name).out").split(separator: "\n").first(where: { $0.hasPrefix("tcp ") }) else { return nil }
+        guard let line = output("\(name).out").split(separator: "\n").first(where: { $0.hasPrefix("tcp ") }) else {
+            return nil
+        }
         return Int(line.split(separator: ":").last!)
     }
 
@@ -118,7 +140,8 @@ final class Harness {
     func resources(of process: Process) -> (rssKiB: Int, descriptors: Int) {
         let pid = process.processIdentifier
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        let rss =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
         return (rss, fds)
@@ -127,9 +150,14 @@ final class Harness {
     /// Every stored row of one series (`query` over the last hour, through the daemon's socket).
     func stored(_ meter: String, _ measurement: String) throws -> [QuerySample] {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let r = try request(Request(command: .query, meter: meter, measurement: measurement, from: now - 3_600_000, to: now + 60_000, limit: 100_000))
+        let r = try request(
+            Request(
+                command: .query, meter: meter, measurement: measurement, from: now - 3_600_000, to: now + 60_000,
+                limit: 100_000))
         if r.status == .noSuchMeasurement { return [] }  // nothing stored of it
-        guard let result = r.query else { throw HarnessError("query \(meter) \(measurement): \(r.status) \(r.message ?? "")") }
+        guard let result = r.query else {
+            throw HarnessError("query \(meter) \(measurement): \(r.status) \(r.message ?? "")")
+        }
         return result.samples
     }
 
@@ -158,7 +186,8 @@ final class Harness {
     }
 
     /// A `[[bus]]` table for a serial device.
-    func rtuBus(_ name: String, device: String, timeoutMs: Int = 500, retries: Int = 1, frameGapMs: Int = 10) -> String {
+    func rtuBus(_ name: String, device: String, timeoutMs: Int = 500, retries: Int = 1, frameGapMs: Int = 10) -> String
+    {
         "\n[[bus]]\nname = \"\(name)\"\ntype = \"rtu\"\ndevice = \"\(device)\"\nbaud = 19200\ntimeout_ms = \(timeoutMs)\nretries = \(retries)\nframe_gap_ms = \(frameGapMs)\n"
     }
 
@@ -173,7 +202,8 @@ final class Harness {
         let file = try write("synxd.toml", config)
         let p = try start("synxd", ["--config", file], name: "synxd", environment: environment)
         waitUntil("synxd answering on its socket") {
-            (try? ControlClient(socketPath: socketPath, timeoutSeconds: 2).send(Request(command: .status)))?.status == .ok
+            (try? ControlClient(socketPath: socketPath, timeoutSeconds: 2).send(Request(command: .status)))?.status
+                == .ok
         }
         return p
     }
@@ -189,7 +219,9 @@ final class Harness {
     /// a directory that user cannot enter (a clone inside a `mktemp -d` directory, mode 0700).
     func copyForOtherUsers(_ file: URL) throws -> String {
         let copy = path(file.lastPathComponent)
-        if !FileManager.default.fileExists(atPath: copy) { try FileManager.default.copyItem(atPath: file.path, toPath: copy) }
+        if !FileManager.default.fileExists(atPath: copy) {
+            try FileManager.default.copyItem(atPath: file.path, toPath: copy)
+        }
         return copy
     }
 
@@ -204,7 +236,11 @@ final class Harness {
         let p = try start(executable, arguments, name: name)
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); throw HarnessError("\(executable) did not finish in \(timeout) s") }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            throw HarnessError("\(executable) did not finish in \(timeout) s")
+        }
         p.waitUntilExit()
         return (p.terminationStatus, output("\(name).out"), output("\(name).err"))
     }
@@ -212,10 +248,14 @@ final class Harness {
     /// One value from a database, read through SQLite directly (not through synx).
     func sqlite(_ path: String, _ sql: String) throws -> String {
         var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw HarnessError("open \(path)") }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
+            throw HarnessError("open \(path)")
+        }
         defer { sqlite3_close(db) }
         var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { throw HarnessError(String(cString: sqlite3_errmsg(db))) }
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else {
+            throw HarnessError(String(cString: sqlite3_errmsg(db)))
+        }
         defer { sqlite3_finalize(stmt) }
         guard sqlite3_step(stmt) == SQLITE_ROW else { throw HarnessError("no row") }
         return String(cString: sqlite3_column_text(stmt, 0))

@@ -16,80 +16,98 @@ final class JournalEndToEndTests: XCTestCase {
 
     /// Every synxd entry of the journal in `dir`, as JSON objects.
     private func entries(_ dir: String) throws -> [[String: Any]] {
-        let (code, out, err) = try h.run("/usr/bin/journalctl", ["-D", dir, "-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=synxd"])
+        let (code, out, err) = try h.run(
+            "/usr/bin/journalctl", ["-D", dir, "-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=synxd"])
         XCTAssertEqual(code, 0, err)
-        return out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return out.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
     func testAlerts_offlineOnline_threshold_rejectedReload_test_andAFlappingMeterIsRateLimited() throws {
         guard getuid() == 0 else { return XCTFail("journal tests need root (a private journald in a mount namespace)") }
         let simulatorStart = Date()
-        let port = try h.startSimulator(scenario: """
-        [[unit]]
-        id = 1
-        profile = "synx-sim"
-        [[unit]]
-        id = 2
-        profile = "synx-sim"
-        [[unit]]
-        id = 3
-        profile = "synx-sim"
-        [[fault]]
-        unit = 2
-        kind = "silent"
-        from_s = 0
-        until_s = 1
-        [[fault]]
-        unit = 2
-        kind = "silent"
-        from_s = 2
-        until_s = 3
-        [[fault]]
-        unit = 2
-        kind = "silent"
-        from_s = 4
-        until_s = 5
-        [[fault]]
-        unit = 2
-        kind = "silent"
-        from_s = 6
-        until_s = 7
-        [[fault]]
-        unit = 2
-        kind = "silent"
-        from_s = 8
-        until_s = 9
-        [[fault]]
-        unit = 3
-        kind = "silent"
-        until_s = 3
-        """)
-        let meters = h.tcpBus("line", port: port, timeoutMs: 200, retries: 0) + h.meter("incomer", bus: "line", unit: 1)
+        let port = try h.startSimulator(
+            scenario: """
+                [[unit]]
+                id = 1
+                profile = "synx-sim"
+                [[unit]]
+                id = 2
+                profile = "synx-sim"
+                [[unit]]
+                id = 3
+                profile = "synx-sim"
+                [[fault]]
+                unit = 2
+                kind = "silent"
+                from_s = 0
+                until_s = 1
+                [[fault]]
+                unit = 2
+                kind = "silent"
+                from_s = 2
+                until_s = 3
+                [[fault]]
+                unit = 2
+                kind = "silent"
+                from_s = 4
+                until_s = 5
+                [[fault]]
+                unit = 2
+                kind = "silent"
+                from_s = 6
+                until_s = 7
+                [[fault]]
+                unit = 2
+                kind = "silent"
+                from_s = 8
+                until_s = 9
+                [[fault]]
+                unit = 3
+                kind = "silent"
+                until_s = 3
+                """)
+        let meters =
+            h.tcpBus("line", port: port, timeoutMs: 200, retries: 0) + h.meter("incomer", bus: "line", unit: 1)
             + h.meter("flappy", bus: "line", unit: 2) + h.meter("feeder", bus: "line", unit: 3)
         func config(limit: Double) -> String {
-            h.daemonSection + "[alerts]\nholdoff_s = 4\n\n[[alert]]\nname = \"hot\"\nmeasurement = \"freq*\"\nmeter = \"incomer\"\nabove = \(limit)\n" + meters
+            h.daemonSection
+                + "[alerts]\nholdoff_s = 4\n\n[[alert]]\nname = \"hot\"\nmeasurement = \"freq*\"\nmeter = \"incomer\"\nabove = \(limit)\n"
+                + meters
         }
         let file = try h.write("synxd.toml", config(limit: 1))
         let journal = h.path("journal")
-        let wrapper = try h.start(withJournald, [journal, Harness.binaries.appendingPathComponent("synxd").path,
-                                                 "--config", file, "--log-target", "journal"], name: "synxd")
+        let wrapper = try h.start(
+            withJournald,
+            [
+                journal, Harness.binaries.appendingPathComponent("synxd").path,
+                "--config", file, "--log-target", "journal",
+            ], name: "synxd")
         h.waitUntil("synxd answering") { (try? h.status()) != nil }
         let pid = try h.status().pid
-        h.waitUntil("the threshold alert is active", timeout: 10) { (try? h.request(Request(command: .alerts)).alerts)?.contains { $0.kind == "threshold" && $0.active } == true }
+        h.waitUntil("the threshold alert is active", timeout: 10) {
+            (try? h.request(Request(command: .alerts)).alerts)?.contains { $0.kind == "threshold" && $0.active } == true
+        }
 
         _ = try h.write("synxd.toml", config(limit: 1000))
         XCTAssertEqual(try h.synxctl(["reload"]).0, 0)
-        _ = try h.write("synxd.toml", config(limit: 1000) + "\n[[meter]]\nname = \"x\"\nbus = \"nowhere\"\nunit = 9\nprofile = \"synx-sim\"\n")
+        _ = try h.write(
+            "synxd.toml",
+            config(limit: 1000) + "\n[[meter]]\nname = \"x\"\nbus = \"nowhere\"\nunit = 9\nprofile = \"synx-sim\"\n")
         XCTAssertEqual(try h.synxctl(["reload"]).0, 1)
         XCTAssertEqual(try h.synxctl(["alert", "test"]).0, 0)
         // Past the simulator's fault windows (9 s) every meter answers; after the 4-s hold-off every alert is cleared.
         h.waitUntil("the faults over, every meter online, no meter alert active", timeout: 30) {
             guard Date() > simulatorStart.addingTimeInterval(9.5),
-                  let list = try? h.request(Request(command: .alerts)).alerts else { return false }
+                let list = try? h.request(Request(command: .alerts)).alerts
+            else { return false }
             return (try? h.meters().allSatisfy { $0.state == .online }) == true
                 && !list.contains { $0.kind == "meter_offline" && $0.active }
         }
-        h.waitUntil("the held-back cleared entries written", timeout: 15) { Date() > simulatorStart.addingTimeInterval(15) }
+        h.waitUntil("the held-back cleared entries written", timeout: 15) {
+            Date() > simulatorStart.addingTimeInterval(15)
+        }
         let excursions = try XCTUnwrap(h.request(Request(command: .events, kind: "threshold")).events)
         let (acode, aout, _) = try h.synxctl(["alerts"])
         XCTAssertEqual(acode, 0)
@@ -102,8 +120,10 @@ final class JournalEndToEndTests: XCTestCase {
         func alert(_ id: String) -> [[String: Any]] { all.filter { $0["MESSAGE_ID"] as? String == id } }
         XCTAssertTrue(all.allSatisfy { $0["CODE_FILE"] != nil && $0["CODE_LINE"] != nil && $0["PRIORITY"] != nil })
 
-        let offline = alert("b983c5c047b048fc8b5063054b7e0578"), online = alert("a37e2ef963434460aec29d1c90f4d98b")
-        let feederDown = try XCTUnwrap(offline.first { $0["SYNX_METER"] as? String == "feeder" }, "\(all.map { $0["MESSAGE"] ?? "" })")
+        let offline = alert("b983c5c047b048fc8b5063054b7e0578")
+        let online = alert("a37e2ef963434460aec29d1c90f4d98b")
+        let feederDown = try XCTUnwrap(
+            offline.first { $0["SYNX_METER"] as? String == "feeder" }, "\(all.map { $0["MESSAGE"] ?? "" })")
         XCTAssertEqual(feederDown["PRIORITY"] as? String, "4")
         XCTAssertEqual(feederDown["SYNX_BUS"] as? String, "line")
         XCTAssertTrue((feederDown["SYNX_REASON"] as? String)?.contains("timeout") == true, "\(feederDown)")
@@ -123,37 +143,48 @@ final class JournalEndToEndTests: XCTestCase {
 
         let rejected = try XCTUnwrap(alert("c7689707fdfd4e40affa3d269285a8b4").first)
         XCTAssertTrue((rejected["SYNX_ERROR"] as? String)?.contains("synxd.toml:") == true, "\(rejected)")
-        XCTAssertEqual(alert("ff38c73fc3df438b85edc03ca1e0783c").compactMap { $0["SYNX_ALERT_STATE"] as? String }, ["raised", "cleared"],
-                       "test alert raised and cleared: \(alert("ff38c73fc3df438b85edc03ca1e0783c"))")
+        XCTAssertEqual(
+            alert("ff38c73fc3df438b85edc03ca1e0783c").compactMap { $0["SYNX_ALERT_STATE"] as? String },
+            ["raised", "cleared"],
+            "test alert raised and cleared: \(alert("ff38c73fc3df438b85edc03ca1e0783c"))")
 
         // The flapping meter: a handful of entries with counts, each raised one cleared.
         let flapRaised = offline.filter { $0["SYNX_METER"] as? String == "flappy" }
         let flapCleared = online.filter { $0["SYNX_METER"] as? String == "flappy" }
         XCTAssertGreaterThanOrEqual(flapRaised.count, 1)
-        XCTAssertLessThanOrEqual(flapRaised.count, 3, "rate limited: \(flapRaised.count) raised entries for 9 s of flapping")
+        XCTAssertLessThanOrEqual(
+            flapRaised.count, 3, "rate limited: \(flapRaised.count) raised entries for 9 s of flapping")
         XCTAssertEqual(flapRaised.count, flapCleared.count)
         // One poll a second alternates between a silent and an answering second: ~10 changes, held back and counted.
-        XCTAssertTrue((flapRaised + flapCleared).contains { Int($0["SYNX_ALERT_COUNT"] as? String ?? "") ?? 0 > 1 },
-                      "\((flapRaised + flapCleared).map { ($0["SYNX_ALERT_STATE"] ?? "", $0["SYNX_ALERT_COUNT"] ?? "") })")
+        XCTAssertTrue(
+            (flapRaised + flapCleared).contains { Int($0["SYNX_ALERT_COUNT"] as? String ?? "") ?? 0 > 1 },
+            "\((flapRaised + flapCleared).map { ($0["SYNX_ALERT_STATE"] ?? "", $0["SYNX_ALERT_COUNT"] ?? "") })")
     }
 
     func testDipOfAWaveformMeter_isAJournalEntryWithItsFields() throws {
         guard getuid() == 0 else { return XCTFail("journal tests need root (a private journald in a mount namespace)") }
-        let port = try h.startSimulator(scenario: """
-        [[waveform]]
-        id = 5
-        sample_rate = 6400
-        [[waveform_change]]
-        id = 5
-        phase = 3
-        from_s = 4
-        duration_s = 0.2
-        factor = 0.5
-        """)
-        let file = try h.write("synxd.toml", h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
+        let port = try h.startSimulator(
+            scenario: """
+                [[waveform]]
+                id = 5
+                sample_rate = 6400
+                [[waveform_change]]
+                id = 5
+                phase = 3
+                from_s = 4
+                duration_s = 0.2
+                factor = 0.5
+                """)
+        let file = try h.write(
+            "synxd.toml",
+            h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
         let journal = h.path("journal")
-        let wrapper = try h.start(withJournald, [journal, Harness.binaries.appendingPathComponent("synxd").path,
-                                                 "--config", file, "--log-target", "journal"], name: "synxd")
+        let wrapper = try h.start(
+            withJournald,
+            [
+                journal, Harness.binaries.appendingPathComponent("synxd").path,
+                "--config", file, "--log-target", "journal",
+            ], name: "synxd")
         h.waitUntil("synxd answering") { (try? h.status()) != nil }
         let pid = try h.status().pid
         h.waitUntil("the dip recorded", timeout: 30) {

@@ -8,22 +8,30 @@ final class PackagingEndToEndTests: XCTestCase {
     override func tearDown() { h?.tearDown() }
 
     private var packageRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     func testMakeInstall_unitSetVerifiesCleanly_exposureAtMostTwo_usersAndCatalogInstall() throws {
         let stage = h.path("stage")
-        let (code, out, err) = try h.run("/usr/bin/make", ["-s", "-C", packageRoot, "install", "NOBUILD=1",
-                                                           "BUILD=\(Harness.binaries.path)", "DESTDIR=\(stage)", "PREFIX=/usr"], timeout: 60)
+        let (code, out, err) = try h.run(
+            "/usr/bin/make",
+            [
+                "-s", "-C", packageRoot, "install", "NOBUILD=1",
+                "BUILD=\(Harness.binaries.path)", "DESTDIR=\(stage)", "PREFIX=/usr",
+            ], timeout: 60)
         XCTAssertEqual(code, 0, out + err)
-        for file in ["usr/bin/synxd", "usr/bin/synxctl", "usr/bin/synx-analyze", "usr/lib/systemd/system/synxd.service",
-                     "usr/lib/sysusers.d/synx.conf", "usr/lib/tmpfiles.d/synx.conf", "usr/lib/systemd/catalog/synx.catalog",
-                     "etc/synx/synxd.toml", "usr/share/synx/profiles/eastron-sdm630.toml", "usr/share/man/man8/synxd.8",
-                     "usr/share/man/man1/synxctl.1", "usr/share/man/man5/synxd.toml.5",
-                     "usr/share/bash-completion/completions/synxctl", "usr/share/zsh/site-functions/_synxctl"] {
+        for file in [
+            "usr/bin/synxd", "usr/bin/synxctl", "usr/bin/synx-analyze", "usr/lib/systemd/system/synxd.service",
+            "usr/lib/sysusers.d/synx.conf", "usr/lib/tmpfiles.d/synx.conf", "usr/lib/systemd/catalog/synx.catalog",
+            "etc/synx/synxd.toml", "usr/share/synx/profiles/eastron-sdm630.toml", "usr/share/man/man8/synxd.8",
+            "usr/share/man/man1/synxctl.1", "usr/share/man/man5/synxd.toml.5",
+            "usr/share/bash-completion/completions/synxctl", "usr/share/zsh/site-functions/_synxctl",
+        ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(stage)/\(file)"), "not installed: \(file)")
         }
-        let (checkCode, _, checkErr) = try h.run("\(stage)/usr/bin/synxd", ["--check-config", "--config", "\(stage)/etc/synx/synxd.toml"])
+        let (checkCode, _, checkErr) = try h.run(
+            "\(stage)/usr/bin/synxd", ["--check-config", "--config", "\(stage)/etc/synx/synxd.toml"])
         XCTAssertEqual(checkCode, 0, "the installed example configuration is valid: \(checkErr)")
 
         // The rest of a system the unit refers to: systemd's own units and /bin/kill (ExecReload).
@@ -31,13 +39,17 @@ final class PackagingEndToEndTests: XCTestCase {
         try FileManager.default.copyItem(atPath: "/bin/kill", toPath: "\(stage)/bin/kill")
         XCTAssertEqual(try h.run("/bin/cp", ["-rn", "/lib/systemd/system/.", "\(stage)/usr/lib/systemd/system/"]).0, 0)
 
-        let (verifyCode, verifyOut, verifyErr) = try h.run("/usr/bin/systemd-analyze", ["verify", "--root=\(stage)", "--man=no", "synxd.service"])
+        let (verifyCode, verifyOut, verifyErr) = try h.run(
+            "/usr/bin/systemd-analyze", ["verify", "--root=\(stage)", "--man=no", "synxd.service"])
         XCTAssertEqual(verifyCode, 0)
         XCTAssertEqual(verifyOut + verifyErr, "", "systemd-analyze verify must print nothing")
 
-        let (_, security, _) = try h.run("/usr/bin/systemd-analyze", ["security", "--offline=yes", "--root=\(stage)", "synxd.service"])
-        let line = try XCTUnwrap(security.split(separator: "\n").first { $0.contains("Overall exposure level") }, security)
-        let exposure = try XCTUnwrap(line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }, String(line))
+        let (_, security, _) = try h.run(
+            "/usr/bin/systemd-analyze", ["security", "--offline=yes", "--root=\(stage)", "synxd.service"])
+        let line = try XCTUnwrap(
+            security.split(separator: "\n").first { $0.contains("Overall exposure level") }, security)
+        let exposure = try XCTUnwrap(
+            line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }, String(line))
         XCTAssertLessThanOrEqual(exposure, 2.0, String(line))
 
         try FileManager.default.createDirectory(atPath: "\(stage)/etc", withIntermediateDirectories: true)

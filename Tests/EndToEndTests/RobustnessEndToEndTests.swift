@@ -17,26 +17,39 @@ final class RobustnessEndToEndTests: XCTestCase {
     }
 
     private let base = """
-    [daemon]
-    profile_directories = []
-    [[bus]]
-    name = "lan"
-    type = "tcp"
-    host = "127.0.0.1"
-    [[meter]]
-    name = "a"
-    bus = "lan"
-    unit = 1
-    profile = "synx-sim"
-    """
+        [daemon]
+        profile_directories = []
+        [[bus]]
+        name = "lan"
+        type = "tcp"
+        host = "127.0.0.1"
+        [[meter]]
+        name = "a"
+        bus = "lan"
+        unit = 1
+        profile = "synx-sim"
+        """
 
     func testBadConfigs_exitWithEX_CONFIG_andSayFileLineAndWhat() throws {
         let cases: [(String, String)] = [
-            (base.replacingOccurrences(of: "bus = \"lan\"", with: "bus = \"lab\""), "bad.toml:9: meter[1].bus: no bus named \"lab\""),
-            (base + "\n[[meter]]\nname = \"a\"\nbus = \"lan\"\nunit = 2\nprofile = \"synx-sim\"", "bad.toml:13: meter[2].name: duplicate meter name \"a\""),
-            (base.replacingOccurrences(of: "type = \"tcp\"\nhost = \"127.0.0.1\"", with: "type = \"rtu\"\ndevice = \"/dev/ttyS0\"\nbaud = 9601"),
-             "bad.toml:7: bus[1].baud: 9601 is not a standard baud rate"),
-            (base.replacingOccurrences(of: "profile = \"synx-sim\"", with: "profile = \"sdm120\""), "bad.toml:11: meter[1].profile: unknown profile \"sdm120\""),
+            (
+                base.replacingOccurrences(of: "bus = \"lan\"", with: "bus = \"lab\""),
+                "bad.toml:9: meter[1].bus: no bus named \"lab\""
+            ),
+            (
+                base + "\n[[meter]]\nname = \"a\"\nbus = \"lan\"\nunit = 2\nprofile = \"synx-sim\"",
+                "bad.toml:13: meter[2].name: duplicate meter name \"a\""
+            ),
+            (
+                base.replacingOccurrences(
+                    of: "type = \"tcp\"\nhost = \"127.0.0.1\"",
+                    with: "type = \"rtu\"\ndevice = \"/dev/ttyS0\"\nbaud = 9601"),
+                "bad.toml:7: bus[1].baud: 9601 is not a standard baud rate"
+            ),
+            (
+                base.replacingOccurrences(of: "profile = \"synx-sim\"", with: "profile = \"sdm120\""),
+                "bad.toml:11: meter[1].profile: unknown profile \"sdm120\""
+            ),
             (base.replacingOccurrences(of: "unit = 1", with: "unit = [1"), "bad.toml:11: malformed TOML"),
             // Table headers that start with a dot used to abort synxd (an assertion inside toml++, the library
             // synx used before its own parser).
@@ -74,8 +87,10 @@ final class RobustnessEndToEndTests: XCTestCase {
     }
 
     func testShippedConfigurations_areValid() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let (code, out, err) = try h.run("synxd", ["--config", repo.appendingPathComponent("etc/synxd.toml").path, "--check-config"])
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let (code, out, err) = try h.run(
+            "synxd", ["--config", repo.appendingPathComponent("etc/synxd.toml").path, "--check-config"])
         XCTAssertEqual(code, 0, err)
         XCTAssertTrue(out.contains("ok (2 buses, 2 meters)"), out)
         let demo = try String(contentsOf: repo.appendingPathComponent("etc/demo.toml.in"), encoding: .utf8)
@@ -86,8 +101,14 @@ final class RobustnessEndToEndTests: XCTestCase {
 
     func testBadUserProfile_isRejectedWithItsFileAndLine() throws {
         try FileManager.default.createDirectory(atPath: h.path("profiles"), withIntermediateDirectories: true)
-        _ = try h.write("profiles/acme.toml", "[profile]\nname = \"acme\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float24\"\n")
-        let file = try h.write("synxd.toml", base.replacingOccurrences(of: "profile_directories = []", with: "profile_directories = [\"\(h.path("profiles"))\"]"))
+        _ = try h.write(
+            "profiles/acme.toml",
+            "[profile]\nname = \"acme\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float24\"\n"
+        )
+        let file = try h.write(
+            "synxd.toml",
+            base.replacingOccurrences(
+                of: "profile_directories = []", with: "profile_directories = [\"\(h.path("profiles"))\"]"))
         let (code, _, err) = try h.run("synxd", ["--config", file, "--check-config"])
         XCTAssertEqual(code, 78)
         XCTAssertTrue(err.contains("profiles/acme.toml:7: register[1].type: unknown register type \"float24\""), err)
@@ -95,7 +116,8 @@ final class RobustnessEndToEndTests: XCTestCase {
 
     func testKill9WhileWriting_keepsEveryCommittedRow_andTheStoreIntact() throws {
         let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\n[[unit]]\nid = 2\n[[unit]]\nid = 3\n")
-        let config = h.daemonSection + h.tcpBus("lan", port: port)
+        let config =
+            h.daemonSection + h.tcpBus("lan", port: port)
             + (1...3).map { h.meter("m\($0)", bus: "lan", unit: $0, extra: "poll_interval_ms = 200\n") }.joined()
         let daemon = try h.startDaemon(config: config)
         h.waitUntil("500 rows committed") { try h.status().store.committedRows >= 500 }
@@ -125,19 +147,24 @@ final class RobustnessEndToEndTests: XCTestCase {
         XCTAssertEqual(try raw("{\"version\":1,\"command\":\"reboot\"}\n").status, .unknownCommand)
         XCTAssertEqual(try raw(String(repeating: "x", count: 70_000)).status, .tooLarge)
         XCTAssertEqual(try h.request(Request(command: .live, meter: "nope")).status, .noSuchMeter)
-        XCTAssertEqual(try h.request(Request(command: .query, meter: "m1", measurement: "volts")).status, .noSuchMeasurement)
+        XCTAssertEqual(
+            try h.request(Request(command: .query, meter: "m1", measurement: "volts")).status, .noSuchMeasurement)
         // Numbers at the ends of Int64 are refused before anything is computed with them (they used to trap).
-        for line in [#"{"version":1,"command":"events","from":9223372036854775807}"#,
-                     #"{"version":1,"command":"events","from":-9223372036854775808}"#,
-                     #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","to":-9223372036854775808}"#,
-                     #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","from":9223372036854775807}"#,
-                     #"{"version":1,"command":"exportEvent","meter":"m1","event":9223372036854775807}"#,
-                     #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","limit":-5}"#] {
+        for line in [
+            #"{"version":1,"command":"events","from":9223372036854775807}"#,
+            #"{"version":1,"command":"events","from":-9223372036854775808}"#,
+            #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","to":-9223372036854775808}"#,
+            #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","from":9223372036854775807}"#,
+            #"{"version":1,"command":"exportEvent","meter":"m1","event":9223372036854775807}"#,
+            #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","limit":-5}"#,
+        ] {
             let r = try raw(line + "\n")
             XCTAssertEqual(r.status, .invalidRequest, line)
         }
-        for arguments in [["events", "--since", "9999999999999999"], ["query", "m1", "voltage.l1n", "--from", "999999999999999d"],
-                          ["query", "m1", "voltage.l1n", "--to=-9223372036854775808"]] {
+        for arguments in [
+            ["events", "--since", "9999999999999999"], ["query", "m1", "voltage.l1n", "--from", "999999999999999d"],
+            ["query", "m1", "voltage.l1n", "--to=-9223372036854775808"],
+        ] {
             let (code, _, err) = try h.synxctl(arguments)
             XCTAssertEqual(code, 64, "\(arguments): \(err)")
             XCTAssertTrue(err.contains("is not between 1970 and 9999"), err)
@@ -188,29 +215,41 @@ final class RobustnessEndToEndTests: XCTestCase {
         let db = h.path("state/synx.sqlite")
         try FileManager.default.createDirectory(atPath: h.path("state"), withIntermediateDirectories: true)
         let start = Int64(Date().timeIntervalSince1970 * 1000) - 3 * 3_600_000
-        try SampleStore(path: db).insert((0..<30_000).map {
-            SampleRow(meter: "m1", measurement: "voltage.l1n", unit: "V", time: start + Int64($0) * 300, value: Double(230 + $0 % 7), quality: .good)
-        })
+        try SampleStore(path: db).insert(
+            (0..<30_000).map {
+                SampleRow(
+                    meter: "m1", measurement: "voltage.l1n", unit: "V", time: start + Int64($0) * 300,
+                    value: Double(230 + $0 % 7), quality: .good)
+            })
         let daemon = try h.startDaemon(config: config)
 
         // Pages: synxctl gets all 30 000 through responses of at most 20 000.
-        let (code, out, err) = try h.synxctl(["query", "m1", "voltage.l1n", "--from", "4h", "--limit", "40000", "--format", "csv"])
+        let (code, out, err) = try h.synxctl([
+            "query", "m1", "voltage.l1n", "--from", "4h", "--limit", "40000", "--format", "csv",
+        ])
         XCTAssertEqual(code, 0, err)
         XCTAssertGreaterThanOrEqual(out.split(separator: "\n").count - 1, 30_000)
 
         let before = h.resources(of: daemon).rssKiB
         // As an unprivileged user: 20 clients that ask for 20 000 samples and never read, 40 that send a byte a
         // second and never finish their request.
-        let big = "{\"version\":1,\"command\":\"query\",\"meter\":\"m1\",\"measurement\":\"voltage.l1n\",\"from\":\(start),\"limit\":20000}"
+        let big =
+            "{\"version\":1,\"command\":\"query\",\"meter\":\"m1\",\"measurement\":\"voltage.l1n\",\"from\":\(start),\"limit\":20000}"
         let abuser = try h.copyForOtherUsers(Harness.repository.appendingPathComponent("Tests/peers/control_abuser.py"))
-        try h.start("/usr/bin/setpriv", ["--reuid=65534", "--regid=0", "--clear-groups", "/usr/bin/python3", abuser, h.socketPath,
-                                         "--slow", "40", "--nonreaders", "20", "--request", big, "--seconds", "14"], name: "abuser")
+        try h.start(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=65534", "--regid=0", "--clear-groups", "/usr/bin/python3", abuser, h.socketPath,
+                "--slow", "40", "--nonreaders", "20", "--request", big, "--seconds", "14",
+            ], name: "abuser")
         h.waitUntil("the abusers connected") { h.output("abuser.out").contains("ready") }
         var latencies: [Double] = []
         let until = Date().addingTimeInterval(13)
         while Date() < until {
             let t0 = Date()
-            XCTAssertEqual(try ControlClient(socketPath: h.socketPath, timeoutSeconds: 5).send(Request(command: .status)).status, .ok)
+            XCTAssertEqual(
+                try ControlClient(socketPath: h.socketPath, timeoutSeconds: 5).send(Request(command: .status)).status,
+                .ok)
             latencies.append(Date().timeIntervalSince(t0) * 1000)
             h.waitUntil("the next round", timeout: 1) { Date().timeIntervalSince(t0) >= 0.1 }
         }
@@ -220,11 +259,16 @@ final class RobustnessEndToEndTests: XCTestCase {
         XCTAssertLessThanOrEqual(p99, 50, "status p99 for root (ms)")
         let after = h.resources(of: daemon).rssKiB
         print("synxd RSS with 60 abusive clients: \(before) → \(after) KiB")
-        XCTAssertLessThan(after - before, 120 * 1024, "synxd's memory with 60 abusive clients: \(before) → \(after) KiB")
+        XCTAssertLessThan(
+            after - before, 120 * 1024, "synxd's memory with 60 abusive clients: \(before) → \(after) KiB")
         XCTAssertTrue(h.output("synxd.err").contains("control client dropped: no complete request within 5 s"))
-        XCTAssertTrue(h.output("synxd.err").contains("control client dropped: it did not take its response within 10 s"))
+        XCTAssertTrue(
+            h.output("synxd.err").contains("control client dropped: it did not take its response within 10 s"))
         // Everyone else gets in again once the abusers are gone.
-        let asNobody = ["--reuid=65534", "--regid=0", "--clear-groups", try h.copyForOtherUsers(Harness.binaries.appendingPathComponent("synxctl"))]
+        let asNobody = [
+            "--reuid=65534", "--regid=0", "--clear-groups",
+            try h.copyForOtherUsers(Harness.binaries.appendingPathComponent("synxctl")),
+        ]
         let (nobodyCode, _, nobodyErr) = try h.run("/usr/bin/setpriv", asNobody + ["status", "--socket", h.socketPath])
         XCTAssertEqual(nobodyCode, 0, nobodyErr)
     }
@@ -235,7 +279,10 @@ final class RobustnessEndToEndTests: XCTestCase {
         defer { umask(old) }
         try h.startDaemon(config: h.daemonSection + h.tcpBus("lan", port: port) + h.meter("m1", bus: "lan", unit: 1))
         h.waitUntil("rows committed") { try h.status().store.committedRows > 0 }
-        func mode(_ p: String) -> mode_t { var st = stat(); return stat(p, &st) == 0 ? st.st_mode & 0o777 : 0o7777 }
+        func mode(_ p: String) -> mode_t {
+            var st = stat()
+            return stat(p, &st) == 0 ? st.st_mode & 0o777 : 0o7777
+        }
         XCTAssertEqual(mode(h.path("state")), 0o750)
         for suffix in ["", "-wal", "-shm"] { XCTAssertEqual(mode(h.path("state/synx.sqlite") + suffix), 0o640, suffix) }
     }

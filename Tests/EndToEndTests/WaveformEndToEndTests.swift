@@ -14,23 +14,26 @@ final class WaveformEndToEndTests: XCTestCase {
     /// Starts synx-sim with `scenario` and synxd with its unit 5 as the waveform meter "pqm".
     private func startWaveformMeter(scenario: String) throws {
         let port = try h.startSimulator(scenario: scenario)
-        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
+        try h.startDaemon(
+            config: h.daemonSection + h.tcpBus("pq", port: port)
+                + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
     }
 
     func testDipAndHarmonic_fromTheSimulatedWaveform_reachEventsLiveAndStore() throws {
-        try startWaveformMeter(scenario: """
-        [[waveform]]
-        id = 5
-        sample_rate = 6400
-        current = 20
-        harmonics = "5:4"
-        [[waveform_change]]
-        id = 5
-        phase = 2
-        from_s = 5
-        duration_s = 0.1
-        factor = 0.6
-        """)
+        try startWaveformMeter(
+            scenario: """
+                [[waveform]]
+                id = 5
+                sample_rate = 6400
+                current = 20
+                harmonics = "5:4"
+                [[waveform_change]]
+                id = 5
+                phase = 2
+                from_s = 5
+                duration_s = 0.1
+                factor = 0.6
+                """)
 
         var events: [EventRecord] = []
         h.waitUntil("the dip in synxctl events", timeout: 30) {
@@ -64,7 +67,8 @@ final class WaveformEndToEndTests: XCTestCase {
         let (_, qout, _) = try h.synxctl(["query", "pqm", "voltage.l1n", "--from", "1h", "--json"])
         let samples = try JSONDecoder().decode(QueryResult.self, from: Data(qout.utf8)).samples
         // 150 cycles at 50 Hz, except around a UTC 10-min tick, where the block restarts (§4.6).
-        for (a, b) in zip(samples, samples.dropFirst()) where a.time / 600_000 == b.time / 600_000 && b.time % 600_000 > 3500 {
+        for (a, b) in zip(samples, samples.dropFirst())
+        where a.time / 600_000 == b.time / 600_000 && b.time % 600_000 > 3500 {
             XCTAssertEqual(Double(b.time - a.time), 3000, accuracy: 20, "150 cycles at 50 Hz")
         }
         XCTAssertEqual(try XCTUnwrap(samples.last?.value), (230 * 230 + 9.2 * 9.2).squareRoot(), accuracy: 0.23)
@@ -77,13 +81,15 @@ final class WaveformEndToEndTests: XCTestCase {
         XCTAssertEqual(exported.configuration.analog.map(\.id), ["UL1", "UL2", "UL3", "IL1", "IL2", "IL3"])
         XCTAssertEqual(exported.configuration.sampleRates.first?.rate, 6400)
         XCTAssertEqual(Double(exported.sampleCount) / 6400, 1 + Double(dip.durationMicroseconds) / 1e6, accuracy: 0.02)
-        let times = exported.sampleTimes(), t0 = exported.configuration.startTimeUTC
+        let times = exported.sampleTimes()
+        let t0 = exported.configuration.startTimeUTC
         func rms(_ from: Double, _ to: Double) -> Double {
             let v = zip(times, exported.analog[1]).filter { t0 + $0.0 >= from && t0 + $0.0 < to }.map(\.1)
             return (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot()
         }
         let start = Double(dip.startMicroseconds) / 1e6
-        XCTAssertEqual(rms(start + 0.03, start + 0.07), residual, accuracy: 1.5, "L2 inside the dip, from the exported samples")
+        XCTAssertEqual(
+            rms(start + 0.03, start + 0.07), residual, accuracy: 1.5, "L2 inside the dip, from the exported samples")
         XCTAssertEqual(rms(start - 0.4, start - 0.2), 230 * (1 + 0.0016).squareRoot(), accuracy: 1)
 
         // synxctl watch redraws the 10-cycle values five times a second until stopped.
@@ -92,25 +98,27 @@ final class WaveformEndToEndTests: XCTestCase {
         kill(watch.processIdentifier, SIGINT)
         let frames = h.output("watch.out").components(separatedBy: "Ctrl-C to stop").dropFirst()
         XCTAssertTrue(frames.allSatisfy { $0.contains("voltage.l1n") })
-        XCTAssertGreaterThan(Set(frames.map { $0.split(separator: "\n").filter { $0.contains("voltage.l1n") }.joined() }).count, 1,
-                             "the values move from frame to frame")
+        XCTAssertGreaterThan(
+            Set(frames.map { $0.split(separator: "\n").filter { $0.contains("voltage.l1n") }.joined() }).count, 1,
+            "the values move from frame to frame")
     }
 
     func testTenMinuteAggregate_isStoredAtTheTick_withTheHarmonicSpectrum_flaggedByTheDip() throws {
         // The meter's clock starts 9 s before a UTC 10-min boundary, so the interval closes during the test.
-        try startWaveformMeter(scenario: """
-        [[waveform]]
-        id = 5
-        sample_rate = 6400
-        harmonics = "5:4"
-        seconds_before_10min_tick = 9
-        [[waveform_change]]
-        id = 5
-        phase = 1
-        from_s = 5
-        duration_s = 0.06
-        factor = 0.7
-        """)
+        try startWaveformMeter(
+            scenario: """
+                [[waveform]]
+                id = 5
+                sample_rate = 6400
+                harmonics = "5:4"
+                seconds_before_10min_tick = 9
+                [[waveform_change]]
+                id = 5
+                phase = 1
+                from_s = 5
+                duration_s = 0.06
+                factor = 0.7
+                """)
         let db = h.path("state/synx.sqlite")
         h.waitUntil("the 10-min aggregate stored", timeout: 30) {
             (try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '10-min'")) == "1"
@@ -125,30 +133,39 @@ final class WaveformEndToEndTests: XCTestCase {
         let channels = try XCTUnwrap(values["channels"] as? [[String: Any]])
         let spectrum = try XCTUnwrap((channels[1]["harmonics"] as? [String: Any])?["subgroups"] as? [Double])
         XCTAssertEqual(spectrum.count, 51)
-        XCTAssertEqual(spectrum[5] / spectrum[1] * 100, 4, accuracy: 0.2, "the 5th harmonic in the stored 10-min spectrum")
+        XCTAssertEqual(
+            spectrum[5] / spectrum[1] * 100, 4, accuracy: 0.2, "the 5th harmonic in the stored 10-min spectrum")
         let blocks = Int(try h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle'"))!
         XCTAssertGreaterThanOrEqual(blocks, 2)
-        XCTAssertEqual(try h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND start_ms < \(end) AND end_ms >= \(end)"), "1",
-                       "a 150-cycle block ends with the window that straddles the tick (and the next starts at it)")
+        XCTAssertEqual(
+            try h.sqlite(
+                db,
+                "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND start_ms < \(end) AND end_ms >= \(end)"
+            ), "1",
+            "a 150-cycle block ends with the window that straddles the tick (and the next starts at it)")
     }
 
     func testOverrun_marksWindowsInvalid_andInventsNothing() throws {
         // A FIFO of 0.1 s and a meter that answers 120 ms late: the reader falls behind and blocks are lost.
-        try startWaveformMeter(scenario: """
-        [[waveform]]
-        id = 5
-        sample_rate = 6400
-        fifo_seconds = 0.1
-        [[fault]]
-        unit = 5
-        kind = "delay"
-        delay_ms = 120
-        from_s = 4
-        until_s = 5
-        """)
+        try startWaveformMeter(
+            scenario: """
+                [[waveform]]
+                id = 5
+                sample_rate = 6400
+                fifo_seconds = 0.1
+                [[fault]]
+                unit = 5
+                kind = "delay"
+                delay_ms = 120
+                from_s = 4
+                until_s = 5
+                """)
         let db = h.path("state/synx.sqlite")
         h.waitUntil("an aggregate with invalid windows", timeout: 30) {
-            Int((try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND invalid_count > 0")) ?? "0") ?? 0 >= 1
+            Int(
+                (try? h.sqlite(
+                    db, "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND invalid_count > 0")) ?? "0"
+            ) ?? 0 >= 1
         }
         h.waitUntil("the overrun logged") { h.output("synxd.err").contains("waveform overrun") }
         // Every valid window still measures the signal the simulator made: nothing invented across the gap.
@@ -160,31 +177,42 @@ final class WaveformEndToEndTests: XCTestCase {
 
     func testReplayedRecording_givesTheSameEventAsTheOfflineAnalyser() throws {
         // 8 s at 6.4 kS/s: 230 V, 50 Hz, 5 % 3rd harmonic; L1 dips to 50 % for 150 ms at 4.0123 s.
-        let fs = 6_400.0, n = 51_200
+        let fs = 6_400.0
+        let n = 51_200
         let analog: [[Double]] = (0..<3).map { c in
             (0..<n).map { k in
-                let t = Double(k) / fs, shift = -Double(c) * 2 * .pi / 3, w = 2 * Double.pi * 50 * t
+                let t = Double(k) / fs
+                let shift = -Double(c) * 2 * .pi / 3
+                let w = 2 * Double.pi * 50 * t
                 let factor = c == 0 && t >= 4.0123 && t < 4.1623 ? 0.5 : 1.0
                 return 230 * 2.0.squareRoot() * (factor * sin(w + shift) + 0.05 * sin(3 * (w + shift)))
             }
         }
         let config = ComtradeConfiguration(
             stationName: "replay", deviceID: "synx-test",
-            analog: ["UA", "UB", "UC"].enumerated().map { ComtradeAnalogChannel(index: $0 + 1, id: $1, phase: ["A", "B", "C"][$0], unit: "V") },
+            analog: ["UA", "UB", "UC"].enumerated().map {
+                ComtradeAnalogChannel(index: $0 + 1, id: $1, phase: ["A", "B", "C"][$0], unit: "V")
+            },
             lineFrequency: 50, sampleRates: [ComtradeSampleRate(rate: fs, lastSample: n)],
             firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_795_000_000.5), format: .float32, sampleCount: n)
         let recording = h.path("rec.cfg")
-        try ComtradeWriter.write(ComtradeRecording(configuration: config, sampleNumbers: Array(1...n),
-                                                   timestamps: Array(repeating: nil, count: n), analog: analog, digital: []),
-                                 cfgPath: recording, format: .float32)
+        try ComtradeWriter.write(
+            ComtradeRecording(
+                configuration: config, sampleNumbers: Array(1...n),
+                timestamps: Array(repeating: nil, count: n), analog: analog, digital: []),
+            cfgPath: recording, format: .float32)
 
         let (code, out, err) = try h.run("synx-analyze", [recording, "--format", "json"])
         XCTAssertEqual(code, 0, err)
-        let offline = try XCTUnwrap(((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["events"] as? [[String: Any]])?.first)
+        let offline = try XCTUnwrap(
+            ((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["events"] as? [[String: Any]])?
+                .first)
         XCTAssertEqual(offline["kind"] as? String, "dip")
 
         let port = try h.startSimulator(scenario: "[[waveform]]\nid = 7\nreplay = \"\(recording)\"\n")
-        try h.startDaemon(config: h.daemonSection + h.tcpBus("pq", port: port) + h.meter("replayed", bus: "pq", unit: 7, profile: "waveform"))
+        try h.startDaemon(
+            config: h.daemonSection + h.tcpBus("pq", port: port)
+                + h.meter("replayed", bus: "pq", unit: 7, profile: "waveform"))
         var live: EventRecord?
         h.waitUntil("the replayed dip", timeout: 30) {
             live = (try? h.request(Request(command: .events, meter: "replayed")))?.events?.last
@@ -194,17 +222,21 @@ final class WaveformEndToEndTests: XCTestCase {
         XCTAssertEqual(dip.kind, .dip)
         XCTAssertEqual(dip.worstPhase, offline["worst_phase"] as? String)
         XCTAssertEqual(dip.magnitude, try XCTUnwrap(offline["magnitude_v"] as? Double), accuracy: 0.002 * 230)
-        XCTAssertEqual(Double(dip.durationMicroseconds) / 1e6, try XCTUnwrap(offline["duration_s"] as? Double), accuracy: 0.02)
+        XCTAssertEqual(
+            Double(dip.durationMicroseconds) / 1e6, try XCTUnwrap(offline["duration_s"] as? Double), accuracy: 0.02)
         // synx-analyze writes microseconds ("…:05.512300Z"); ISO8601DateFormatter reads milliseconds.
         let offlineStart = try XCTUnwrap(offline["start"] as? String)
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let offlineTime = try XCTUnwrap(parser.date(from: String(offlineStart.dropLast(4)) + "Z"), offlineStart).timeIntervalSince1970
+        let offlineTime = try XCTUnwrap(parser.date(from: String(offlineStart.dropLast(4)) + "Z"), offlineStart)
+            .timeIntervalSince1970
         // The simulator serves the recording (8 s, in a loop) from its own block-0 time, which it prints.
-        let epochLine = try XCTUnwrap(h.output("sim.out").split(separator: "\n").first { $0.hasPrefix("waveform 7 epoch_us ") })
+        let epochLine = try XCTUnwrap(
+            h.output("sim.out").split(separator: "\n").first { $0.hasPrefix("waveform 7 epoch_us ") })
         let epoch = Double(try XCTUnwrap(Int64(epochLine.split(separator: " ").last!))) / 1e6
         let intoLoop = (Double(dip.startMicroseconds) / 1e6 - epoch).truncatingRemainder(dividingBy: Double(n) / fs)
-        XCTAssertEqual(intoLoop, offlineTime - config.firstSample.secondsSinceEpochLocal, accuracy: 0.02,
-                       "the same start into the recording, to within a cycle")
+        XCTAssertEqual(
+            intoLoop, offlineTime - config.firstSample.secondsSinceEpochLocal, accuracy: 0.02,
+            "the same start into the recording, to within a cycle")
     }
 }

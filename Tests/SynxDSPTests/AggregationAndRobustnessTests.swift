@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import SynxDSP
 
 /// IEC 61000-4-30 §4.5–4.6 aggregation and time alignment, and the engine's behaviour on bad input.
@@ -50,11 +51,16 @@ final class AggregationAndRobustnessTests: XCTestCase {
         // would make this test minutes long in a debug build — the benchmark runs the engine over hours).
         var acc = IntervalAccumulator(tier: .twoHours)
         for i in 0..<12 {
-            var c = ChannelValues(rms: 220 + Double(i), harmonics: HarmonicSpectrum(lines: Array(repeating: 0, count: 40),
-                                                                                 cyclesPerWindow: 10, orderLimit: 1))
-            c.underRms = min(c.rms, 230); c.overRms = max(c.rms, 230)
-            acc.add(start: Double(i) * 600, quality: i == 5 ? .flagged : [],
-                    values: PowerQualityValues(channels: [c], phasePower: []), energy: EnergyRegisters())
+            var c = ChannelValues(
+                rms: 220 + Double(i),
+                harmonics: HarmonicSpectrum(
+                    lines: Array(repeating: 0, count: 40),
+                    cyclesPerWindow: 10, orderLimit: 1))
+            c.underRms = min(c.rms, 230)
+            c.overRms = max(c.rms, 230)
+            acc.add(
+                start: Double(i) * 600, quality: i == 5 ? .flagged : [],
+                values: PowerQualityValues(channels: [c], phasePower: []), energy: EnergyRegisters())
         }
         let a = acc.close(end: 7200, declaredVoltage: 230)!
         let expected = ((0..<12).reduce(0.0) { $0 + pow(220 + Double($1), 2) } / 12).squareRoot()
@@ -70,10 +76,13 @@ final class AggregationAndRobustnessTests: XCTestCase {
         s.changes = [.init(phase: 0, start: 2.0, duration: 0.1, factor: 0.5)]
         let reference = try s.run(seconds: 6, blockSize: 64_000)
         let engine = try PowerQualityEngine(configuration: s.configuration())
-        var out: [EngineOutput] = [], k = 0, sizes = [1, 7, 333, 4096, 50, 12_345, 2]
+        var out: [EngineOutput] = []
+        var k = 0
+        var sizes = [1, 7, 333, 4096, 50, 12_345, 2]
         while k < 6 * 6_400 {
             let n = min(sizes[k % sizes.count], 6 * 6_400 - k)
-            out += try engine.process(SampleBlock(startTime: s.t0 + Double(k) / 6_400, channels: s.samples(from: k, count: n)))
+            out += try engine.process(
+                SampleBlock(startTime: s.t0 + Double(k) / 6_400, channels: s.samples(from: k, count: n)))
             k += n
             sizes.append(sizes.removeFirst())
         }
@@ -95,8 +104,9 @@ final class AggregationAndRobustnessTests: XCTestCase {
         let invalid = out.basics.filter { $0.quality.contains(.gap) }
         XCTAssertGreaterThanOrEqual(invalid.count, 1)
         XCTAssertTrue(invalid.allSatisfy { $0.values == nil })
-        XCTAssertFalse(out.basics.contains { $0.values != nil && $0.start < s.t0 + 1.5 && $0.end > s.t0 + 1.0 },
-                       "no valid value covers the missing half second")
+        XCTAssertFalse(
+            out.basics.contains { $0.values != nil && $0.start < s.t0 + 1.5 && $0.end > s.t0 + 1.0 },
+            "no valid value covers the missing half second")
         XCTAssertTrue(out.basics.contains { $0.values != nil && $0.start > s.t0 + 1.5 })
         XCTAssertTrue(out.frequencies.contains { $0.quality.contains(.gap) })
         XCTAssertTrue(out.aggregates(.cycles150_180).contains { $0.invalidCount > 0 })
@@ -110,7 +120,9 @@ final class AggregationAndRobustnessTests: XCTestCase {
         let engine = try PowerQualityEngine(configuration: s.configuration())
         let out = try engine.process(SampleBlock(startTime: s.t0, channels: samples)) + engine.finish()
         XCTAssertEqual(out.issues.map(\.kind), [.nonFinite, .nonFinite])
-        XCTAssertFalse(out.basics.contains { $0.values != nil && $0.start < s.t0 + 6_010 / 6_400 && $0.end > s.t0 + 6_000 / 6_400 })
+        XCTAssertFalse(
+            out.basics.contains { $0.values != nil && $0.start < s.t0 + 6_010 / 6_400 && $0.end > s.t0 + 6_000 / 6_400 }
+        )
         for b in out.basics { if let v = b.values { XCTAssertTrue(v.channels.allSatisfy { $0.rms.isFinite }) } }
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import SynxDSP
 
 /// Urms½-based dips, swells, interruptions (IEC 61000-4-30 §5.4, §5.5) and rapid voltage changes (§5.11).
@@ -25,8 +26,10 @@ final class EventTests: XCTestCase {
 
     func testPolyphaseDip_startsOnOnePhase_endsOnAnother_isOneEvent() throws {
         var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
-        s.changes = [.init(phase: 0, start: 1.0, duration: 0.2, factor: 0.7),
-                     .init(phase: 2, start: 1.1, duration: 0.25, factor: 0.4)]
+        s.changes = [
+            .init(phase: 0, start: 1.0, duration: 0.2, factor: 0.7),
+            .init(phase: 2, start: 1.1, duration: 0.25, factor: 0.4),
+        ]
         let events = try s.run(seconds: 2).events
         XCTAssertEqual(events.map(\.kind), [.dip])
         let dip = try XCTUnwrap(events.first)
@@ -65,8 +68,10 @@ final class EventTests: XCTestCase {
     func testDip_endsOnlyAboveThresholdPlusHysteresis() throws {
         var s = SyntheticSignal(sampleRate: 6_400, frequency: 50)
         // 89 % for 0.2 s (a dip), then 91 % (above 90 % but below 92 %) for 0.3 s, then back.
-        s.changes = [.init(phase: 0, start: 1.0, duration: 0.2, factor: 0.89),
-                     .init(phase: 0, start: 1.2, duration: 0.3, factor: 0.91)]
+        s.changes = [
+            .init(phase: 0, start: 1.0, duration: 0.2, factor: 0.89),
+            .init(phase: 0, start: 1.2, duration: 0.3, factor: 0.91),
+        ]
         let dip = try XCTUnwrap(s.run(seconds: 2).events.first)
         XCTAssertEqual(dip.duration, 0.5, accuracy: period)
     }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import SynxDSP
 
 /// IEC 61000-4-30 §5.1 (power frequency) and §5.2 (magnitude) against signals with known answers.
@@ -36,13 +37,17 @@ final class FrequencyAndMagnitudeTests: XCTestCase {
         for (a, b) in zip(windows, windows.dropFirst()) { XCTAssertEqual(a.end, b.start, accuracy: 1e-9) }
         for w in windows.dropFirst() { XCTAssertEqual(w.end - w.start, 10 / 49.5, accuracy: 2e-6) }
         let twelve = try SyntheticSignal(sampleRate: 10_000, frequency: 60)
-            .run(seconds: 2, configuration: SyntheticSignal(sampleRate: 10_000, frequency: 60).configuration(nominal: .hz60))
+            .run(
+                seconds: 2,
+                configuration: SyntheticSignal(sampleRate: 10_000, frequency: 60).configuration(nominal: .hz60)
+            )
             .basics
         XCTAssertEqual(try XCTUnwrap(twelve.last).end - twelve.last!.start, 12 / 60.0, accuracy: 2e-6)
     }
 
     func testMagnitude_withinPointOnePercentOfUdin_from10To150PercentOfUdin() throws {
-        for (fraction, f, fs) in [(0.10, 50.0, 6_400.0), (0.5, 49.5, 10_000), (1.0, 50.2, 12_800), (1.5, 50.0, 25_600)] {
+        for (fraction, f, fs) in [(0.10, 50.0, 6_400.0), (0.5, 49.5, 10_000), (1.0, 50.2, 12_800), (1.5, 50.0, 25_600)]
+        {
             var s = SyntheticSignal(sampleRate: fs, frequency: f)
             s.rms = [230 * fraction, 230 * fraction * 0.97, 230 * fraction * 1.02]
             s.harmonics = distortion
@@ -52,8 +57,9 @@ final class FrequencyAndMagnitudeTests: XCTestCase {
             XCTAssertGreaterThan(windows.count, 5)
             for w in windows {
                 for p in 0..<3 {
-                    XCTAssertEqual(w.values!.channels[p].rms, expected[p], accuracy: 0.001 * 230,
-                                   "\(fraction) Udin, \(f) Hz, \(fs) S/s, L\(p + 1)")
+                    XCTAssertEqual(
+                        w.values!.channels[p].rms, expected[p], accuracy: 0.001 * 230,
+                        "\(fraction) Udin, \(f) Hz, \(fs) S/s, L\(p + 1)")
                 }
             }
         }
@@ -61,12 +67,21 @@ final class FrequencyAndMagnitudeTests: XCTestCase {
 
     func testUnderAndOverDeviation_matchTheAnnexDTestVectors() {
         func values(_ u: Double) -> PowerQualityValues {
-            var c = ChannelValues(rms: u, harmonics: HarmonicSpectrum(lines: Array(repeating: 0, count: 40), cyclesPerWindow: 10, orderLimit: 1))
-            c.underRms = min(u, 1); c.overRms = max(u, 1)
+            var c = ChannelValues(
+                rms: u,
+                harmonics: HarmonicSpectrum(lines: Array(repeating: 0, count: 40), cyclesPerWindow: 10, orderLimit: 1))
+            c.underRms = min(u, 1)
+            c.overRms = max(u, 1)
             return PowerQualityValues(channels: [c], phasePower: [])
         }
-        var under = ValuesAccumulator(), over = ValuesAccumulator()
-        for _ in 0..<5 { under.add(values(0.7875)); under.add(values(1)); over.add(values(1.1917)); over.add(values(1)) }
+        var under = ValuesAccumulator()
+        var over = ValuesAccumulator()
+        for _ in 0..<5 {
+            under.add(values(0.7875))
+            under.add(values(1))
+            over.add(values(1.1917))
+            over.add(values(1))
+        }
         XCTAssertEqual(under.result(declaredVoltage: 1)!.channels[0].underDeviationPercent!, 9.9957, accuracy: 0.0005)
         XCTAssertEqual(under.result(declaredVoltage: 1)!.channels[0].overDeviationPercent!, 0, accuracy: 1e-12)
         XCTAssertEqual(over.result(declaredVoltage: 1)!.channels[0].overDeviationPercent!, 10.0034, accuracy: 0.0005)

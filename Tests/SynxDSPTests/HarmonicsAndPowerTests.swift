@@ -1,11 +1,14 @@
 import XCTest
+
 @testable import SynxDSP
 
 /// IEC 61000-4-7 Class I harmonics, IEC 61000-4-30 §5.7 unbalance and IEEE 1459 powers.
 final class HarmonicsAndPowerTests: XCTestCase {
     /// IEC 61000-4-7 Table 1, Class I voltage: ±5 % of reading at ≥ 1 % of Unom, else ±0.05 % of Unom.
-    private func assertClassI(_ measured: Double, _ expected: Double, unom: Double, _ message: String,
-                              file: StaticString = #filePath, line: UInt = #line) {
+    private func assertClassI(
+        _ measured: Double, _ expected: Double, unom: Double, _ message: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         let tolerance = expected >= 0.01 * unom ? 0.05 * expected : 0.0005 * unom
         XCTAssertEqual(measured, expected, accuracy: tolerance, message, file: file, line: line)
     }
@@ -35,7 +38,8 @@ final class HarmonicsAndPowerTests: XCTestCase {
                 assertClassI(h.interharmonicCentredSubgroups[10], 0, unom: 230, "no interharmonic 10.5")
                 let thd = (harmonics.reduce(0) { $0 + $1.percent * $1.percent }).squareRoot()
                 XCTAssertEqual(h.thdsPercent, thd, accuracy: 0.05 * thd)
-                let pwhd = (harmonics.filter { $0.order >= 14 && $0.order <= 40 }
+                let pwhd =
+                    (harmonics.filter { $0.order >= 14 && $0.order <= 40 }
                     .reduce(0) { $0 + $1.order * $1.percent * $1.percent }).squareRoot()
                 XCTAssertEqual(h.pwhdPercent, pwhd, accuracy: 0.05 * pwhd)
             }
@@ -55,8 +59,9 @@ final class HarmonicsAndPowerTests: XCTestCase {
     }
 
     func testUnbalance_fromPhasors_matchesTheReferenceVector() {
-        let u = Unbalance(Phasor(magnitude: 100, angle: 0), Phasor(magnitude: 90, angle: -2 * .pi / 3),
-                          Phasor(magnitude: 100, angle: 2 * .pi / 3))
+        let u = Unbalance(
+            Phasor(magnitude: 100, angle: 0), Phasor(magnitude: 90, angle: -2 * .pi / 3),
+            Phasor(magnitude: 100, angle: 2 * .pi / 3))
         XCTAssertEqual(u.negativeSequencePercent, 3.448276, accuracy: 1e-5)
         XCTAssertEqual(u.zeroSequencePercent, 3.448276, accuracy: 1e-5)
         XCTAssertEqual(Unbalance.nemaPercent(lineToLine: [164.621, 164.621, 173.205]), 3.4170, accuracy: 1e-3)
@@ -84,7 +89,8 @@ final class HarmonicsAndPowerTests: XCTestCase {
         s.currents = [(10, .pi / 6), (10, .pi / 6), (10, .pi / 6)]
         s.currentHarmonics = [.init(order: 3, percent: 20)]
         let w = try XCTUnwrap(s.run(seconds: 1).cleanBasics.last?.values)
-        let p1 = 230 * 10 * cos(Double.pi / 6), q1 = 230 * 10 * sin(Double.pi / 6)
+        let p1 = 230 * 10 * cos(Double.pi / 6)
+        let q1 = 230 * 10 * sin(Double.pi / 6)
         let current = 10 * (1 + 0.04).squareRoot()
         for p in w.phasePower {
             XCTAssertEqual(p.activeW, p1, accuracy: 0.001 * p1, "harmonic current carries no active power")
@@ -109,8 +115,9 @@ final class HarmonicsAndPowerTests: XCTestCase {
         let last = try XCTUnwrap(basics.last(where: { $0.values != nil }))
         let covered = basics.filter { $0.values != nil }.reduce(0) { $0 + $1.end - $1.start }
         XCTAssertEqual(last.energy.activeImportWh, 3 * 230 * 5 * 0.5 * covered / 3600, accuracy: 1e-3)
-        XCTAssertEqual(last.energy.reactiveCapacitiveVarh, 3 * 230 * 5 * sin(Double.pi / 3) * covered / 3600,
-                       accuracy: 1e-3)
+        XCTAssertEqual(
+            last.energy.reactiveCapacitiveVarh, 3 * 230 * 5 * sin(Double.pi / 3) * covered / 3600,
+            accuracy: 1e-3)
         XCTAssertEqual(last.energy.activeExportWh, 0)
     }
 }

@@ -1,12 +1,22 @@
 import Foundation
+
 @testable import SynxDSP
 
 /// Test signals with analytically known content: a three-phase system whose frequency, magnitudes, harmonics,
 /// interharmonics and rectangular magnitude changes (dips, swells, steps) are given exactly.
 struct SyntheticSignal {
-    struct Harmonic { var order: Double; var percent: Double; var phase = 0.0 }
+    struct Harmonic {
+        var order: Double
+        var percent: Double
+        var phase = 0.0
+    }
     /// A change of one phase's fundamental magnitude to `factor` over [start, start + duration) (seconds from t0).
-    struct Change { var phase: Int; var start: Double; var duration: Double; var factor: Double }
+    struct Change {
+        var phase: Int
+        var start: Double
+        var duration: Double
+        var factor: Double
+    }
 
     var sampleRate: Double
     var frequency: Double
@@ -23,10 +33,15 @@ struct SyntheticSignal {
     var t0 = 1_700_000_000.0
 
     func configuration(nominal: NominalFrequency = .hz50, udin: Double = 230) -> EngineConfiguration {
-        var channels = (0..<rms.count).map { ChannelSpec(name: "U\($0 + 1)", kind: .voltage, phase: Phase.allCases[$0]) }
-        channels += (0..<currents.count).map { ChannelSpec(name: "I\($0 + 1)", kind: .current, phase: Phase.allCases[$0]) }
-        return EngineConfiguration(sampleRate: sampleRate, nominalFrequency: nominal, declaredVoltage: udin,
-                                   channels: channels)
+        var channels = (0..<rms.count).map {
+            ChannelSpec(name: "U\($0 + 1)", kind: .voltage, phase: Phase.allCases[$0])
+        }
+        channels += (0..<currents.count).map {
+            ChannelSpec(name: "I\($0 + 1)", kind: .current, phase: Phase.allCases[$0])
+        }
+        return EngineConfiguration(
+            sampleRate: sampleRate, nominalFrequency: nominal, declaredVoltage: udin,
+            channels: channels)
     }
 
     /// Samples [first, first + count) of every channel.
@@ -55,15 +70,18 @@ struct SyntheticSignal {
     }
 
     /// Runs an engine over `seconds` of this signal in blocks of `blockSize` samples, then finishes it.
-    func run(seconds: Double, blockSize: Int = 4096, configuration: EngineConfiguration? = nil) throws -> [EngineOutput] {
+    func run(seconds: Double, blockSize: Int = 4096, configuration: EngineConfiguration? = nil) throws -> [EngineOutput]
+    {
         let engine = try PowerQualityEngine(configuration: configuration ?? self.configuration())
         let total = Int(seconds * sampleRate)
         var outputs: [EngineOutput] = []
         var k = 0
         while k < total {
             let n = min(blockSize, total - k)
-            outputs += try engine.process(SampleBlock(startTime: t0 + Double(k) / sampleRate,
-                                                      channels: samples(from: k, count: n)))
+            outputs += try engine.process(
+                SampleBlock(
+                    startTime: t0 + Double(k) / sampleRate,
+                    channels: samples(from: k, count: n)))
             k += n
         }
         return outputs + engine.finish()

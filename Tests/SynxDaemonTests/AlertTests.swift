@@ -1,7 +1,8 @@
-@testable import SynxDaemon
 import Foundation
 import Logging
 import XCTest
+
+@testable import SynxDaemon
 
 /// Alert bookkeeping (dedup, hold-off, counts), threshold rules and the catalog that explains the entries.
 final class AlertTests: XCTestCase {
@@ -11,16 +12,20 @@ final class AlertTests: XCTestCase {
         var logLevel: Logger.Level = .trace
         private(set) var entries: [(String, Logger.Metadata)] = []
         subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] } set { metadata[key] = newValue }
+            get { metadata[key] }
+            set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+            file: String, function: String, line: UInt
+        ) {
             entries.append(("\(message)", metadata ?? [:]))
         }
     }
 
     func testEveryAlertKind_hasCatalogEntriesForRaisedAndCleared() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let catalog = try String(contentsOf: root.appendingPathComponent("systemd/synx.catalog"), encoding: .utf8)
         let ids = Set(catalog.split(separator: "\n").filter { $0.hasPrefix("-- ") }.map { String($0.dropFirst(3)) })
         for kind in AlertKind.allCases {
@@ -32,15 +37,22 @@ final class AlertTests: XCTestCase {
 
     func testStaleMeters_answerButHaveNoNewData() {
         let registry = MeterRegistry()
-        let config = try! DaemonConfig.parse(text: "[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"h\"\n[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n", file: "t")
+        let config = try! DaemonConfig.parse(
+            text:
+                "[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"h\"\n[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n",
+            file: "t")
         registry.register(meter: config.meters[0])
         // Ages are monotonic time (a step of the wall clock, `time`, makes nothing stale).
-        registry.recordPoll(meter: "m", state: .online, error: nil, values: [], time: 1_000_000, model: nil, received: 50_000)
+        registry.recordPoll(
+            meter: "m", state: .online, error: nil, values: [], time: 1_000_000, model: nil, received: 50_000)
         XCTAssertTrue(registry.staleMeters(monotonicNow: 54_000).isEmpty, "4 s: fresh (threshold max(3 × 1 s, 5 s))")
         XCTAssertEqual(registry.staleMeters(monotonicNow: 56_000).map(\.name), ["m"])
-        registry.recordPoll(meter: "m", state: .online, error: nil, values: [], time: 1_000_000 + 94_608_000_000, model: nil, received: 57_000)
+        registry.recordPoll(
+            meter: "m", state: .online, error: nil, values: [], time: 1_000_000 + 94_608_000_000, model: nil,
+            received: 57_000)
         XCTAssertTrue(registry.staleMeters(monotonicNow: 58_000).isEmpty, "fresh again, whatever the wall clock says")
-        registry.recordPoll(meter: "m", state: .offline, error: "timeout", values: [], time: 1_007_000, model: nil, received: 58_000)
+        registry.recordPoll(
+            meter: "m", state: .offline, error: "timeout", values: [], time: 1_007_000, model: nil, received: 58_000)
         XCTAssertTrue(registry.staleMeters(monotonicNow: 70_000).isEmpty, "an offline meter is offline, not stale")
     }
 
@@ -55,14 +67,17 @@ final class AlertTests: XCTestCase {
             alerts.raise(.meterOffline, key: "m", message: "m offline")
         }
         alerts.clear(.meterOffline, key: "m", message: "m online")
-        XCTAssertEqual(capture.entries.map { "\($0.1["alert_state"]!)" }, ["raised", "cleared"],
-                       "the first clear at once; the re-raises within the hold-off held back with their clears")
+        XCTAssertEqual(
+            capture.entries.map { "\($0.1["alert_state"]!)" }, ["raised", "cleared"],
+            "the first clear at once; the re-raises within the hold-off held back with their clears")
         XCTAssertEqual(alerts.list().first?.active, false)
         let none = AlertCenter(logger: Logger(label: "t") { _ in capture }, holdoffSeconds: 0, rules: [])
         none.raise(.store, key: "s", message: "down")
         none.clear(.store, key: "s", message: "up")
         XCTAssertEqual(capture.entries.suffix(2).map { "\($0.1["alert_state"]!)" }, ["raised", "cleared"])
-        XCTAssertEqual(capture.entries.suffix(2).map { "\($0.1["message_id"]!)" }, [AlertKind.store.raisedID, AlertKind.store.clearedID])
+        XCTAssertEqual(
+            capture.entries.suffix(2).map { "\($0.1["message_id"]!)" },
+            [AlertKind.store.raisedID, AlertKind.store.clearedID])
     }
 
     func testHeldBackRaise_isWrittenByTickWithTheCount_andItsClearFollows() throws {
@@ -75,7 +90,10 @@ final class AlertTests: XCTestCase {
         alerts.raise(.meterOffline, key: "m", message: "off")
         XCTAssertEqual(capture.entries.count, 2)
         let deadline = Date().addingTimeInterval(5)
-        while capture.entries.count < 3, Date() < deadline { alerts.tick(); usleep(20_000) }
+        while capture.entries.count < 3, Date() < deadline {
+            alerts.tick()
+            usleep(20_000)
+        }
         let raised = try XCTUnwrap(capture.entries.last)
         XCTAssertEqual("\(raised.1["alert_state"]!)", "raised")
         XCTAssertEqual("\(raised.1["alert_count"]!)", "3", "three changes since the cleared entry")
@@ -85,26 +103,26 @@ final class AlertTests: XCTestCase {
 
     func testThresholdRule_percentOfNominal_andGlobs() throws {
         let text = """
-        [[bus]]
-        name = "b"
-        type = "tcp"
-        host = "127.0.0.1"
-        [[meter]]
-        name = "m1"
-        bus = "b"
-        unit = 1
-        profile = "synx-sim"
-        nominal_voltage = 230
-        [[alert]]
-        measurement = "voltage.l?n"
-        percent_of_nominal = 10
-        for_s = 60
-        [[alert]]
-        name = "ll"
-        measurement = "voltage.l1l2"
-        meter = "m*"
-        percent_of_nominal = 10
-        """
+            [[bus]]
+            name = "b"
+            type = "tcp"
+            host = "127.0.0.1"
+            [[meter]]
+            name = "m1"
+            bus = "b"
+            unit = 1
+            profile = "synx-sim"
+            nominal_voltage = 230
+            [[alert]]
+            measurement = "voltage.l?n"
+            percent_of_nominal = 10
+            for_s = 60
+            [[alert]]
+            name = "ll"
+            measurement = "voltage.l1l2"
+            meter = "m*"
+            percent_of_nominal = 10
+            """
         let config = try DaemonConfig.parse(text: text, file: "t.toml")
         let meter = config.meters[0]
         let ln = try XCTUnwrap(config.rules[0].limits(meter: meter, measurement: "voltage.l2n"))
@@ -113,11 +131,19 @@ final class AlertTests: XCTestCase {
         XCTAssertNil(config.rules[0].limits(meter: meter, measurement: "voltage.l1l2"))
         XCTAssertEqual(config.rules[0].name, "rule-1")
         XCTAssertEqual(config.rules[0].forSeconds, 60)
-        XCTAssertEqual(try XCTUnwrap(config.rules[1].limits(meter: meter, measurement: "voltage.l1l2")).above!, 230 * 3.0.squareRoot() * 1.1, accuracy: 1e-9)
-        XCTAssertThrowsError(try DaemonConfig.parse(text: text + "\n[[alert]]\nmeasurement = \"power.total\"\npercent_of_nominal = 5\n", file: "t.toml")) {
+        XCTAssertEqual(
+            try XCTUnwrap(config.rules[1].limits(meter: meter, measurement: "voltage.l1l2")).above!,
+            230 * 3.0.squareRoot() * 1.1, accuracy: 1e-9)
+        XCTAssertThrowsError(
+            try DaemonConfig.parse(
+                text: text + "\n[[alert]]\nmeasurement = \"power.total\"\npercent_of_nominal = 5\n", file: "t.toml")
+        ) {
             XCTAssertTrue("\($0)".hasPrefix("t.toml:22: alert[3].percent_of_nominal:"), "\($0)")
         }
-        XCTAssertThrowsError(try DaemonConfig.parse(text: text + "\n[[alert]]\nmeasurement = \"frequency\"\nbelow = 51\nabove = 49\n", file: "t.toml")) {
+        XCTAssertThrowsError(
+            try DaemonConfig.parse(
+                text: text + "\n[[alert]]\nmeasurement = \"frequency\"\nbelow = 51\nabove = 49\n", file: "t.toml")
+        ) {
             XCTAssertTrue("\($0)".contains("below (51.0) must be less than above (49.0)"), "\($0)")
         }
     }

@@ -1,76 +1,82 @@
-@testable import SynxDaemon
 import SynxModbus
 import SynxTOML
 import XCTest
 
+@testable import SynxDaemon
+
 final class DaemonConfigTests: XCTestCase {
     func testValidTOML_withBracketsAndDotsInValuesAndStrings_isNotTakenForAHeader() throws {
         let text = """
-        [daemon]
-        profile_directories = [
-          "[.not-a-header",
-          '''
-        [.also not one
-        ''',
-        ]
-        # [.a comment]
-        [[bus]]
-        name = "b"
-        type = "tcp"
-        host = "h"
-        [[meter]]
-        name = "m"
-        bus = "b"
-        unit = 1
-        profile = "synx-sim"
+            [daemon]
+            profile_directories = [
+              "[.not-a-header",
+              '''
+            [.also not one
+            ''',
+            ]
+            # [.a comment]
+            [[bus]]
+            name = "b"
+            type = "tcp"
+            host = "h"
+            [[meter]]
+            name = "m"
+            bus = "b"
+            unit = 1
+            profile = "synx-sim"
 
-        """
+            """
         let config = try DaemonConfig.parse(text: text, file: "t.toml")
         XCTAssertEqual(config.profileDirectories, ["[.not-a-header", "[.also not one\n"])
     }
 
     static let valid = """
-    [daemon]
-    state_directory = "/tmp/x"
-    socket = "/tmp/x/s.sock"
-    profile_directories = []
+        [daemon]
+        state_directory = "/tmp/x"
+        socket = "/tmp/x/s.sock"
+        profile_directories = []
 
-    [[bus]]
-    name = "lan"
-    type = "tcp"
-    host = "10.0.0.5"
+        [[bus]]
+        name = "lan"
+        type = "tcp"
+        host = "10.0.0.5"
 
-    [[bus]]
-    name = "rs485"
-    type = "rtu"
-    device = "/dev/ttyUSB0"
-    baud = 19200
-    parity = "E"
-    frame_gap_ms = 100
+        [[bus]]
+        name = "rs485"
+        type = "rtu"
+        device = "/dev/ttyUSB0"
+        baud = 19200
+        parity = "E"
+        frame_gap_ms = 100
 
-    [[meter]]
-    name = "incomer"
-    bus = "lan"
-    unit = 1
-    profile = "eastron-sdm630"
+        [[meter]]
+        name = "incomer"
+        bus = "lan"
+        unit = 1
+        profile = "eastron-sdm630"
 
-    [[meter]]
-    name = "pv"
-    bus = "rs485"
-    unit = 2
-    profile = "sunspec"
-    poll_interval_ms = 5000
-    """
+        [[meter]]
+        name = "pv"
+        bus = "rs485"
+        unit = 2
+        profile = "sunspec"
+        poll_interval_ms = 5000
+        """
 
     private func error(_ text: String) -> ConfigError? {
-        do { _ = try DaemonConfig.parse(text: text, file: "synxd.toml"); return nil } catch { return error as? ConfigError }
+        do {
+            _ = try DaemonConfig.parse(text: text, file: "synxd.toml")
+            return nil
+        } catch { return error as? ConfigError }
     }
 
     func testValidConfig_parsesWithDefaults() throws {
         let c = try DaemonConfig.parse(text: Self.valid, file: "synxd.toml")
         XCTAssertEqual(c.buses.map(\.name), ["lan", "rs485"])
         XCTAssertEqual(c.buses[0].link, .tcp(host: "10.0.0.5", port: 502))
-        XCTAssertEqual(c.buses[1].link, .rtu(SerialSettings(device: "/dev/ttyUSB0", baud: 19200, parity: "E", dataBits: 8, stopBits: 1)))
+        XCTAssertEqual(
+            c.buses[1].link,
+            .rtu(SerialSettings(device: "/dev/ttyUSB0", baud: 19200, parity: "E", dataBits: 8, stopBits: 1)))
         XCTAssertEqual(c.buses[1].timing, BusTiming(timeoutMilliseconds: 1000, retries: 1, frameGapMilliseconds: 100))
         XCTAssertEqual(c.meters[1].slowPollIntervalMs, 50_000)
         XCTAssertEqual(c.databasePath, "/tmp/x/synx.sqlite")
@@ -80,7 +86,8 @@ final class DaemonConfigTests: XCTestCase {
         let meter = "\n[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n"
         let tcp = "[daemon]\nprofile_directories = []\n[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"10.0.0.1\"\n"
         XCTAssertEqual(try DaemonConfig.parse(text: tcp + meter, file: "c.toml").buses[0].maxInFlight, 1)
-        XCTAssertEqual(try DaemonConfig.parse(text: tcp + "max_in_flight = 4\n" + meter, file: "c.toml").buses[0].maxInFlight, 4)
+        XCTAssertEqual(
+            try DaemonConfig.parse(text: tcp + "max_in_flight = 4\n" + meter, file: "c.toml").buses[0].maxInFlight, 4)
         XCTAssertThrowsError(try DaemonConfig.parse(text: tcp + "max_in_flight = 17\n" + meter, file: "c.toml")) {
             XCTAssertTrue("\($0)".contains("c.toml:7: bus[1].max_in_flight: 17 is out of range 1…16"), "\($0)")
         }
@@ -100,7 +107,9 @@ final class DaemonConfigTests: XCTestCase {
     func testDuplicateMeterName_pointsAtTheSecond() {
         let e = error(Self.valid.replacingOccurrences(of: "name = \"pv\"", with: "name = \"incomer\""))
         XCTAssertEqual(e?.line, 26)
-        XCTAssertTrue(e?.message.contains("duplicate meter name \"incomer\" (first defined at line 20)") ?? false, "\(String(describing: e))")
+        XCTAssertTrue(
+            e?.message.contains("duplicate meter name \"incomer\" (first defined at line 20)") ?? false,
+            "\(String(describing: e))")
     }
 
     func testBadBaudRate() {
@@ -112,7 +121,9 @@ final class DaemonConfigTests: XCTestCase {
     func testUnknownProfile_listsTheAvailableOnes() {
         let e = error(Self.valid.replacingOccurrences(of: "profile = \"sunspec\"", with: "profile = \"abb-b23\""))
         XCTAssertEqual(e?.line, 29)
-        XCTAssertTrue(e?.message.contains("unknown profile \"abb-b23\" (available: eastron-sdm630, sunspec, synx-sim)") ?? false, "\(String(describing: e))")
+        XCTAssertTrue(
+            e?.message.contains("unknown profile \"abb-b23\" (available: eastron-sdm630, sunspec, synx-sim)") ?? false,
+            "\(String(describing: e))")
     }
 
     func testMalformedTOML_givesTheLine() {
@@ -127,8 +138,10 @@ final class DaemonConfigTests: XCTestCase {
             XCTAssertThrowsError(try DaemonConfig.parse(text: Self.valid + tail, file: "t.toml"), tail) { error in
                 let e = error as? ConfigError
                 XCTAssertEqual(e?.file, "t.toml")
-                XCTAssertEqual(e?.line, Self.valid.split(separator: "\n", omittingEmptySubsequences: false).count + 1, tail)
-                XCTAssertEqual(e?.message, "malformed TOML: expected a key, found '.' (column \(tail.hasPrefix("\n[[") ? 3 : 2))")
+                XCTAssertEqual(
+                    e?.line, Self.valid.split(separator: "\n", omittingEmptySubsequences: false).count + 1, tail)
+                XCTAssertEqual(
+                    e?.message, "malformed TOML: expected a key, found '.' (column \(tail.hasPrefix("\n[[") ? 3 : 2))")
             }
         }
     }
@@ -140,7 +153,9 @@ final class DaemonConfigTests: XCTestCase {
     }
 
     func testSameUnitTwiceOnOneBus_isRejected() {
-        let e = error(Self.valid.replacingOccurrences(of: "bus = \"rs485\"", with: "bus = \"lan\"").replacingOccurrences(of: "unit = 2", with: "unit = 1"))
+        let e = error(
+            Self.valid.replacingOccurrences(of: "bus = \"rs485\"", with: "bus = \"lan\"").replacingOccurrences(
+                of: "unit = 2", with: "unit = 1"))
         XCTAssertTrue(e?.message.contains("already meter \"incomer\"") ?? false, "\(String(describing: e))")
     }
 
@@ -162,11 +177,14 @@ final class DaemonConfigTests: XCTestCase {
     func testPollSpread_givesEachMeterAFixedPhase_fromItsName() throws {
         // Without the key every slot is on the whole interval.
         XCTAssertEqual(try DaemonConfig.parse(text: Self.valid, file: "t").meters.map(\.pollPhaseMs), [0, 0])
-        let spread = Self.valid.replacingOccurrences(of: "profile_directories = []", with: "profile_directories = []\npoll_spread_ms = 250")
+        let spread = Self.valid.replacingOccurrences(
+            of: "profile_directories = []", with: "profile_directories = []\npoll_spread_ms = 250")
         let config = try DaemonConfig.parse(text: spread, file: "t")
         // The 64-bit FNV-1a hash of each name modulo 250, computed independently (a few lines of Python).
         XCTAssertEqual(config.meters.map(\.pollPhaseMs), [138, 53])
-        XCTAssertEqual(try DaemonConfig.parse(text: spread, file: "t").meters.map(\.pollPhaseMs), [138, 53], "the same on every load")
+        XCTAssertEqual(
+            try DaemonConfig.parse(text: spread, file: "t").meters.map(\.pollPhaseMs), [138, 53],
+            "the same on every load")
         // A phase is always inside the meter's own interval.
         XCTAssertEqual(DaemonConfig.pollPhase(meter: "incomer", spread: 250, interval: 100), 88)
         XCTAssertEqual(DaemonConfig.pollPhase(meter: "incomer", spread: 0, interval: 1000), 0)

@@ -1,24 +1,27 @@
-@testable import SynxDaemon
 import SynxMeters
 import SynxStore
 import XCTest
+
+@testable import SynxDaemon
 
 /// Meter-derived aggregation of polled values: RMS-of-RMS, means, counter increases across rollovers and
 /// resets, coverage, UTC-aligned tiers.
 final class DerivedAggregationTests: XCTestCase {
     private func meter() throws -> MeterConfig {
-        try DaemonConfig.parse(text: """
-        [[bus]]
-        name = "b"
-        type = "tcp"
-        host = "h"
-        [[meter]]
-        name = "m"
-        bus = "b"
-        unit = 1
-        profile = "synx-sim"
-        slow_poll_interval_ms = 1000
-        """, file: "t").meters[0]
+        try DaemonConfig.parse(
+            text: """
+                [[bus]]
+                name = "b"
+                type = "tcp"
+                host = "h"
+                [[meter]]
+                name = "m"
+                bus = "b"
+                unit = 1
+                profile = "synx-sim"
+                slow_poll_interval_ms = 1000
+                """, file: "t"
+        ).meters[0]
     }
 
     private func point(_ name: String, _ m: MeterConfig) -> RegisterPoint {
@@ -28,7 +31,9 @@ final class DerivedAggregationTests: XCTestCase {
     func testThreeSecondTier_rmsMeanCoverage_andACounterRollover() throws {
         let m = try meter()
         let aggregator = DerivedAggregator(meter: m)
-        let u = point("voltage.l1n", m), f = point("frequency", m), e = point("energy.active.import", m)
+        let u = point("voltage.l1n", m)
+        let f = point("frequency", m)
+        let e = point("energy.active.import", m)
         XCTAssertEqual(e.type, .acc32)
         let wrap = 4_294_967_296 * e.scale
         let t0: Int64 = 1_800_000_000_000  // a multiple of 3 s
@@ -47,7 +52,8 @@ final class DerivedAggregationTests: XCTestCase {
         XCTAssertEqual(voltage.endMs, t0 + 3000)
         XCTAssertEqual(voltage.coverage, 2.0 / 3, accuracy: 1e-9)
         XCTAssertEqual(try XCTUnwrap(three.first { $0.measurement == "frequency" }).value, 50.1, accuracy: 1e-9)
-        XCTAssertEqual(try XCTUnwrap(three.first { $0.measurement == "energy.active.import" }).value, 0.04, accuracy: 1e-9)
+        XCTAssertEqual(
+            try XCTUnwrap(three.first { $0.measurement == "energy.active.import" }).value, 0.04, accuracy: 1e-9)
 
         closed = aggregator.add([(u, 231), (f, 50), (e, 0.03)], time: t0 + 6000)
         let energy = try XCTUnwrap(closed.first { $0.tier == "3s" && $0.measurement == "energy.active.import" })

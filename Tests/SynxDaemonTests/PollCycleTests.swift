@@ -1,12 +1,18 @@
-@testable import SynxDaemon
 import SynxModbus
 import SynxSystem
 import XCTest
 
+@testable import SynxDaemon
+
 /// A scripted Modbus link, without sockets: each read is answered by `reply` (registers or a thrown
 /// `ModbusError`), and every request is recorded.
 final class FakeTransport: ModbusTransport {
-    struct Read: Equatable { var table: RegisterTable; var unit: UInt8; var address: Int; var count: Int }
+    struct Read: Equatable {
+        var table: RegisterTable
+        var unit: UInt8
+        var address: Int
+        var count: Int
+    }
     private(set) var requests: [Read] = []
     private let reply: (Read, _ attempt: Int) throws -> [UInt16]
 
@@ -18,7 +24,9 @@ final class FakeTransport: ModbusTransport {
     func connect() {}
     func disconnect() {}
     func takeStrayFrames() -> Int { 0 }
-    func readRegisters(_ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int) throws -> [UInt16] {
+    func readRegisters(
+        _ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int
+    ) throws -> [UInt16] {
         let read = Read(table: table, unit: unit, address: address, count: count)
         requests.append(read)
         return try reply(read, requests.filter { $0 == read }.count)
@@ -29,34 +37,42 @@ final class FakeTransport: ModbusTransport {
 /// through a fake transport as the serial bus thread drives them.
 final class PollCycleTests: XCTestCase {
     private func schedule() throws -> MeterSchedule {
-        let config = try DaemonConfig.parse(text: """
-        [daemon]
-        profile_directories = []
-        [[bus]]
-        name = "b"
-        type = "rtu"
-        device = "/dev/null"
-        [[meter]]
-        name = "m"
-        bus = "b"
-        unit = 7
-        profile = "eastron-sdm630"
-        """, file: "t")
+        let config = try DaemonConfig.parse(
+            text: """
+                [daemon]
+                profile_directories = []
+                [[bus]]
+                name = "b"
+                type = "rtu"
+                device = "/dev/null"
+                [[meter]]
+                name = "m"
+                bus = "b"
+                unit = 7
+                profile = "eastron-sdm630"
+                """, file: "t")
         return MeterSchedule(config: config.meters[0], now: wallClockNow())
     }
 
     private func cycle(_ m: MeterSchedule, retries: Int = 0, linkDown: ModbusError? = nil) -> PollCycle {
-        PollCycle(meter: m, start: m.nextDue, slot: m.nextDue, anchor: m.anchor, includesSlow: false, timeoutMilliseconds: 100,
-                  retries: retries, linkDown: linkDown)
+        PollCycle(
+            meter: m, start: m.nextDue, slot: m.nextDue, anchor: m.anchor, includesSlow: false,
+            timeoutMilliseconds: 100,
+            retries: retries, linkDown: linkDown)
     }
 
     /// Runs `cycle` to its end, one blocking read at a time, as `SerialBusPoller` does.
     private func drive(_ cycle: PollCycle, over transport: FakeTransport, retries: Int = 0) {
-        let bus = ModbusBus(transport: transport, timing: BusTiming(timeoutMilliseconds: 100, retries: retries, frameGapMilliseconds: 0))
+        let bus = ModbusBus(
+            transport: transport, timing: BusTiming(timeoutMilliseconds: 100, retries: retries, frameGapMilliseconds: 0)
+        )
         while let r = cycle.nextRead {
-            cycle.complete(Result {
-                try bus.read(r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count, retries: cycle.retries)
-            }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
+            cycle.complete(
+                Result {
+                    try bus.read(
+                        r.table, unit: cycle.meter.config.unit, address: r.address, count: r.count,
+                        retries: cycle.retries)
+                }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") })
         }
     }
 
@@ -80,7 +96,9 @@ final class PollCycleTests: XCTestCase {
         let m = try schedule()
         let first = plan(m)[0]
         let transport = FakeTransport { r, _ in
-            if r == first { throw ModbusError(.exception(2), function: "read_input_registers", unit: 7, address: r.address) }
+            if r == first {
+                throw ModbusError(.exception(2), function: "read_input_registers", unit: 7, address: r.address)
+            }
             return Array(repeating: 0, count: r.count)
         }
         let c = cycle(m)
@@ -92,10 +110,13 @@ final class PollCycleTests: XCTestCase {
 
     func testTimeout_endsThePoll_withoutAskingForTheOtherBlocks() throws {
         let m = try schedule()
-        let transport = FakeTransport { r, _ in throw ModbusError(.timeout, function: "read_input_registers", unit: 7, address: r.address) }
+        let transport = FakeTransport { r, _ in
+            throw ModbusError(.timeout, function: "read_input_registers", unit: 7, address: r.address)
+        }
         let c = cycle(m)
         drive(c, over: transport)
-        XCTAssertEqual(transport.requests, [plan(m)[0]], "a unit that does not answer costs one timeout, not one per block")
+        XCTAssertEqual(
+            transport.requests, [plan(m)[0]], "a unit that does not answer costs one timeout, not one per block")
         XCTAssertEqual(c.failures.map(\.kind), [.timeout])
         XCTAssertTrue(c.image.isEmpty)
     }
@@ -103,7 +124,9 @@ final class PollCycleTests: XCTestCase {
     func testTimeout_isRetried_andTheRetryAnswers() throws {
         let m = try schedule()
         let transport = FakeTransport { r, attempt in
-            if attempt == 1 { throw ModbusError(.timeout, function: "read_input_registers", unit: 7, address: r.address) }
+            if attempt == 1 {
+                throw ModbusError(.timeout, function: "read_input_registers", unit: 7, address: r.address)
+            }
             return Array(repeating: 0, count: r.count)
         }
         let c = cycle(m, retries: 1)
@@ -140,7 +163,8 @@ final class PollCycleTests: XCTestCase {
 
     func testPollThatSpansAClockStep_doesNotMoveTheReanchoredSchedule() throws {
         let m = try schedule()
-        let slot = m.nextDue, anchor = m.anchor
+        let slot = m.nextDue
+        let anchor = m.anchor
         m.reanchor(now: wallClockNow())
         let due = m.nextDue
         let missed = m.advance(slot: slot, start: slot, anchor: anchor, includesSlow: false, failed: true)

@@ -1,7 +1,8 @@
-@testable import SynxDaemon
 import SynxDSP
 import SynxMeters
 import XCTest
+
+@testable import SynxDaemon
 
 /// Every value a waveform meter's engine produces is stored and shown under a canonical measurement.
 final class WaveformMeasurementTests: XCTestCase {
@@ -10,11 +11,14 @@ final class WaveformMeasurementTests: XCTestCase {
             for phase in Phase.allCases {
                 let names = WaveformMeter.measurements(of: ChannelSpec(name: "x", kind: kind, phase: phase))
                 for (name, unit) in [names.rms] + (names.thd.map { [$0] } ?? []) {
-                    XCTAssertEqual(Measurement.named(name)?.unit, unit, "\(kind) \(phase): \(name) is not in the catalog with unit \(unit)")
+                    XCTAssertEqual(
+                        Measurement.named(name)?.unit, unit,
+                        "\(kind) \(phase): \(name) is not in the catalog with unit \(unit)")
                 }
                 XCTAssertEqual(names.thd == nil, phase == .n, "THD is measured on the phases, not on N")
             }
         }
-        XCTAssertEqual(WaveformMeter.measurements(of: ChannelSpec(name: "U4", kind: .voltage, phase: .n)).rms.name, "voltage.ne")
+        XCTAssertEqual(
+            WaveformMeter.measurements(of: ChannelSpec(name: "U4", kind: .voltage, phase: .n)).rms.name, "voltage.ne")
     }
 }

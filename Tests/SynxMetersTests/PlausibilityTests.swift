@@ -1,12 +1,15 @@
-@testable import SynxMeters
 import SynxModbus
 import XCTest
+
+@testable import SynxMeters
 
 /// Values no meter can measure are `invalid` with a reason that names the rule, never a value.
 final class PlausibilityTests: XCTestCase {
     private let limits = Plausibility(nominalVoltage: 230)
 
-    private func reading(_ name: String, float value: Float, _ p: (inout RegisterPoint) -> Void = { _ in }) -> RegisterImage.Reading {
+    private func reading(
+        _ name: String, float value: Float, _ p: (inout RegisterPoint) -> Void = { _ in }
+    ) -> RegisterImage.Reading {
         var point = RegisterPoint(measurement: Measurement.named(name)!, table: .input, address: 0, type: .float32)
         p(&point)
         var image = RegisterImage()
@@ -35,16 +38,31 @@ final class PlausibilityTests: XCTestCase {
     }
 
     func testProfileBounds_overrideTheDefaults() {
-        XCTAssertEqual(reading("voltage.l1n", float: 5000) { $0.plausibleMin = 0; $0.plausibleMax = 40_000 }, .value(5000))
-        XCTAssertEqual(reading("frequency", float: 5) { $0.plausibleMin = 1; $0.plausibleMax = 100 }, .value(5))
-        XCTAssertEqual(reading("frequency", float: 500) { $0.plausibleMin = 1; $0.plausibleMax = 100 }, .invalid("frequency outside 1…100 Hz"))
+        XCTAssertEqual(
+            reading("voltage.l1n", float: 5000) {
+                $0.plausibleMin = 0
+                $0.plausibleMax = 40_000
+            }, .value(5000))
+        XCTAssertEqual(
+            reading("frequency", float: 5) {
+                $0.plausibleMin = 1
+                $0.plausibleMax = 100
+            }, .value(5))
+        XCTAssertEqual(
+            reading("frequency", float: 500) {
+                $0.plausibleMin = 1
+                $0.plausibleMax = 100
+            }, .invalid("frequency outside 1…100 Hz"))
     }
 
     func testSunSpecScaleFactors_beyondTen_areInvalid_andTenItselfIsJudgedByItsValue() {
-        let p = RegisterPoint(measurement: Measurement.named("frequency")!, table: .holding, address: 0, type: .int16, scaleFactorAddress: 1)
+        let p = RegisterPoint(
+            measurement: Measurement.named("frequency")!, table: .holding, address: 0, type: .int16,
+            scaleFactorAddress: 1)
         var image = RegisterImage()
         image.store([5000, UInt16(bitPattern: 11)], table: .holding, address: 0)
-        XCTAssertEqual(image.reading(of: p, plausible: limits.range(of: p)), .invalid("frequency scale factor outside -10…10"))
+        XCTAssertEqual(
+            image.reading(of: p, plausible: limits.range(of: p)), .invalid("frequency scale factor outside -10…10"))
         image.store([5000, UInt16(bitPattern: 10)], table: .holding, address: 0)
         XCTAssertEqual(image.reading(of: p, plausible: limits.range(of: p)), .invalid("frequency outside 10…100 Hz"))  // 5e13 Hz
         image.store([5000, UInt16(bitPattern: -2)], table: .holding, address: 0)
@@ -52,13 +70,16 @@ final class PlausibilityTests: XCTestCase {
     }
 
     func testProfileLoader_readsPlausibleBounds_andRejectsAnEmptyRange() throws {
-        let head = "[profile]\nname = \"x\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float32\"\n"
+        let head =
+            "[profile]\nname = \"x\"\n[[register]]\nmeasurement = \"voltage.l1n\"\nfunction = 4\naddress = 0\ntype = \"float32\"\n"
         let p = try ProfileLoader.parse(text: head + "plausible_min = 0\nplausible_max = 40000\n", file: "x.toml")
         XCTAssertEqual(p.points[0].plausibleMax, 40_000)
         XCTAssertThrowsError(try ProfileLoader.parse(text: head + "plausible_max = 40000\n", file: "x.toml")) {
             XCTAssertTrue("\($0)".contains("give plausible_min and plausible_max together"), "\($0)")
         }
-        XCTAssertThrowsError(try ProfileLoader.parse(text: head + "plausible_min = 10\nplausible_max = 5\n", file: "x.toml")) {
+        XCTAssertThrowsError(
+            try ProfileLoader.parse(text: head + "plausible_min = 10\nplausible_max = 5\n", file: "x.toml")
+        ) {
             XCTAssertTrue("\($0)".contains("x.toml:9: register[1].plausible_max: must be above plausible_min"), "\($0)")
         }
     }

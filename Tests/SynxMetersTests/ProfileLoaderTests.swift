@@ -1,7 +1,8 @@
-@testable import SynxMeters
-import SynxTOML
 import Foundation
+import SynxTOML
 import XCTest
+
+@testable import SynxMeters
 
 final class ProfileLoaderTests: XCTestCase {
     func testBuiltinProfiles_allLoad() throws {
@@ -15,15 +16,15 @@ final class ProfileLoaderTests: XCTestCase {
 
     func testWrongRegisterType_isRejectedWithFileAndLine() {
         let text = """
-        [profile]
-        name = "x"
+            [profile]
+            name = "x"
 
-        [[register]]
-        measurement = "voltage.l1n"
-        function = 4
-        address = 0
-        type = "float16"
-        """
+            [[register]]
+            measurement = "voltage.l1n"
+            function = 4
+            address = 0
+            type = "float16"
+            """
         XCTAssertThrowsError(try ProfileLoader.parse(text: text, file: "x.toml")) { error in
             let e = error as! ConfigError
             XCTAssertEqual(e.file, "x.toml")
@@ -34,45 +35,48 @@ final class ProfileLoaderTests: XCTestCase {
 
     func testUnknownMeasurementName_isRejectedWithLine() {
         let text = """
-        [profile]
-        name = "x"
-        [[register]]
-        measurement = "voltage.l1n"
-        function = 4
-        address = 0
-        type = "float32"
-        [[register]]
-        measurement = "volts.phase1"
-        function = 4
-        address = 2
-        type = "float32"
-        """
+            [profile]
+            name = "x"
+            [[register]]
+            measurement = "voltage.l1n"
+            function = 4
+            address = 0
+            type = "float32"
+            [[register]]
+            measurement = "volts.phase1"
+            function = 4
+            address = 2
+            type = "float32"
+            """
         XCTAssertThrowsError(try ProfileLoader.parse(text: text, file: "p.toml")) { error in
             let e = error as! ConfigError
             XCTAssertEqual(e.line, 9)
             XCTAssertEqual(e.key, "register[2].measurement")
-            XCTAssertTrue(e.description.hasPrefix("p.toml:9: register[2].measurement: unknown measurement name \"volts.phase1\""), e.description)
+            XCTAssertTrue(
+                e.description.hasPrefix("p.toml:9: register[2].measurement: unknown measurement name \"volts.phase1\""),
+                e.description)
         }
     }
 
     func testUnitOtherThanCanonical_isRejected() {
         let text = """
-        [profile]
-        name = "x"
-        [[register]]
-        measurement = "power.active.total"
-        function = 3
-        address = 0
-        type = "float32"
-        unit = "kW"
-        """
+            [profile]
+            name = "x"
+            [[register]]
+            measurement = "power.active.total"
+            function = 3
+            address = 0
+            type = "float32"
+            unit = "kW"
+            """
         XCTAssertThrowsError(try ProfileLoader.parse(text: text, file: "p.toml")) { error in
             XCTAssertEqual((error as! ConfigError).line, 8)
         }
     }
 
     func testMalformedTOML_reportsTheParserLine() {
-        XCTAssertThrowsError(try ProfileLoader.parse(text: "[profile]\nname = \"x\"\n[[register]\n", file: "bad.toml")) { error in
+        XCTAssertThrowsError(try ProfileLoader.parse(text: "[profile]\nname = \"x\"\n[[register]\n", file: "bad.toml"))
+        { error in
             let e = error as! ConfigError
             XCTAssertEqual(e.line, 3)
             XCTAssertTrue(e.message.hasPrefix("malformed TOML"), e.message)
@@ -80,8 +84,12 @@ final class ProfileLoaderTests: XCTestCase {
     }
 
     func testTableHeaderStartingWithADot_isAFileLineError_notAnAbort() {
-        XCTAssertThrowsError(try ProfileLoader.parse(text: "[profile]\nname = \"bad\"\n[.register]\n", file: "bad.toml")) { error in
-            XCTAssertEqual((error as? ConfigError)?.description, "bad.toml:3: malformed TOML: expected a key, found '.' (column 2)")
+        XCTAssertThrowsError(
+            try ProfileLoader.parse(text: "[profile]\nname = \"bad\"\n[.register]\n", file: "bad.toml")
+        ) { error in
+            XCTAssertEqual(
+                (error as? ConfigError)?.description, "bad.toml:3: malformed TOML: expected a key, found '.' (column 2)"
+            )
         }
     }
 
@@ -108,8 +116,10 @@ final class ProfileLoaderTests: XCTestCase {
 final class MeasurementCatalogTests: XCTestCase {
     /// docs/measurements.md and the catalog must list the same names with the same units.
     func testDocumentation_listsEveryCatalogNameWithItsUnit() throws {
-        let doc = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/measurements.md"), encoding: .utf8)
+        let doc = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/measurements.md"),
+            encoding: .utf8)
         var documented: [String: String] = [:]
         let catalog = doc.components(separatedBy: "\n## Plausibility")[0]  // the name table, not the range table after it
         for line in catalog.split(separator: "\n") where line.hasPrefix("| `") {

@@ -1,9 +1,11 @@
-@testable import SynxMeters
 import SynxModbus
 import XCTest
 
+@testable import SynxMeters
+
 final class ReadPlanTests: XCTestCase {
-    private func point(_ address: Int, _ type: RegisterType = .float32, table: RegisterTable = .input) -> RegisterPoint {
+    private func point(_ address: Int, _ type: RegisterType = .float32, table: RegisterTable = .input) -> RegisterPoint
+    {
         RegisterPoint(measurement: Measurement.named("frequency")!, table: table, address: address, type: type)
     }
 
@@ -14,7 +16,8 @@ final class ReadPlanTests: XCTestCase {
 
     func testGapBeyondMergeGap_splitsTheRead() {
         XCTAssertEqual(ReadPlan(points: [point(0), point(10)], mergeGap: 0).blocks.count, 2)
-        XCTAssertEqual(ReadPlan(points: [point(0), point(10)], mergeGap: 8).blocks, [.init(table: .input, address: 0, count: 12)])
+        XCTAssertEqual(
+            ReadPlan(points: [point(0), point(10)], mergeGap: 8).blocks, [.init(table: .input, address: 0, count: 12)])
     }
 
     func testReads_neverExceed125Registers() {
@@ -25,7 +28,8 @@ final class ReadPlanTests: XCTestCase {
     }
 
     func testTables_areNeverMerged() {
-        XCTAssertEqual(ReadPlan(points: [point(0, table: .holding), point(2, table: .input)], mergeGap: 100).blocks.count, 2)
+        XCTAssertEqual(
+            ReadPlan(points: [point(0, table: .holding), point(2, table: .input)], mergeGap: 100).blocks.count, 2)
     }
 
     func testScaleFactorRegister_isReadWithItsValue() {

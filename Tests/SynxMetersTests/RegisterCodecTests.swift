@@ -1,5 +1,6 @@
-@testable import SynxMeters
 import XCTest
+
+@testable import SynxMeters
 
 final class RegisterCodecTests: XCTestCase {
     func testFloat32_highWordFirst_decodesIEEE754() {
@@ -49,17 +50,22 @@ final class RegisterCodecTests: XCTestCase {
 
     func testScaleFactorRegister_appliesPowerOfTen() {
         let v = Measurement.named("voltage.l1n")!
-        let p = RegisterPoint(measurement: v, table: .holding, address: 10, type: .int16, scaleFactorAddress: 11, honoursNotImplemented: true)
+        let p = RegisterPoint(
+            measurement: v, table: .holding, address: 10, type: .int16, scaleFactorAddress: 11,
+            honoursNotImplemented: true)
         var image = RegisterImage()
         image.store([2301, UInt16(bitPattern: -1)], table: .holding, address: 10)
         XCTAssertEqual(image.reading(of: p, plausible: Plausibility(nominalVoltage: 230).range(of: p)), .value(230.1))
         image.store([0x8000], table: .holding, address: 10)
         XCTAssertEqual(image.reading(of: p, plausible: Plausibility(nominalVoltage: 230).range(of: p)), .notImplemented)
-        XCTAssertEqual(RegisterImage().reading(of: p, plausible: Plausibility(nominalVoltage: 230).range(of: p)), .unread)
+        XCTAssertEqual(
+            RegisterImage().reading(of: p, plausible: Plausibility(nominalVoltage: 230).range(of: p)), .unread)
     }
 
     func testDecimalScale_isCorrectlyRounded() {
-        let p = RegisterPoint(measurement: Measurement.named("energy.active.import")!, table: .input, address: 0, type: .uint32, scale: 0.001)
+        let p = RegisterPoint(
+            measurement: Measurement.named("energy.active.import")!, table: .input, address: 0, type: .uint32,
+            scale: 0.001)
         var image = RegisterImage()
         image.store([0x0006, 0x4772], table: .input, address: 0)  // 411506 Wh
         XCTAssertEqual(image.reading(of: p, plausible: Plausibility(nominalVoltage: 230).range(of: p)), .value(411.506))

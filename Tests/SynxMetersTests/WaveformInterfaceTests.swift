@@ -1,17 +1,24 @@
-@testable import SynxMeters
 import XCTest
+
+@testable import SynxMeters
 
 /// Every field of the capability block is checked against its documented range before use.
 final class WaveformInterfaceTests: XCTestCase {
     private let good = WaveformInterface(
-        channels: [.init(kind: .voltage, phase: 1, scale: 0.02), .init(kind: .voltage, phase: 2, scale: 0.02),
-                   .init(kind: .voltage, phase: 3, scale: 0.02), .init(kind: .current, phase: 1, scale: 0.001)],
-        samplesPerBlock: 20, sampleRate: 6400, nominalFrequency: 50, fifoDepth: 256, epochMicroseconds: 1_700_000_000_000_000)
+        channels: [
+            .init(kind: .voltage, phase: 1, scale: 0.02), .init(kind: .voltage, phase: 2, scale: 0.02),
+            .init(kind: .voltage, phase: 3, scale: 0.02), .init(kind: .current, phase: 1, scale: 0.001),
+        ],
+        samplesPerBlock: 20, sampleRate: 6400, nominalFrequency: 50, fifoDepth: 256,
+        epochMicroseconds: 1_700_000_000_000_000)
 
     private func rejection(_ change: (inout [UInt16]) -> Void) -> String? {
         var r = good.capability(newest: 5)
         change(&r)
-        do { _ = try WaveformInterface(capability: r); return nil } catch { return "\(error)" }
+        do {
+            _ = try WaveformInterface(capability: r)
+            return nil
+        } catch { return "\(error)" }
     }
 
     func testGoodBlock_roundTrips() throws {
@@ -20,13 +27,51 @@ final class WaveformInterfaceTests: XCTestCase {
 
     func testLies_areRejectedWithTheField() {
         let cases: [(String, (inout [UInt16]) -> Void)] = [
-            ("sample rate 0 S/s", { $0[4] = 0; $0[5] = 0 }),
-            ("sample rate 4294967295 S/s", { $0[4] = 0xFFFF; $0[5] = 0xFFFF }),
-            ("channel 1 has scale nan", { $0[22] = 0x7FC0; $0[23] = 0 }),
-            ("channel 1 has scale inf", { $0[22] = 0x7F80; $0[23] = 0 }),
-            ("channel 1 has scale 0.0", { $0[22] = 0; $0[23] = 0 }),
+            (
+                "sample rate 0 S/s",
+                {
+                    $0[4] = 0
+                    $0[5] = 0
+                }
+            ),
+            (
+                "sample rate 4294967295 S/s",
+                {
+                    $0[4] = 0xFFFF
+                    $0[5] = 0xFFFF
+                }
+            ),
+            (
+                "channel 1 has scale nan",
+                {
+                    $0[22] = 0x7FC0
+                    $0[23] = 0
+                }
+            ),
+            (
+                "channel 1 has scale inf",
+                {
+                    $0[22] = 0x7F80
+                    $0[23] = 0
+                }
+            ),
+            (
+                "channel 1 has scale 0.0",
+                {
+                    $0[22] = 0
+                    $0[23] = 0
+                }
+            ),
             ("channels 1 and 2 measure the same voltage of phase 1", { $0[25] = 1 }),
-            ("no phase voltage channel", { for c in 0..<3 { $0[20 + 4 * c] = 1; $0[21 + 4 * c] = UInt16(c + 2) } }),
+            (
+                "no phase voltage channel",
+                {
+                    for c in 0..<3 {
+                        $0[20 + 4 * c] = 1
+                        $0[21 + 4 * c] = UInt16(c + 2)
+                    }
+                }
+            ),
             ("no synx waveform interface here", { $0[0] = 0 }),
             ("interface version 2", { $0[1] = 2 }),
             ("0 channels", { $0[2] = 0 }),
@@ -51,7 +96,9 @@ final class WaveformInterfaceTests: XCTestCase {
         for epoch: UInt64 in [.max, 1 << 63, 253_402_300_799_000_000, 0] {
             var w = good
             w.epochMicroseconds = epoch
-            XCTAssertThrowsError(try w.checkClock(newest: 5, hostSeconds: host)) { XCTAssertTrue("\($0)".contains("from the host's clock"), "\($0)") }
+            XCTAssertThrowsError(try w.checkClock(newest: 5, hostSeconds: host)) {
+                XCTAssertTrue("\($0)".contains("from the host's clock"), "\($0)")
+            }
         }
     }
 

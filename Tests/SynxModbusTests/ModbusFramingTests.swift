@@ -1,6 +1,7 @@
 import SynxSystem
-@testable import SynxModbus
 import XCTest
+
+@testable import SynxModbus
 
 final class ModbusFramingTests: XCTestCase {
     func testCRC_matchesTheSerialLineSpecExample() {
@@ -10,7 +11,8 @@ final class ModbusFramingTests: XCTestCase {
     }
 
     func testReadReply_decodesBigEndianWords() {
-        XCTAssertEqual(decodeReadReply([0x04, 4, 0x43, 0x66, 0x00, 0x01], table: .input, count: 2), .success([0x4366, 0x0001]))
+        XCTAssertEqual(
+            decodeReadReply([0x04, 4, 0x43, 0x66, 0x00, 0x01], table: .input, count: 2), .success([0x4366, 0x0001]))
     }
 
     func testReadReply_exceptionCarriesItsCode() {
@@ -19,27 +21,38 @@ final class ModbusFramingTests: XCTestCase {
     }
 
     func testReadReply_wrongByteCountIsGarbage() {
-        guard case .failure(.garbage) = decodeReadReply([0x03, 2, 0, 1], table: .holding, count: 2) else { return XCTFail() }
+        guard case .failure(.garbage) = decodeReadReply([0x03, 2, 0, 1], table: .holding, count: 2) else {
+            return XCTFail()
+        }
     }
 
     func testMBAPRequest_andReplyParsing() {
-        XCTAssertEqual(ModbusFraming.mbap.readRequest(transaction: 0x0102, unit: 7, table: .input, address: 0x30, count: 2),
-                       [0x01, 0x02, 0, 0, 0, 6, 7, 4, 0x00, 0x30, 0, 2])
+        XCTAssertEqual(
+            ModbusFraming.mbap.readRequest(transaction: 0x0102, unit: 7, table: .input, address: 0x30, count: 2),
+            [0x01, 0x02, 0, 0, 0, 6, 7, 4, 0x00, 0x30, 0, 2])
         let reply: [UInt8] = [0x01, 0x02, 0, 0, 0, 7, 7, 4, 4, 0x43, 0x66, 0, 0]
         XCTAssertEqual(ModbusFraming.mbap.parseReply(reply[..<9], table: .input), .incomplete)
-        XCTAssertEqual(ModbusFraming.mbap.parseReply((reply + [0xAA])[...], table: .input),
-                       .frame(length: 13, transaction: 0x0102, unit: 7, pdu: [4, 4, 0x43, 0x66, 0, 0]))
-        guard case .invalid(.garbage) = ModbusFraming.mbap.parseReply([0x01, 0x02, 0x12, 0x34, 0, 7, 7][...], table: .input) else { return XCTFail() }
+        XCTAssertEqual(
+            ModbusFraming.mbap.parseReply((reply + [0xAA])[...], table: .input),
+            .frame(length: 13, transaction: 0x0102, unit: 7, pdu: [4, 4, 0x43, 0x66, 0, 0]))
+        guard
+            case .invalid(.garbage) = ModbusFraming.mbap.parseReply(
+                [0x01, 0x02, 0x12, 0x34, 0, 7, 7][...], table: .input)
+        else { return XCTFail() }
     }
 
     func testRTUReply_checksItsCRC() {
         let frame = ModbusCRC.appending(to: [5, 3, 2, 0x12, 0x34])
-        XCTAssertEqual(ModbusFraming.rtu.parseReply(frame[...], table: .holding), .frame(length: 7, transaction: 0, unit: 5, pdu: [3, 2, 0x12, 0x34]))
+        XCTAssertEqual(
+            ModbusFraming.rtu.parseReply(frame[...], table: .holding),
+            .frame(length: 7, transaction: 0, unit: 5, pdu: [3, 2, 0x12, 0x34]))
         var bad = frame
         bad[6] ^= 0xFF
         XCTAssertEqual(ModbusFraming.rtu.parseReply(bad[...], table: .holding), .invalid(.crc))
         let exception = ModbusCRC.appending(to: [5, 0x83, 2])
-        XCTAssertEqual(ModbusFraming.rtu.parseReply(exception[...], table: .holding), .frame(length: 5, transaction: 0, unit: 5, pdu: [0x83, 2]))
+        XCTAssertEqual(
+            ModbusFraming.rtu.parseReply(exception[...], table: .holding),
+            .frame(length: 5, transaction: 0, unit: 5, pdu: [0x83, 2]))
     }
 
     func testLibmodbusErrno_mapsToKinds() {
@@ -60,34 +73,50 @@ final class ModbusFramingTests: XCTestCase {
     func testReactor_unreachablePortIsAConnectionError_andTimersRun() throws {
         let reactor = try ModbusTCPReactor()
         // Port 1 on loopback: nothing listens, the kernel refuses at once.
-        let id = reactor.addConnection(host: "127.0.0.1", port: 1, timing: BusTiming(timeoutMilliseconds: 500, retries: 2, frameGapMilliseconds: 0))
+        let id = reactor.addConnection(
+            host: "127.0.0.1", port: 1, timing: BusTiming(timeoutMilliseconds: 500, retries: 2, frameGapMilliseconds: 0)
+        )
         let done = expectation(description: "completion")
         let timer = expectation(description: "timer")
         var outcome: Result<[UInt16], ModbusError>?
         reactor.post {
-            reactor.submit(id, .holding, unit: 1, address: 0, count: 1) { outcome = $0; done.fulfill() }
+            reactor.submit(id, .holding, unit: 1, address: 0, count: 1) {
+                outcome = $0
+                done.fulfill()
+            }
             reactor.schedule(atWallClock: wallClockNow() + 20) { timer.fulfill() }
         }
         let thread = Thread { reactor.run() }
         thread.start()
         wait(for: [done, timer], timeout: 5)
         reactor.stop()
-        guard case .failure(let e) = outcome, case .connection(let what) = e.kind else { return XCTFail("\(String(describing: outcome))") }
+        guard case .failure(let e) = outcome, case .connection(let what) = e.kind else {
+            return XCTFail("\(String(describing: outcome))")
+        }
         XCTAssertTrue(what.contains("refused"), what)
         XCTAssertEqual(e.function, "connect")
     }
 
     func testReactor_readPastTheRegisterSpace_failsWithoutBeingSent() throws {
         let reactor = try ModbusTCPReactor()
-        let id = reactor.addConnection(host: "127.0.0.1", port: 1, timing: BusTiming(timeoutMilliseconds: 500, retries: 0, frameGapMilliseconds: 0))
+        let id = reactor.addConnection(
+            host: "127.0.0.1", port: 1, timing: BusTiming(timeoutMilliseconds: 500, retries: 0, frameGapMilliseconds: 0)
+        )
         let done = expectation(description: "completion")
         var outcome: Result<[UInt16], ModbusError>?
-        reactor.post { reactor.submit(id, .holding, unit: 1, address: 65537, count: 105) { outcome = $0; done.fulfill() } }
+        reactor.post {
+            reactor.submit(id, .holding, unit: 1, address: 65537, count: 105) {
+                outcome = $0
+                done.fulfill()
+            }
+        }
         let thread = Thread { reactor.run() }
         thread.start()
         wait(for: [done], timeout: 5)
         reactor.stop()
-        guard case .failure(let e) = outcome, case .garbage(let what) = e.kind else { return XCTFail("\(String(describing: outcome))") }
+        guard case .failure(let e) = outcome, case .garbage(let what) = e.kind else {
+            return XCTFail("\(String(describing: outcome))")
+        }
         XCTAssertTrue(what.contains("outside the register space"), what)
     }
 

@@ -1,5 +1,6 @@
-@testable import SynxModbus
 import XCTest
+
+@testable import SynxModbus
 
 /// The receive side of a connection: only the reply to the request in flight is ever taken as its reply.
 final class ReplyReceiverTests: XCTestCase {
@@ -9,7 +10,8 @@ final class ReplyReceiverTests: XCTestCase {
     }
 
     private func rtuReply(unit: UInt8, words: [UInt16]) -> [UInt8] {
-        ModbusCRC.appending(to: [unit, 3, UInt8(2 * words.count)] + words.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] })
+        ModbusCRC.appending(
+            to: [unit, 3, UInt8(2 * words.count)] + words.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] })
     }
 
     func testFramesWithOtherTransactionIDs_areDroppedAndCounted_theMatchingOneIsTheReply() {
@@ -24,9 +26,11 @@ final class ReplyReceiverTests: XCTestCase {
 
     func testSeveralRequestsInFlight_repliesInAnyOrder_eachGoesToItsRequest() {
         var r = ReplyReceiver(framing: .mbap)
-        let expected = [ReplyReceiver.Expected(transaction: 0x1111, unit: 1, table: .holding, count: 1),
-                        ReplyReceiver.Expected(transaction: 0x2222, unit: 2, table: .holding, count: 2),
-                        ReplyReceiver.Expected(transaction: 0x3333, unit: 3, table: .holding, count: 1)]
+        let expected = [
+            ReplyReceiver.Expected(transaction: 0x1111, unit: 1, table: .holding, count: 1),
+            ReplyReceiver.Expected(transaction: 0x2222, unit: 2, table: .holding, count: 2),
+            ReplyReceiver.Expected(transaction: 0x3333, unit: 3, table: .holding, count: 1),
+        ]
         r.append(mbapReply(transaction: 0x3333, unit: 3, words: [3]))
         r.append(mbapReply(transaction: 0x7777, unit: 1, words: [998]))  // nobody's
         r.append(mbapReply(transaction: 0x1111, unit: 1, words: [1]))
@@ -81,7 +85,8 @@ final class ReplyReceiverTests: XCTestCase {
         var r = ReplyReceiver(framing: .rtu)
         r.append(rtuReply(unit: 2, words: [999]))
         r.append(rtuReply(unit: 1, words: [230]))
-        XCTAssertEqual(r.next(expecting: .init(transaction: 0, unit: 1, table: .holding, count: 1)), .reply(.success([230])))
+        XCTAssertEqual(
+            r.next(expecting: .init(transaction: 0, unit: 1, table: .holding, count: 1)), .reply(.success([230])))
         XCTAssertEqual(r.strayFrames, 1)
     }
 
@@ -96,7 +101,8 @@ final class ReplyReceiverTests: XCTestCase {
     func testBadHeader_putsTheStreamOutOfStep() {
         var r = ReplyReceiver(framing: .mbap)
         r.append([0, 1, 0x12, 0x34, 0, 6, 1, 3, 2, 0, 0, 0])
-        guard case .outOfStep(.garbage) = r.next(expecting: .init(transaction: 1, unit: 1, table: .holding, count: 1)) else {
+        guard case .outOfStep(.garbage) = r.next(expecting: .init(transaction: 1, unit: 1, table: .holding, count: 1))
+        else {
             return XCTFail()
         }
     }
@@ -105,7 +111,8 @@ final class ReplyReceiverTests: XCTestCase {
         XCTAssertEqual(decodeReadReply([0x83, 0], table: .holding, count: 1), .failure(.invalidException(0)))
         XCTAssertEqual(decodeReadReply([0x83, 12], table: .holding, count: 1), .failure(.invalidException(12)))
         XCTAssertEqual(decodeReadReply([0x83, 2], table: .holding, count: 1), .failure(.exception(2)))
-        XCTAssertEqual(ModbusError(.invalidException(0), function: "read_registers").reason, "invalid exception reply (code 0)")
+        XCTAssertEqual(
+            ModbusError(.invalidException(0), function: "read_registers").reason, "invalid exception reply (code 0)")
         XCTAssertFalse(ModbusError(.invalidException(0), function: "f").needsReconnect)
     }
 }

@@ -1,7 +1,8 @@
 import CSQLite
 import Foundation
-@testable import SynxStore
 import XCTest
+
+@testable import SynxStore
 
 final class CustodyTests: XCTestCase {
     var dir: URL!
@@ -19,11 +20,14 @@ final class CustodyTests: XCTestCase {
 
     func testSHA256_matchesFIPS180Examples() {
         XCTAssertEqual(SHA256.hash([UInt8]()).hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hash(Array("abc".utf8)).hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)).hex,
-                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        XCTAssertEqual(SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)).hex,
-                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(
+            SHA256.hash(Array("abc".utf8)).hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(
+            SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)).hex,
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(
+            SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)).hex,
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     func testSHA256_agreesWithSha256sumAtEveryPaddingBoundary() throws {
@@ -47,19 +51,27 @@ final class CustodyTests: XCTestCase {
 
     // MARK: The chain
 
-    private func derived(_ meter: String, _ measurement: String, end: Int64, tier: String = "10min", value: Double = 230) -> DerivedRow {
-        DerivedRow(meter: meter, measurement: measurement, unit: "V", tier: tier, endMs: end, value: value, method: .rms, count: 600,
-                   expected: 600, notes: [])
+    private func derived(
+        _ meter: String, _ measurement: String, end: Int64, tier: String = "10min", value: Double = 230
+    ) -> DerivedRow {
+        DerivedRow(
+            meter: meter, measurement: measurement, unit: "V", tier: tier, endMs: end, value: value, method: .rms,
+            count: 600,
+            expected: 600, notes: [])
     }
 
     private func event(_ startMs: Int64) -> EventRow {
-        EventRow(meter: "m1", kind: "dip", startMicroseconds: startMs * 1000, durationMicroseconds: 100_000, magnitude: 138, reference: 230,
-                 steadyStateChange: nil, worstPhase: "l2", perPhase: ["l2": 138], incomplete: false, resolutionMicroseconds: 10_000)
+        EventRow(
+            meter: "m1", kind: "dip", startMicroseconds: startMs * 1000, durationMicroseconds: 100_000, magnitude: 138,
+            reference: 230,
+            steadyStateChange: nil, worstPhase: "l2", perPhase: ["l2": 138], incomplete: false,
+            resolutionMicroseconds: 10_000)
     }
 
     private func aggregate(_ end: Int64, tier: String = "10-min") -> AggregateRow {
-        AggregateRow(meter: "w1", tier: tier, startMs: end - 600_000, endMs: end, count: 3000, invalidCount: 0, quality: [],
-                     valuesJSON: #"{"u_rms":[230.1,229.8,230.4]}"#)
+        AggregateRow(
+            meter: "w1", tier: tier, startMs: end - 600_000, endMs: end, count: 3000, invalidCount: 0, quality: [],
+            valuesJSON: #"{"u_rms":[230.1,229.8,230.4]}"#)
     }
 
     /// A store with two intervals of two polled meters, Class A aggregates, events, a clock step and a configuration:
@@ -67,16 +79,28 @@ final class CustodyTests: XCTestCase {
     private func filledStore() throws -> SampleStore {
         let store = try SampleStore(path: path)
         for end in [t0 + 600_000, t0 + 1_200_000] {
-            try store.insert([], records: StoreRecords(
-                events: [event(end - 300_000)], aggregates: [aggregate(end), aggregate(end, tier: "10-s")],
-                derived: ["m1", "m2"].flatMap { m in [derived(m, "voltage.l1n", end: end), derived(m, "frequency", end: end),
-                                                      derived(m, "voltage.l1n", end: end, tier: "3s")] }))
+            try store.insert(
+                [],
+                records: StoreRecords(
+                    events: [event(end - 300_000)], aggregates: [aggregate(end), aggregate(end, tier: "10-s")],
+                    derived: ["m1", "m2"].flatMap { m in
+                        [
+                            derived(m, "voltage.l1n", end: end), derived(m, "frequency", end: end),
+                            derived(m, "voltage.l1n", end: end, tier: "3s"),
+                        ]
+                    }))
         }
-        try store.insert([], records: StoreRecords(clockSteps: [ClockStep(detectedMs: t0 + 1_300_000, stepMs: 60_000)],
-                                                   configurations: [AcceptedConfiguration(acceptedMs: t0, path: "/etc/synx/synxd.toml",
-                                                                                          sha256: String(repeating: "ab", count: 32),
-                                                                                          profiles: ["/etc/synx/profiles/a.toml": "cd"],
-                                                                                          requestedBy: "start")]))
+        try store.insert(
+            [],
+            records: StoreRecords(
+                clockSteps: [ClockStep(detectedMs: t0 + 1_300_000, stepMs: 60_000)],
+                configurations: [
+                    AcceptedConfiguration(
+                        acceptedMs: t0, path: "/etc/synx/synxd.toml",
+                        sha256: String(repeating: "ab", count: 32),
+                        profiles: ["/etc/synx/profiles/a.toml": "cd"],
+                        requestedBy: "start")
+                ]))
         return store
     }
 
@@ -104,7 +128,9 @@ final class CustodyTests: XCTestCase {
 
     func testAnEditedValue_isTheFirstBrokenLink() throws {
         _ = try filledStore()
-        try tamper("UPDATE derived_aggregates SET value = 231 WHERE meter = 'm2' AND measurement = 'frequency' AND tier = '10min' AND end_ms = \(t0 + 1_200_000)")
+        try tamper(
+            "UPDATE derived_aggregates SET value = 231 WHERE meter = 'm2' AND measurement = 'frequency' AND tier = '10min' AND end_ms = \(t0 + 1_200_000)"
+        )
         let problem = try XCTUnwrap(try verify().problem)
         XCTAssertEqual(problem.kind, "derived")
         XCTAssertEqual(problem.ref, #"["m2",\#(t0 + 1_200_000)]"#)
@@ -122,7 +148,8 @@ final class CustodyTests: XCTestCase {
 
     func testAnInsertedAggregate_isFoundWithoutALink() throws {
         _ = try filledStore()
-        try tamper("""
+        try tamper(
+            """
             INSERT INTO pq_aggregates (meter, tier, end_ms, start_ms, count, invalid_count, quality, "values")
             VALUES ('w1', '10-min', \(t0 + 1_800_000), \(t0 + 1_200_000), 3000, 0, '', '{}')
             """)
@@ -138,7 +165,8 @@ final class CustodyTests: XCTestCase {
         try tamper("UPDATE configurations SET requested_by = 'uid 0, pid 1'")
         XCTAssertEqual(try verify().problem?.kind, "configuration")
         // Recomputing the edited row's digest without the chain after it: the link value no longer matches.
-        try tamper("UPDATE configurations SET requested_by = 'start'; UPDATE custody SET digest = zeroblob(32) WHERE seq = 4")
+        try tamper(
+            "UPDATE configurations SET requested_by = 'start'; UPDATE custody SET digest = zeroblob(32) WHERE seq = 4")
         XCTAssertEqual(try verify().problem?.seq, 4)
         XCTAssertTrue(try verify().problem?.what.contains("link was edited") == true)
         try tamper("DELETE FROM custody WHERE seq = 4")
@@ -156,7 +184,8 @@ final class CustodyTests: XCTestCase {
         try store.prune(retention, now: now)
         let report = try verify()
         XCTAssertNil(report.problem, "\(String(describing: report.problem))")
-        XCTAssertEqual(report.checked, 10 - 2 - 2 + 2, "2 derived links and 2 events deleted, one prune link per delete")
+        XCTAssertEqual(
+            report.checked, 10 - 2 - 2 + 2, "2 derived links and 2 events deleted, one prune link per delete")
         XCTAssertEqual(try StoreReader(path: path).db.scalarInt("SELECT count(*) FROM custody_prunes"), 2)
         // A link deleted outside retention is still found.
         try tamper("DELETE FROM custody WHERE kind = 'aggregate' AND t = \(t0 + 1_200_000)")
@@ -173,11 +202,13 @@ final class CustodyTests: XCTestCase {
         XCTAssertNil(report.problem)
         XCTAssertEqual(report.checked, 10)
         XCTAssertEqual(store.custodyHead?.seq, 10)
-        XCTAssertEqual(batches, 5, "one transaction per kind that had rows: derived, aggregate, event, configuration, clock step")
+        XCTAssertEqual(
+            batches, 5, "one transaction per kind that had rows: derived, aggregate, event, configuration, clock step")
         XCTAssertEqual(try StoreReader(path: path).db.scalarInt("SELECT count(*) FROM custody_genesis"), 0)
         // Interrupted after the first kinds' batches (a kill, a service manager's timeout): what was committed
         // stays, and the next start links the rest.
-        try tamper("DELETE FROM custody WHERE kind IN ('configuration', 'clock_step'); INSERT INTO custody_genesis VALUES (0)")
+        try tamper(
+            "DELETE FROM custody WHERE kind IN ('configuration', 'clock_step'); INSERT INTO custody_genesis VALUES (0)")
         _ = try SampleStore(path: path)
         XCTAssertNil(try verify().problem)
         XCTAssertEqual(try verify().checked, 10)
@@ -203,7 +234,8 @@ final class CustodyTests: XCTestCase {
         // Nor does one outside the default range of a verify go unseen: a prune row without a link is a row
         // without a link.
         try tamper("INSERT INTO custody_prunes (at_ms, seqs) VALUES (99999999999999, '1')")
-        let report = try StoreReader(path: path).verifyCustody(from: .min, to: .max, after: 0, afterTime: t0, limit: 1000)
+        let report = try StoreReader(path: path).verifyCustody(
+            from: .min, to: .max, after: 0, afterTime: t0, limit: 1000)
         XCTAssertEqual(report.problem?.kind, "prune", "found in one page: the look skips the empty years between")
         XCTAssertEqual(report.problem?.ref, "[2]")
     }
@@ -219,7 +251,9 @@ final class CustodyTests: XCTestCase {
     func testPaging_continuesAfterTheLastLinkChecked() throws {
         _ = try filledStore()
         let reader = try StoreReader(path: path)
-        var after: Int64 = 0, pages = 0, checked = 0
+        var after: Int64 = 0
+        var pages = 0
+        var checked = 0
         repeat {
             let r = try reader.verifyCustody(from: 0, to: .max, after: after, limit: 5)
             XCTAssertNil(r.problem)

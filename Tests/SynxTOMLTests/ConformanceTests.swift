@@ -1,6 +1,7 @@
 import Foundation
-@testable import SynxTOML
 import XCTest
+
+@testable import SynxTOML
 
 /// The official TOML test suite (https://github.com/toml-lang/toml-test), the cases its list
 /// `files-toml-1.0.0` names: every `valid/…toml` must parse to the values of its `.json` (toml-test's tagged
@@ -17,7 +18,9 @@ final class ConformanceTests: XCTestCase {
             XCTFail("the toml-test suite is missing (\(list.path)): run scripts/peer-venv")
             return []
         }
-        let names = text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(kind + "/") && $0.hasSuffix(".toml") }
+        let names = text.split(separator: "\n").map(String.init).filter {
+            $0.hasPrefix(kind + "/") && $0.hasSuffix(".toml")
+        }
         XCTAssertFalse(names.isEmpty, "no \(kind) cases in \(list.path)")
         return names
     }

@@ -1,5 +1,6 @@
-@testable import SynxTOML
 import XCTest
+
+@testable import SynxTOML
 
 /// TOML §Integer and §Float: forms, underscores, leading zeros and the 64-bit range.
 final class NumberTests: XCTestCase {

@@ -1,5 +1,6 @@
-@testable import SynxTOML
 import XCTest
+
+@testable import SynxTOML
 
 /// Shorthands the parser's tests share.
 enum Parsing {

@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
-@testable import SynxTOML
 import XCTest
+
+@testable import SynxTOML
 
 /// Hostile input: nothing may trap or abort (why TOMLKit was replaced), nesting is bounded, errors say
 /// where, and parsing stays linear.
@@ -25,7 +26,8 @@ final class RobustnessTests: XCTestCase {
     func testNesting_deeperThan128_isRefused_andUpTo128Accepted() throws {
         let limit = TOMLParser.maximumDepth
         // The root's value at depth 1, so `limit` brackets are the deepest accepted.
-        XCTAssertNoThrow(try Parsing.root("a = " + String(repeating: "[", count: limit) + String(repeating: "]", count: limit)))
+        XCTAssertNoThrow(
+            try Parsing.root("a = " + String(repeating: "[", count: limit) + String(repeating: "]", count: limit)))
         let hostile = [
             "a = " + String(repeating: "[", count: 100_000),
             "a = " + String(repeating: "{b = ", count: 100_000),
@@ -34,12 +36,15 @@ final class RobustnessTests: XCTestCase {
             "a = [" + String(repeating: "{b = [", count: 50_000),
         ]
         for text in hostile {
-            XCTAssertTrue(Parsing.error(text)?.message.contains("nested deeper than 128 levels") ?? false, String(text.prefix(12)))
+            XCTAssertTrue(
+                Parsing.error(text)?.message.contains("nested deeper than 128 levels") ?? false, String(text.prefix(12))
+            )
         }
     }
 
     func testInvalidUTF8_isAnError_atItsLine() {
-        XCTAssertThrowsError(try TOMLParser.parse(Array("a = 1\nb = '".utf8) + [0xC3, 0x28] + Array("'\n".utf8))) { error in
+        XCTAssertThrowsError(try TOMLParser.parse(Array("a = 1\nb = '".utf8) + [0xC3, 0x28] + Array("'\n".utf8))) {
+            error in
             XCTAssertEqual((error as? TOMLSyntaxError)?.line, 2)
         }
         for bad: [UInt8] in [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82]] {
@@ -55,13 +60,13 @@ final class RobustnessTests: XCTestCase {
 
     func testTruncatedDocuments_atEveryByte_areErrorsOrValues_neverTraps() {
         let text = """
-        [daemon] # c
-        s = "a\\u00e9\\"" ; t = '''x
-        y''' ; n = [1, 0x1F, -2.5e3, inf, {k.j = 1979-05-27T07:32:00.5-07:00}]
+            [daemon] # c
+            s = "a\\u00e9\\"" ; t = '''x
+            y''' ; n = [1, 0x1F, -2.5e3, inf, {k.j = 1979-05-27T07:32:00.5-07:00}]
 
-        [[meter]]
-        name = "m"
-        """.replacingOccurrences(of: " ; ", with: "\n")
+            [[meter]]
+            name = "m"
+            """.replacingOccurrences(of: " ; ", with: "\n")
         let bytes = Array(text.utf8)
         for end in 0...bytes.count {
             _ = try? TOMLParser.parse(Array(bytes[..<end]))
@@ -75,29 +80,29 @@ final class RobustnessTests: XCTestCase {
         }
         for meter in 1...100 {
             text += """
-            # Meter \(meter): feeder \(meter % 7), panel \(meter / 10) — commissioned 2026-03-01.
-            [[meter]]
-            name = "feeder-\(meter)"
-            bus = "bus\(meter % 10 + 1)"
-            unit = \(meter % 247 + 1)
-            profile = "sdm630"
-            poll_interval_ms = 1_000
-            nominal_voltage = 230.0
-            nominal_frequency = 50
-            tags = ["building-\(meter / 20)", "floor-\(meter % 5)", 'panel "\(meter)"', "phase-rotation-checked"]
-            location = { site = "plant", room = "R\(meter)", position.x = \(meter), position.y = -\(meter) }
-            notes = \"\"\"
-            Installed by the electrical contractor; CT ratio 400/5, checked against the utility meter.
-            Readings compared on commissioning day: within 0.5 % on all three phases.\\
-            \"\"\"
+                # Meter \(meter): feeder \(meter % 7), panel \(meter / 10) — commissioned 2026-03-01.
+                [[meter]]
+                name = "feeder-\(meter)"
+                bus = "bus\(meter % 10 + 1)"
+                unit = \(meter % 247 + 1)
+                profile = "sdm630"
+                poll_interval_ms = 1_000
+                nominal_voltage = 230.0
+                nominal_frequency = 50
+                tags = ["building-\(meter / 20)", "floor-\(meter % 5)", 'panel "\(meter)"', "phase-rotation-checked"]
+                location = { site = "plant", room = "R\(meter)", position.x = \(meter), position.y = -\(meter) }
+                notes = \"\"\"
+                Installed by the electrical contractor; CT ratio 400/5, checked against the utility meter.
+                Readings compared on commissioning day: within 0.5 % on all three phases.\\
+                \"\"\"
 
-            [[meter.alert]]
-            measurement = "voltage.l1n"
-            below = 207.0
-            above = 253.0
+                [[meter.alert]]
+                measurement = "voltage.l1n"
+                below = 207.0
+                above = 253.0
 
 
-            """
+                """
         }
         XCTAssertGreaterThan(text.utf8.count, 60_000)
         let clock = ContinuousClock()
@@ -121,7 +126,8 @@ final class RobustnessTests: XCTestCase {
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         }
         _ = try seconds(1_000)
-        let small = try seconds(4_000), large = try seconds(16_000)
+        let small = try seconds(4_000)
+        let large = try seconds(16_000)
         // Four times the input: about four times the time; quadratic would be sixteen.
         XCTAssertLessThan(large / small, 8, "\(small) s for 4 000 tables, \(large) s for 16 000")
     }

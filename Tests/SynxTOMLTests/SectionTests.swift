@@ -5,27 +5,27 @@ import XCTest
 /// errors at the line of the key or table.
 final class SectionTests: XCTestCase {
     private let text = """
-    title = "plant"
+        title = "plant"
 
-    [daemon]
-    socket = "/run/synx.sock"
-    retries = 3
-    ratio = 2.5
-    whole = 4
-    enabled = true
-    dirs = ["/a", "/b"]
-    mixed = ["/a", 1]
-    started = 2026-11-29T12:00:00Z
-    limits.low = 1
+        [daemon]
+        socket = "/run/synx.sock"
+        retries = 3
+        ratio = 2.5
+        whole = 4
+        enabled = true
+        dirs = ["/a", "/b"]
+        mixed = ["/a", 1]
+        started = 2026-11-29T12:00:00Z
+        limits.low = 1
 
-    [[meter]]
-    name = "a"
+        [[meter]]
+        name = "a"
 
-    [[meter]]
-    name = "b"
-    [meter.options]
-    mode = "fast"
-    """
+        [[meter]]
+        name = "b"
+        [meter.options]
+        mode = "fast"
+        """
 
     private func root() throws -> TOMLSection { try TOMLDocument(file: "t.toml", text: text).rootSection }
 
@@ -54,15 +54,17 @@ final class SectionTests: XCTestCase {
 
     func testTypeErrors_nameTOMLsTypes_atTheKeysLine() throws {
         let d = try XCTUnwrap(try root().section("daemon"))
-        XCTAssertEqual(error { try d.int("socket", in: 0...1) }?.description,
-                       "t.toml:4: daemon.socket: expected an integer, found a string")
+        XCTAssertEqual(
+            error { try d.int("socket", in: 0...1) }?.description,
+            "t.toml:4: daemon.socket: expected an integer, found a string")
         XCTAssertEqual(error { try d.string("retries") }?.message, "expected a string, found an integer")
         XCTAssertEqual(error { try d.bool("ratio") }?.message, "expected true or false, found a float")
         XCTAssertEqual(error { try d.double("enabled", in: 0...1) }?.message, "expected a number, found a boolean")
         XCTAssertEqual(error { try d.string("started") }?.message, "expected a string, found a datetime")
         XCTAssertEqual(error { try d.string("dirs") }?.message, "expected a string, found an array")
         XCTAssertEqual(error { try d.string("limits") }?.message, "expected a string, found a table")
-        XCTAssertEqual(error { try d.stringArray("mixed") }?.message, "expected an array of strings, found an integer in it")
+        XCTAssertEqual(
+            error { try d.stringArray("mixed") }?.message, "expected an array of strings, found an integer in it")
         XCTAssertEqual(error { try d.section("socket") }?.message, "expected a table [daemon.socket], found a string")
     }
 
@@ -83,7 +85,8 @@ final class SectionTests: XCTestCase {
         let options = try XCTUnwrap(try meters[1].section("options"))
         XCTAssertEqual(options.displayPath, "meter[2].options")
         XCTAssertEqual(options.line(), 19)
-        XCTAssertEqual(error { try root().sections("title") }?.message, "expected an array of tables [[title]], found a string")
+        XCTAssertEqual(
+            error { try root().sections("title") }?.message, "expected an array of tables [[title]], found a string")
     }
 
     func testTheRoot_hasNoHeaderLine_butItsKeysHaveTheirs() throws {
@@ -96,7 +99,9 @@ final class SectionTests: XCTestCase {
 
     func testMalformedTOML_isAConfigError_withLineAndColumn() {
         XCTAssertThrowsError(try TOMLDocument(file: "bad.toml", text: "a = 1\n[.a]\n")) { error in
-            XCTAssertEqual((error as? ConfigError)?.description, "bad.toml:2: malformed TOML: expected a key, found '.' (column 2)")
+            XCTAssertEqual(
+                (error as? ConfigError)?.description, "bad.toml:2: malformed TOML: expected a key, found '.' (column 2)"
+            )
         }
     }
 }

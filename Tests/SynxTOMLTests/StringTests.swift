@@ -1,5 +1,6 @@
-@testable import SynxTOML
 import XCTest
+
+@testable import SynxTOML
 
 /// TOML §String: basic and literal strings, their multi-line forms, escapes and control characters.
 final class StringTests: XCTestCase {
@@ -26,14 +27,17 @@ final class StringTests: XCTestCase {
 
     func testUnknownEscapes_areErrors_includingTOML11s() {
         for escape in [#"\a"#, #"\x41"#, #"\e"#, #"\/"#, #"\ "#] {
-            XCTAssertTrue(Parsing.error("v = \"\(escape)\"")?.message.contains("invalid escape sequence") ?? false, escape)
+            XCTAssertTrue(
+                Parsing.error("v = \"\(escape)\"")?.message.contains("invalid escape sequence") ?? false, escape)
         }
     }
 
     func testControlCharacters_areRejected_inEveryKindOfString_butTabIsAllowed() throws {
         for (open, close) in [("\"", "\""), ("'", "'"), ("\"\"\"", "\"\"\""), ("'''", "'''")] {
             for control in ["\u{0}", "\u{8}", "\u{1F}", "\u{7F}", "\r"] {
-                XCTAssertNotNil(Parsing.error("v = \(open)a\(control)b\(close)\n"), "\(open) \(control.unicodeScalars.first!.value)")
+                XCTAssertNotNil(
+                    Parsing.error("v = \(open)a\(control)b\(close)\n"), "\(open) \(control.unicodeScalars.first!.value)"
+                )
             }
             XCTAssertEqual(try string("\(open)a\tb\(close)"), "a\tb")
         }
@@ -49,7 +53,8 @@ final class StringTests: XCTestCase {
     }
 
     func testMultilineBasic_dropsTheFirstNewline_andKeepsTheOthersAsLF() throws {
-        XCTAssertEqual(Parsing.string(try XCTUnwrap(Parsing.root("v = \"\"\"\r\none\r\ntwo\n\"\"\"\n")["v"])), "one\ntwo\n")
+        XCTAssertEqual(
+            Parsing.string(try XCTUnwrap(Parsing.root("v = \"\"\"\r\none\r\ntwo\n\"\"\"\n")["v"])), "one\ntwo\n")
     }
 
     func testMultilineBasic_lineEndingBackslash_trimsBlanksAndNewlines() throws {

@@ -1,5 +1,6 @@
-@testable import SynxTOML
 import XCTest
+
+@testable import SynxTOML
 
 /// TOML §Table, §Keys, §Inline Table, §Array of Tables: what may define or extend a table, and the lines the
 /// parser records.
@@ -42,8 +43,9 @@ final class TableTests: XCTestCase {
     func testInlineTables_areCompleteAsWritten() {
         XCTAssertNotNil(Parsing.error("a = {x = 1}\na.y = 2\n"))
         XCTAssertNotNil(Parsing.error("a = {x = 1}\n[a]\n"))
-        XCTAssertEqual(Parsing.error("a = {x = 1}\n[a.b]\n")?.message,
-                       "a is already defined as an inline table (line 1), so [a.b] cannot extend it")
+        XCTAssertEqual(
+            Parsing.error("a = {x = 1}\n[a.b]\n")?.message,
+            "a is already defined as an inline table (line 1), so [a.b] cannot extend it")
         XCTAssertNotNil(Parsing.error("a = {x = 1, x = 2}\n"))
     }
 
@@ -63,8 +65,9 @@ final class TableTests: XCTestCase {
     }
 
     func testArrayOfTables_andStaticArray_andTable_doNotMix() {
-        XCTAssertEqual(Parsing.error("a = [1]\n[[a]]\n")?.message,
-                       "[[a]] cannot extend a: it is an array written as a value (line 1)")
+        XCTAssertEqual(
+            Parsing.error("a = [1]\n[[a]]\n")?.message,
+            "[[a]] cannot extend a: it is an array written as a value (line 1)")
         XCTAssertNotNil(Parsing.error("a = [{}]\n[a.b]\n"))
         XCTAssertNotNil(Parsing.error("[a]\n[[a]]\n"))
         XCTAssertNotNil(Parsing.error("[[a]]\n[a]\n"))
@@ -80,7 +83,8 @@ final class TableTests: XCTestCase {
     }
 
     func testLines_ofHeadersAndKeys_areRecordedAsMet() throws {
-        let text = "top = 1\n\n[[bus]]\nname = 'a'\n\n[[bus]]\n# comment\nname = 'b'\nopt.x = 1\ns = \"\"\"\n\n\"\"\"\nafter = 2\n"
+        let text =
+            "top = 1\n\n[[bus]]\nname = 'a'\n\n[[bus]]\n# comment\nname = 'b'\nopt.x = 1\ns = \"\"\"\n\n\"\"\"\nafter = 2\n"
         let root = try Parsing.root(text)
         XCTAssertEqual(root.entries["top"]?.line, 1)
         XCTAssertEqual(root.entries["bus"]?.line, 3)

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import SynxTOML
 
 /// Compares a parsed value with toml-test's tagged JSON (`{"type": "integer", "value": "42"}` for a value,
@@ -11,7 +12,9 @@ enum TaggedJSON {
     static func mismatch(_ value: TOMLValue, _ expected: Any, at path: String) -> String? {
         switch value {
         case .table(let table):
-            guard let object = expected as? [String: Any] else { return "\(path): a table where \(expected) was expected" }
+            guard let object = expected as? [String: Any] else {
+                return "\(path): a table where \(expected) was expected"
+            }
             let keys = Set(table.entries.keys)
             guard keys == Set(object.keys) else {
                 return "\(path): keys \(keys.sorted()) where \(object.keys.sorted()) were expected"
@@ -30,8 +33,10 @@ enum TaggedJSON {
             return nil
         default:
             guard let tagged = expected as? [String: Any], let type = tagged["type"] as? String,
-                  let text = tagged["value"] as? String else { return "\(path): \(value) where \(expected) was expected" }
-            return scalarMatches(value, type: type, text: text) ? nil : "\(path): \(value) where \(type) \(text) was expected"
+                let text = tagged["value"] as? String
+            else { return "\(path): \(value) where \(expected) was expected" }
+            return scalarMatches(value, type: type, text: text)
+                ? nil : "\(path): \(value) where \(type) \(text) was expected"
         }
     }
 
@@ -85,13 +90,15 @@ private struct ExpectedDateTime: Equatable {
         }
         if text.dropFirst(2).first != ":" {
             guard let y = number(4), scanner.scanString("-") != nil, let m = number(2), scanner.scanString("-") != nil,
-                  let d = number(2) else { return nil }
+                let d = number(2)
+            else { return nil }
             fields = [y, m, d]
             if scanner.isAtEnd { return }
             guard scanner.scanCharacter().map({ "Tt ".contains($0) }) == true else { return nil }
         }
         guard let h = number(2), scanner.scanString(":") != nil, let mi = number(2), scanner.scanString(":") != nil,
-              let s = number(2) else { return nil }
+            let s = number(2)
+        else { return nil }
         var nanosecond = 0
         if scanner.scanString(".") != nil {
             guard let f = scanner.scanCharacters(from: .decimalDigits) else { return nil }

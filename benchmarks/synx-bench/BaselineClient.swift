@@ -7,8 +7,9 @@ import Foundation
 /// (one 44-register read per meter: the synx-sim profile's fast block). Prints its CPU share of one core
 /// and the p99 of how late its reads started after the whole second (ms).
 struct BaselineClient: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "baseline", abstract: "The poll benchmark's baseline client.",
-                                                    shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "baseline", abstract: "The poll benchmark's baseline client.",
+        shouldDisplay: false)
 
     @Option var ports: String
     @Option var meters: Int
@@ -25,7 +26,8 @@ struct BaselineClient: ParsableCommand {
         let portList = ports.split(separator: ",").map { Int32($0)! }
         let results = Results()
         let firstSecond = (Date().timeIntervalSince1970 + 1).rounded(.down) + 1
-        var usage0 = rusage(), usage1 = rusage()
+        var usage0 = rusage()
+        var usage1 = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage0)
         let group = DispatchGroup()
         let (perGateway, total, duration) = (unitsPerGateway, meters, seconds)
@@ -35,7 +37,10 @@ struct BaselineClient: ParsableCommand {
             Thread {
                 defer { group.leave() }
                 let ctx = modbus_new_tcp("127.0.0.1", port)!
-                defer { modbus_close(ctx); modbus_free(ctx) }
+                defer {
+                    modbus_close(ctx)
+                    modbus_free(ctx)
+                }
                 modbus_connect(ctx)
                 var words = [UInt16](repeating: 0, count: 125)
                 var mine: [Double] = []
@@ -49,7 +54,10 @@ struct BaselineClient: ParsableCommand {
                         if modbus_read_input_registers(ctx, 0, 44, &words) != 44 { failed += 1 }
                     }
                 }
-                results.lock.withLock { results.lateness += mine; results.failures += failed }
+                results.lock.withLock {
+                    results.lateness += mine
+                    results.failures += failed
+                }
             }.start()
         }
         group.wait()

@@ -35,12 +35,14 @@ enum Child {
     /// Bytes `pid` has caused to be written to storage (/proc/PID/io `write_bytes`: WAL, checkpoints, everything).
     static func writeBytes(pid: Int32) -> Int {
         let io = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
-        return Int(io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") }?.split(separator: " ").last ?? "0") ?? 0
+        return Int(io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") }?.split(separator: " ").last ?? "0")
+            ?? 0
     }
 
     /// The machine's load averages over 1, 5 and 15 minutes, as /proc/loadavg gives them.
     static func loadAverage() -> String {
-        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(
+            separator: " ")
     }
 
     static func residentKilobytes(pid: Int32) -> Int {
@@ -55,8 +57,9 @@ enum Child {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         return tasks.reduce(0) { sum, tid in
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")"),
-                  stat[stat.index(after: open)..<close].hasPrefix(prefix) else { return sum }
+                let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")"),
+                stat[stat.index(after: open)..<close].hasPrefix(prefix)
+            else { return sum }
             let fields = stat[close...].split(separator: " ")
             return sum + (Double(fields[12])! + Double(fields[13])!) / ticks
         }

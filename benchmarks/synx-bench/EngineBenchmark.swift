@@ -17,13 +17,16 @@ struct EngineBenchmark: ParsableCommand {
 
     /// 230 V, 50.05 Hz, 3/5/7/11th voltage harmonics; 50 A lagging 25° with 5th and 7th current harmonics.
     func signal() -> [[Double]] {
-        let n = Int(seconds * sampleRate), w = 2 * Double.pi * 50.05
+        let n = Int(seconds * sampleRate)
+        let w = 2 * Double.pi * 50.05
         let voltage: [(Double, Double)] = [(3, 0.03), (5, 0.04), (7, 0.02), (11, 0.01)]
         let current: [(Double, Double)] = [(5, 0.12), (7, 0.06)]
         return (0..<6).map { c in
             let shift = -Double(c % 3) * 2 * .pi / 3
-            let (amplitude, lag, harmonics) = c < 3 ? (230 * 2.0.squareRoot(), 0.0, voltage)
-                                                    : (50 * 2.0.squareRoot(), 25 * Double.pi / 180, current)
+            let (amplitude, lag, harmonics) =
+                c < 3
+                ? (230 * 2.0.squareRoot(), 0.0, voltage)
+                : (50 * 2.0.squareRoot(), 25 * Double.pi / 180, current)
             return (0..<n).map { k in
                 let phase = w * Double(k) / sampleRate + shift
                 return amplitude * (sin(phase - lag) + harmonics.reduce(0) { $0 + $1.1 * sin($1.0 * phase) })
@@ -48,17 +51,22 @@ struct EngineBenchmark: ParsableCommand {
         let peerFrequency = (peerOutput["freq"] as! [[Double]]).map { (sidx: $0[0], value: $0[1]) }
 
         // synx: the engine over the same samples, block by block, on one core.
-        let channels = (0..<6).map { ChannelSpec(name: "ch\($0)", kind: $0 < 3 ? .voltage : .current, phase: Phase.allCases[$0 % 3]) }
-        let engine = try PowerQualityEngine(configuration: EngineConfiguration(
-            sampleRate: sampleRate, nominalFrequency: .hz50, declaredVoltage: 230, channels: channels))
+        let channels = (0..<6).map {
+            ChannelSpec(name: "ch\($0)", kind: $0 < 3 ? .voltage : .current, phase: Phase.allCases[$0 % 3])
+        }
+        let engine = try PowerQualityEngine(
+            configuration: EngineConfiguration(
+                sampleRate: sampleRate, nominalFrequency: .hz50, declaredVoltage: 230, channels: channels))
         let t0 = 1_800_000_000.0
         var outputs: [EngineOutput] = []
         let cpuStart = cpuSeconds()
         var k = 0
         while k < n {
             let end = min(n, k + block)
-            outputs += try engine.process(SampleBlock(startTime: t0 + Double(k) / sampleRate,
-                                                      channels: samples.map { Array($0[k..<end]) }))
+            outputs += try engine.process(
+                SampleBlock(
+                    startTime: t0 + Double(k) / sampleRate,
+                    channels: samples.map { Array($0[k..<end]) }))
             k = end
         }
         outputs += engine.finish()
@@ -67,31 +75,50 @@ struct EngineBenchmark: ParsableCommand {
         let windows = outputs.compactMap { if case .basic(let b) = $0, b.values != nil { b } else { nil } }
         // Agreement: pair each pqopen 10-cycle value with the synx window ending nearest to it (the two engines
         // place their windows at different zero crossings; the signal is stationary, so each pair measures the same).
-        var rmsDiff: [Double] = [], thdDiff: [Double] = [], freqDiff: [Double] = []
+        var rmsDiff: [Double] = []
+        var thdDiff: [Double] = []
+        var freqDiff: [Double] = []
         var cursor = 0
         for (i, p) in peerRMS.enumerated() where i > 2 && i < peerRMS.count - 2 {
             let t = t0 + p.sidx / sampleRate
-            while cursor + 1 < windows.count, abs(windows[cursor + 1].end - t) < abs(windows[cursor].end - t) { cursor += 1 }
+            while cursor + 1 < windows.count, abs(windows[cursor + 1].end - t) < abs(windows[cursor].end - t) {
+                cursor += 1
+            }
             let w = windows[cursor]
             guard abs(w.end - t) < 0.11, let v = w.values else { continue }
             rmsDiff.append(abs(v.channels[0].rms - p.value) / 230 * 100)
             if i < peerTHD.count { thdDiff.append(abs(v.channels[0].harmonics.thdsPercent - peerTHD[i])) }
             let span = peerFrequency.filter { $0.sidx > peerRMS[i - 1].sidx && $0.sidx <= p.sidx }.map(\.value)
-            if let f = v.frequency, !span.isEmpty { freqDiff.append(abs(f - span.reduce(0, +) / Double(span.count)) * 1000) }
+            if let f = v.frequency, !span.isEmpty {
+                freqDiff.append(abs(f - span.reduce(0, +) / Double(span.count)) * 1000)
+            }
         }
-        let tenSecond = outputs.compactMap { if case .frequency(let f) = $0, f.quality.isEmpty { f.hertz } else { nil } }
+        let tenSecond = outputs.compactMap {
+            if case .frequency(let f) = $0, f.quality.isEmpty { f.hertz } else { nil }
+        }
 
-        print(String(format: "engine: %.0f s of 3U+3I at %.0f S/s (harmonics to 50, events, aggregation), blocks of %d", seconds, sampleRate, block))
+        print(
+            String(
+                format: "engine: %.0f s of 3U+3I at %.0f S/s (harmonics to 50, events, aggregation), blocks of %d",
+                seconds, sampleRate, block))
         print(String(format: "  pqopen-lib (baseline): %8.3f s CPU  = %7.1f× real time", peerCPU, seconds / peerCPU))
-        print(String(format: "  synx engine:           %8.3f s CPU  = %7.1f× real time (%.2f %% of a core per 10 kS/s meter)",
-                     synxCPU, seconds / synxCPU, synxCPU / seconds * 100 * 10_000 / sampleRate))
+        print(
+            String(
+                format:
+                    "  synx engine:           %8.3f s CPU  = %7.1f× real time (%.2f %% of a core per 10 kS/s meter)",
+                synxCPU, seconds / synxCPU, synxCPU / seconds * 100 * 10_000 / sampleRate))
         print(String(format: "  throughput ratio synx / pqopen: %.1f (target >= 50)", peerCPU / synxCPU))
         print(String(format: "  agreement over %d paired 10-cycle windows (max / median):", rmsDiff.count))
         print(String(format: "    U1 RMS     %.4f / %.4f %% of Udin", rmsDiff.max() ?? .nan, median(rmsDiff)))
         print(String(format: "    U1 THD     %.4f / %.4f percentage points", thdDiff.max() ?? .nan, median(thdDiff)))
-        print(String(format: "    frequency  %.3f / %.3f mHz (synx 10-cycle vs pqopen's mean of its 1-cycle values)", freqDiff.max() ?? .nan, median(freqDiff)))
-        print(String(format: "  synx 10-s frequency: %d values, max |f - 50.05 Hz| = %.3f mHz", tenSecond.count,
-                     (tenSecond.map { abs($0 - 50.05) }.max() ?? .nan) * 1000))
+        print(
+            String(
+                format: "    frequency  %.3f / %.3f mHz (synx 10-cycle vs pqopen's mean of its 1-cycle values)",
+                freqDiff.max() ?? .nan, median(freqDiff)))
+        print(
+            String(
+                format: "  synx 10-s frequency: %d values, max |f - 50.05 Hz| = %.3f mHz", tenSecond.count,
+                (tenSecond.map { abs($0 - 50.05) }.max() ?? .nan) * 1000))
     }
 
     private func median(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.sorted()[v.count / 2] }

@@ -10,24 +10,33 @@ import SynxStore
 /// baseline in the same run is collectd 5's modbus plugin reading the same nine float32 registers of the same
 /// simulated meters and writing every value with its csv plugin.
 struct FleetBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "fleet", abstract: "N meters, one connection each, against collectd.")
+    static let configuration = CommandConfiguration(
+        commandName: "fleet", abstract: "N meters, one connection each, against collectd.")
 
     @Option(help: "Meters (one TCP connection each, all to one synx-sim listener).") var meters = 1000
-    @Option(help: "What synxd reads: nine (the nine float32 values collectd reads) or eastron-sdm630 (the full profile).")
+    @Option(
+        help: "What synxd reads: nine (the nine float32 values collectd reads) or eastron-sdm630 (the full profile).")
     var profile = "nine"
     @Option(help: "Seconds after every meter is online before measuring.") var warmup = 240
     @Option(help: "Length of each measuring window (s).") var seconds = 60
-    @Option(help: "Measuring windows, one after the other (CPU per window shows whether it stays flat).") var windows = 1
-    @Flag(help: "Also run collectd (Debian collectd-core) on the same meters, the same warm-up and window.") var collectd = false
-    @Option(help: "synxd's [daemon] poll_spread_ms: the meters' slots spread over this many ms of each second (0: all on the whole second).")
+    @Option(help: "Measuring windows, one after the other (CPU per window shows whether it stays flat).") var windows =
+        1
+    @Flag(help: "Also run collectd (Debian collectd-core) on the same meters, the same warm-up and window.")
+    var collectd = false
+    @Option(
+        help:
+            "synxd's [daemon] poll_spread_ms: the meters' slots spread over this many ms of each second (0: all on the whole second)."
+    )
     var spread = 0
     @Option(help: "Directory with synxd and synx-sim (default: next to synx-bench).") var binDir: String?
     @Flag(inversion: .prefixedNo, help: "Pin synxd (and collectd) to CPU 0 and the simulator to CPU 1.") var pin = true
 
     /// The nine float32 input registers both read: voltage, current and active power of the three phases.
-    static let nine = [("voltage.l1n", 0, "voltage"), ("voltage.l2n", 2, "voltage"), ("voltage.l3n", 4, "voltage"),
-                       ("current.l1", 6, "current"), ("current.l2", 8, "current"), ("current.l3", 10, "current"),
-                       ("power.active.l1", 12, "power"), ("power.active.l2", 14, "power"), ("power.active.l3", 16, "power")]
+    static let nine = [
+        ("voltage.l1n", 0, "voltage"), ("voltage.l2n", 2, "voltage"), ("voltage.l3n", 4, "voltage"),
+        ("current.l1", 6, "current"), ("current.l2", 8, "current"), ("current.l3", 10, "current"),
+        ("power.active.l1", 12, "power"), ("power.active.l2", 14, "power"), ("power.active.l3", 16, "power"),
+    ]
 
     func run() throws {
         var limit = rlimit()
@@ -39,23 +48,36 @@ struct FleetBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: "\(dir)/profiles", withIntermediateDirectories: true)
         var children: [Process] = []
         defer {
-            for p in children where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for p in children where p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+            }
             try? FileManager.default.removeItem(atPath: dir)
         }
-        try "[[unit]]\nid = 1\nprofile = \"eastron-sdm630\"\n".write(toFile: "\(dir)/scenario.toml", atomically: true, encoding: .utf8)
-        let sim = try Child.spawn(pin: pin, "\(bin)/synx-sim", ["--scenario", "\(dir)/scenario.toml", "--tcp", "127.0.0.1:0"], cpu: 1, out: "\(dir)/sim.out")
+        try "[[unit]]\nid = 1\nprofile = \"eastron-sdm630\"\n".write(
+            toFile: "\(dir)/scenario.toml", atomically: true, encoding: .utf8)
+        let sim = try Child.spawn(
+            pin: pin, "\(bin)/synx-sim", ["--scenario", "\(dir)/scenario.toml", "--tcp", "127.0.0.1:0"], cpu: 1,
+            out: "\(dir)/sim.out")
         children.append(sim)
-        try Child.wait("synx-sim ready", 30) { (try? String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8))?.contains("ready") == true }
-        let port = Int(try String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8).split(separator: "\n")
-            .first { $0.hasPrefix("tcp ") }!.split(separator: ":").last!)!
-        print("fleet: \(meters) meters, one TCP connection each, profile \(profile), 1 Hz, poll_spread_ms \(spread); warm-up \(warmup) s, "
-              + "\(windows) window(s) of \(seconds) s; load average \(Child.loadAverage())")
+        try Child.wait("synx-sim ready", 30) {
+            (try? String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8))?.contains("ready") == true
+        }
+        let port = Int(
+            try String(contentsOfFile: "\(dir)/sim.out", encoding: .utf8).split(separator: "\n")
+                .first { $0.hasPrefix("tcp ") }!.split(separator: ":").last!)!
+        print(
+            "fleet: \(meters) meters, one TCP connection each, profile \(profile), 1 Hz, poll_spread_ms \(spread); warm-up \(warmup) s, "
+                + "\(windows) window(s) of \(seconds) s; load average \(Child.loadAverage())")
 
         let synx = try measureSynxd(bin: bin, dir: dir, port: port, children: &children)
         if collectd {
             let c = try measureCollectd(dir: dir, port: port, children: &children)
-            print(String(format: "  collectd 5 modbus + csv (baseline): %.1f %% of one core, %.2f values stored per meter per second",
-                         c.cpu * 100, c.valuesPerMeterSecond))
+            print(
+                String(
+                    format:
+                        "  collectd 5 modbus + csv (baseline): %.1f %% of one core, %.2f values stored per meter per second",
+                    c.cpu * 100, c.valuesPerMeterSecond))
             print(String(format: "  ratio synxd / collectd CPU: %.3f (target ≤ 0.25 with profile nine)", synx / c.cpu))
         }
     }
@@ -68,11 +90,15 @@ struct FleetBenchmark: ParsableCommand {
         var profiles = "[]"
         if profile == "nine" {
             profiles = "[\"\(dir)/profiles\"]"
-            try ("[profile]\nname = \"nine\"\nmanufacturer = \"synx-bench\"\nmodel = \"nine float32 values, as collectd reads them\"\nmerge_gap = 0\n"
-                 + FleetBenchmark.nine.map { "[[register]]\nmeasurement = \"\($0.0)\"\nfunction = 4\naddress = \($0.1)\ntype = \"float32\"\n" }.joined())
+            try
+                ("[profile]\nname = \"nine\"\nmanufacturer = \"synx-bench\"\nmodel = \"nine float32 values, as collectd reads them\"\nmerge_gap = 0\n"
+                + FleetBenchmark.nine.map {
+                    "[[register]]\nmeasurement = \"\($0.0)\"\nfunction = 4\naddress = \($0.1)\ntype = \"float32\"\n"
+                }.joined())
                 .write(toFile: "\(dir)/profiles/nine.toml", atomically: true, encoding: .utf8)
         }
-        var config = "[daemon]\nstate_directory = \"\(dir)/state\"\nsocket = \"\(dir)/synxd.sock\"\nprofile_directories = \(profiles)\n"
+        var config =
+            "[daemon]\nstate_directory = \"\(dir)/state\"\nsocket = \"\(dir)/synxd.sock\"\nprofile_directories = \(profiles)\n"
             + "poll_spread_ms = \(spread)\n"
         for i in 0..<meters {
             config += "[[bus]]\nname = \"b\(i)\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\n"
@@ -80,7 +106,9 @@ struct FleetBenchmark: ParsableCommand {
         }
         try config.write(toFile: "\(dir)/synxd.toml", atomically: true, encoding: .utf8)
         let started = Date()
-        let synxd = try Child.spawn(pin: pin, "\(bin)/synxd", ["--config", "\(dir)/synxd.toml", "--log-level", "warning"], cpu: 0, out: "\(dir)/synxd.out")
+        let synxd = try Child.spawn(
+            pin: pin, "\(bin)/synxd", ["--config", "\(dir)/synxd.toml", "--log-level", "warning"], cpu: 0,
+            out: "\(dir)/synxd.out")
         children.append(synxd)
         let client = ControlClient(socketPath: "\(dir)/synxd.sock")
         try Child.wait("all \(meters) meters online", 120) {
@@ -89,26 +117,33 @@ struct FleetBenchmark: ParsableCommand {
         let online = Date()
         print(String(format: "  start-up: every meter online %.1f s after start", online.timeIntervalSince(started)))
         // Each meter's slots, as synxd reports them: the whole second plus its phase (0 without a spread).
-        let phases = Dictionary(uniqueKeysWithValues: try Request.allMeters(client.send).map { ($0.name, Int64($0.pollPhaseMs ?? 0)) })
+        let phases = Dictionary(
+            uniqueKeysWithValues: try Request.allMeters(client.send).map { ($0.name, Int64($0.pollPhaseMs ?? 0)) })
         Thread.sleep(until: online.addingTimeInterval(Double(warmup)))
         var cuts: [(from: Int64, to: Int64, cpu: Double)] = []
         for _ in 0..<windows {
             // Windows on whole seconds, so each holds `seconds` poll slots of every meter.
             let from = (Int64(Date().timeIntervalSince1970) + 1) * 1000
             Thread.sleep(until: Date(timeIntervalSince1970: Double(from) / 1000))
-            let cpu0 = try Child.cpuSeconds(pid: synxd.processIdentifier), written0 = Child.writeBytes(pid: synxd.processIdentifier)
+            let cpu0 = try Child.cpuSeconds(pid: synxd.processIdentifier)
+            let written0 = Child.writeBytes(pid: synxd.processIdentifier)
             let to = from + Int64(seconds) * 1000
             Thread.sleep(until: Date(timeIntervalSince1970: Double(to) / 1000))
             let cpu = (try Child.cpuSeconds(pid: synxd.processIdentifier) - cpu0) / Double(seconds)
             let written = Child.writeBytes(pid: synxd.processIdentifier) - written0
             cuts.append((from, to, cpu))
             let s = try client.send(Request(command: .status)).daemon!
-            print(String(format: "  window %d: synxd %.1f %% of one core, RSS %.0f MB, %.1f bytes written per polled value, %d rows committed, %d queued, %d dropped",
-                         cuts.count, cpu * 100, Double(Child.residentKilobytes(pid: synxd.processIdentifier)) / 1024,
-                         Double(written) / Double(meters * valuesPerPoll * seconds), s.store.committedRows, s.store.queuedRows, s.store.droppedRows))
+            print(
+                String(
+                    format:
+                        "  window %d: synxd %.1f %% of one core, RSS %.0f MB, %.1f bytes written per polled value, %d rows committed, %d queued, %d dropped",
+                    cuts.count, cpu * 100, Double(Child.residentKilobytes(pid: synxd.processIdentifier)) / 1024,
+                    Double(written) / Double(meters * valuesPerPoll * seconds), s.store.committedRows,
+                    s.store.queuedRows, s.store.droppedRows))
         }
         // `status` (the summary) and every meter through `meters`' pages, as a client asks for them, one at a time.
-        var statusMs: [Double] = [], bytes = 0
+        var statusMs: [Double] = []
+        var bytes = 0
         for _ in 0..<200 {
             let t0 = Date()
             let r = try client.send(Request(command: .status))
@@ -118,8 +153,11 @@ struct FleetBenchmark: ParsableCommand {
         statusMs.sort()
         let t0 = Date()
         let all = try Request.allMeters(client.send).count
-        print(String(format: "  status (summary, %d bytes): p50 %.2f ms, p99 %.2f ms over 200 requests; all %d meters through meters' pages: %.1f ms",
-                     bytes, statusMs[100], statusMs[197], all, Date().timeIntervalSince(t0) * 1000))
+        print(
+            String(
+                format:
+                    "  status (summary, %d bytes): p50 %.2f ms, p99 %.2f ms over 200 requests; all %d meters through meters' pages: %.1f ms",
+                bytes, statusMs[100], statusMs[197], all, Date().timeIntervalSince(t0) * 1000))
         kill(synxd.processIdentifier, SIGTERM)
         synxd.waitUntilExit()
         if windows > 1, let first = cuts.first, let last = cuts.last {
@@ -128,13 +166,17 @@ struct FleetBenchmark: ParsableCommand {
         // Every poll of the windows, from the store: made (a row), good, and how late it started.
         let store = try SampleStore(path: "\(dir)/state/synx.sqlite")
         let reader = try StoreReader(path: "\(dir)/state/synx.sqlite", head: store.head)
-        let measurements = profile == "nine" ? FleetBenchmark.nine.map(\.0) : ["voltage.l1n", "current.l1", "frequency"]
-        var lateness: [Int64] = [], rows = 0, good = 0
+        let measurements =
+            profile == "nine" ? FleetBenchmark.nine.map(\.0) : ["voltage.l1n", "current.l1", "frequency"]
+        var lateness: [Int64] = []
+        var rows = 0
+        var good = 0
         for (n, (from, to, _)) in cuts.enumerated() {
             var window: [Int64] = []
             for i in 0..<meters {
                 for (k, m) in measurements.enumerated() {
-                    let points = try reader.samples(meter: "m\(i)", measurement: m, from: from, to: to, limit: seconds * 10)
+                    let points = try reader.samples(
+                        meter: "m\(i)", measurement: m, from: from, to: to, limit: seconds * 10)
                     rows += points.count
                     good += points.filter { $0.quality == .good }.count
                     if k == 0 { window += points.map { ($0.time - phases["m\(i)", default: 0]) % 1000 } }
@@ -142,21 +184,29 @@ struct FleetBenchmark: ParsableCommand {
             }
             window.sort()
             if windows > 1, !window.isEmpty {
-                print("  window \(n + 1): poll-start lateness p50 \(window[window.count / 2]) ms, p99 \(window[window.count * 99 / 100]) ms, max \(window.last!) ms")
+                print(
+                    "  window \(n + 1): poll-start lateness p50 \(window[window.count / 2]) ms, p99 \(window[window.count * 99 / 100]) ms, max \(window.last!) ms"
+                )
             }
             lateness += window
         }
         lateness.sort()
         let expected = meters * measurements.count * seconds * windows
-        print(String(format: "  values stored in the windows: %d of %d expected (%d good); poll-start lateness p50 %d ms, p99 %d ms, max %d ms",
-                     rows, expected, good, lateness.isEmpty ? -1 : lateness[lateness.count / 2],
-                     lateness.isEmpty ? -1 : lateness[min(lateness.count - 1, lateness.count * 99 / 100)], lateness.last ?? -1))
+        print(
+            String(
+                format:
+                    "  values stored in the windows: %d of %d expected (%d good); poll-start lateness p50 %d ms, p99 %d ms, max %d ms",
+                rows, expected, good, lateness.isEmpty ? -1 : lateness[lateness.count / 2],
+                lateness.isEmpty ? -1 : lateness[min(lateness.count - 1, lateness.count * 99 / 100)],
+                lateness.last ?? -1))
         return cuts.last?.cpu ?? 0
     }
 
     /// collectd's modbus plugin on the same meters, values written by its csv plugin; its CPU share over one
     /// window after the same warm-up, and the values it wrote per meter per second.
-    private func measureCollectd(dir: String, port: Int, children: inout [Process]) throws -> (cpu: Double, valuesPerMeterSecond: Double) {
+    private func measureCollectd(
+        dir: String, port: Int, children: inout [Process]
+    ) throws -> (cpu: Double, valuesPerMeterSecond: Double) {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/collectd") else {
             throw ValidationError("collectd is not installed (apt-get install collectd-core)")
         }
@@ -177,20 +227,25 @@ struct FleetBenchmark: ParsableCommand {
 
             """
         for (name, address, type) in FleetBenchmark.nine {
-            conf += "  <Data \"\(name)\">\n    RegisterBase \(address)\n    RegisterType Float\n    RegisterCmd ReadInput\n"
+            conf +=
+                "  <Data \"\(name)\">\n    RegisterBase \(address)\n    RegisterType Float\n    RegisterCmd ReadInput\n"
                 + "    Type \"\(type)\"\n    Instance \"\(name)\"\n  </Data>\n"
         }
         for i in 0..<meters {
-            conf += "  <Host \"m\(i)\">\n    Address \"127.0.0.1\"\n    Port \"\(port)\"\n    Interval 1\n    <Slave 1>\n      Instance \"m\(i)\"\n"
+            conf +=
+                "  <Host \"m\(i)\">\n    Address \"127.0.0.1\"\n    Port \"\(port)\"\n    Interval 1\n    <Slave 1>\n      Instance \"m\(i)\"\n"
                 + FleetBenchmark.nine.map { "      Collect \"\($0.0)\"\n" }.joined() + "    </Slave>\n  </Host>\n"
         }
         conf += "</Plugin>\n"
         try FileManager.default.createDirectory(atPath: "\(dir)/collectd", withIntermediateDirectories: true)
         try conf.write(toFile: "\(dir)/collectd.conf", atomically: true, encoding: .utf8)
-        let c = try Child.spawn(pin: pin, "/usr/sbin/collectd", ["-f", "-C", "\(dir)/collectd.conf"], cpu: 0, out: "\(dir)/collectd.out")
+        let c = try Child.spawn(
+            pin: pin, "/usr/sbin/collectd", ["-f", "-C", "\(dir)/collectd.conf"], cpu: 0, out: "\(dir)/collectd.out")
         children.append(c)
         Thread.sleep(forTimeInterval: Double(warmup))
-        let lines0 = csvLines("\(dir)/csv"), cpu0 = try Child.cpuSeconds(pid: c.processIdentifier), t0 = Date()
+        let lines0 = csvLines("\(dir)/csv")
+        let cpu0 = try Child.cpuSeconds(pid: c.processIdentifier)
+        let t0 = Date()
         Thread.sleep(forTimeInterval: Double(seconds))
         let cpu = (try Child.cpuSeconds(pid: c.processIdentifier) - cpu0) / Date().timeIntervalSince(t0)
         let lines = csvLines("\(dir)/csv") - lines0

@@ -8,13 +8,15 @@ import SynxStore
 /// pre-filled with a day of data; beside the version-7 layout (samples keyed (series, t), one row per value)
 /// fed the same rows in the same run.
 struct StoreBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "store", abstract: "The store at steady state against the version-7 layout.")
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "The store at steady state against the version-7 layout.")
 
     @Option(help: "Meters (each a 1-s series per value).") var meters = 100
     @Option(help: "Values per meter and poll (37: the full SDM630 profile).") var values = 37
     @Option(help: "Hours of data the store holds before measuring.") var prefillHours = 24.0
     @Option(help: "Minutes of data measured, one commit per second of data, compactions included.") var minutes = 30.0
-    @Option(help: "Hours of data the version-7 baseline holds before measuring (its cost grows with it).") var baselinePrefillHours = 1.0
+    @Option(help: "Hours of data the version-7 baseline holds before measuring (its cost grows with it).")
+    var baselinePrefillHours = 1.0
     @Option(help: "Minutes of data measured on the version-7 baseline.") var baselineMinutes = 2.0
     @Option(help: "A directory on the disk to measure (not a tmpfs).") var directory = "/var/tmp"
 
@@ -24,7 +26,9 @@ struct StoreBenchmark: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: dir) }
         let t0: Int64 = 1_800_000_000_000 - 1_800_000_000_000 % 600_000
         var feed = Feed(meters: meters, values: values)
-        print("store: \(meters) meters × \(values) values at 1 s (\(meters * values) series); load average \(Child.loadAverage())")
+        print(
+            "store: \(meters) meters × \(values) values at 1 s (\(meters * values) series); load average \(Child.loadAverage())"
+        )
 
         // synx: pre-filled through the store itself, 60 s of data per commit, compacted at every window.
         let path = dir.appendingPathComponent("synx.sqlite").path
@@ -36,8 +40,11 @@ struct StoreBenchmark: ParsableCommand {
             let now = t0 + Int64(minute + 60) * 1000
             if store.compactionDue(now: now) { while try !store.compactStep(now: now) {} }
         }
-        print(String(format: "  pre-filled %.1f h (%.0f M values) in %.0f s", prefillHours, Double(prefill * meters * values) / 1e6,
-                     Date().timeIntervalSince(fillStart)))
+        print(
+            String(
+                format: "  pre-filled %.1f h (%.0f M values) in %.0f s", prefillHours,
+                Double(prefill * meters * values) / 1e6,
+                Date().timeIntervalSince(fillStart)))
         let measured = Int(minutes * 60)
         let synx = try measure(values: measured * meters * values) {
             for s in prefill..<prefill + measured {
@@ -56,10 +63,14 @@ struct StoreBenchmark: ParsableCommand {
         let reader = try StoreReader(path: path, head: store.head)
         var got = 0
         let query = median(20) {
-            got = (try? reader.samples(meter: "meter-7", measurement: "value-3", from: end - 86_400_000, to: end, limit: 200_000).count) ?? -1
+            got =
+                (try? reader.samples(
+                    meter: "meter-7", measurement: "value-3", from: end - 86_400_000, to: end, limit: 200_000
+                ).count) ?? -1
         }
-        let raw = try rawBlockRead(path, series: try scalar(path, "SELECT id FROM series WHERE meter = 'meter-7' AND measurement = 'value-3'"),
-                                   from: end - 86_400_000, to: end)
+        let raw = try rawBlockRead(
+            path, series: try scalar(path, "SELECT id FROM series WHERE meter = 'meter-7' AND measurement = 'value-3'"),
+            from: end - 86_400_000, to: end)
 
         // The version-7 layout, fed the same kind of rows.
         let oldPath = dir.appendingPathComponent("v7.sqlite").path
@@ -76,20 +87,36 @@ struct StoreBenchmark: ParsableCommand {
         old.close()
         let oldDisk = try usedBytes(oldPath)
 
-        print(String(format: "  synx, %.0f min of data after the pre-fill: %.1f bytes written per value, %.2f µs CPU per value",
-                     minutes, synx.bytesPerValue, synx.cpuMicrosPerValue))
-        print(String(format: "  version-7 layout, %.0f min after %.1f h: %.0f bytes written per value, %.2f µs CPU per value",
-                     baselineMinutes, baselinePrefillHours, baseline.bytesPerValue, baseline.cpuMicrosPerValue))
-        print(String(format: "  ratio of bytes written, synx / version 7: %.4f (target: synx ≤ 64 bytes a value)",
-                     synx.bytesPerValue / baseline.bytesPerValue))
-        print(String(format: "  disk per value: synx %.2f bytes (blocks' data %.2f), version 7 %.1f bytes (target ≤ 4)",
-                     Double(disk) / Double(total), Double(blobs) / Double(total), Double(oldDisk) / Double(oldFill * meters * values + oldMeasured * meters * values)))
-        print(String(format: "  a day of one series (%d points): %.2f ms through StoreReader, its blocks read and decoded alone %.2f ms, ratio %.2f (target ≤ 20 ms, ≤ 2)",
-                     got, query * 1000, raw * 1000, query / raw))
+        print(
+            String(
+                format:
+                    "  synx, %.0f min of data after the pre-fill: %.1f bytes written per value, %.2f µs CPU per value",
+                minutes, synx.bytesPerValue, synx.cpuMicrosPerValue))
+        print(
+            String(
+                format:
+                    "  version-7 layout, %.0f min after %.1f h: %.0f bytes written per value, %.2f µs CPU per value",
+                baselineMinutes, baselinePrefillHours, baseline.bytesPerValue, baseline.cpuMicrosPerValue))
+        print(
+            String(
+                format: "  ratio of bytes written, synx / version 7: %.4f (target: synx ≤ 64 bytes a value)",
+                synx.bytesPerValue / baseline.bytesPerValue))
+        print(
+            String(
+                format: "  disk per value: synx %.2f bytes (blocks' data %.2f), version 7 %.1f bytes (target ≤ 4)",
+                Double(disk) / Double(total), Double(blobs) / Double(total),
+                Double(oldDisk) / Double(oldFill * meters * values + oldMeasured * meters * values)))
+        print(
+            String(
+                format:
+                    "  a day of one series (%d points): %.2f ms through StoreReader, its blocks read and decoded alone %.2f ms, ratio %.2f (target ≤ 20 ms, ≤ 2)",
+                got, query * 1000, raw * 1000, query / raw))
     }
 
     /// Runs `body` and returns the bytes the process wrote (/proc/self/io write_bytes) and the CPU it used, per value.
-    private func measure(values: Int, _ body: () throws -> Void) throws -> (bytesPerValue: Double, cpuMicrosPerValue: Double) {
+    private func measure(
+        values: Int, _ body: () throws -> Void
+    ) throws -> (bytesPerValue: Double, cpuMicrosPerValue: Double) {
         let (w0, c0) = (writeBytes(), cpuSeconds())
         try body()
         let (w1, c1) = (writeBytes(), cpuSeconds())
@@ -108,10 +135,12 @@ struct StoreBenchmark: ParsableCommand {
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
-
     /// Bytes of the database file in use (pages not on the free list), after a checkpoint.
     private func usedBytes(_ path: String) throws -> Int {
-        try scalar(path, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())")
+        try scalar(
+            path,
+            "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())"
+        )
             * scalar(path, "SELECT page_size FROM pragma_page_size()")
     }
 
@@ -120,7 +149,9 @@ struct StoreBenchmark: ParsableCommand {
         sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil)
         defer { sqlite3_close(db) }
         var s: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &s, nil) == SQLITE_OK else { throw ValidationError(String(cString: sqlite3_errmsg(db))) }
+        guard sqlite3_prepare_v2(db, sql, -1, &s, nil) == SQLITE_OK else {
+            throw ValidationError(String(cString: sqlite3_errmsg(db)))
+        }
         defer { sqlite3_finalize(s) }
         return sqlite3_step(s) == SQLITE_ROW ? Int(sqlite3_column_int64(s, 0)) : 0
     }
@@ -131,10 +162,15 @@ struct StoreBenchmark: ParsableCommand {
         var db: OpaquePointer?
         sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil)
         defer { sqlite3_close(db) }
-        var cuts: OpaquePointer?, block: OpaquePointer?
-        sqlite3_prepare_v2(db, "SELECT seq FROM block_cuts WHERE last_t >= ? AND first_t < ? ORDER BY first_t", -1, &cuts, nil)
+        var cuts: OpaquePointer?
+        var block: OpaquePointer?
+        sqlite3_prepare_v2(
+            db, "SELECT seq FROM block_cuts WHERE last_t >= ? AND first_t < ? ORDER BY first_t", -1, &cuts, nil)
         sqlite3_prepare_v2(db, "SELECT data FROM sample_blocks WHERE id = ?", -1, &block, nil)
-        defer { sqlite3_finalize(cuts); sqlite3_finalize(block) }
+        defer {
+            sqlite3_finalize(cuts)
+            sqlite3_finalize(block)
+        }
         var points = 0
         let t = median(20) {
             sqlite3_exec(db, "BEGIN", nil, nil, nil)
@@ -190,8 +226,10 @@ private struct Feed {
             for v in 0..<values {
                 let i = m * values + v
                 level[i] += Float.random(in: -0.02...0.02, using: &rng) * level[i] / 230
-                out.append(SampleRow(meter: names[m], measurement: measurements[v], unit: "V", time: t,
-                                     value: missing ? nil : Double(level[i]), quality: missing ? .missing : .good))
+                out.append(
+                    SampleRow(
+                        meter: names[m], measurement: measurements[v], unit: "V", time: t,
+                        value: missing ? nil : Double(level[i]), quality: missing ? .missing : .good))
             }
         }
         return out
@@ -207,7 +245,9 @@ private final class Version7Layout {
 
     init(path: String, series: Int) throws {
         sqlite3_open(path, &db)
-        sqlite3_exec(db, """
+        sqlite3_exec(
+            db,
+            """
             PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
             CREATE TABLE samples (series INTEGER NOT NULL, t INTEGER NOT NULL, value REAL, quality INTEGER NOT NULL,
                                   PRIMARY KEY (series, t)) WITHOUT ROWID;
@@ -225,7 +265,9 @@ private final class Version7Layout {
             sqlite3_bind_int64(insert, 2, r.time)
             if let v = r.value { sqlite3_bind_double(insert, 3, v) } else { sqlite3_bind_null(insert, 3) }
             sqlite3_bind_int64(insert, 4, Int64(r.quality.rawValue))
-            guard sqlite3_step(insert) == SQLITE_DONE else { throw ValidationError(String(cString: sqlite3_errmsg(db))) }
+            guard sqlite3_step(insert) == SQLITE_DONE else {
+                throw ValidationError(String(cString: sqlite3_errmsg(db)))
+            }
             sqlite3_reset(insert)
         }
         sqlite3_exec(db, "COMMIT", nil, nil, nil)

@@ -5,7 +5,10 @@ struct SynxBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synx-bench",
         abstract: "synx benchmarks (run with: swift run -c release synx-bench …).",
-        subcommands: [PollBenchmark.self, FleetBenchmark.self, StoreBenchmark.self, EngineBenchmark.self, WaveformBenchmark.self, BaselineClient.self])
+        subcommands: [
+            PollBenchmark.self, FleetBenchmark.self, StoreBenchmark.self, EngineBenchmark.self, WaveformBenchmark.self,
+            BaselineClient.self,
+        ])
 }
 
 SynxBench.main()

@@ -1,3 +1,4 @@
+// swift-format-ignore-file: the interpolated register lists inside the TOML text keep their own indentation.
 extension BuiltinProfiles {
     /// Eastron SDM630 (Modbus protocol V1.8): input registers, IEEE 754 float32, high word first.
     /// Addresses are the manual's 3xxxx numbers minus 30001.

@@ -1,3 +1,4 @@
+// swift-format-ignore-file: the interpolated register lists inside the TOML text keep their own indentation.
 extension BuiltinProfiles {
     /// The simulator's native map: input registers mixing every decoder (float32, int32 word-swapped,
     /// scaled int16/uint16, acc32 energy), so one meter exercises them all.

@@ -6,7 +6,9 @@ final class ComtradeCorpusTests: XCTestCase {
     func testEveryKeptFuzzInput_runsWithoutTrapping() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/comtrade")
-        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { !$0.hasDirectoryPath }
+        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter {
+            !$0.hasDirectoryPath
+        }
         XCTAssertGreaterThanOrEqual(files.count, 2, "the seeds are kept in \(dir.path)")
         for f in files { fuzzComtrade(Array(try Data(contentsOf: f))) }
     }

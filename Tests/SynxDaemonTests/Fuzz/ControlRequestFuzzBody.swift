@@ -2,9 +2,10 @@
 // store → encode, as a connection's session does. Compiled into the test target (which replays every kept
 // input in Tests/Fuzz/control-request) and into the libFuzzer binary that scripts/fuzz builds.
 import Foundation
-@testable import SynxDaemon
 import SynxControl
 import SynxStore
+
+@testable import SynxDaemon
 
 /// A handler over a real SQLite store in a temporary directory holding an hour of 1-s voltage samples and a few
 /// events of meter `m1`, built once per process.
@@ -13,30 +14,34 @@ private let fuzzedHandler: ControlHandler = {
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let path = dir + "/synx.sqlite"
     let store = try! SampleStore(path: path)
-    let start: Int64 = 1_767_225_600_000 // 2026-01-01 UTC
+    let start: Int64 = 1_767_225_600_000  // 2026-01-01 UTC
     let samples = (0..<3600).map { (i: Int) -> SampleRow in
-        SampleRow(meter: "m1", measurement: "voltage.l1n", unit: "V", time: start + Int64(i) * 1000,
-                  value: 230 + Double(i % 7), quality: i % 100 == 0 ? .invalid : .good)
+        SampleRow(
+            meter: "m1", measurement: "voltage.l1n", unit: "V", time: start + Int64(i) * 1000,
+            value: 230 + Double(i % 7), quality: i % 100 == 0 ? .invalid : .good)
     }
     let events = (0..<5).map { (i: Int) -> EventRow in
-        EventRow(meter: "m1", kind: "dip", startMicroseconds: (start + Int64(i) * 600_000) * 1000, durationMicroseconds: 60_000,
-                 magnitude: 150, reference: 230, steadyStateChange: nil, worstPhase: "l1", perPhase: ["l1": 150],
-                 incomplete: false, resolutionMicroseconds: 10_000)
+        EventRow(
+            meter: "m1", kind: "dip", startMicroseconds: (start + Int64(i) * 600_000) * 1000,
+            durationMicroseconds: 60_000,
+            magnitude: 150, reference: 230, steadyStateChange: nil, worstPhase: "l1", perPhase: ["l1": 150],
+            incomplete: false, resolutionMicroseconds: 10_000)
     }
     try! store.insert(samples, records: StoreRecords(events: events))
-    let config = try! DaemonConfig.parse(text: """
-        [daemon]
-        profile_directories = []
-        [[bus]]
-        name = "b"
-        type = "tcp"
-        host = "127.0.0.1"
-        [[meter]]
-        name = "m1"
-        bus = "b"
-        unit = 1
-        profile = "synx-sim"
-        """, file: "fuzz.toml")
+    let config = try! DaemonConfig.parse(
+        text: """
+            [daemon]
+            profile_directories = []
+            [[bus]]
+            name = "b"
+            type = "tcp"
+            host = "127.0.0.1"
+            [[meter]]
+            name = "m1"
+            bus = "b"
+            unit = 1
+            profile = "synx-sim"
+            """, file: "fuzz.toml")
     let registry = MeterRegistry()
     config.meters.forEach(registry.register(meter:))
     return ControlHandler(registry: registry, writer: StoreWriter(store: store), databasePath: path, startedAt: Date())

@@ -9,7 +9,9 @@ final class FuzzCorpusTests: XCTestCase {
     private func replay(_ target: String, _ body: ([UInt8]) -> Void) throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/\(target)")
-        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { !$0.hasDirectoryPath }
+        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter {
+            !$0.hasDirectoryPath
+        }
         XCTAssertGreaterThanOrEqual(files.count, 1, "the seeds are kept in \(dir.path)")
         for f in files { body(Array(try Data(contentsOf: f))) }
     }

@@ -3,14 +3,18 @@ import XCTest
 
 /// Replays every kept fuzz input (seeds, the minimised corpus, and every crash found) of this module's targets.
 final class FuzzCorpusTests: XCTestCase {
-    func testWaveformInterfaceInputs_runWithoutTrapping() throws { try replay("waveform-interface", fuzzWaveformInterface) }
+    func testWaveformInterfaceInputs_runWithoutTrapping() throws {
+        try replay("waveform-interface", fuzzWaveformInterface)
+    }
     func testSunSpecInputs_runWithoutTrapping() throws { try replay("sunspec", fuzzSunSpecDiscovery) }
     func testProfileInputs_runWithoutTrapping() throws { try replay("profile", fuzzProfile) }
 
     private func replay(_ target: String, _ body: ([UInt8]) -> Void) throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/\(target)")
-        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { !$0.hasDirectoryPath }
+        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter {
+            !$0.hasDirectoryPath
+        }
         XCTAssertGreaterThanOrEqual(files.count, 1, "the seeds are kept in \(dir.path)")
         for f in files { body(Array(try Data(contentsOf: f))) }
     }

@@ -1,7 +1,8 @@
+import SynxTOML
+
 // One fuzz input against the meter profile loader. Compiled into the test target (which replays every kept
 // input in Tests/Fuzz/profile) and into the libFuzzer binary that scripts/fuzz builds.
 @testable import SynxMeters
-import SynxTOML
 
 /// Parses `input` as a profile file: it is a profile whose every read stays inside the register space and
 /// within one request's 125 registers, or a `ConfigError`, never a trap.

@@ -1,8 +1,9 @@
+import SynxModbus
+
 // One fuzz input against SunSpec discovery and the reads of the profile it builds, over a register image a
 // device makes up. Compiled into the test target (which replays every kept input in Tests/Fuzz/sunspec) and
 // into the libFuzzer binary that scripts/fuzz builds.
 @testable import SynxMeters
-import SynxModbus
 
 /// Layout: byte 0 picks the base the device's registers start at (40000, 0, 50000 or 65500) and, in its high
 /// bits, whether reads past the image fail (exception) or time out; the rest are big-endian registers from
@@ -17,7 +18,9 @@ func fuzzSunSpecDiscovery(_ input: [UInt8]) {
         precondition(address >= 0 && count >= 1 && address + count - 1 <= 0xFFFF, "read outside the register space")
         let first = address - base
         guard first >= 0, first + count <= words.count else {
-            return .failure(ModbusError(control & 4 == 0 ? .exception(2) : .timeout, function: "read holding registers", address: address))
+            return .failure(
+                ModbusError(
+                    control & 4 == 0 ? .exception(2) : .timeout, function: "read holding registers", address: address))
         }
         return .success(Array(words[first..<first + count]))
     }
@@ -34,10 +37,14 @@ func fuzzSunSpecDiscovery(_ input: [UInt8]) {
     let plan = ReadPlan(points: profile.points, mergeGap: profile.mergeGap)
     var image = RegisterImage()
     for block in plan.blocks {
-        if case .success(let values) = read(block.address, block.count) { image.store(values, table: block.table, address: block.address) }
+        if case .success(let values) = read(block.address, block.count) {
+            image.store(values, table: block.table, address: block.address)
+        }
     }
     let limits = Plausibility(nominalVoltage: 230)
     for point in profile.points {
-        if case .value(let v) = image.reading(of: point, plausible: limits.range(of: point)) { precondition(v.isFinite) }
+        if case .value(let v) = image.reading(of: point, plausible: limits.range(of: point)) {
+            precondition(v.isFinite)
+        }
     }
 }

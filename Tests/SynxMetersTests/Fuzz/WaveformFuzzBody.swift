@@ -18,6 +18,8 @@ func fuzzWaveformInterface(_ input: [UInt8]) {
     precondition(address >= WaveformInterface.fifoAddress && address + w.blockLength <= 65536)
     let slot = Array(words.dropFirst(WaveformInterface.capabilityLength).prefix(w.blockLength))
     if let channels = w.samples(ofSlot: slot, sequence: newest ?? 0) {
-        precondition(channels.count == w.channels.count && channels.allSatisfy { $0.count == w.samplesPerBlock && $0.allSatisfy(\.isFinite) })
+        precondition(
+            channels.count == w.channels.count
+                && channels.allSatisfy { $0.count == w.samplesPerBlock && $0.allSatisfy(\.isFinite) })
     }
 }

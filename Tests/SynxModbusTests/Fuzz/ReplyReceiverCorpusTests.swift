@@ -6,7 +6,9 @@ final class ReplyReceiverCorpusTests: XCTestCase {
     func testEveryKeptFuzzInput_runsWithoutTrapping() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/reply-receiver")
-        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { !$0.hasDirectoryPath }
+        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter {
+            !$0.hasDirectoryPath
+        }
         XCTAssertGreaterThanOrEqual(files.count, 4, "the seeds are kept in \(dir.path)")
         for f in files { fuzzReplyReceiver(Array(try Data(contentsOf: f))) }
     }

@@ -12,9 +12,12 @@ func fuzzReplyReceiver(_ input: [UInt8]) {
     let framing: ModbusFraming = input[0] & 1 == 0 ? .mbap : .rtu
     let table: RegisterTable = input[0] & 2 == 0 ? .holding : .input
     let count = Int(input[4] % 125) + 1
-    let expected = ReplyReceiver.Expected(transaction: UInt16(input[1]) << 8 | UInt16(input[2]), unit: input[3], table: table, count: count)
+    let expected = ReplyReceiver.Expected(
+        transaction: UInt16(input[1]) << 8 | UInt16(input[2]), unit: input[3], table: table, count: count)
     var receiver = ReplyReceiver(framing: framing)
-    var i = 5, fed = 0, inFlight = true
+    var i = 5
+    var fed = 0
+    var inFlight = true
     while i < input.count {
         let length = min(Int(input[i]), input.count - i - 1)
         receiver.append(input[(i + 1)..<(i + 1 + length)])
@@ -32,8 +35,12 @@ func fuzzReplyReceiver(_ input: [UInt8]) {
                 inFlight = true
             }
         }
-        if !inFlight && input[i - 1] & 1 == 0 { receiver.discardPending(); inFlight = true }  // the next request
+        if !inFlight && input[i - 1] & 1 == 0 {
+            receiver.discardPending()
+            inFlight = true
+        }  // the next request
         precondition(receiver.pendingBytes >= 0 && receiver.pendingBytes <= fed)
-        precondition(receiver.pendingBytes <= 260 + 255, "\(receiver.pendingBytes) bytes pending: a frame is at most 260")
+        precondition(
+            receiver.pendingBytes <= 260 + 255, "\(receiver.pendingBytes) bytes pending: a frame is at most 260")
     }
 }
