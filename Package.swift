@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
         .testTarget(name: "SynxDaemonTests", dependencies: [
-            "SynxDaemon", "SynxControl", "SynxMeters", "SynxModbus", "SynxStore", "SynxTOML",
+            "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxModbus", "SynxStore", "SynxSystem", "SynxTOML",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "SynxComtrade", "SynxStore", "CSQLite"]),

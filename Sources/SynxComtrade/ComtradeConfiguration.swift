@@ -47,6 +47,8 @@ public struct ComtradeAnalogChannel: Sendable, Equatable {
     public var secondary: Double
     public var scaling: Scaling
 
+    /// An analog channel: its 1-based index, id, phase and unit, and the conversion from the stored integers (`a·x +
+    /// b`, primary/secondary ratio).
     public init(
         index: Int, id: String, phase: String = "", circuit: String = "", unit: String, a: Double = 1,
         b: Double = 0, skew: Double = 0, min: Double = -32767, max: Double = 32767, primary: Double = 1,
@@ -81,6 +83,7 @@ public struct ComtradeDigitalChannel: Sendable, Equatable {
     public var circuit: String
     public var normalState: Bool
 
+    /// A status (digital) channel: its 1-based index, id and the state it holds in normal operation.
     public init(index: Int, id: String, phase: String = "", circuit: String = "", normalState: Bool = false) {
         self.index = index
         self.id = id
@@ -94,6 +97,7 @@ public struct ComtradeDigitalChannel: Sendable, Equatable {
 public struct ComtradeSampleRate: Sendable, Equatable {
     public var rate: Double
     public var lastSample: Int
+    /// A rate section: `rate` samples per second up to sample number `lastSample`.
     public init(rate: Double, lastSample: Int) {
         self.rate = rate
         self.lastSample = lastSample
@@ -105,6 +109,7 @@ public struct ComtradeSampleRate: Sendable, Equatable {
 public struct ComtradeTimestamp: Sendable, Equatable {
     public var secondsSinceEpochLocal: Double
 
+    /// A time stamp, seconds since the epoch in the recording's local time (the .cfg carries no zone).
     public init(secondsSinceEpochLocal: Double) { self.secondsSinceEpochLocal = secondsSinceEpochLocal }
 
     /// UTC seconds since 1970 given the recorder's offset from UTC.
@@ -193,6 +198,7 @@ public struct ComtradeConfiguration: Sendable, Equatable {
     /// Total samples declared (the last section's `endsamp`).
     public var sampleCount: Int
 
+    /// A configuration with every field as given; `ComtradeReader` and `ComtradeWriter` are what check it.
     public init(
         stationName: String, deviceID: String, revision: ComtradeRevision = .r2013,
         analog: [ComtradeAnalogChannel], digital: [ComtradeDigitalChannel] = [], lineFrequency: Double,
@@ -232,6 +238,7 @@ public struct ComtradeError: Error, Equatable, CustomStringConvertible {
     public var location: Location
     public var message: String
 
+    /// An error in `file` at `location`.
     public init(file: String, _ location: Location, _ message: String) {
         self.file = file
         self.location = location

@@ -13,6 +13,8 @@ public struct ComtradeRecording: Sendable, Equatable {
     /// digital[channel][sample]
     public var digital: [[Bool]]
 
+    /// A recording: its configuration and, per sample, its number, time stamp (µs from the first, or nil when only the
+    /// rates give it) and channel values.
     public init(
         configuration: ComtradeConfiguration, sampleNumbers: [Int], timestamps: [Double?],
         analog: [[Double]], digital: [[Bool]]

@@ -11,6 +11,7 @@ public struct ControlClient {
     public let socketPath: String
     public let timeoutSeconds: Int
 
+    /// A client of the daemon at `socketPath` that gives up on an answer after `timeoutSeconds`.
     public init(socketPath: String, timeoutSeconds: Int = 10) {
         self.socketPath = socketPath
         self.timeoutSeconds = timeoutSeconds
@@ -71,6 +72,7 @@ public struct ControlClient {
 public struct UnixAddress {
     var storage = sockaddr_un()
 
+    /// The address of the socket at `path`; throws if the path does not fit a `sockaddr_un`.
     public init(path: String) throws {
         storage.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -84,6 +86,7 @@ public struct UnixAddress {
         }
     }
 
+    /// Calls `body` with the address as the socket calls take it (pointer and length).
     public mutating func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }

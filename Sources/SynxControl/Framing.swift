@@ -3,6 +3,7 @@ import Glibc
 
 /// JSON coding of protocol lines, shared by both ends so they agree byte for byte.
 public enum Framing {
+    /// `value` as one JSON line: keys sorted, `\n`-terminated.
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -11,6 +12,7 @@ public enum Framing {
         return data
     }
 
+    /// A `type` decoded from one line (without its `\n`).
     public static func decode<T: Decodable>(_ type: T.Type, from line: Data) throws -> T {
         try JSONDecoder().decode(type, from: line)
     }

@@ -26,6 +26,7 @@ public struct DaemonStatus: Codable, Equatable, Sendable {
     /// The last step of the wall clock since start, if any (absent from older daemons).
     public var lastClockStep: ClockStepStatus?
 
+    /// A status with every field as given (synxd builds it; clients decode it).
     public init(
         version: String, pid: Int32, startedAt: Int64, uptimeSeconds: Double, store: StoreStatus,
         buses: [BusStatus], meters: [MeterStatus], metersByState: [String: Int]? = nil, metersNotShown: Int? = nil,
@@ -55,6 +56,7 @@ public struct LatenessSummary: Codable, Equatable, Sendable {
     public var p99Ms: Double
     public var maxMs: Double
 
+    /// Lateness over `polls` polls: median, 99th percentile and maximum, ms.
     public init(polls: Int, p50Ms: Double, p99Ms: Double, maxMs: Double) {
         self.polls = polls
         self.p50Ms = p50Ms
@@ -72,6 +74,7 @@ public struct ClockStepStatus: Codable, Equatable, Sendable {
     /// Steps seen since start.
     public var count: Int
 
+    /// The last step of the wall clock: when it was seen (UTC ms), its size (ms) and how many there were.
     public init(detectedAt: Int64, stepMs: Int64, count: Int) {
         self.detectedAt = detectedAt
         self.stepMs = stepMs
@@ -93,6 +96,7 @@ public struct StoreStatus: Codable, Equatable, Sendable {
     /// (absent from older daemons and before the first link).
     public var custodyHead: String?
 
+    /// The store's status with every field as given.
     public init(
         path: String, committedRows: Int, queuedRows: Int, droppedRows: Int, lastError: String?,
         overlapRows: Int? = nil,
@@ -123,6 +127,7 @@ public struct BusStatus: Codable, Equatable, Sendable {
     /// Frames that arrived when no reply was awaited or matched no request, dropped (absent from older daemons).
     public var strayFrames: Int?
 
+    /// A bus's status with every field as given.
     public init(
         name: String, endpoint: String, state: LinkState, lastError: String?, requests: Int, failures: Int,
         pollLatenessP99Ms: Double, pollJitterP99Ms: Double, strayFrames: Int? = nil
@@ -202,6 +207,7 @@ public struct MeterStatus: Codable, Equatable, Sendable {
     /// Values stored `invalid`, by reason (`frequency outside 10…100 Hz`, …) (absent from older daemons).
     public var invalidValues: [String: Int]?
 
+    /// A meter's status with every field as given.
     public init(
         name: String, bus: String, unit: Int, profile: String, model: String, state: MeterState,
         lastError: String?, lastGoodPoll: Int64?, pollIntervalMs: Int, polls: Int, failedPolls: Int,
@@ -232,6 +238,7 @@ public struct LiveValue: Codable, Equatable, Sendable {
     /// UTC milliseconds of the poll that read it.
     public var time: Int64
 
+    /// A value of `measurement` in `unit` taken at `time` (UTC ms).
     public init(measurement: String, value: Double, unit: String, time: Int64) {
         self.measurement = measurement
         self.value = value
@@ -246,6 +253,7 @@ public struct LiveValues: Codable, Equatable, Sendable {
     public var state: MeterState
     public var values: [LiveValue]
 
+    /// A meter's latest values and its state.
     public init(meter: String, state: MeterState, values: [LiveValue]) {
         self.meter = meter
         self.state = state
@@ -263,6 +271,7 @@ public struct QuerySample: Codable, Equatable, Sendable {
     /// Aggregates of counters: `rollover`, `reset`.
     public var notes: [String]?
 
+    /// A stored point: its time (UTC ms), value (nil when absent), quality, and for aggregates coverage and notes.
     public init(time: Int64, value: Double?, quality: QueryQuality, coverage: Double? = nil, notes: [String]? = nil) {
         self.time = time
         self.value = value
@@ -280,6 +289,7 @@ public struct ReloadResult: Codable, Equatable, Sendable {
     public var stopped: [String]
     public var failed: [String: String]
 
+    /// The buses a reload kept, started and stopped, and those that failed with why.
     public init(kept: [String], started: [String], stopped: [String], failed: [String: String]) {
         self.kept = kept
         self.started = started
@@ -298,6 +308,8 @@ public struct AlertStatus: Codable, Equatable, Sendable {
     public var raisedAt: Int64
     public var clearedAt: Int64?
 
+    /// An alert: its kind, what it is about, whether it is raised, its message and when it was raised and cleared (UTC
+    /// ms).
     public init(kind: String, key: String, active: Bool, message: String, raisedAt: Int64, clearedAt: Int64?) {
         self.kind = kind
         self.key = key
@@ -325,6 +337,7 @@ public struct EventRecord: Codable, Equatable, Sendable {
     /// poll interval for `threshold` crossings of polled values.
     public var resolutionMicroseconds: Int64
 
+    /// A stored event with every field as given.
     public init(
         meter: String, kind: EventKind, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
         reference: Double, deltaUss: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
@@ -358,6 +371,7 @@ public struct QueryResult: Codable, Equatable, Sendable {
     /// 61000-4-30 Class A"; sample times are then the interval ends.
     public var derivation: String?
 
+    /// A query's answer: the series, the range asked for (UTC ms) and its points.
     public init(
         meter: String, measurement: String, unit: String, from: Int64, to: Int64, samples: [QuerySample],
         truncated: Bool,
@@ -391,6 +405,7 @@ public struct CustodyVerification: Codable, Equatable, Sendable {
     /// The first break found, if any; the walk stops there.
     public var broken: BrokenLink?
 
+    /// One page of a custody verification with every field as given.
     public init(
         checked: Int, next: Int64?, nextTime: Int64? = nil, headSeq: Int64, headLink: String, broken: BrokenLink?
     ) {
@@ -415,6 +430,7 @@ public struct BrokenLink: Codable, Equatable, Sendable {
     /// What is wrong, in a few words.
     public var problem: String
 
+    /// The first link that does not hold: its number, the kind and reference of its row, and what is wrong.
     public init(seq: Int64, kind: String, ref: String, problem: String) {
         self.seq = seq
         self.kind = kind

@@ -111,6 +111,8 @@ public struct Request: Codable, Equatable, Sendable {
     /// `meters`, `buses`: the page starts after this many in name order (the previous page's `nextOffset`).
     public var offset: Int?
 
+    /// A request of `command` in protocol `version` (the current one by default); fields a command does not use stay
+    /// nil.
     public init(
         command: Command, meter: String? = nil, measurement: String? = nil,
         from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
@@ -193,6 +195,7 @@ public struct Response: Codable, Equatable, Sendable {
     /// `verify`: one page of the custody chain's verification.
     public var verify: CustodyVerification?
 
+    /// A response: `status`, and the payload of the command or a message for people.
     public init(
         status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
         meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
@@ -214,6 +217,7 @@ public struct Response: Codable, Equatable, Sendable {
         self.events = events
     }
 
+    /// A failure: `status` and one line for people.
     public static func failure(_ status: ResponseStatus, _ message: String) -> Response {
         Response(status: status, message: message)
     }

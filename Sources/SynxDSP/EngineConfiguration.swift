@@ -28,6 +28,7 @@ public struct ChannelSpec: Sendable, Equatable {
     /// window `clipped`.
     public var fullScale: Double?
 
+    /// A channel named `name` measuring `kind` on `phase`, clipping at `fullScale` (peak), if known.
     public init(name: String, kind: ChannelKind, phase: Phase, fullScale: Double? = nil) {
         self.name = name
         self.kind = kind
@@ -50,6 +51,7 @@ public struct EventThresholds: Sendable, Equatable {
     public var hysteresisPercent = 2.0
     public var rvcPercent = 3.3
     public var rvcHysteresisPercent = 1.65
+    /// EN 50160's thresholds (the defaults of each field).
     public init() {}
 }
 
@@ -68,6 +70,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Highest harmonic order computed (IEC 61000-4-30 §5.8: 50).
     public var harmonicOrders = 50
 
+    /// An engine configuration; `PowerQualityEngine.init` checks it.
     public init(
         sampleRate: Double, nominalFrequency: NominalFrequency, declaredVoltage: Double,
         channels: [ChannelSpec]

@@ -4,10 +4,12 @@ import Foundation
 public struct Phasor: Sendable, Equatable, Codable {
     public var re: Double
     public var im: Double
+    /// The phasor `re + j·im`.
     public init(re: Double, im: Double) {
         self.re = re
         self.im = im
     }
+    /// The phasor of `magnitude` at `angle` (radians).
     public init(magnitude: Double, angle: Double) {
         re = magnitude * cos(angle)
         im = magnitude * sin(angle)

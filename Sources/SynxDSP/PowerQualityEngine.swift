@@ -4,6 +4,7 @@
 public struct SampleBlock: Sendable {
     public var startTime: Double
     public var channels: [[Double]]
+    /// Samples from `startTime` (UTC seconds), one array per configured channel, all of the same length.
     public init(startTime: Double, channels: [[Double]]) {
         self.startTime = startTime
         self.channels = channels
@@ -77,6 +78,7 @@ public final class PowerQualityEngine {
     private var energy = EnergyRegisters()
     private var outputs: [EngineOutput] = []
 
+    /// An engine for `configuration`; throws what `EngineConfiguration.validate()` finds wrong with it.
     public init(configuration: EngineConfiguration) throws {
         try configuration.validate()
         self.configuration = configuration

@@ -2,6 +2,7 @@
 /// the union of its constituents' qualities.
 public struct ValueQuality: OptionSet, Sendable, Hashable, Codable {
     public let rawValue: UInt8
+    /// The flags whose bits are set in `rawValue`.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// Overlaps a dip, swell or interruption (§4.7); the value is kept and aggregated, and marked.
@@ -25,10 +26,12 @@ public struct ValueQuality: OptionSet, Sendable, Hashable, Codable {
     /// Stable names, as documented in docs/analyzer.md.
     public var names: [String] { Self.all.filter { contains($0.0) }.map(\.1) }
 
+    /// The flags from their names, as `encode(to:)` writes them.
     public init(from decoder: Decoder) throws {
         let names = try [String](from: decoder)
         self = ValueQuality(Self.all.filter { names.contains($0.1) }.map(\.0))
     }
+    /// The flags as their names (`["flagged", "clipped"]`).
     public func encode(to encoder: Encoder) throws { try names.encode(to: encoder) }
 }
 

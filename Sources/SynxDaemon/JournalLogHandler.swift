@@ -12,6 +12,7 @@ public struct JournalLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     private let identifier: String
 
+    /// A handler that writes entries with SYSLOG_IDENTIFIER `identifier`.
     public init(identifier: String = "synxd") { self.identifier = identifier }
 
     /// Whether standard error is the journal (systemd sets JOURNAL_STREAM to its device:inode), so native
@@ -28,6 +29,7 @@ public struct JournalLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Writes one entry to the journal: the message, its priority, source location and metadata as fields.
     public func log(
         level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
         file: String, function: String, line: UInt

@@ -21,6 +21,7 @@ public struct Measurement: Hashable, Sendable, Comparable, CustomStringConvertib
     public let kind: Kind
 
     public var description: String { name }
+    /// Names in alphabetical order.
     public static func < (a: Measurement, b: Measurement) -> Bool { a.name < b.name }
 
     /// Every canonical measurement, by name.

@@ -27,6 +27,7 @@ public struct RegisterPoint: Sendable, Equatable {
     public var plausibleMin: Double?
     public var plausibleMax: Double?
 
+    /// A register point with every field as given; `ProfileLoader` is what checks a profile's points.
     public init(
         measurement: Measurement, table: RegisterTable, address: Int, type: RegisterType,
         order: WordOrder = .highFirst, scale: Double = 1, scaleFactorAddress: Int? = nil,
@@ -70,6 +71,7 @@ public struct MeterProfile: Sendable, Equatable {
     /// Unused registers a single read may span to merge two blocks (0: only adjacent registers).
     public var mergeGap: Int
 
+    /// A profile with every field as given; `ProfileLoader` is what checks it.
     public init(
         name: String, manufacturer: String, model: String, document: String,
         discovery: Discovery = .fixed, points: [RegisterPoint], mergeGap: Int = 0
@@ -90,6 +92,7 @@ public struct MeasuredValue: Equatable, Sendable {
     public var value: Double
     public var unit: String
 
+    /// A decoded value of `measurement` in `unit`.
     public init(measurement: String, value: Double, unit: String) {
         self.measurement = measurement
         self.value = value

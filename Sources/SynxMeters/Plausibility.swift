@@ -22,6 +22,7 @@ public struct Plausibility: Sendable, Equatable {
     /// An energy register, in the canonical kWh / kvarh / kVAh.
     public static let energyRange = 0.0...1e12
 
+    /// The limits for a meter of `nominalVoltage` (line to neutral, volts).
     public init(nominalVoltage: Double) { self.nominalVoltage = nominalVoltage }
 
     /// The range a value of `measurement` must lie in.

@@ -43,6 +43,7 @@ public struct RegisterImage {
     /// The blocks read, as returned; a poll has a handful, so a scan beats hashing every register.
     private var blocks: [(table: RegisterTable, address: Int, words: [UInt16])] = []
 
+    /// An image with no register read yet.
     public init() {}
 
     /// Whether no block was read.

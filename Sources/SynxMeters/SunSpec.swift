@@ -19,6 +19,7 @@ public enum SunSpec {
         public var dataAddress: Int
         public var length: Int
 
+        /// A model `id` whose data starts at `dataAddress`, `length` registers long.
         public init(id: Int, dataAddress: Int, length: Int) {
             self.id = id
             self.dataAddress = dataAddress
@@ -33,6 +34,7 @@ public enum SunSpec {
         private var phase = Phase.marker(0)
         public private(set) var result: Result<FoundModel, Error>?
 
+        /// A discovery at its first step (reading the `SunS` marker at the base addresses in turn).
         public init() {}
 
         /// The holding registers to read next, or nil when discovery has finished.
@@ -44,6 +46,7 @@ public enum SunSpec {
             }
         }
 
+        /// Takes the result of the read `nextRead` asked for and moves to the next step (or to `result`).
         public mutating func feed(_ read: Result<[UInt16], Error>) {
             switch (phase, read) {
             case (.marker(let i), .success(let words)) where words == marker:

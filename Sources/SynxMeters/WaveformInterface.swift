@@ -26,6 +26,7 @@ public struct WaveformInterface: Equatable, Sendable {
         /// 1, 2, 3 for L1, L2, L3; 4 for N.
         public var phase: UInt16
         public var scale: Float
+        /// A channel of `kind` on `phase` (1–4: L1, L2, L3, N) whose counts are multiplied by `scale`.
         public init(kind: Kind, phase: UInt16, scale: Float) {
             self.kind = kind
             self.phase = phase
@@ -41,6 +42,7 @@ public struct WaveformInterface: Equatable, Sendable {
     /// UTC microseconds of the first sample of block 0.
     public var epochMicroseconds: UInt64
 
+    /// An interface with every field as given; `init(capability:)` is what reads and checks a device's.
     public init(
         channels: [Channel], samplesPerBlock: Int, sampleRate: Int, nominalFrequency: Int, fifoDepth: Int,
         epochMicroseconds: UInt64
@@ -67,6 +69,7 @@ public struct WaveformInterface: Equatable, Sendable {
     /// Why a capability block is not usable.
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
+        /// A malformed stream, said by `description`.
         public init(description: String) { self.description = description }
     }
 

@@ -1,6 +1,8 @@
 /// The CRC-16 of Modbus/RTU frames (Modbus over serial line V1.02 §6.2.2: polynomial 0xA001 reflected,
 /// initial 0xFFFF), sent low byte first.
 public enum ModbusCRC {
+    /// The Modbus CRC-16 of `bytes` (serial line spec §6.2.2: polynomial 0xA001, initial 0xFFFF), low byte first on the
+    /// wire.
     public static func checksum<C: Collection>(_ bytes: C) -> UInt16 where C.Element == UInt8 {
         var crc: UInt16 = 0xFFFF
         for b in bytes {

@@ -11,6 +11,7 @@ public struct SerialSettings: Equatable, Sendable {
     public var dataBits: Int
     public var stopBits: Int
 
+    /// A serial line's settings as the configuration gives them.
     public init(device: String, baud: Int, parity: Character, dataBits: Int, stopBits: Int) {
         self.device = device
         self.baud = baud
@@ -51,10 +52,12 @@ public final class LibmodbusClient: ModbusTransport {
     private var strayFrames = 0
     private var currentTimeout = -1
 
+    /// A client of the serial line `settings`.
     public convenience init(settings: SerialSettings, timeoutMilliseconds: Int) throws {
         try self.init(link: .rtu(settings), timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    /// A client of `link`, each response awaited at most `timeoutMilliseconds`.
     public init(link: Link, timeoutMilliseconds: Int) throws {
         self.link = link
         self.timeoutMilliseconds = timeoutMilliseconds
@@ -96,6 +99,7 @@ public final class LibmodbusClient: ModbusTransport {
         }
     }
 
+    /// Opens the link if it is not open; fails with `descriptorLimit` when no descriptor below 1024 is reserved for it.
     public func connect() throws {
         if connected { return }
         guard pinnedDescriptor >= 0, pinnedDescriptor < FD_SETSIZE else {
@@ -115,6 +119,7 @@ public final class LibmodbusClient: ModbusTransport {
         connected = true
     }
 
+    /// Closes the link; the next request reopens it.
     public func disconnect() {
         guard connected else { return }
         // Put /dev/null back on the pinned number (closing the port) instead of modbus_close, which
@@ -128,6 +133,7 @@ public final class LibmodbusClient: ModbusTransport {
         connected = false
     }
 
+    /// Reads `count` registers from `address` of `unit`, waiting at most `timeoutMilliseconds`.
     public func readRegisters(
         _ table: RegisterTable, unit: UInt8, address: Int, count: Int, timeoutMilliseconds: Int
     ) throws -> [UInt16] {
@@ -175,6 +181,7 @@ public final class LibmodbusClient: ModbusTransport {
         throw error
     }
 
+    /// Bytes that arrived when no reply was awaited, counted as frames, since the last call.
     public func takeStrayFrames() -> Int {
         defer { strayFrames = 0 }
         return strayFrames

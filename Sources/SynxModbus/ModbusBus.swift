@@ -9,6 +9,7 @@ public struct BusTiming: Equatable, Sendable {
     /// Silence kept between the end of one transaction and the next request (some meters need ≥ 100 ms).
     public var frameGapMilliseconds: Int
 
+    /// Timing with every field as given.
     public init(timeoutMilliseconds: Int, retries: Int, frameGapMilliseconds: Int) {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.retries = retries
@@ -24,6 +25,7 @@ public final class ModbusBus {
     public let timing: BusTiming
     private var lastTransactionEnd: Int64 = 0
 
+    /// A bus over `transport` with `timing`.
     public init(transport: ModbusTransport, timing: BusTiming) {
         self.transport = transport
         self.timing = timing

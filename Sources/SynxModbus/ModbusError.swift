@@ -28,6 +28,7 @@ public struct ModbusError: Error, Equatable, CustomStringConvertible, Sendable {
     public var unit: UInt8?
     public var address: Int?
 
+    /// A failure of `kind` in `function`, of `unit` at register `address` when known.
     public init(_ kind: Kind, function: String, unit: UInt8? = nil, address: Int? = nil) {
         self.kind = kind
         self.function = function

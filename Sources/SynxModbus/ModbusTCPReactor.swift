@@ -121,6 +121,7 @@ public final class ModbusTCPReactor: @unchecked Sendable {
     private var posted: [() -> Void] = []
     private var stopping = false
 
+    /// A reactor with no connection yet; throws if the epoll set or its wake-up descriptor cannot be made.
     public init() throws {
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))

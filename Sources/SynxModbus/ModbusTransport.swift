@@ -5,6 +5,7 @@ public enum RegisterTable: UInt8, Sendable, Hashable, Comparable, CustomStringCo
     /// Function code 4, read input registers.
     case input = 4
 
+    /// Holding before input (function code order).
     public static func < (a: RegisterTable, b: RegisterTable) -> Bool { a.rawValue < b.rawValue }
 
     /// The libmodbus-style name of the read function, used in error messages.

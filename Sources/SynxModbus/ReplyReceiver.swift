@@ -13,6 +13,7 @@ public struct ReplyReceiver: Sendable {
         public var unit: UInt8
         public var table: RegisterTable
         public var count: Int
+        /// A reply awaited to transaction `transaction` of `unit`: `count` registers of `table`.
         public init(transaction: UInt16, unit: UInt8, table: RegisterTable, count: Int) {
             self.transaction = transaction
             self.unit = unit

@@ -3,11 +3,13 @@ public struct TimerHeap<Payload> {
     private var items: [(at: Int64, seq: UInt64, payload: Payload)] = []
     private var nextSeq: UInt64 = 0
 
+    /// An empty heap.
     public init() {}
 
     public var isEmpty: Bool { items.isEmpty }
     public var earliest: Int64? { items.first?.at }
 
+    /// Adds `payload`, due at `at` (monotonic ms).
     public mutating func insert(_ payload: Payload, at: Int64) {
         items.append((at, nextSeq, payload))
         nextSeq &+= 1

@@ -14,6 +14,7 @@ public struct Retention: Equatable, Sendable {
     public var classA2hDays = 3650.0
     public var eventsDays = 3650.0
 
+    /// The defaults of every field (`docs/configuration.md`, "[retention]").
     public init() {}
 }
 

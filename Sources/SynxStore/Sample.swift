@@ -27,6 +27,7 @@ public struct SampleRow: Equatable, Sendable, Encodable {
     public var value: Double?
     public var quality: SampleQuality
 
+    /// A value (nil when absent) of one series at `time` (UTC ms), with its quality.
     public init(meter: String, measurement: String, unit: String, time: Int64, value: Double?, quality: SampleQuality) {
         self.meter = meter
         self.measurement = measurement
@@ -62,6 +63,7 @@ public struct EventRow: Equatable, Sendable, Codable {
     /// crossings of polled values.
     public var resolutionMicroseconds: Int64
 
+    /// An event with every field as given.
     public init(
         meter: String, kind: String, startMicroseconds: Int64, durationMicroseconds: Int64, magnitude: Double,
         reference: Double, steadyStateChange: Double?, worstPhase: String, perPhase: [String: Double], incomplete: Bool,
@@ -94,6 +96,7 @@ public struct AggregateRow: Equatable, Sendable, Encodable {
     public var quality: [String]
     public var valuesJSON: String?
 
+    /// A Class A aggregate with every field as given.
     public init(
         meter: String, tier: String, startMs: Int64, endMs: Int64, count: Int, invalidCount: Int, quality: [String],
         valuesJSON: String?
@@ -135,6 +138,7 @@ public struct DerivedRow: Equatable, Sendable, Encodable {
     /// `rollover`, `reset` (counters).
     public var notes: [String]
 
+    /// A meter-derived aggregate with every field as given.
     public init(
         meter: String, measurement: String, unit: String, tier: String, endMs: Int64, value: Double,
         method: DerivedMethod, count: Int, expected: Int, notes: [String]
@@ -164,6 +168,7 @@ public struct StoreRecords: Sendable {
     /// Configurations synxd accepted since the last commit.
     public var configurations: [AcceptedConfiguration] = []
 
+    /// Records of each kind to store in one transaction.
     public init(
         events: [EventRow] = [], aggregates: [AggregateRow] = [], derived: [DerivedRow] = [],
         clockSteps: [ClockStep] = [],

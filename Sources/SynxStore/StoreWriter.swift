@@ -47,6 +47,8 @@ public final class StoreWriter: @unchecked Sendable {
     /// moves neither).
     private var nextPrune = monotonicMilliseconds() + 60_000
 
+    /// A writer of `store`, committing every `batchInterval` seconds, queueing at most `maxQueuedRows` rows, pruning by
+    /// `retention`.
     public init(
         store: SampleStore, batchInterval: TimeInterval = 1.0, maxQueuedRows: Int = 2_000_000,
         retention: Retention? = nil

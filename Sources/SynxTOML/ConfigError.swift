@@ -8,6 +8,7 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
     public var key: String?
     public var message: String
 
+    /// An error in `file`, at `line` and `key` when known.
     public init(file: String, line: Int?, key: String?, message: String) {
         self.file = file
         self.line = line
