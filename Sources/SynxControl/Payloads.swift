@@ -172,6 +172,16 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case threshold
 }
 
+/// A tier of meter-derived aggregates of a polled meter's values (not IEC 61000-4-30 Class A).
+public enum DerivedTier: String, Codable, Sendable, CaseIterable {
+    /// UTC-aligned 3 s.
+    case threeSeconds = "3s"
+    /// UTC-aligned 10 min.
+    case tenMinutes = "10min"
+    /// 2 h, aligned to even UTC hours.
+    case twoHours = "2h"
+}
+
 /// The state of a meter's polling.
 public enum MeterState: String, Codable, Sendable {
     /// Not polled yet.

@@ -97,10 +97,10 @@ public struct Request: Codable, Equatable, Sendable {
     public var from: Int64?
     public var to: Int64?
     public var limit: Int?
-    /// `events`: only this kind (dip, swell, interruption, rvc).
-    public var kind: String?
-    /// `query`: a meter-derived aggregation tier (`3s`, `10min`, `2h`) instead of the polled samples.
-    public var tier: String?
+    /// `events`: only this kind.
+    public var kind: EventKind?
+    /// `query`: a meter-derived aggregation tier instead of the polled samples.
+    public var tier: DerivedTier?
     /// `exportEvent`: the event's start, UTC microseconds (as `events` lists it).
     public var event: Int64?
     /// `verify`: continue after this link number (the previous page's `next`).
@@ -115,7 +115,7 @@ public struct Request: Codable, Equatable, Sendable {
     /// nil.
     public init(
         command: Command, meter: String? = nil, measurement: String? = nil,
-        from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: String? = nil, tier: String? = nil,
+        from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: EventKind? = nil, tier: DerivedTier? = nil,
         event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, offset: Int? = nil,
         version: Int = protocolVersion
     ) {
@@ -136,6 +136,16 @@ public struct Request: Codable, Equatable, Sendable {
 }
 
 extension Request {
+    /// The values a closed-set field of a request takes (nil for any other field), for the answer to a request
+    /// with a value outside them.
+    public static func choices(of field: String) -> String? {
+        switch field {
+        case "kind": EventKind.allCases.map(\.rawValue).joined(separator: ", ")
+        case "tier": DerivedTier.allCases.map(\.rawValue).joined(separator: ", ")
+        default: nil
+        }
+    }
+
     /// Every meter in name order, fetched page by page (`meters` with `offset`) through `send`.
     public static func allMeters(_ send: (Request) throws -> Response) rethrows -> [MeterStatus] {
         try pages(of: .meters, send) { $0.meters ?? [] }

@@ -65,7 +65,14 @@ final class ControlHandler: @unchecked Sendable {
         /// Validates one request line (framing → version → command) and dispatches it.
         func answer(_ line: Data) -> Response {
             // 2. Framing: one JSON object.
-            guard let request = try? Framing.decode(Request.self, from: line) else {
+            let request: Request
+            do { request = try Framing.decode(Request.self, from: line) } catch let DecodingError.dataCorrupted(context)
+                where context.codingPath.count == 1 && Request.choices(of: context.codingPath[0].stringValue) != nil
+            {
+                // A field of a closed set with a value outside it (`"kind": "spike"`): name the field and the set.
+                let field = context.codingPath[0].stringValue
+                return .failure(.invalidRequest, "\"\(field)\" must be one of: \(Request.choices(of: field)!)")
+            } catch {
                 return .failure(.invalidRequest, "request is not a JSON object with \"version\" and \"command\"")
             }
             // 3. Version.
@@ -164,16 +171,11 @@ final class ControlHandler: @unchecked Sendable {
             if let meter = request.meter, !handler.registry.hasMeter(meter) {
                 return .failure(.noSuchMeter, "no meter named \"\(meter)\"")
             }
-            if let kind = request.kind, EventKind(rawValue: kind) == nil {
-                return .failure(
-                    .invalidRequest,
-                    "kind must be one of: \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
             let limit = min(max(request.limit ?? 1000, 1), maxEventsPerResponse)
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
                 let rows = try reader!.events(
-                    meter: request.meter, kind: request.kind, since: (request.from ?? 0) * 1000, limit: limit)
+                    meter: request.meter, kind: request.kind?.rawValue, since: (request.from ?? 0) * 1000, limit: limit)
                 // Only synxd writes events, of these kinds; another kind is a store changed behind its back.
                 if let odd = rows.first(where: { EventKind(rawValue: $0.kind) == nil }) {
                     return .failure(
@@ -235,10 +237,7 @@ final class ControlHandler: @unchecked Sendable {
                     return .failure(
                         .noSuchMeasurement, "meter \"\(meter)\" has no stored measurement \"\(measurement)\"")
                 }
-                if let tier = request.tier {
-                    guard DerivedAggregator.tiers.contains(where: { $0.name == tier }) else {
-                        return .failure(.invalidRequest, "tier must be 3s, 10min or 2h")
-                    }
+                if let tier = request.tier?.rawValue {
                     let rows = try reader!.derived(
                         meter: meter, measurement: measurement, tier: tier, from: from, to: to, limit: limit + 1)
                     let samples = rows.prefix(limit).map {

@@ -83,6 +83,8 @@ struct Analysis {
         var quality: ValueQuality
         var values: PowerQualityValues?
         var energy: EnergyRegisters
+        /// The values under synx's canonical measurement names (the table synxd uses; null when invalid).
+        var measurements: [String: Double]?
     }
     private struct Issue: Encodable {
         var kind, time: String
@@ -91,6 +93,13 @@ struct Analysis {
 
     func json(_ meta: Meta) throws -> Data {
         let e = meta.engine
+        let named = { (v: PowerQualityValues?) in
+            v.map {
+                Dictionary(CanonicalMeasurements.values(of: $0, channels: e.channels).map { ($0.name, $0.value) }) {
+                    a, _ in a
+                }
+            }
+        }
         let t = e.thresholds
         let doc = Document(
             recording: Recording(
@@ -129,14 +138,15 @@ struct Analysis {
                             Interval(
                                 start: Self.iso($0.start), end: Self.iso($0.end), count: $0.count,
                                 invalid_count: $0.invalidCount,
-                                quality: $0.quality, values: $0.values, energy: $0.energy)
+                                quality: $0.quality, values: $0.values, energy: $0.energy,
+                                measurements: named($0.values))
                         }
                     )
                 }),
             basic: basics.map {
                 Interval(
                     start: Self.iso($0.start), end: Self.iso($0.end), quality: $0.quality, values: $0.values,
-                    energy: $0.energy)
+                    energy: $0.energy, measurements: named($0.values))
             },
             input_issues: issues.map { Issue(kind: $0.kind.rawValue, time: Self.iso($0.time), samples: $0.samples) })
         let encoder = JSONEncoder()

@@ -96,7 +96,7 @@ extension Synxctl {
         @OptionGroup var output: OutputOptions
         @Option(name: .long, help: "Only this meter.") var meter: String?
         @Option(name: .long, help: "Only events starting at or after this time (default: all).") var since: String?
-        @Option(name: .long, help: "Only this kind: dip, swell, interruption, rvc, threshold.") var type: String?
+        @Option(name: .long, help: "Only this kind.") var type: EventKind?
         @Option(name: .long, help: "At most this many events.") var limit: Int = 1000
 
         func run() throws {
@@ -256,9 +256,9 @@ extension Synxctl {
         @Option(
             name: .long,
             help:
-                "Meter-derived aggregates of a polled meter instead of its polls: 3s, 10min or 2h (not IEC 61000-4-30 Class A)."
+                "Meter-derived aggregates of a polled meter instead of its polls (not IEC 61000-4-30 Class A)."
         )
-        var tier: String?
+        var tier: DerivedTier?
 
         func run() throws {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -332,5 +332,7 @@ func parseTime(_ s: String, now: Int64) throws -> Int64 {
 }
 
 extension OutputFormat: ExpressibleByArgument {}
+extension EventKind: ExpressibleByArgument {}
+extension DerivedTier: ExpressibleByArgument {}
 
 Synxctl.main()

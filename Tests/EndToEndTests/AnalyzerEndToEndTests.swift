@@ -82,6 +82,20 @@ final class AnalyzerEndToEndTests: XCTestCase {
             let p = try XCTUnwrap(
                 ((w["values"] as? [String: Any])?["total_power"] as? [String: Any])?["p_w"] as? Double)
             XCTAssertEqual(p, 3 * 230 * 20 * cos(Double.pi / 6), accuracy: 0.005 * 3 * 230 * 20)
+            // The same values under the canonical names synxd stores a waveform meter's values by.
+            let named = try XCTUnwrap(w["measurements"] as? [String: Double])
+            XCTAssertEqual(named["voltage.l1n"], channels[0]["rms"] as? Double)
+            XCTAssertEqual(named["current.l3"], channels[5]["rms"] as? Double)
+            XCTAssertEqual(named["power.active.total"], p)
+            XCTAssertEqual(
+                Set(named.keys),
+                [
+                    "voltage.l1n", "voltage.l2n", "voltage.l3n", "current.l1", "current.l2", "current.l3",
+                    "thd.voltage.l1",
+                    "thd.voltage.l2", "thd.voltage.l3", "thd.current.l1", "thd.current.l2", "thd.current.l3",
+                    "frequency",
+                    "power.active.total", "power.reactive.total", "power_factor.total",
+                ])
         }
         XCTAssertTrue(basic.contains { ($0["quality"] as? [String])?.contains("flagged") == true })
         let aggregates = try XCTUnwrap(doc["aggregates"] as? [String: [[String: Any]]])

@@ -108,7 +108,7 @@ final class JournalEndToEndTests: XCTestCase {
         h.waitUntil("the held-back cleared entries written", timeout: 15) {
             Date() > simulatorStart.addingTimeInterval(15)
         }
-        let excursions = try XCTUnwrap(h.request(Request(command: .events, kind: "threshold")).events)
+        let excursions = try XCTUnwrap(h.request(Request(command: .events, kind: .threshold)).events)
         let (acode, aout, _) = try h.synxctl(["alerts"])
         XCTAssertEqual(acode, 0)
         XCTAssertTrue(aout.contains("reload_rejected"), aout)

@@ -146,6 +146,13 @@ final class RobustnessEndToEndTests: XCTestCase {
         XCTAssertEqual(try raw("{\"version\":99,\"command\":\"status\"}\n").status, .badVersion)
         XCTAssertEqual(try raw("{\"version\":1,\"command\":\"reboot\"}\n").status, .unknownCommand)
         XCTAssertEqual(try raw(String(repeating: "x", count: 70_000)).status, .tooLarge)
+        // A closed-set field with a value outside its set is named with the values it takes.
+        let spike = try raw(#"{"version":2,"command":"events","kind":"spike"}"# + "\n")
+        XCTAssertEqual(spike.status, .invalidRequest)
+        XCTAssertEqual(spike.message, "\"kind\" must be one of: dip, swell, interruption, rvc, threshold")
+        let tier = try raw(
+            #"{"version":2,"command":"query","meter":"m1","measurement":"voltage.l1n","tier":"1h"}"# + "\n")
+        XCTAssertEqual(tier.message, "\"tier\" must be one of: 3s, 10min, 2h")
         XCTAssertEqual(try h.request(Request(command: .live, meter: "nope")).status, .noSuchMeter)
         XCTAssertEqual(
             try h.request(Request(command: .query, meter: "m1", measurement: "volts")).status, .noSuchMeasurement)

@@ -4,12 +4,13 @@ import XCTest
 
 @testable import SynxDaemon
 
-/// Every value a waveform meter's engine produces is stored and shown under a canonical measurement.
+/// Every value the engine produces has a canonical measurement name with its unit (synxd and synx-analyze share
+/// the table).
 final class WaveformMeasurementTests: XCTestCase {
     func testEveryChannelOfEveryKindAndPhase_hasCanonicalNamesWithTheirUnits() {
         for kind in [ChannelKind.voltage, .current] {
             for phase in Phase.allCases {
-                let names = WaveformMeter.measurements(of: ChannelSpec(name: "x", kind: kind, phase: phase))
+                let names = CanonicalMeasurements.names(of: ChannelSpec(name: "x", kind: kind, phase: phase))
                 for (name, unit) in [names.rms] + (names.thd.map { [$0] } ?? []) {
                     XCTAssertEqual(
                         Measurement.named(name)?.unit, unit,
@@ -19,6 +20,6 @@ final class WaveformMeasurementTests: XCTestCase {
             }
         }
         XCTAssertEqual(
-            WaveformMeter.measurements(of: ChannelSpec(name: "U4", kind: .voltage, phase: .n)).rms.name, "voltage.ne")
+            CanonicalMeasurements.names(of: ChannelSpec(name: "U4", kind: .voltage, phase: .n)).rms.name, "voltage.ne")
     }
 }
