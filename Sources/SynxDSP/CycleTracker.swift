@@ -8,39 +8,6 @@ struct CycleBoundary: Equatable {
     var measured: Bool
 }
 
-/// A biquad section (direct form II transposed), designed by the bilinear transform.
-struct Biquad {
-    var b0 = 1.0, b1 = 0.0, b2 = 0.0, a1 = 0.0, a2 = 0.0
-    var z1 = 0.0, z2 = 0.0
-
-    static func lowPass(cutoff: Double, q: Double, sampleRate: Double) -> Biquad {
-        let w = 2 * Double.pi * cutoff / sampleRate
-        let c = cos(w)
-        let alpha = sin(w) / (2 * q)
-        let a0 = 1 + alpha
-        return Biquad(
-            b0: (1 - c) / 2 / a0, b1: (1 - c) / a0, b2: (1 - c) / 2 / a0,
-            a1: -2 * c / a0, a2: (1 - alpha) / a0)
-    }
-
-    static func highPass(cutoff: Double, q: Double, sampleRate: Double) -> Biquad {
-        let w = 2 * Double.pi * cutoff / sampleRate
-        let c = cos(w)
-        let alpha = sin(w) / (2 * q)
-        let a0 = 1 + alpha
-        return Biquad(
-            b0: (1 + c) / 2 / a0, b1: -(1 + c) / a0, b2: (1 + c) / 2 / a0,
-            a1: -2 * c / a0, a2: (1 - alpha) / a0)
-    }
-
-    mutating func callAsFunction(_ x: Double) -> Double {
-        let y = b0 * x + z1
-        z1 = b1 * x - a1 * y + z2
-        z2 = b2 * x - a2 * y
-        return y
-    }
-}
-
 /// Finds fundamental cycle boundaries in the reference voltage, IEC 61000-4-30 §5.1 and §4.4: harmonics and
 /// DC are attenuated first (2nd-order Butterworth high-pass at f0/5, 4th-order Butterworth low-pass at f0, so a
 /// 3rd harmonic is 38 dB down and cannot cause extra crossings), crossings are interpolated between samples,
