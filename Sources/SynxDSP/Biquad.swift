@@ -55,4 +55,12 @@ extension Biquad {
         z2 = b2 * x - a2 * y
         z1 = b1 * x - a1 * y + z2
     }
+
+    /// The phase (radians) the section adds to a sinusoid of `omega` radians per sample: the argument of
+    /// H(e^{jω}), in (−π, π] (a low-pass section lags by 0…π, a high-pass section leads by 0…π).
+    func phase(at omega: Double) -> Double {
+        let numerator = (re: b0 + b1 * cos(omega) + b2 * cos(2 * omega), im: -(b1 * sin(omega) + b2 * sin(2 * omega)))
+        let denominator = (re: 1 + a1 * cos(omega) + a2 * cos(2 * omega), im: -(a1 * sin(omega) + a2 * sin(2 * omega)))
+        return atan2(numerator.im, numerator.re) - atan2(denominator.im, denominator.re)
+    }
 }

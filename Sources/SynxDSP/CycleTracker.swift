@@ -1,7 +1,7 @@
 import Foundation
 
-/// A boundary between two fundamental cycles: the positive-going zero crossing of the filtered reference
-/// voltage at a fractional absolute sample position, or, when there is no usable signal, a flywheel boundary
+/// A boundary between two fundamental cycles: a positive-going zero crossing of the reference voltage's
+/// fundamental at a fractional absolute sample position, or, when there is no usable signal, a flywheel boundary
 /// one reference period after the previous one (`measured == false`).
 struct CycleBoundary: Equatable {
     var position: Double
@@ -12,6 +12,9 @@ struct CycleBoundary: Equatable {
 /// DC are attenuated first (2nd-order Butterworth high-pass at f0/5, 4th-order Butterworth low-pass at f0, so a
 /// 3rd harmonic is 38 dB down and cannot cause extra crossings), crossings are interpolated between samples,
 /// and a hysteresis of 0.5 % of the nominal peak arms the detector so noise on a dead line gives no crossings.
+/// The filters shift the fundamental's phase (by −164° at 50 Hz, −127° at 42.5 Hz, −195° at 57.5 Hz): each crossing found on the
+/// filtered signal is moved back by that shift, computed from the filters at the measured frequency, so the
+/// boundary is the fundamental's own zero crossing, within a sample or two across the tracking range.
 /// Without crossings for 1.5 periods the tracker free-runs on the last measured period (a flywheel), so
 /// windows continue through interruptions.
 struct CycleTracker {
@@ -25,7 +28,12 @@ struct CycleTracker {
     private(set) var last: CycleBoundary?
     /// The mean period of the last ten measured cycles within the tracking range, in samples: an average, so that
     /// a crossing displaced by a magnitude step (filter transient) barely changes it.
-    private(set) var referencePeriod: Double
+    private(set) var referencePeriod: Double {
+        didSet { delay = filterDelay(period: referencePeriod) }
+    }
+    /// The filters' delay of the fundamental at `referencePeriod` (samples): how far a crossing of the filtered
+    /// signal lies after the fundamental's own.
+    private var delay = 0.0
     private var measuredRun: [Double] = []
 
     init(configuration: EngineConfiguration) {
@@ -43,6 +51,7 @@ struct CycleTracker {
         longestPeriod = fs / range.lowerBound
         referencePeriod = nominalPeriod
         warmupSamples = Int(5 * nominalPeriod)
+        delay = filterDelay(period: nominalPeriod)
     }
 
     /// Whether a cycle between two boundaries counts for frequency: both ends measured and within range.
@@ -63,6 +72,13 @@ struct CycleTracker {
         measuredRun = []
     }
 
+    /// How many samples the filters delay the fundamental of `period` samples: their phase lag over the
+    /// fundamental's angular frequency (the high-pass's lead and the low-passes' lag summed section by section).
+    func filterDelay(period: Double) -> Double {
+        let omega = 2 * Double.pi / period
+        return -filters.reduce(0) { $0 + $1.phase(at: omega) } / omega
+    }
+
     /// Feeds the reference sample with absolute index `n`; reports any boundary it completes.
     mutating func push(_ x: Double, index n: Int, emit: (CycleBoundary) -> Void) {
         var y = x
@@ -73,7 +89,9 @@ struct CycleTracker {
         }
         guard samplesSinceReset >= warmupSamples else { return }
         let now = Double(n)
-        if let l = last, now - l.position > 1.5 * referencePeriod {
+        // Boundaries lie `delay` before the filtered crossings that find them: the flywheel waits 1.5 periods
+        // after the crossing, not after the boundary.
+        if let l = last, now - (l.position + delay) > 1.5 * referencePeriod {
             let synthetic = CycleBoundary(position: l.position + referencePeriod, measured: false)
             last = synthetic
             emit(synthetic)
@@ -86,7 +104,7 @@ struct CycleTracker {
         if y < -armLevel { armed = true }
         guard armed, previous < 0, y >= 0 else { return }
         armed = false
-        let position = Double(n - 1) + (-previous) / (y - previous)
+        let position = Double(n - 1) + (-previous) / (y - previous) - delay
         // A crossing too soon after a measured one is noise; after a flywheel boundary any crossing re-locks.
         if let l = last, position - l.position < (l.measured ? 0.5 * shortestPeriod : 1) { return }
         let boundary = CycleBoundary(position: position, measured: true)
