@@ -12,9 +12,9 @@ struct CycleBoundary: Equatable {
 /// DC are attenuated first (2nd-order Butterworth high-pass at f0/5, 4th-order Butterworth low-pass at f0, so a
 /// 3rd harmonic is 38 dB down and cannot cause extra crossings), crossings are interpolated between samples,
 /// and a hysteresis of 0.5 % of the nominal peak arms the detector so noise on a dead line gives no crossings.
-/// The filters shift the fundamental's phase (by −164° at 50 Hz, −127° at 42.5 Hz, −195° at 57.5 Hz): each crossing found on the
-/// filtered signal is moved back by that shift, computed from the filters at the measured frequency, so the
-/// boundary is the fundamental's own zero crossing, within a sample or two across the tracking range.
+/// The filters shift the fundamental's phase (by −164° at 50 Hz, −127° at 42.5 Hz, −195° at 57.5 Hz): each crossing
+/// found on the filtered signal is moved back by that shift, computed from the filters at the measured frequency, so
+/// the boundary is the fundamental's own zero crossing, within a sample or two across the tracking range.
 /// Without crossings for 1.5 periods the tracker free-runs on the last measured period (a flywheel), so
 /// windows continue through interruptions.
 struct CycleTracker {
