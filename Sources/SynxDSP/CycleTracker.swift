@@ -54,9 +54,15 @@ struct CycleTracker {
         delay = filterDelay(period: nominalPeriod)
     }
 
+    /// How far past the ends of the tracking range a cycle may measure and still count: the interpolated crossings
+    /// of a steady 42.5 Hz supply put about every other cycle a fraction of a sample outside 42.5 Hz.
+    static let rangeTolerance = 0.002
+
     /// Whether a cycle between two boundaries counts for frequency: both ends measured and within range.
     func isMeasuredCycle(from a: CycleBoundary, to b: CycleBoundary) -> Bool {
-        a.measured && b.measured && (shortestPeriod...longestPeriod).contains(b.position - a.position)
+        let t = CycleTracker.rangeTolerance
+        return a.measured && b.measured
+            && (shortestPeriod * (1 - t)...longestPeriod * (1 + t)).contains(b.position - a.position)
     }
 
     /// Forgets the signal (after a gap): filters restart and settle again before crossings count.

@@ -38,6 +38,8 @@ public final class StoreWriter: @unchecked Sendable {
     private var stats = Statistics()
     private var stopping = false
     private var flushRequested = false
+    /// Rounds (take the queue, commit, upkeep) begun and finished; they run one after the other.
+    private var roundsStarted = 0
     private var flushedGeneration = 0
     private var finished = false
 
@@ -89,7 +91,8 @@ public final class StoreWriter: @unchecked Sendable {
     /// Commits everything queued so far and waits until it is on disk (or the attempt failed).
     public func flush() {
         condition.lock()
-        let target = flushedGeneration + 1
+        // A round under way may have taken the queue before these rows were in it: wait for one that begins now.
+        let target = roundsStarted + 1
         flushRequested = true
         condition.broadcast()
         while flushedGeneration < target && !finished { condition.wait() }
@@ -122,6 +125,7 @@ public final class StoreWriter: @unchecked Sendable {
                 + StoreWriter.millisecondsToNextCommit(after: wallClockNow(), interval: batchInterval)
             while !flushRequested && !stopping && condition.wait(milliseconds: deadline - monotonicMilliseconds()) {}
             flushRequested = false
+            roundsStarted += 1
             let stop = stopping
             condition.unlock()
             var failure = commitQueued()
