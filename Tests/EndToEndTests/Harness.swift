@@ -234,9 +234,13 @@ final class Harness {
     func run(_ executable: String, _ arguments: [String], timeout: Double = 30) throws -> (Int32, String, String) {
         let name = "run-\(UUID().uuidString.prefix(6))"
         let p = try start(executable, arguments, name: name)
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning {
+        // The exit is waited for on another thread; this one waits for it, or the deadline, whichever comes first.
+        let exited = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            p.waitUntilExit()
+            exited.signal()
+        }
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             throw HarnessError("\(executable) did not finish in \(timeout) s")
