@@ -55,6 +55,28 @@ public struct EventThresholds: Sendable, Equatable {
     public init() {}
 }
 
+/// Which flickermeter lamp model (IEC 61000-4-15 Ed.2 §4.3) weights the voltage fluctuations, or none.
+public enum FlickerLampSelection: String, Sendable, Codable, CaseIterable {
+    /// From the declared input voltage: the 120 V lamp below 180 V, else the 230 V lamp (`FlickerLamp.forNominal`).
+    case automatic = "auto"
+    /// The 230 V, 60 W incandescent lamp.
+    case lamp230V = "230v"
+    /// The 120 V, 60 W incandescent lamp.
+    case lamp120V = "120v"
+    /// No flickermeter: no Pst, Plt or Pinst.
+    case off
+
+    /// The lamp this selection picks for a supply declared at `declaredVoltage` (line-to-neutral), nil for `off`.
+    public func lamp(declaredVoltage: Double) -> FlickerLamp? {
+        switch self {
+        case .automatic: FlickerLamp.forNominal(volts: declaredVoltage)
+        case .lamp230V: .lamp230V
+        case .lamp120V: .lamp120V
+        case .off: nil
+        }
+    }
+}
+
 /// Everything the engine needs to know about its input, fixed for the lifetime of an engine instance.
 public struct EngineConfiguration: Sendable, Equatable {
     /// Samples per second per channel, 6 400 … 25 600 (others accepted between 4 000 and 100 000).
@@ -69,6 +91,8 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var reference = VoltageReference.declared
     /// Highest harmonic order computed (IEC 61000-4-30 §5.8: 50).
     public var harmonicOrders = 50
+    /// The flickermeter's lamp (IEC 61000-4-30 §5.3), on every L–N voltage channel.
+    public var flicker = FlickerLampSelection.automatic
 
     /// An engine configuration; `PowerQualityEngine.init` checks it.
     public init(

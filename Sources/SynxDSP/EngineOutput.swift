@@ -37,6 +37,24 @@ public struct BasicWindow: Sendable, Equatable {
     public var tenMinuteTag: Double
     /// Energy registers after this window.
     public var energy: EnergyRegisters
+    /// The largest instantaneous flicker sensation Pinst (IEC 61000-4-15 block 4) of each L–N voltage channel
+    /// during the window; empty while the flickermeter settles, or with flicker off.
+    public var pinstMax: [Phase: Double] = [:]
+}
+
+/// The flicker severity of a 10-min interval (Pst, IEC 61000-4-15 Ed.2 §4.7.2) or a 2-h interval (Plt, §4.7.3)
+/// on each L–N voltage channel, IEC 61000-4-30 §5.3.
+public struct FlickerSeverity: Sendable, Equatable {
+    /// Pst (10-min aggregates) or Plt (2-h aggregates) per phase.
+    public var severity: [Phase: Double]
+    /// The largest Pinst of the interval per phase.
+    public var pinstMax: [Phase: Double]
+    /// Pinst values (10 min) or Pst values (2 h) the severity was computed from.
+    public var count: Int
+    /// `flagged` when a dip, swell or interruption overlapped the interval (§4.7); `incomplete` when Pinst did not
+    /// cover the whole 10 minutes (the start of the input, a gap, the flickermeter settling after either), or a Plt
+    /// had fewer than 12 Pst or an incomplete one.
+    public var quality: ValueQuality
 }
 
 /// The aggregation tiers of IEC 61000-4-30 §4.5.
@@ -63,6 +81,9 @@ public struct Aggregate: Sendable, Equatable {
     public var values: PowerQualityValues?
     /// Energy registers at the end of the interval.
     public var energy: EnergyRegisters
+    /// Pst (10-min tier) or Plt (2-h tier); nil for the 150/180-cycle tier, with flicker off, or when the
+    /// flickermeter gave no value during the interval.
+    public var flicker: FlickerSeverity? = nil
 }
 
 /// The Class A power frequency, IEC 61000-4-30 §5.1.1: integral cycles wholly inside a UTC-aligned 10-s interval

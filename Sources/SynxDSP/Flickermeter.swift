@@ -62,7 +62,7 @@ public final class Flickermeter {
     private var settling: Int
     private let samplesPerPeriod: Int
     private var firstPeriod: [Double] = []
-    /// Pinst values since the last `takeInstantaneous()`.
+    /// Pinst values `process` produced since the last `takeInstantaneous()`.
     private var pinst: [Double] = []
 
     /// A flickermeter for samples at `sampleRate` of a `nominalFrequency` supply, weighted for `lamp`. Class F1
@@ -121,13 +121,19 @@ public final class Flickermeter {
     /// period, which sets block 1's level and starts the filters settled on its DC.
     public func process(_ samples: [Double]) {
         for x in samples {
-            guard let ms = meanSquare else {
-                firstPeriod.append(x)
-                if firstPeriod.count == samplesPerPeriod { start() }
-                continue
-            }
-            step(x, meanSquare: ms)
+            if let p = push(x) { pinst.append(p) }
         }
+    }
+
+    /// Feeds one sample (volts); returns a Pinst value when one is due (every `1/pinstRate` s once settled).
+    @inline(__always)
+    public func push(_ x: Double) -> Double? {
+        guard let ms = meanSquare else {
+            firstPeriod.append(x)
+            if firstPeriod.count == samplesPerPeriod { start() }
+            return nil
+        }
+        return step(x, meanSquare: ms)
     }
 
     private func start() {
@@ -146,10 +152,12 @@ public final class Flickermeter {
         highPass.settle(at: level)
         let period = firstPeriod
         firstPeriod.removeAll()
-        for x in period { step(x, meanSquare: meanSquare!) }
+        // The first period is within the settling time: no Pinst comes of it.
+        for x in period { _ = step(x, meanSquare: meanSquare!) }
     }
 
-    private func step(_ x: Double, meanSquare ms: Double) {
+    @inline(__always)
+    private func step(_ x: Double, meanSquare ms: Double) -> Double? {
         // Block 1: the level follows the mean square slowly.
         let level = ms + levelAlpha * (x * x - ms)
         meanSquare = level
@@ -164,13 +172,12 @@ public final class Flickermeter {
         smoothed += smoothingAlpha * (y * y - smoothed)
         if settling > 0 {
             settling -= 1
-            return
+            return nil
         }
         phase += 1
-        if phase == decimation {
-            phase = 0
-            pinst.append(smoothed * scale)
-        }
+        guard phase == decimation else { return nil }
+        phase = 0
+        return smoothed * scale
     }
 
     /// The Pinst values since the last call, oldest first, at `pinstRate` a second.

@@ -17,7 +17,8 @@ public struct SampleBlock: Sendable {
 /// re-synchronised at every UTC 10-min tick (§4.4, §4.6), the 10-s power frequency (§5.1), magnitudes (§5.2,
 /// §5.13), harmonics and interharmonics per IEC 61000-4-7 Class I (§5.8, §5.9), unbalance (§5.7), powers
 /// (IEEE 1459) and energy, under/over-deviation (Annex D), Urms½-based dips, swells, interruptions (§5.4, §5.5)
-/// and rapid voltage changes (§5.11), with §4.7 flagging, and the 150/180-cycle, 10-min and 2-h aggregates (§4.5).
+/// and rapid voltage changes (§5.11), flicker (§5.3: Pinst, Pst, Plt by IEC 61000-4-15 Class F1), with §4.7
+/// flagging, and the 150/180-cycle, 10-min and 2-h aggregates (§4.5).
 ///
 /// Pure: no I/O, no clock, no logging. Results do not depend on how the input is split into blocks. Missing or
 /// non-finite samples invalidate the windows they touch; nothing is interpolated across them.
@@ -56,7 +57,12 @@ public final class PowerQualityEngine {
     private var open: OpenWindow?
     private var pending: [ClosedWindow] = []
     private var lastHalfCycleStart = -Double.infinity
-    private var halfCycleStarts: [Double] = []
+    /// Urms½ windows [start, end) (sample positions) waiting for their samples.
+    private var halfCycleWindows: [(start: Double, end: Double)] = []
+    /// The reference voltage's own zero crossings (`zeroCrossing`) at the last boundary and inside the cycle it
+    /// ended.
+    private var lastRising: CycleBoundary?
+    private var lastFalling: Double?
     private struct PendingCycle {
         var start: Double
         var end: Double
@@ -76,6 +82,7 @@ public final class PowerQualityEngine {
     private var twoHour = IntervalAccumulator(tier: .twoHours)
     private var twoHourTag: Double?
     private var energy = EnergyRegisters()
+    private var flicker: FlickerIntervals?
     private var outputs: [EngineOutput] = []
 
     /// An engine for `configuration`; throws what `EngineConfiguration.validate()` finds wrong with it.
@@ -96,6 +103,7 @@ public final class PowerQualityEngine {
         events = VoltageEventDetector(phases: phases, thresholds: configuration.thresholds)
         rvc = RapidVoltageChangeDetector(phases: phases, nominal: nominal)
         slidingReference = configuration.declaredVoltage
+        flicker = FlickerIntervals(configuration: configuration)
     }
 
     /// The highest harmonic order this configuration measures: 50, or fewer when its group would reach above
@@ -194,6 +202,7 @@ public final class PowerQualityEngine {
             for k in base..<(base + j - i) {
                 newBoundaries.removeAll(keepingCapacity: true)
                 tracker.push(ring[reference, k], index: k) { newBoundaries.append($0) }
+                flicker?.push(ring, channels: phaseVoltages, index: k, time: time(Double(k)))
                 processedIndex = k
                 for b in newBoundaries { onBoundary(b) }
             }
@@ -222,9 +231,12 @@ public final class PowerQualityEngine {
         }
         open = nil
         tracker.reset()
+        flicker?.restart()
         firstBoundaryNumber += boundaries.count
         boundaries.removeAll()
-        halfCycleStarts.removeAll()
+        halfCycleWindows.removeAll()
+        lastRising = nil
+        lastFalling = nil
         lastHalfCycleStart = -.infinity
     }
 
@@ -241,16 +253,22 @@ public final class PowerQualityEngine {
     private func onBoundary(_ b: CycleBoundary) {
         boundaries.append(b)
         let m = firstBoundaryNumber + boundaries.count - 1
-        // Urms½ windows start at every zero crossing and half-way between (§5.4.1); they are one reference
-        // period long and are evaluated once their samples are all in.
-        if m > firstBoundaryNumber {
-            halfCycleStarts.append((boundary(m - 1).position + b.position) / 2)
+        // Urms½ windows (§5.4.1) are one cycle long and start at every zero crossing, rising and falling: the cycle
+        // that boundary m ends, and before it the one between the falling crossings inside the cycle before and
+        // inside this one. Each spans two whole half cycles of the actual signal, so a frequency change at constant
+        // amplitude leaves Urms½ unchanged (windows one mean period long read up to 4 % off after a step, which
+        // was reported as a rapid voltage change). They are evaluated once their samples are all in.
+        let rising = zeroCrossing(near: b.position, rising: true, measured: b.measured)
+        if let r = lastRising {
+            let falling = zeroCrossing(near: (r.position + rising) / 2, rising: false, measured: r.measured && b.measured)
+            if let f = lastFalling { halfCycleWindows.append((f, falling)) }
+            halfCycleWindows.append((r.position, rising))
+            lastFalling = falling
         }
-        halfCycleStarts.append(b.position)
-        let period = tracker.referencePeriod
-        while let a = halfCycleStarts.first, a + period + 0.5 <= Double(processedIndex) {
-            halfCycleStarts.removeFirst()
-            evaluateHalfCycle(from: a, to: a + period)
+        lastRising = CycleBoundary(position: rising, measured: b.measured)
+        while let w = halfCycleWindows.first, w.end + 0.5 <= Double(processedIndex) {
+            halfCycleWindows.removeFirst()
+            evaluateHalfCycle(from: w.start, to: w.end)
         }
         if m >= firstBoundaryNumber + 1 {
             let previous = boundary(m - 1)
@@ -270,6 +288,33 @@ public final class PowerQualityEngine {
     }
 
     // MARK: - Urms½ and events
+
+    /// The rising (or falling) zero crossing of the reference voltage itself, unfiltered, nearest to `position`
+    /// within an eighth of a period; `position` itself when there is none or the cycle is not `measured` (a
+    /// flywheel boundary, a dead line). Consecutive crossings of a periodic signal are exactly one period apart,
+    /// harmonics or not, and neither a step of the magnitude nor of the frequency moves them, while the tracker's
+    /// filtered crossings ring for a few cycles after either: Urms½ windows between these crossings hold whole
+    /// half cycles.
+    private func zeroCrossing(near position: Double, rising: Bool, measured: Bool) -> Double {
+        guard measured else { return position }
+        let reach = tracker.referencePeriod / 8
+        let first = max(Int((position - reach).rounded(.down)), ring.start + 1)
+        let last = min(Int((position + reach).rounded(.up)), processedIndex)
+        guard first <= last else { return position }
+        let reference = phaseVoltages[0]
+        let sign = rising ? 1.0 : -1.0
+        var best: Double?
+        var previous = sign * ring[reference, first - 1]
+        for k in first...last {
+            let x = sign * ring[reference, k]
+            if previous < 0, x >= 0 {
+                let crossing = Double(k - 1) + -previous / (x - previous)
+                if best == nil || abs(crossing - position) < abs(best! - position) { best = crossing }
+            }
+            previous = x
+        }
+        return best ?? position
+    }
 
     private var eventReference: Double {
         configuration.reference == .sliding ? slidingReference : configuration.declaredVoltage
@@ -388,7 +433,7 @@ public final class PowerQualityEngine {
         }
         let basic = BasicWindow(
             start: start, end: end, quality: quality, values: values, tenMinuteTag: w.tag,
-            energy: energy)
+            energy: energy, pinstMax: flicker?.pinstMax(from: start, to: end) ?? [:])
         outputs.append(.basic(basic))
         aggregate(basic)
     }
@@ -459,20 +504,25 @@ public final class PowerQualityEngine {
     private func closeTenMinute(tag: Double, incomplete: Bool) {
         if incomplete { tenMinute.markIncomplete() }
         tenMinuteTag = nil
-        guard let a = tenMinute.close(end: tag, declaredVoltage: configuration.declaredVoltage) else { return }
+        let pst = flicker?.closeTenMinutes(tag: tag, quality: tenMinute.quality)
+        guard var a = tenMinute.close(end: tag, declaredVoltage: configuration.declaredVoltage) else { return }
+        a.flicker = pst
         outputs.append(.aggregate(a))
         // 2-h: twelve 10-min values in (2k h, 2(k+1) h], tagged with the even hour that ends them.
         let twoHourEnd = UTCInterval.end(containing: a.end - 300, length: 7200)
         if let t = twoHourTag, t != twoHourEnd { closeTwoHour(tag: t, incomplete: true) }
         twoHourTag = twoHourEnd
         twoHour.add(start: a.start, quality: a.quality, values: a.values, energy: a.energy)
+        if let pst { flicker?.accumulate(pst) }
         if a.end >= twoHourEnd - 1e-9 { closeTwoHour(tag: twoHourEnd, incomplete: twoHour.constituents < 12) }
     }
 
     private func closeTwoHour(tag: Double, incomplete: Bool) {
         if incomplete { twoHour.markIncomplete() }
         twoHourTag = nil
-        if let a = twoHour.close(end: tag, declaredVoltage: configuration.declaredVoltage) {
+        let plt = flicker?.closeTwoHours()
+        if var a = twoHour.close(end: tag, declaredVoltage: configuration.declaredVoltage) {
+            a.flicker = plt
             outputs.append(.aggregate(a))
         }
     }

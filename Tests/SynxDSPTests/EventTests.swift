@@ -122,4 +122,35 @@ final class EventTests: XCTestCase {
         XCTAssertTrue(sliding.allSatisfy { $0.start < s.t0 + 60 })
         XCTAssertEqual(try s.run(seconds: 3).events.map(\.kind), [.dip])
     }
+
+    /// Issue 12, fix 2: a supply whose frequency changes at constant amplitude has no rapid voltage change: not at
+    /// phase-continuous steps across the whole tracking range, not on ramps, not at the 10-min resynchronisation
+    /// (a tick falls 8 s into the signal). Urms½ windows span whole cycles of the actual frequency, so their values
+    /// stay at the amplitude; windows one tracked mean period long read up to 4 % off after a step.
+    func testFrequencyStepsAndRamps_atConstantAmplitude_areNoRapidVoltageChange() throws {
+        let fs = 6_400.0
+        // (seconds, frequency at the start, frequency at the end): a step where the previous segment ends elsewhere.
+        let segments: [(Double, Double, Double)] = [
+            (4, 50, 50), (3, 42.5, 42.5), (3, 57.5, 57.5), (3, 50, 50), (4, 50, 42.5), (2, 42.5, 57.5), (3, 57.5, 57.5),
+        ]
+        let engine = try PowerQualityEngine(configuration: SyntheticSignal(sampleRate: fs, frequency: 50).configuration())
+        let t0 = 1_700_000_392.0  // 8 s before a UTC 10-min tick
+        var phase = 0.0
+        var k = 0
+        var outputs: [EngineOutput] = []
+        for (seconds, from, to) in segments {
+            let n = Int(seconds * fs)
+            var block: [[Double]] = Array(repeating: Array(repeating: 0, count: n), count: 3)
+            for i in 0..<n {
+                let f = from + (to - from) * Double(i) / Double(n)
+                phase += 2 * .pi * f / fs
+                for p in 0..<3 { block[p][i] = 230 * 2.0.squareRoot() * sin(phase - Double(p) * 2 * .pi / 3) }
+            }
+            outputs += try engine.process(SampleBlock(startTime: t0 + Double(k) / fs, channels: block))
+            k += n
+        }
+        outputs += engine.finish()
+        XCTAssertEqual(outputs.events.map(\.kind), [], "events: \(outputs.events.map { ($0.kind, $0.start - t0, $0.duration, $0.magnitude, $0.extremes) })")
+        XCTAssertEqual(outputs.aggregates(.tenMinutes).count, 2, "the 10-min tick fell inside")
+    }
 }
