@@ -41,6 +41,7 @@ struct Analysis {
         var events: [Event]
         var frequency_10s: [Frequency]
         var aggregates: [String: [Interval]]
+        var flicker: Flicker
         var basic: [Interval]
         var input_issues: [Issue]
     }
@@ -58,6 +59,8 @@ struct Analysis {
         var dip_percent, swell_percent, interruption_percent, hysteresis_percent: Double
         var rvc_percent, rvc_hysteresis_percent: Double
         var harmonic_order_limit: Int
+        /// `230v`, `120v`, or null with flicker off.
+        var flicker_lamp: String?
     }
     private struct Event: Encodable {
         var kind, start, end: String
@@ -85,6 +88,19 @@ struct Analysis {
         var energy: EnergyRegisters
         /// The values under synx's canonical measurement names (the table synxd uses; null when invalid).
         var measurements: [String: Double]?
+    }
+    /// Pst per 10-min interval and Plt per 2-h interval (IEC 61000-4-15, `FlickerSeverity`), per L–N phase.
+    private struct Flicker: Encodable {
+        var pst: [Severity]
+        var plt: [Severity]
+    }
+    private struct Severity: Encodable {
+        var start, end: String
+        /// Pinst values (Pst) or Pst values (Plt) it was computed from.
+        var count: Int
+        var quality: ValueQuality
+        var value: [String: Double]
+        var pinst_max: [String: Double]
     }
     private struct Issue: Encodable {
         var kind, time: String
@@ -115,7 +131,8 @@ struct Analysis {
                 reference: e.reference.rawValue, dip_percent: t.dipPercent, swell_percent: t.swellPercent,
                 interruption_percent: t.interruptionPercent, hysteresis_percent: t.hysteresisPercent,
                 rvc_percent: t.rvcPercent, rvc_hysteresis_percent: t.rvcHysteresisPercent,
-                harmonic_order_limit: meta.orderLimit),
+                harmonic_order_limit: meta.orderLimit,
+                flicker_lamp: Self.lampName(e)),
             events: events.map {
                 Event(
                     kind: $0.kind.rawValue, start: Self.iso($0.start), end: Self.iso($0.end), duration_s: $0.duration,
@@ -143,6 +160,7 @@ struct Analysis {
                         }
                     )
                 }),
+            flicker: Flicker(pst: severities(.tenMinutes), plt: severities(.twoHours)),
             basic: basics.map {
                 Interval(
                     start: Self.iso($0.start), end: Self.iso($0.end), quality: $0.quality, values: $0.values,
@@ -154,6 +172,23 @@ struct Analysis {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(doc) + Data("\n".utf8)
+    }
+
+    /// The flicker severities of the aggregates of `tier`, for JSON.
+    private func severities(_ tier: AggregationTier) -> [Severity] {
+        let keyed = { (d: [Phase: Double]) in Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, $0.value) }) }
+        return aggregates.filter { $0.tier == tier }.compactMap { a in
+            a.flicker.map {
+                Severity(
+                    start: Self.iso(a.start), end: Self.iso(a.end), count: $0.count, quality: $0.quality,
+                    value: keyed($0.severity), pinst_max: keyed($0.pinstMax))
+            }
+        }
+    }
+
+    /// The lamp `e` weights flicker with: `230v`, `120v`, or nil with flicker off.
+    static func lampName(_ e: EngineConfiguration) -> String? {
+        e.flicker.lamp(declaredVoltage: e.declaredVoltage).map { $0 == .lamp120V ? "120v" : "230v" }
     }
 
     /// UTC time as ISO 8601 with microseconds.
@@ -211,6 +246,7 @@ struct Analysis {
                     }
                 ).render(.table)
         }
+        if wanted("flicker") { out += "\n" + flickerTable(e) }
         if wanted("frequency") {
             out +=
                 "\n"
@@ -262,6 +298,24 @@ struct Analysis {
             out += "\n" + harmonicsTable(names: names, orders: min(orders, meta.orderLimit))
         }
         return out
+    }
+
+    /// Pst and Plt per interval, one column per L–N phase, with the largest Pinst and the flags.
+    private func flickerTable(_ e: EngineConfiguration) -> String {
+        let phases = e.channels.filter { $0.kind == .voltage && $0.phase != .n }.map(\.phase)
+        var rows: [[String]] = []
+        for a in aggregates where a.tier != .cycles150_180 {
+            guard let f = a.flicker else { continue }
+            let values: [String] = phases.map { p in f.severity[p].map { Self.number($0, 3) } ?? "-" }
+            let peak = f.pinstMax.values.max().map { Self.number($0, 2) } ?? "-"
+            rows.append([Self.iso(a.end), a.tier == .tenMinutes ? "Pst" : "Plt"] + values + [peak, Self.flags(f.quality)])
+        }
+        let lamp = Self.lampName(e).map { "\($0) lamp" } ?? "off"
+        return Report(
+            title: "Flicker (IEC 61000-4-15, \(lamp))",
+            columns: ["END (UTC)", "KIND"] + phases.map { $0.rawValue.uppercased() } + ["PINST MAX", "FLAGS"],
+            rows: rows
+        ).render(.table)
     }
 
     /// Harmonic subgroups in % of the fundamental: the RMS over every valid basic window of the recording.

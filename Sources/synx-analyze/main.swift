@@ -43,9 +43,11 @@ struct Analyze: ParsableCommand {
     @Option(help: "RVC threshold, % of Udin.") var rvc = 3.3
     @Option(help: "RVC hysteresis, % of Udin.") var rvcHysteresis = 1.65
     @Option(help: "Event reference: declared (Udin) or sliding.") var reference: VoltageReference = .declared
+    @Option(help: "Flickermeter lamp: auto (120 V below a Udin of 180 V, else 230 V), 230v, 120v or off.")
+    var flicker: FlickerLampSelection = .automatic
 
     @Option(help: "Output: table or json.") var format: Format = .table
-    @Option(help: "Table sections: events,frequency,aggregates,basic,harmonics (comma separated) or all.")
+    @Option(help: "Table sections: events,flicker,frequency,aggregates,basic,harmonics (comma separated) or all.")
     var show = "all"
     @Option(help: "Harmonic orders listed in the table.") var orders = 25
     @Flag(help: "No progress bar (it is shown only on a terminal anyway).") var noProgress = false
@@ -89,6 +91,7 @@ struct Analyze: ParsableCommand {
         config.thresholds.rvcPercent = rvc
         config.thresholds.rvcHysteresisPercent = rvcHysteresis
         config.reference = reference
+        config.flicker = flicker
         let engine: PowerQualityEngine
         do { engine = try PowerQualityEngine(configuration: config) } catch { throw ValidationError("\(error)") }
 
@@ -157,5 +160,6 @@ extension Analyze {
 }
 
 extension VoltageReference: ExpressibleByArgument {}
+extension FlickerLampSelection: ExpressibleByArgument {}
 
 Analyze.main()

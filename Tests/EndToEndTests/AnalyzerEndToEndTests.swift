@@ -104,12 +104,69 @@ final class AnalyzerEndToEndTests: XCTestCase {
         XCTAssertNotNil(doc["frequency_10s"] as? [[String: Any]])
     }
 
+    /// The `flicker` section (issue 12): 20 s of 230 V / 50 Hz whose L1 fluctuates sinusoidally at 8.8 Hz by
+    /// 0.250 % (Table 1's Pinst,max = 1 row) and L3 by twice that (Pinst quadratic: 4), L2 steady. One Pst and one Plt,
+    /// both incomplete; the 120 V lamp weighs the same fluctuation by (0.250 / 0.321)²; `--flicker off` has none.
+    func testFlicker_pinstMaxFollowsTable1_perPhase_andTheLampOption() throws {
+        let fs = 6_400.0
+        let n = Int(20 * fs)
+        let depth = [0.0025, 0, 0.005]
+        let analog: [[Double]] = (0..<3).map { c in
+            (0..<n).map { k in
+                let t = Double(k) / fs
+                let carrier = sin(2 * .pi * 50 * t - Double(c) * 2 * .pi / 3)
+                return 230 * 2.0.squareRoot() * carrier * (1 + depth[c] / 2 * sin(2 * .pi * 8.8 * t))
+            }
+        }
+        let config = ComtradeConfiguration(
+            stationName: "Flicker bay", deviceID: "synx-test",
+            analog: (0..<3).map { ComtradeAnalogChannel(index: $0 + 1, id: "V\($0 + 1)", phase: ["A", "B", "C"][$0], unit: "V") },
+            lineFrequency: 50, sampleRates: [ComtradeSampleRate(rate: fs, lastSample: n)],
+            firstSample: ComtradeTimestamp(secondsSinceEpochLocal: 1_800_000_000), format: .binary32, sampleCount: n)
+        let path = h.path("flicker.cfg")
+        try ComtradeWriter.write(
+            ComtradeRecording(
+                configuration: config, sampleNumbers: Array(1...n), timestamps: Array(repeating: nil, count: n),
+                analog: analog, digital: []),
+            cfgPath: path, format: .binary32)
+        func flicker(_ options: [String]) throws -> (lamp: String?, pst: [[String: Any]], plt: [[String: Any]]) {
+            let (status, out, err) = try h.run("synx-analyze", [path, "--format", "json"] + options)
+            XCTAssertEqual(status, 0, err)
+            let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+            let section = try XCTUnwrap(doc["flicker"] as? [String: [[String: Any]]], out)
+            return (
+                (doc["settings"] as? [String: Any])?["flicker_lamp"] as? String, section["pst"] ?? [], section["plt"] ?? []
+            )
+        }
+        let europe = try flicker([])
+        XCTAssertEqual(europe.lamp, "230v")
+        XCTAssertEqual(europe.pst.count, 1)
+        XCTAssertEqual(europe.plt.count, 1)
+        let pst = try XCTUnwrap(europe.pst.first)
+        XCTAssertEqual(pst["quality"] as? [String], ["incomplete"])
+        XCTAssertEqual(try XCTUnwrap(pst["count"] as? Int), 1500, accuracy: 5, "15 s of Pinst after 5 s settling")
+        let peak = try XCTUnwrap(pst["pinst_max"] as? [String: Double])
+        XCTAssertEqual(try XCTUnwrap(peak["l1"]), 1, accuracy: 0.08, "Table 1: 8.8 Hz, 0.250 %")
+        XCTAssertEqual(try XCTUnwrap(peak["l3"]), 4, accuracy: 0.32, "twice the fluctuation, four times Pinst")
+        XCTAssertLessThan(try XCTUnwrap(peak["l2"]), 0.01)
+        let values = try XCTUnwrap(pst["value"] as? [String: Double])
+        XCTAssertGreaterThan(try XCTUnwrap(values["l3"]), try XCTUnwrap(values["l1"]))
+        XCTAssertEqual(europe.plt.first?["quality"] as? [String], ["incomplete"])
+        let america = try flicker(["--flicker", "120v"])
+        XCTAssertEqual(america.lamp, "120v")
+        let peak120 = try XCTUnwrap(america.pst.first?["pinst_max"] as? [String: Double])
+        XCTAssertEqual(try XCTUnwrap(peak120["l1"]), pow(0.250 / 0.321, 2), accuracy: 0.08 * pow(0.250 / 0.321, 2))
+        let off = try flicker(["--flicker", "off"])
+        XCTAssertNil(off.lamp)
+        XCTAssertTrue(off.pst.isEmpty && off.plt.isEmpty)
+    }
+
     func testTable_listsEverySection() throws {
         let path = try writeRecording("rec", format: .ascii)
         let (status, out, err) = try h.run("synx-analyze", [path])
         XCTAssertEqual(status, 0, err)
         for section in [
-            "Events (1)", "10-s power frequency", "150/180-cycle aggregates", "10-min aggregates",
+            "Events (1)", "Flicker (IEC 61000-4-15, 230v lamp)", "10-s power frequency", "150/180-cycle aggregates", "10-min aggregates",
             "2-h aggregates", "10-cycle values", "Harmonic subgroups",
         ] {
             XCTAssertTrue(out.contains(section), "missing \(section) in:\n\(out)")
