@@ -1,3 +1,4 @@
+import SynxDSP
 import SynxMeters
 import SynxModbus
 
@@ -50,6 +51,8 @@ public struct MeterConfig: Sendable, Equatable {
     /// Register polling, or a sample stream through the waveform interface (`profile = "waveform"`),
     /// analysed by the IEC 61000-4-30 engine.
     public var source: Source = .registers
+    /// A waveform meter's flickermeter lamp (`flicker_lamp`): from `nominalVoltage` unless configured.
+    public var flickerLamp = FlickerLampSelection.automatic
 
     /// Where a meter's values come from.
     public enum Source: Sendable, Equatable { case registers, waveform }

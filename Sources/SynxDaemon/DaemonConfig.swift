@@ -1,4 +1,5 @@
 import Foundation
+import SynxDSP
 import SynxMeters
 import SynxModbus
 import SynxStore
@@ -191,7 +192,7 @@ extension DaemonConfig {
     {
         try s.rejectUnknownKeys([
             "name", "bus", "unit", "profile", "poll_interval_ms", "slow_poll_interval_ms",
-            "nominal_voltage", "nominal_frequency", "wiring",
+            "nominal_voltage", "nominal_frequency", "wiring", "flicker_lamp",
         ])
         let name = try s.requiredString("name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -229,6 +230,13 @@ extension DaemonConfig {
                 "wiring", ["3P4W": Wiring.threePhaseFourWire, "3P3W": .threePhaseThreeWire, "1P2W": .singlePhase])
                 ?? .threePhaseFourWire)
         if profileName == "waveform" { meter.source = .waveform }
+        let lamps = Dictionary(uniqueKeysWithValues: FlickerLampSelection.allCases.map { ($0.rawValue, $0) })
+        if let lamp = try s.choice("flicker_lamp", lamps) {
+            guard meter.source == .waveform else {
+                throw s.error("flicker_lamp", "only a waveform meter has a flickermeter (profile = \"waveform\")")
+            }
+            meter.flickerLamp = lamp
+        }
         return meter
     }
 }

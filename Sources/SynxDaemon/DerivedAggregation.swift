@@ -39,11 +39,14 @@ final class DerivedAggregator {
         open = DerivedAggregator.tiers.map { _ in (0, [:]) }
     }
 
-    static func method(for m: Measurement) -> DerivedMethod {
+    /// How `m` is aggregated; nil for a flicker severity a meter computed over its own interval (Pst, Plt), which
+    /// is stored as polled and not averaged again.
+    static func method(for m: Measurement) -> DerivedMethod? {
         switch m.kind {
         case .rms: .rms
         case .counter: .increase
         case .power, .ratio, .frequency: .mean
+        case .severity: nil
         }
     }
 
@@ -78,10 +81,9 @@ final class DerivedAggregator {
                 open[t] = (end, [:])
             }
             for (p, v) in values {
+                guard let method = DerivedAggregator.method(for: p.measurement) else { continue }
                 let name = p.measurement.name
-                var a =
-                    open[t].values[name]
-                    ?? Accumulator(unit: p.measurement.unit, method: DerivedAggregator.method(for: p.measurement))
+                var a = open[t].values[name] ?? Accumulator(unit: p.measurement.unit, method: method)
                 switch a.method {
                 case .rms:
                     a.sum += v * v

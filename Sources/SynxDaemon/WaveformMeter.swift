@@ -309,9 +309,11 @@ final class WaveformMeter: @unchecked Sendable {
                 name: "\(c.kind == .voltage ? "U" : "I")\(c.phase)", kind: c.kind == .voltage ? .voltage : .current,
                 phase: phases[Int(c.phase) - 1], fullScale: Double(c.scale) * 32767)
         }
-        return EngineConfiguration(
+        var engine = EngineConfiguration(
             sampleRate: Double(w.sampleRate), nominalFrequency: w.nominalFrequency == 60 ? .hz60 : .hz50,
             declaredVoltage: config.nominalVoltage, channels: channels)
+        engine.flicker = config.flickerLamp
+        return engine
     }
 
     private func handle(_ outputs: [EngineOutput]) {
@@ -326,18 +328,27 @@ final class WaveformMeter: @unchecked Sendable {
                 guard let end = ticks(b.end, 1000) else { continue }
                 registry.recordPoll(
                     meter: config.name, state: .online, error: nil,
-                    values: WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: end),
+                    values: WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: end)
+                        + WaveformMeter.flickerValues(b.pinstMax, statistic: "pinst", time: end),
                     time: wallClockNow(), model: nil)
             case .aggregate(let a):
                 guard let row = aggregateRow(a), let time = ticks(a.end, 1000) else { continue }
                 aggregates.append(row)
                 // The 150/180-cycle values are also the meter's stored series (synxctl query).
+                var series: [LiveValue] = []
                 if a.tier == .cycles150_180, let v = a.values {
-                    rows += WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: time).map {
-                        SampleRow(
-                            meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value,
-                            quality: .good)
-                    }
+                    series = WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: time)
+                }
+                // Pst and Plt are stored as series too, at their intervals' ends (their flags are the 10-min and
+                // 2-h aggregates' and `incomplete` by Pinst coverage, kept in the flicker part of the aggregate row).
+                if let f = a.flicker {
+                    series = WaveformMeter.flickerValues(
+                        f.severity, statistic: a.tier == .tenMinutes ? "pst" : "plt", time: time)
+                }
+                rows += series.map {
+                    SampleRow(
+                        meter: config.name, measurement: $0.measurement, unit: $0.unit, time: time, value: $0.value,
+                        quality: .good)
                 }
             case .frequency(let f):
                 let json = f.hertz.map { "{\"frequency_hz\":\($0)}" }
@@ -373,7 +384,9 @@ final class WaveformMeter: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let json = values.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        // A value set that cannot be encoded is stored without values (the row, its interval and flags remain).
+        let json = values.flatMap { try? encoder.encode(StoredValues(values: $0, flicker: a.flicker, tier: a.tier)) }
+            .map { String(decoding: $0, as: UTF8.self) }
         return AggregateRow(
             meter: config.name, tier: a.tier.rawValue, startMs: start, endMs: end,
             count: a.count, invalidCount: a.invalidCount, quality: a.quality.names, valuesJSON: json)
@@ -392,6 +405,49 @@ final class WaveformMeter: @unchecked Sendable {
                     resolutionMicroseconds: Int64(500_000 / (analysed?.nominalFrequency.hertz ?? 50)))
             ]))
         alerts.event(e, meter: config.name, bus: bus.name)
+    }
+}
+
+/// An aggregate's values as stored: the engine's value set (`docs/analyzer.md`, INTERVAL `values`) and, for the
+/// 10-min and 2-h tiers, `flicker`: `{"pst"|"plt": {"l1": …}, "pinst_max": {…}, "count": N, "quality": […]}`.
+private struct StoredValues: Encodable {
+    var values: PowerQualityValues
+    var flicker: FlickerSeverity?
+    var tier: AggregationTier
+
+    private struct Flicker: Encodable {
+        var severity: [String: Double]
+        var pinstMax: [String: Double]
+        var count: Int
+        var quality: [String]
+        var statistic: String
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: AnyKey.self)
+            try c.encode(severity, forKey: AnyKey(statistic))
+            try c.encode(pinstMax, forKey: AnyKey("pinst_max"))
+            try c.encode(count, forKey: AnyKey("count"))
+            try c.encode(quality, forKey: AnyKey("quality"))
+        }
+    }
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        try values.encode(to: encoder)
+        guard let f = flicker else { return }
+        let keyed = { (d: [Phase: Double]) in Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, $0.value) }) }
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encode(
+            Flicker(
+                severity: keyed(f.severity), pinstMax: keyed(f.pinstMax), count: f.count, quality: f.quality.names,
+                statistic: tier == .twoHours ? "plt" : "pst"),
+            forKey: AnyKey("flicker"))
     }
 }
 

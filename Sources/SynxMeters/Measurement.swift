@@ -14,6 +14,9 @@ public struct Measurement: Hashable, Sendable, Comparable, CustomStringConvertib
         case frequency
         /// A monotonically increasing energy register: aggregated as a difference.
         case counter
+        /// A flicker severity (IEC 61000-4-15: Pinst, Pst, Plt): a statistic over its own interval, stored as it
+        /// comes and never averaged again.
+        case severity
     }
 
     public let name: String
@@ -48,6 +51,7 @@ public struct Measurement: Hashable, Sendable, Comparable, CustomStringConvertib
         for p in ["l1", "l2", "l3"] {
             add("thd.voltage.\(p)", "%", .ratio)
             add("thd.current.\(p)", "%", .ratio)
+            for statistic in ["pinst", "pst", "plt"] { add("flicker.\(statistic).\(p)", "", .severity) }
         }
         return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
     }()

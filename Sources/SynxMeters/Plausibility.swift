@@ -19,6 +19,8 @@ public struct Plausibility: Sendable, Equatable {
     public static let frequencyRange = 10.0...100.0
     /// Total harmonic distortion, percent.
     public static let thdRange = 0.0...1000.0
+    /// A flicker severity (Pinst, Pst, Plt): Pst 100 would take a fluctuation of the whole supply voltage.
+    public static let flickerRange = 0.0...100.0
     /// An energy register, in the canonical kWh / kvarh / kVAh.
     public static let energyRange = 0.0...1e12
 
@@ -41,6 +43,7 @@ public struct Plausibility: Sendable, Equatable {
             return -limit...limit
         case .frequency: return Plausibility.frequencyRange
         case .counter: return Plausibility.energyRange
+        case .severity: return Plausibility.flickerRange
         }
     }
 

@@ -67,8 +67,9 @@ struct Scenario {
         var interharmonics: [(hertz: Double, percent: Double, phase: Double)] = []
         /// Per-phase fundamental magnitude factors (unbalance), L1…L3.
         var phaseFactors = [1.0, 1.0, 1.0]
-        /// Flicker-style sinusoidal amplitude modulation: frequency (Hz) and ΔV/V peak-to-peak (percent).
-        var modulation: (hertz: Double, percent: Double)?
+        /// Flicker-style amplitude modulation: frequency (Hz), ΔV/V peak-to-peak (percent), and whether it is
+        /// rectangular (IEC 61000-4-15's rectangular changes: two a period, 50 % duty) rather than sinusoidal.
+        var modulation: (hertz: Double, percent: Double, rectangular: Bool)?
         /// A COMTRADE recording served instead of a generated signal (in a loop).
         var replay: String?
     }
@@ -123,7 +124,8 @@ struct Scenario {
             try w.rejectUnknownKeys([
                 "id", "sample_rate", "frequency", "nominal_voltage", "current", "harmonics",
                 "samples_per_block", "fifo_seconds", "seconds_before_10min_tick", "drift_hz_per_s",
-                "interharmonics", "phase_factors", "modulation_hz", "modulation_percent", "replay",
+                "interharmonics", "phase_factors", "modulation_hz", "modulation_percent", "modulation_shape",
+                "replay",
             ])
             let id = UInt8(try w.requiredInt("id", in: 1...247))
             if units.contains(where: { $0.id == id }) || waveforms.contains(where: { $0.id == id }) {
@@ -161,7 +163,10 @@ struct Scenario {
                 waveforms[waveforms.count - 1].phaseFactors = f
             }
             if let hz = try w.double("modulation_hz", in: 0.01...50) {
-                waveforms[waveforms.count - 1].modulation = (hz, try w.double("modulation_percent", in: 0...50) ?? 1)
+                let rectangular = try w.choice("modulation_shape", ["sine": false, "rectangular": true]) ?? false
+                waveforms[waveforms.count - 1].modulation = (
+                    hz, try w.double("modulation_percent", in: 0...50) ?? 1, rectangular
+                )
             }
             waveforms[waveforms.count - 1].replay = try w.string("replay")
         }

@@ -127,7 +127,10 @@ final class WaveformUnit: @unchecked Sendable {
             // Phase of a fundamental whose frequency drifts linearly: ∫ 2π (f0 + a·t) dt.
             let theta = 2 * Double.pi * (config.frequency * t + config.driftHzPerSecond * t * t / 2)
             var modulation = 1.0
-            if let m = config.modulation { modulation += m.percent / 200 * sin(2 * Double.pi * m.hertz * t) }
+            if let m = config.modulation {
+                let s = sin(2 * Double.pi * m.hertz * t)
+                modulation += m.percent / 200 * (m.rectangular ? (s >= 0 ? 1 : -1) : s)
+            }
             for ch in interface.channels {
                 let p = Int(ch.phase)
                 let shift = -Double(p - 1) * 2 * .pi / 3

@@ -145,6 +145,56 @@ final class WaveformEndToEndTests: XCTestCase {
             "a 150-cycle block ends with the window that straddles the tick (and the next starts at it)")
     }
 
+    /// Flicker end to end (issue 12): synx-sim's rectangular modulation of Table 5's 110 changes a minute at
+    /// 0.722 % (Pst = 1.00) → the waveform interface → synxd's engine → live Pinst, and the stored Pst series and
+    /// 10-min aggregate. The meter's clock starts 45 s before a 10-min tick, so the stored Pst is of the ~40 s of
+    /// settled Pinst before it (marked incomplete); a periodic fluctuation's Pinst distribution over whole
+    /// periods is that of the full 10 minutes, so the value is Table 5's within its ±5 %.
+    func testFlicker_ofATable5Row_reachesLivePinst_andTheStoredPst() throws {
+        try startWaveformMeter(
+            scenario: """
+                [[waveform]]
+                id = 5
+                sample_rate = 6400
+                modulation_hz = 0.9166667
+                modulation_percent = 0.722
+                modulation_shape = "rectangular"
+                seconds_before_10min_tick = 45
+                """)
+        h.waitUntil("live Pinst", timeout: 30) {
+            let (code, out, _) = try h.synxctl(["live", "pqm", "--json"])
+            guard code == 0 else { return false }
+            return try JSONDecoder().decode(LiveValues.self, from: Data(out.utf8)).values.contains {
+                $0.measurement == "flicker.pinst.l1" && $0.value ?? 0 > 0.1
+            }
+        }
+        let db = h.path("state/synx.sqlite")
+        h.waitUntil("the 10-min aggregate stored", timeout: 90) {
+            (try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '10-min'")) == "1"
+        }
+        let json = try h.sqlite(db, "SELECT \"values\" FROM pq_aggregates WHERE tier = '10-min'")
+        let values = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let flicker = try XCTUnwrap(values["flicker"] as? [String: Any], json)
+        XCTAssertEqual(flicker["quality"] as? [String], ["incomplete"], "the interval began before the meter did")
+        let pst = try XCTUnwrap(flicker["pst"] as? [String: Double])
+        for phase in ["l1", "l2", "l3"] {
+            XCTAssertEqual(try XCTUnwrap(pst[phase]), 1, accuracy: 0.05, "Table 5, 110 changes/min, \(phase)")
+        }
+        XCTAssertGreaterThan(try XCTUnwrap(flicker["count"] as? Int), 3000, "over 30 s of Pinst")
+        // The meter's clock may run up to 10 minutes ahead of ours: ask for an hour either side.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let span = ["--from", String(now - 3_600_000), "--to", String(now + 3_600_000), "--json"]
+        h.waitUntil("the Pst series", timeout: 15) {
+            let (code, out, _) = try h.synxctl(["query", "pqm", "flicker.pst.l1"] + span)
+            guard code == 0 else { return false }
+            return try JSONDecoder().decode(QueryResult.self, from: Data(out.utf8)).samples.count == 1
+        }
+        let (_, qout, _) = try h.synxctl(["query", "pqm", "flicker.pst.l1"] + span)
+        let series = try JSONDecoder().decode(QueryResult.self, from: Data(qout.utf8))
+        XCTAssertEqual(series.samples.first?.value, pst["l1"], "the series holds the aggregate's Pst")
+        XCTAssertEqual((series.samples.first?.time ?? 1) % 600_000, 0, "at the UTC 10-min tick")
+    }
+
     func testOverrun_marksWindowsInvalid_andInventsNothing() throws {
         // A FIFO of 0.1 s and a meter that answers 120 ms late: the reader falls behind and blocks are lost.
         try startWaveformMeter(

@@ -97,6 +97,25 @@ final class DaemonConfigTests: XCTestCase {
         }
     }
 
+    /// `flicker_lamp` picks a waveform meter's flickermeter lamp; a register meter has none.
+    func testFlickerLamp_onAWaveformMeterOnly_andOneOfTheLamps() throws {
+        let bus = "[daemon]\nprofile_directories = []\n[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"10.0.0.1\"\n"
+        func meter(_ profile: String, _ extra: String) -> String {
+            bus + "[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"\(profile)\"\n" + extra
+        }
+        XCTAssertEqual(try DaemonConfig.parse(text: meter("waveform", ""), file: "c.toml").meters[0].flickerLamp, .automatic)
+        XCTAssertEqual(
+            try DaemonConfig.parse(text: meter("waveform", "flicker_lamp = \"120v\"\n"), file: "c.toml").meters[0]
+                .flickerLamp, .lamp120V)
+        XCTAssertThrowsError(try DaemonConfig.parse(text: meter("waveform", "flicker_lamp = \"100w\"\n"), file: "c.toml")) {
+            XCTAssertTrue("\($0)".contains("c.toml:12: meter[1].flicker_lamp"), "\($0)")
+            XCTAssertTrue("\($0)".contains("120v"), "the choices are listed: \($0)")
+        }
+        XCTAssertThrowsError(try DaemonConfig.parse(text: meter("synx-sim", "flicker_lamp = \"off\"\n"), file: "c.toml")) {
+            XCTAssertTrue("\($0)".contains("only a waveform meter has a flickermeter"), "\($0)")
+        }
+    }
+
     func testMissingBus_namesTheMeterLine() {
         let e = error(Self.valid.replacingOccurrences(of: "bus = \"rs485\"", with: "bus = \"rs232\""))
         XCTAssertEqual(e?.line, 27)

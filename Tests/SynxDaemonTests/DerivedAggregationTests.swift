@@ -79,4 +79,20 @@ final class DerivedAggregationTests: XCTestCase {
         XCTAssertEqual(tenMinutes.endMs, t0 + 600_000)
         XCTAssertEqual(tenMinutes.expected, 600)
     }
+
+    /// A Pst or Plt the meter computed itself (a profile mapping `flicker.pst.l1`) is a statistic over the
+    /// meter's own interval: stored as polled, never averaged into a meter-derived tier.
+    func testFlickerSeverities_areNotAggregatedAgain() throws {
+        let m = try meter()
+        let aggregator = DerivedAggregator(meter: m)
+        let u = point("voltage.l1n", m)
+        var pst = u
+        pst.measurement = try XCTUnwrap(Measurement.named("flicker.pst.l1"))
+        XCTAssertEqual(pst.measurement.kind, .severity)
+        let t0: Int64 = 1_800_000_000_000
+        var closed = aggregator.add([(u, 230), (pst, 0.8)], time: t0)
+        closed += aggregator.add([(u, 230), (pst, 0.9)], time: t0 + 3000)
+        XCTAssertEqual(closed.map(\.measurement), ["voltage.l1n"])
+        XCTAssertNil(DerivedAggregator.method(for: pst.measurement))
+    }
 }
