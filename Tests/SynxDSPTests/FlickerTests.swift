@@ -47,10 +47,10 @@ final class FlickerTests: XCTestCase {
     }
 
     /// Pinst,max of a sinusoidal fluctuation, after the first second of output.
-    private func pinstMax(hz: Double, percent: Double, supply: Supply = .europe) -> Double {
+    private func pinstMax(hz: Double, percent: Double, supply: Supply = .europe, fs: Double = 1600) -> Double {
         let window = max(4, 3 / hz)
         let values = pinst(
-            fs: 1600, seconds: Flickermeter.settlingSeconds + 1 + window, d: percent / 100, fm: hz, supply: supply)
+            fs: fs, seconds: Flickermeter.settlingSeconds + 1 + window, d: percent / 100, fm: hz, supply: supply)
         return values.dropFirst(Int(Flickermeter.pinstRate)).max() ?? 0
     }
 
@@ -113,6 +113,22 @@ final class FlickerTests: XCTestCase {
                 "120 V / 60 Hz, \(row.cpm) changes/min, ΔV/V \(row.percent) %")
         }
         XCTAssertEqual(pst(110, 0.844 * 3, supply: .northAmerica), 3, accuracy: 0.15, "linear: 3 × 110 changes/min")
+    }
+
+    /// At a waveform meter's rates, blocks 3 and 4 run after the low-pass on every 4th to 16th value (1–1.6 kS/s):
+    /// the tables' rows at both ends and at the reference frequency still pass, as does a fast rectangular row.
+    func testAtWaveformMeterRates_theDecimatedFilters_meetTheTables() {
+        for fs in [6400.0, 10_000, 25_600] {
+            for row in Self.table1 where [0.5, 8.8, 25, 33.3333].contains(row.hz) {
+                XCTAssertEqual(
+                    pinstMax(hz: row.hz, percent: row.percent, fs: fs), 1, accuracy: 0.08,
+                    "\(fs) S/s, \(row.hz) Hz, ΔV/V \(row.percent) %")
+            }
+        }
+        let values = pinst(fs: 10_000, seconds: 610, d: 0.00407, fm: 1620.0 / 120, rectangular: true)
+        XCTAssertEqual(
+            Flickermeter.shortTermSeverity(Array(values.suffix(Int(600 * Flickermeter.pinstRate)))), 1, accuracy: 0.05,
+            "10 kS/s, 1620 changes/min, ΔV/V 0.407 %")
     }
 
     func testSteadySupply_hasNoFlicker_andPltIsTheCubicMeanOfPst() {

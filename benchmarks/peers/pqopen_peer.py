@@ -1,5 +1,7 @@
 """pqopen-lib peer for `synx-bench engine`: runs pqopen's IEC 61000-4-30 PowerSystem over the same raw signal
-and reports its CPU time and its 10-cycle RMS, THD and frequency values as JSON on stdout.
+and reports its CPU time and its 10-cycle RMS, THD and frequency values as JSON on stdout. With --flicker it also
+runs pqopen's flickermeter (IEC 61000-4-15, 230 V lamp; it needs sample times: a time channel in µs from
+--start) and reports the largest Pinst of each voltage after its 20-s settling time.
 
 Input: a file of float64 little-endian samples, channel-major (U1, U2, U3, I1, I2, I3), each channel n samples.
 """
@@ -16,6 +18,8 @@ p.add_argument("--input", required=True)
 p.add_argument("--samplerate", type=float, required=True)
 p.add_argument("--nominal", type=float, default=50.0)
 p.add_argument("--block", type=int, default=2000)
+p.add_argument("--flicker", action="store_true")
+p.add_argument("--start", type=float, default=1_800_000_000.0)
 args = p.parse_args()
 
 raw = np.fromfile(args.input, dtype="<f8").reshape(6, -1)
@@ -28,6 +32,10 @@ ps = PowerSystem(zcd_channel=u[0], input_samplerate=args.samplerate, nominal_fre
 for k in range(3):
     ps.add_phase(u_channel=u[k], i_channel=i[k])
 ps.enable_harmonic_calculation(50)
+if args.flicker:
+    clock = AcqBuffer(size=size, dtype=np.float64)
+    ps.enable_nper_abs_time_sync(clock, interval_sec=600)
+    ps.enable_fluctuation_calculation(nominal_voltage=230)
 
 rms, thd, freq = [], [], []
 def collect(start, stop):
@@ -46,9 +54,17 @@ while done < n:
     for k in range(3):
         u[k].put_data(raw[k, done:stop].astype(np.float32))
         i[k].put_data(raw[3 + k, done:stop].astype(np.float32))
+    if args.flicker:
+        clock.put_data((args.start + np.arange(done, stop) / args.samplerate) * 1e6)
     ps.process()
     cpu += time.process_time() - t0
     collect(done, stop)   # outside the timed part: reading results back is not processing
     done = stop
 
-print(json.dumps({"cpu_seconds": cpu, "samples": n, "u1_rms": rms, "u1_thd": thd, "freq": freq}))
+result = {"cpu_seconds": cpu, "samples": n, "u1_rms": rms, "u1_thd": thd, "freq": freq}
+if args.flicker:
+    result["pinst_max"] = [
+        float(np.max(phase._voltage_fluctuation_processor._pinst_channel.read_data_by_acq_sidx(0, n)[0]))
+        for phase in ps._phases
+    ]
+print(json.dumps(result))
