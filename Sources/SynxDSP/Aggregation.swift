@@ -88,7 +88,13 @@ enum UTCInterval {
 
 /// The 10-s power frequency accumulator, IEC 61000-4-30 §5.1.1.
 struct TenSecondFrequency {
+    /// How long after its interval's start the first cycle may begin in an interval that lost none (s): a cycle
+    /// straddling the tick belongs to the interval before, so the first whole one begins within a period of the
+    /// tick; later (the input began, or the tracker was settling after a gap) and the value is `incomplete`.
+    let latestFirstCycle: Double
     private(set) var intervalEnd: Double?
+
+    init(latestFirstCycle: Double) { self.latestFirstCycle = latestFirstCycle }
     private var cycles = 0
     private var duration = 0.0
     private var quality: ValueQuality = []
@@ -105,7 +111,7 @@ struct TenSecondFrequency {
         if let current = intervalEnd, tick > current { finished = close() }
         if intervalEnd == nil {
             intervalEnd = tick
-            if start > tick - 10 + 0.5 { quality.insert(.incomplete) }
+            if start > tick - 10 + latestFirstCycle { quality.insert(.incomplete) }
         }
         quality.formUnion(q)
         if measured, end <= tick {

@@ -75,7 +75,7 @@ public final class PowerQualityEngine {
     private var rvc: RapidVoltageChangeDetector
     private var eventSpans: [(start: Double, end: Double)] = []
     private var slidingReference: Double
-    private var frequency = TenSecondFrequency()
+    private var frequency: TenSecondFrequency
     private var shortBlock = IntervalAccumulator(tier: .cycles150_180)
     private var tenMinute = IntervalAccumulator(tier: .tenMinutes)
     private var tenMinuteTag: Double?
@@ -104,6 +104,7 @@ public final class PowerQualityEngine {
         rvc = RapidVoltageChangeDetector(phases: phases, nominal: nominal)
         slidingReference = configuration.declaredVoltage
         flicker = FlickerIntervals(configuration: configuration)
+        frequency = TenSecondFrequency(latestFirstCycle: 1.5 / nominal.trackingRange.lowerBound)
     }
 
     /// The highest harmonic order this configuration measures: 50, or fewer when its group would reach above
