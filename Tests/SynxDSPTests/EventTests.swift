@@ -41,6 +41,23 @@ final class EventTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(dip.extremes[.l2]), 230, accuracy: 0.002 * udin)
     }
 
+    /// Issue 12, fix 1: Urms½ windows start at the fundamental's zero crossings, every half cycle. A dip of every
+    /// phase to 60 % that begins and ends at L1's crossings is seen first by the window that starts half a cycle
+    /// before it (half of it dipped: 82.5 %, below 90 %) and ends with the window that starts at its end: reported
+    /// half a cycle early and half a cycle long, to within two samples, not more (a 0.200-s dip was reported as
+    /// 0.220001 s, 11 cycles, when the windows started 0.91 ms early), across the tracking range.
+    func testPolyphaseDip_atZeroCrossings_hasItsExactDurationAndStart() throws {
+        for f in [50.0, 42.5, 57.5] {
+            var s = SyntheticSignal(sampleRate: 10_000, frequency: f)
+            let start = 50 / f  // the 50th cycle's crossing
+            s.changes = (0..<3).map { .init(phase: $0, start: start, duration: 10 / f, factor: 0.6) }
+            let dip = try XCTUnwrap(s.run(seconds: 2).events.first, "\(f) Hz")
+            XCTAssertEqual(dip.kind, .dip)
+            XCTAssertEqual(dip.duration, 10.5 / f, accuracy: 2e-4, "\(f) Hz: \(dip.duration) s")
+            XCTAssertEqual(dip.start, s.t0 + start - 0.5 / f, accuracy: 2e-4, "\(f) Hz")
+        }
+    }
+
     func testSwell_maximumAndDuration() throws {
         var s = SyntheticSignal(sampleRate: 12_800, frequency: 50)
         s.changes = [.init(phase: 0, start: 0.9, duration: 0.2, factor: 1.2)]
