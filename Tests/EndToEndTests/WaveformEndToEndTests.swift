@@ -191,7 +191,9 @@ final class WaveformEndToEndTests: XCTestCase {
         }
         let (_, qout, _) = try h.synxctl(["query", "pqm", "flicker.pst.l1"] + span)
         let series = try JSONDecoder().decode(QueryResult.self, from: Data(qout.utf8))
-        XCTAssertEqual(series.samples.first?.value, pst["l1"], "the series holds the aggregate's Pst")
+        XCTAssertEqual(
+            try XCTUnwrap(series.samples.first?.value), try XCTUnwrap(pst["l1"]), accuracy: 1e-12,
+            "the series holds the aggregate's Pst")
         XCTAssertEqual((series.samples.first?.time ?? 1) % 600_000, 0, "at the UTC 10-min tick")
     }
 

@@ -14,6 +14,8 @@ final class FlickerTests: XCTestCase {
         var lamp: FlickerLamp
         static let europe = Supply(volts: 230, nominal: .hz50, lamp: .lamp230V)
         static let northAmerica = Supply(volts: 120, nominal: .hz60, lamp: .lamp120V)
+        static let lamp120VOn50Hz = Supply(volts: 120, nominal: .hz50, lamp: .lamp120V)
+        static let lamp230VOn60Hz = Supply(volts: 230, nominal: .hz60, lamp: .lamp230V)
     }
 
     /// `seconds` of √2·U·sin(2π·f0·t)·(1 + d/2·m(t)) at `fs`, m a sine of `fm` Hz or, `rectangular`, its sign
@@ -129,6 +131,28 @@ final class FlickerTests: XCTestCase {
         XCTAssertEqual(
             Flickermeter.shortTermSeverity(Array(values.suffix(Int(600 * Flickermeter.pinstRate)))), 1, accuracy: 0.05,
             "10 kS/s, 1620 changes/min, ΔV/V 0.407 %")
+    }
+
+    /// The other two combinations: the 120 V lamp on a 50 Hz supply and the 230 V lamp on a 60 Hz supply, Table 5's
+    /// columns for them from the same public copy (lines 402–403 and 413–414), Pst = 1 ± 5 %.
+    func testTheOtherLampAndSupplyCombinations_meetTable5() {
+        let columns: [(Supply, String, [(cpm: Double, percent: Double)])] = [
+            (
+                .lamp120VOn50Hz, "120 V / 50 Hz",
+                [(1, 3.178), (2, 2.561), (7, 1.694), (39, 1.045), (110, 0.844), (1620, 0.545), (4000, 3.426)]
+            ),
+            (
+                .lamp230VOn60Hz, "230 V / 60 Hz",
+                [(1, 2.719), (2, 2.194), (7, 1.450), (39, 0.895), (110, 0.723), (1620, 0.409), (4800, 3.263)]
+            ),
+        ]
+        for (supply, name, rows) in columns {
+            for row in rows {
+                XCTAssertEqual(
+                    pst(row.cpm, row.percent, supply: supply), 1, accuracy: 0.05,
+                    "\(name), \(row.cpm) changes/min, ΔV/V \(row.percent) %")
+            }
+        }
     }
 
     func testSteadySupply_hasNoFlicker_andPltIsTheCubicMeanOfPst() {
