@@ -8,6 +8,12 @@ public struct CanonicalValue: Sendable, Equatable {
     public var value: Double
 }
 
+/// The flicker statistics with canonical names: the instantaneous flicker sensation, and the short-term (10 min)
+/// and long-term (2 h) severities.
+public enum FlickerStatistic: String, Sendable {
+    case pinst, pst, plt
+}
+
 /// The one table from the engine's values to canonical measurement names and units, shared by synxd (a waveform
 /// meter's live values and stored 150/180-cycle series) and synx-analyze (its JSON `measurements`). Pure naming:
 /// every name is in synx's measurement catalog, which the daemon's tests check for every channel kind and phase.
@@ -36,6 +42,10 @@ public enum CanonicalMeasurements {
                 out.append(CanonicalValue(name: thd.name, unit: thd.unit, value: c.harmonics.thdsPercent))
             }
         }
+        if let u = v.voltageUnbalance {
+            out.append(CanonicalValue(name: "unbalance.voltage.u2", unit: "%", value: u.negativeSequencePercent))
+            out.append(CanonicalValue(name: "unbalance.voltage.u0", unit: "%", value: u.zeroSequencePercent))
+        }
         if let f = v.frequency { out.append(CanonicalValue(name: "frequency", unit: "Hz", value: f)) }
         if let t = v.totalPower {
             out.append(CanonicalValue(name: "power.active.total", unit: "W", value: t.activeW))
@@ -44,4 +54,34 @@ public enum CanonicalMeasurements {
         }
         return out
     }
+
+    /// The harmonic subgroups of every L1–L3 channel of `v` in percent of its fundamental subgroup
+    /// (IEC 61000-4-7 §3.2), orders 2 to `CanonicalMeasurements.harmonicOrders` as far as measured:
+    /// `harmonic.voltage.l1.h5`, `harmonic.current.l3.h7`. None for a channel without a fundamental. Stored with the
+    /// 10-min and 2-h aggregates, which compliance reports assess.
+    public static func harmonics(of v: PowerQualityValues, channels: [ChannelSpec]) -> [CanonicalValue] {
+        var out: [CanonicalValue] = []
+        for (spec, c) in zip(channels, v.channels) where spec.phase != .n {
+            let s = c.harmonics.subgroups
+            guard s.count > 2, s[1] > 0 else { continue }
+            for n in 2..<min(s.count, harmonicOrders + 1) {
+                out.append(
+                    CanonicalValue(
+                        name: "harmonic.\(spec.kind.rawValue).\(spec.phase.rawValue).h\(n)", unit: "%",
+                        value: s[n] / s[1] * 100))
+            }
+        }
+        return out
+    }
+
+    /// Flicker values per phase under their canonical names, L1 first: `flicker.pinst.l1`, `flicker.pst.l2`,
+    /// `flicker.plt.l3` (IEC 61000-4-15: dimensionless).
+    public static func flicker(_ perPhase: [Phase: Double], _ statistic: FlickerStatistic) -> [CanonicalValue] {
+        perPhase.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+            CanonicalValue(name: "flicker.\(statistic.rawValue).\($0.key.rawValue)", unit: "", value: $0.value)
+        }
+    }
+
+    /// The highest harmonic order with a canonical name (IEC 61000-4-30 §5.8: 50).
+    public static let harmonicOrders = 50
 }

@@ -10,11 +10,10 @@ extension WaveformMeter {
         }
     }
 
-    /// Flicker values per phase (`flicker.pinst.l1`, `flicker.pst.l2`, …: `statistic` is pinst, pst or plt) as live
-    /// values taken at `time`, L1 first.
-    static func flickerValues(_ perPhase: [Phase: Double], statistic: String, time: Int64) -> [LiveValue] {
-        perPhase.sorted { $0.key.rawValue < $1.key.rawValue }.map {
-            LiveValue(measurement: "flicker.\(statistic).\($0.key.rawValue)", value: $0.value, unit: "", time: time)
+    /// Flicker values per phase (`flicker.pinst.l1`, `flicker.pst.l2`, …) as live values taken at `time`, L1 first.
+    static func flickerValues(_ perPhase: [Phase: Double], _ statistic: FlickerStatistic, time: Int64) -> [LiveValue] {
+        CanonicalMeasurements.flicker(perPhase, statistic).map {
+            LiveValue(measurement: $0.name, value: $0.value, unit: $0.unit, time: time)
         }
     }
 }

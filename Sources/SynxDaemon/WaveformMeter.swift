@@ -329,7 +329,7 @@ final class WaveformMeter: @unchecked Sendable {
                 registry.recordPoll(
                     meter: config.name, state: .online, error: nil,
                     values: WaveformMeter.liveValues(v, channels: analysed?.channels ?? [], time: end)
-                        + WaveformMeter.flickerValues(b.pinstMax, statistic: "pinst", time: end),
+                        + WaveformMeter.flickerValues(b.pinstMax, .pinst, time: end),
                     time: wallClockNow(), model: nil)
             case .aggregate(let a):
                 guard let row = aggregateRow(a), let time = ticks(a.end, 1000) else { continue }
@@ -342,8 +342,7 @@ final class WaveformMeter: @unchecked Sendable {
                 // Pst and Plt are stored as series too, at their intervals' ends (their flags are the 10-min and
                 // 2-h aggregates' and `incomplete` by Pinst coverage, kept in the flicker part of the aggregate row).
                 if let f = a.flicker {
-                    series = WaveformMeter.flickerValues(
-                        f.severity, statistic: a.tier == .tenMinutes ? "pst" : "plt", time: time)
+                    series = WaveformMeter.flickerValues(f.severity, a.tier == .tenMinutes ? .pst : .plt, time: time)
                 }
                 rows += series.map {
                     SampleRow(
@@ -385,7 +384,10 @@ final class WaveformMeter: @unchecked Sendable {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         // A value set that cannot be encoded is stored without values (the row, its interval and flags remain).
-        let json = values.flatMap { try? encoder.encode(StoredValues(values: $0, flicker: a.flicker, tier: a.tier)) }
+        let channels = analysed?.channels ?? []
+        let json = values.flatMap {
+            try? encoder.encode(StoredValues(values: $0, flicker: a.flicker, tier: a.tier, channels: channels))
+        }
             .map { String(decoding: $0, as: UTF8.self) }
         return AggregateRow(
             meter: config.name, tier: a.tier.rawValue, startMs: start, endMs: end,
@@ -408,12 +410,15 @@ final class WaveformMeter: @unchecked Sendable {
     }
 }
 
-/// An aggregate's values as stored: the engine's value set (`docs/analyzer.md`, INTERVAL `values`) and, for the
+/// An aggregate's values as stored: the engine's value set (`docs/analyzer.md`, INTERVAL `values`); `measurements`,
+/// the values under their canonical names (with each phase's harmonic subgroups `harmonic.voltage.l1.h2`… in the
+/// 10-min and 2-h tiers, and `flicker.pst.l1`… or `flicker.plt.l1`…), which compliance reports read; and, for the
 /// 10-min and 2-h tiers, `flicker`: `{"pst"|"plt": {"l1": …}, "pinst_max": {…}, "count": N, "quality": […]}`.
 private struct StoredValues: Encodable {
     var values: PowerQualityValues
     var flicker: FlickerSeverity?
     var tier: AggregationTier
+    var channels: [ChannelSpec]
 
     private struct Flicker: Encodable {
         var severity: [String: Double]
@@ -440,13 +445,19 @@ private struct StoredValues: Encodable {
 
     func encode(to encoder: Encoder) throws {
         try values.encode(to: encoder)
+        var named = CanonicalMeasurements.values(of: values, channels: channels)
+        if tier != .cycles150_180 { named += CanonicalMeasurements.harmonics(of: values, channels: channels) }
+        let statistic: FlickerStatistic = tier == .twoHours ? .plt : .pst
+        if let f = flicker { named += CanonicalMeasurements.flicker(f.severity, statistic) }
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encode(
+            Dictionary(named.map { ($0.name, $0.value) }) { first, _ in first }, forKey: AnyKey("measurements"))
         guard let f = flicker else { return }
         let keyed = { (d: [Phase: Double]) in Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, $0.value) }) }
-        var c = encoder.container(keyedBy: AnyKey.self)
         try c.encode(
             Flicker(
                 severity: keyed(f.severity), pinstMax: keyed(f.pinstMax), count: f.count, quality: f.quality.names,
-                statistic: tier == .twoHours ? "plt" : "pst"),
+                statistic: statistic.rawValue),
             forKey: AnyKey("flicker"))
     }
 }

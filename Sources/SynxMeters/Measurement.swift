@@ -52,7 +52,12 @@ public struct Measurement: Hashable, Sendable, Comparable, CustomStringConvertib
             add("thd.voltage.\(p)", "%", .ratio)
             add("thd.current.\(p)", "%", .ratio)
             for statistic in ["pinst", "pst", "plt"] { add("flicker.\(statistic).\(p)", "", .severity) }
+            for kind in ["voltage", "current"] {
+                for n in 2...50 { add("harmonic.\(kind).\(p).h\(n)", "%", .ratio) }
+            }
         }
+        add("unbalance.voltage.u2", "%", .ratio)
+        add("unbalance.voltage.u0", "%", .ratio)
         return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
     }()
 

@@ -200,6 +200,30 @@ public final class StoreReader {
         return out
     }
 
+    /// Class A aggregates of one meter and tier (`10-s`, `150/180-cycle`, `10-min`, `2-h`) with `from <= end < to`
+    /// (UTC ms), oldest first, at most `limit`.
+    public func aggregates(meter: String, tier: String, from: Int64, to: Int64, limit: Int) throws -> [AggregateRow] {
+        let s = try db.prepare(
+            """
+            SELECT end_ms, start_ms, count, invalid_count, quality, "values" FROM pq_aggregates
+            WHERE meter = ? AND tier = ? AND end_ms >= ? AND end_ms < ? ORDER BY end_ms LIMIT ?
+            """)
+        s.bind(1, meter)
+        s.bind(2, tier)
+        s.bind(3, from)
+        s.bind(4, to)
+        s.bind(5, Int64(limit))
+        var out: [AggregateRow] = []
+        while try s.step() {
+            out.append(
+                AggregateRow(
+                    meter: meter, tier: tier, startMs: s.int(1), endMs: s.int(0), count: Int(s.int(2)),
+                    invalidCount: Int(s.int(3)), quality: s.text(4).split(separator: ",").map(String.init),
+                    valuesJSON: s.isNull(5) ? nil : s.text(5)))
+        }
+        return out
+    }
+
     /// The unit of a stored series, or nil if the series does not exist.
     public func unit(meter: String, measurement: String) throws -> String? {
         let s = try db.prepare("SELECT unit FROM series WHERE meter = ? AND measurement = ? ORDER BY tier LIMIT 1")

@@ -114,7 +114,8 @@ final class ProfileLoaderTests: XCTestCase {
 }
 
 final class MeasurementCatalogTests: XCTestCase {
-    /// docs/measurements.md and the catalog must list the same names with the same units.
+    /// docs/measurements.md and the catalog must list the same names with the same units. "`a.h2` … `a.h50`" lists
+    /// every name from the first to the last, the trailing number counting up.
     func testDocumentation_listsEveryCatalogNameWithItsUnit() throws {
         let doc = try String(
             contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -125,8 +126,16 @@ final class MeasurementCatalogTests: XCTestCase {
         for line in catalog.split(separator: "\n") where line.hasPrefix("| `") {
             let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             let unit = cells[1] == "(none)" ? "" : cells[1]
-            for name in cells[0].split(separator: "`") where !name.trimmingCharacters(in: .whitespaces).isEmpty {
-                documented[String(name)] = unit
+            let names = cells[0].split(separator: "`").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            for (i, name) in names.enumerated() where name != "…" {
+                documented[name] = unit
+                guard i + 2 < names.count, names[i + 1] == "…" else { continue }
+                let stem = String(name.reversed().drop(while: \.isNumber).reversed())
+                let first = Int(name.dropFirst(stem.count)) ?? 0
+                let last = Int(names[i + 2].dropFirst(stem.count)) ?? 0
+                for n in first...max(first, last) { documented["\(stem)\(n)"] = unit }
             }
         }
         XCTAssertEqual(documented, Measurement.catalog.mapValues(\.unit))
