@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "synx-sim", targets: ["synx-sim"]),
         .executable(name: "synx-analyze", targets: ["synx-analyze"]),
         .executable(name: "synx-bench", targets: ["synx-bench"]),
+        .executable(name: "synx-report", targets: ["synx-report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,6 +42,8 @@ let package = Package(
         .target(name: "SynxDSP", dependencies: ["CFFTW"]),
         // IEEE C37.111 (COMTRADE) recordings: reader and writer.
         .target(name: "SynxComtrade"),
+        // Compliance reports (EN 50160, event curves) from the store's values: read-only over SynxStore.
+        .target(name: "SynxReports", dependencies: ["SynxStore", "SynxTables"]),
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "SynxComtrade", "CSystemd", "CLinux",
@@ -63,6 +66,9 @@ let package = Package(
             "SynxDSP", "SynxComtrade", "SynxTables", "SynxVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "synx-report", dependencies: [
+            "SynxReports", "SynxStore", "SynxVersion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "synx-bench", dependencies: [
             "SynxStore", "CSQLite", "SynxControl", "CModbus", "SynxDSP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,6 +82,7 @@ let package = Package(
         .testTarget(name: "SynxControlTests", dependencies: ["SynxControl"]),
         .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
+        .testTarget(name: "SynxReportsTests", dependencies: ["SynxReports", "SynxStore"]),
         .testTarget(name: "SynxDaemonTests", dependencies: [
             "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxModbus", "SynxStore", "SynxSystem", "SynxTOML",
             .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,103 @@
+/// Where a report's numbers come from; a report never mixes the two.
+public enum ValueSource: String, Sendable, Codable {
+    /// synx's IEC 61000-4-30 Class A engine on a waveform meter's samples.
+    case classA = "class_a"
+    /// Values a polled meter computed, aggregated by synx: not IEC 61000-4-30 Class A.
+    case meterDerived = "meter_derived"
+}
+
+/// One aggregated interval of a meter (a 10-s frequency value, a 10-min or a 2-h aggregate): its end (the tag,
+/// UTC ms), its IEC 61000-4-30 §4.7 flags, and its values under their canonical names (`docs/measurements.md`).
+public struct IntervalValues: Sendable, Equatable {
+    /// The interval's end, UTC milliseconds.
+    public var endMs: Int64
+    /// `flagged`, `incomplete`, `gap`, … as stored.
+    public var flags: Set<String>
+    /// Values by canonical name: `voltage.l1n`, `thd.voltage.l2`, `harmonic.voltage.l3.h5`, `frequency`, …
+    public var values: [String: Double]
+
+    /// An interval ending at `endMs` with `flags` and `values`.
+    public init(endMs: Int64, flags: Set<String> = [], values: [String: Double]) {
+        self.endMs = endMs
+        self.flags = flags
+        self.values = values
+    }
+
+    /// Overlaps a dip, swell or interruption (§4.7): left out of the statistics and counted.
+    public var isFlagged: Bool { flags.contains("flagged") }
+}
+
+/// A voltage event (IEC 61000-4-30 §5.4, §5.5, §5.11) as the reports see it.
+public struct ReportEvent: Sendable, Equatable, Codable {
+    /// `dip`, `swell`, `interruption` or `rvc`.
+    public var kind: String
+    /// Start, UTC milliseconds.
+    public var startMs: Int64
+    /// Duration, seconds.
+    public var durationSeconds: Double
+    /// Residual voltage (dip, interruption) or maximum (swell) in percent of the reference; ΔUmax in percent of
+    /// the declared voltage for an RVC.
+    public var percent: Double
+    /// The phase with the extreme value.
+    public var worstPhase: String
+
+    /// An event of `kind` from `startMs` lasting `durationSeconds`, at `percent` of the reference.
+    public init(kind: String, startMs: Int64, durationSeconds: Double, percent: Double, worstPhase: String) {
+        self.kind = kind
+        self.startMs = startMs
+        self.durationSeconds = durationSeconds
+        self.percent = percent
+        self.worstPhase = worstPhase
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind
+        case startMs = "start_ms"
+        case durationSeconds = "duration_s"
+        case percent = "percent_of_reference"
+        case worstPhase = "worst_phase"
+    }
+}
+
+/// Everything a report reads about one meter over one period [from, to): its 10-s frequency values, 10-min and
+/// 2-h aggregates and voltage events, from one source.
+public struct ReportInput: Sendable {
+    public var meter: String
+    /// The period, UTC ms, `from` inclusive, `to` exclusive (intervals are taken by their end tag: (from, to]).
+    public var fromMs: Int64
+    public var toMs: Int64
+    public var source: ValueSource
+    /// The nominal (LV) or declared (MV) supply voltage, line to neutral, volts.
+    public var nominalVoltage: Double
+    /// 50 or 60 Hz.
+    public var nominalFrequency: Double
+    /// The power frequency values: 10-s (Class A) or 3-s (meter-derived) intervals.
+    public var tenSecond: [IntervalValues]
+    /// The length of those intervals, ms.
+    public var frequencyIntervalMs: Int64 = 10_000
+    public var tenMinute: [IntervalValues]
+    public var twoHour: [IntervalValues]
+    public var events: [ReportEvent]
+
+    /// The input for `meter` over [fromMs, toMs) from `source`; the value lists start empty.
+    public init(
+        meter: String, fromMs: Int64, toMs: Int64, source: ValueSource, nominalVoltage: Double,
+        nominalFrequency: Double
+    ) {
+        self.meter = meter
+        self.fromMs = fromMs
+        self.toMs = toMs
+        self.source = source
+        self.nominalVoltage = nominalVoltage
+        self.nominalFrequency = nominalFrequency
+        tenSecond = []
+        tenMinute = []
+        twoHour = []
+        events = []
+    }
+
+    /// How many intervals of `milliseconds` the period holds (the number a complete record would have).
+    public func expectedIntervals(_ milliseconds: Int64) -> Int {
+        Int(max(0, (toMs - fromMs) / milliseconds))
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// The period of a report: given times, an ISO week, or by default the last complete week, weeks running from
+/// Monday 00:00 to Monday 00:00 in the site's time zone (EN 50160 assesses each week).
+public enum ReportPeriod {
+    /// A period that cannot be understood.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// [from, to) in UTC ms: `from`/`to` as ISO 8601 times (both, or `to` defaulting to a week after `from`), or
+    /// `week` as `YYYY-Www`, or the last complete week before `now`; weeks in `timeZone`.
+    public static func resolve(
+        from: String?, to: String?, week: String?, timeZone: TimeZone, now: Date
+    ) throws -> (Int64, Int64) {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = timeZone
+        let start: Date
+        var end: Date?
+        if let week {
+            let parts = week.split(separator: "-W")
+            guard parts.count == 2, let year = Int(parts[0]), let number = Int(parts[1]), (1...53).contains(number),
+                (1970...9999).contains(year),
+                let monday = calendar.date(
+                    from: DateComponents(weekday: 2, weekOfYear: number, yearForWeekOfYear: year)),
+                calendar.component(.weekOfYear, from: monday) == number
+            else { throw Invalid(description: "week \"\(week)\" is not an ISO week such as 2026-W47") }
+            start = monday
+        } else if let from {
+            start = try date(from)
+            end = try to.map(date)
+        } else if let to {
+            end = try date(to)
+            start = end!.addingTimeInterval(-7 * 86_400)
+        } else {
+            // The Monday that begins this week, then the week before it.
+            let thisWeek = calendar.dateInterval(of: .weekOfYear, for: now)!.start
+            start = calendar.date(byAdding: .weekOfYear, value: -1, to: thisWeek)!
+        }
+        let stop = end ?? calendar.date(byAdding: .weekOfYear, value: 1, to: start)!
+        guard stop > start else { throw Invalid(description: "the period ends before it starts") }
+        return (Int64((start.timeIntervalSince1970 * 1000).rounded()), Int64((stop.timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    private static func date(_ s: String) throws -> Date {
+        let f = ISO8601DateFormatter()
+        for options: ISO8601DateFormatter.Options in [
+            [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate],
+        ] {
+            f.formatOptions = options
+            if let d = f.date(from: s), (0..<253_402_300_800).contains(d.timeIntervalSince1970) { return d }
+        }
+        throw Invalid(description: "time \"\(s)\" is not ISO 8601 (2026-11-16T00:00:00Z, or 2026-11-16)")
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import SynxReports
+import SynxStore
+import SynxVersion
+
+/// synx-report: compliance reports (EN 50160, voltage events against ITIC and SEMI F47) of one meter over a
+/// period, from a synx store file — the daemon's, or a copy on an auditor's laptop (`docs/reports.md`).
+struct SynxReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synx-report",
+        abstract: "Compliance reports of one meter from a synx store file (EN 50160, voltage events).",
+        discussion: """
+            The period is the last complete week (Monday 00:00 to Monday 00:00 in --time-zone) unless --week or \
+            --from/--to is given. Reports read the store only; a copy of /var/lib/synx/synx.sqlite will do. \
+            Exit status: 0 pass or information, 1 fail, 2 inconclusive (missing data could decide), 64 bad options, \
+            66 the store cannot be read.
+            """,
+        version: synxVersion)
+
+    /// The reports there are.
+    enum Standard: String, ExpressibleByArgument, CaseIterable {
+        case en50160, events
+    }
+    /// What `--format` accepts.
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    @Argument(help: "The report: en50160 or events.") var standard: Standard
+    @Argument(help: "The meter's name.") var meter: String
+    @Option(help: "The store file.") var store = "/var/lib/synx/synx.sqlite"
+    @Option(help: "Start of the period (ISO 8601, e.g. 2026-11-16T00:00:00Z).") var from: String?
+    @Option(help: "End of the period (exclusive).") var to: String?
+    @Option(help: "An ISO week, e.g. 2026-W47: Monday 00:00 to Monday 00:00 in --time-zone.") var week: String?
+    @Option(help: "The site's time zone for weeks (IANA name; default the system's).") var timeZone: String?
+    @Option(help: "Nominal (LV) or declared (MV) voltage, line to neutral, volts.") var nominalVoltage = 230.0
+    @Option(help: "Nominal frequency, 50 or 60 Hz.") var nominalFrequency = 50.0
+    @Option(help: "EN 50160 voltage level: lv or mv.") var voltageLevel: EN50160.VoltageLevel = .lv
+    @Option(help: "EN 50160 network: interconnected or island.") var connection: EN50160.Connection = .interconnected
+    @Option(help: "Output: table or json.") var format: Format = .table
+    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.") var output: String?
+
+    func validate() throws {
+        guard nominalVoltage.isFinite, nominalVoltage > 0, nominalVoltage < 1e6 else {
+            throw ValidationError("--nominal-voltage must be a positive number of volts")
+        }
+        guard nominalFrequency == 50 || nominalFrequency == 60 else {
+            throw ValidationError("--nominal-frequency must be 50 or 60")
+        }
+        guard week == nil || (from == nil && to == nil) else { throw ValidationError("give --week or --from/--to, not both") }
+    }
+
+    func run() throws {
+        let zone = try timeZone.map {
+            guard let z = TimeZone(identifier: $0) else { throw ValidationError("unknown time zone \"\($0)\"") }
+            return z
+        } ?? TimeZone.current
+        let fromMs: Int64
+        let toMs: Int64
+        do {
+            (fromMs, toMs) = try ReportPeriod.resolve(from: from, to: to, week: week, timeZone: zone, now: Date())
+        } catch let e as ReportPeriod.Invalid {
+            throw ValidationError(e.description)
+        }
+        let reader: StoreReader
+        let input: ReportInput
+        do {
+            guard FileManager.default.isReadableFile(atPath: store) else { throw Unreadable() }
+            reader = try StoreReader(path: store)
+            input = try ReportInput.load(
+                from: reader, meter: meter, fromMs: fromMs, toMs: toMs, nominalVoltage: nominalVoltage,
+                nominalFrequency: nominalFrequency)
+        } catch {
+            FileHandle.standardError.write(Data("synx-report: \(store): \(error)\n".utf8))
+            throw ExitCode(66)
+        }
+        var report = EN50160.assess(input, level: voltageLevel, connection: connection)
+        if standard == .events {
+            report.standard = "voltage events"
+            report.checks = []
+        }
+        let data = format == .json ? try report.json() : Data(report.table().utf8)
+        if let output {
+            try data.write(to: URL(fileURLWithPath: output))
+        } else {
+            FileHandle.standardOutput.write(data)
+        }
+        switch report.verdict {
+        case .fail: throw ExitCode(1)
+        case .inconclusive: throw ExitCode(2)
+        case .pass, .information: return
+        }
+    }
+}
+
+/// A store file that is missing or not readable by this user.
+struct Unreadable: Error, CustomStringConvertible {
+    var description: String { "no such file, or not readable" }
+}
+
+extension EN50160.VoltageLevel: ExpressibleByArgument {}
+extension EN50160.Connection: ExpressibleByArgument {}
+
+SynxReport.main()
