@@ -93,11 +93,11 @@ struct TenSecondFrequency {
     /// tick; later (the input began, or the tracker was settling after a gap) and the value is `incomplete`.
     let latestFirstCycle: Double
     private(set) var intervalEnd: Double?
-
-    init(latestFirstCycle: Double) { self.latestFirstCycle = latestFirstCycle }
     private var cycles = 0
     private var duration = 0.0
     private var quality: ValueQuality = []
+
+    init(latestFirstCycle: Double) { self.latestFirstCycle = latestFirstCycle }
 
     /// Adds one cycle [start, end) in UTC seconds; returns the previous interval's value when the cycle begins
     /// a later one. Cycles overlapping a 10-s tick are discarded.

@@ -26,8 +26,9 @@ struct CycleTracker {
     private var armed = false
     private var samplesSinceReset = 0
     private(set) var last: CycleBoundary?
-    /// The mean period of the last ten measured cycles within the tracking range, in samples: an average, so that
-    /// a crossing displaced by a magnitude step (filter transient) barely changes it.
+    /// The median period of the last ten measured cycles within the tracking range (once three are measured in a
+    /// row), in samples: a crossing displaced by a magnitude step or a phase jump (filter transient) does not move
+    /// it.
     private(set) var referencePeriod: Double {
         didSet { delay = filterDelay(period: referencePeriod) }
     }
@@ -60,9 +61,13 @@ struct CycleTracker {
 
     /// Whether a cycle between two boundaries counts for frequency: both ends measured and within range.
     func isMeasuredCycle(from a: CycleBoundary, to b: CycleBoundary) -> Bool {
+        a.measured && b.measured && isPlausiblePeriod(b.position - a.position)
+    }
+
+    /// Whether `length` samples is a cycle of the tracking range (with `rangeTolerance`).
+    func isPlausiblePeriod(_ length: Double) -> Bool {
         let t = CycleTracker.rangeTolerance
-        return a.measured && b.measured
-            && (shortestPeriod * (1 - t)...longestPeriod * (1 + t)).contains(b.position - a.position)
+        return (shortestPeriod * (1 - t)...longestPeriod * (1 + t)).contains(length)
     }
 
     /// Forgets the signal (after a gap): filters restart and settle again before crossings count.
@@ -118,7 +123,13 @@ struct CycleTracker {
             if measuredRun.isEmpty { measuredRun = [l.position] }
             measuredRun.append(position)
             if measuredRun.count > 11 { measuredRun.removeFirst() }
-            referencePeriod = (position - measuredRun[0]) / Double(measuredRun.count - 1)
+            // The median of the run's periods, once it has three: robust to the one or two cycles whose filtered
+            // crossings a magnitude step or a phase jump displaced (the flywheel runs on this period when the
+            // reference dies, and Urms½ windows fall back to it as it returns).
+            if measuredRun.count >= 4 {
+                let periods = zip(measuredRun.dropFirst(), measuredRun).map { $0 - $1 }.sorted()
+                referencePeriod = periods[periods.count / 2]
+            }
         } else {
             measuredRun = []
         }

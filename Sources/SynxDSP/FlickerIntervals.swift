@@ -43,17 +43,26 @@ struct FlickerIntervals {
         meters = phases.map { _ in Flickermeter(sampleRate: fs, nominalFrequency: nominal, lamp: lamp) }
     }
 
-    /// Feeds the sample `k` of each of `channels` (the L–N voltages, in `phases` order) taken at `time`.
+    /// Forgets the Pinst values at or after `t`: the input resumed earlier than it had reached (time went
+    /// backwards), and its values will come again.
+    mutating func forget(from t: Double) {
+        let keep = firstIndex(atOrAfter: t)
+        times.removeSubrange(keep...)
+        for i in values.indices { values[i].removeSubrange(keep...) }
+    }
+
+    /// Feeds the sample `k` of each of `channels` (the L–N voltages, in `phases` order) taken at `time`. The
+    /// flickermeters give their values on the same samples (`Flickermeter.push`), so the lists stay aligned.
     @inline(__always)
     mutating func push(_ ring: SampleRing, channels: [Int], index k: Int, time: Double) {
-        var produced = false
+        var produced = 0
         for i in meters.indices {
             if let p = meters[i].push(ring[channels[i], k]) {
                 values[i].append(p)
-                produced = true
+                produced += 1
             }
         }
-        if produced { times.append(time) }
+        if produced > 0 { times.append(time) }
     }
 
     /// The largest Pinst per phase among the values of [start, end); empty when there are none.

@@ -9,15 +9,17 @@ public struct FlickerLamp: Sendable, Equatable {
     /// The relative voltage fluctuation (ΔV/V, sinusoidal at 8.8 Hz for 230 V, 8.8 Hz for 120 V) that gives
     /// Pinst = 1 (Table 1).
     public var referenceFluctuation: Double
+    /// The lamp's rated voltage.
+    public var volts: Double
 
     /// The 230 V lamp (IEC 61000-4-15 Ed.2 Table 2 coefficients).
     public static let lamp230V = FlickerLamp(
         k: 1.74802, lambda: 2 * .pi * 4.05981, omega1: 2 * .pi * 9.15494, omega2: 2 * .pi * 2.27979,
-        omega3: 2 * .pi * 1.22535, omega4: 2 * .pi * 21.9, referenceFluctuation: 0.00250)
+        omega3: 2 * .pi * 1.22535, omega4: 2 * .pi * 21.9, referenceFluctuation: 0.00250, volts: 230)
     /// The 120 V lamp.
     public static let lamp120V = FlickerLamp(
         k: 1.6357, lambda: 2 * .pi * 4.167375, omega1: 2 * .pi * 9.077169, omega2: 2 * .pi * 2.939902,
-        omega3: 2 * .pi * 1.394468, omega4: 2 * .pi * 17.31512, referenceFluctuation: 0.00321)
+        omega3: 2 * .pi * 1.394468, omega4: 2 * .pi * 17.31512, referenceFluctuation: 0.00321, volts: 120)
 
     /// The lamp for a supply of nominal line-to-neutral `volts`: 120 V below 180 V, else 230 V.
     public static func forNominal(volts: Double) -> FlickerLamp { volts < 180 ? .lamp120V : .lamp230V }
@@ -54,6 +56,9 @@ public final class Flickermeter {
     private let fs: Double
     private var meanSquare: Double?
     private let levelAlpha: Double
+    /// Block 1's lowest level, (1 % of the lamp's voltage)², and the largest square of a sample, (1000 × it)².
+    private let levelFloor: Double
+    private let squareCap: Double
     private var highPass: Biquad
     private var lowPass: [Biquad]
     private var weighting: [Biquad]
@@ -69,8 +74,6 @@ public final class Flickermeter {
     private var settling: Int
     private let samplesPerPeriod: Int
     private var firstPeriod: [Double] = []
-    /// Pinst values `process` produced since the last `takeInstantaneous()`.
-    private var pinst: [Double] = []
 
     /// A flickermeter for samples at `sampleRate` of a `nominalFrequency` supply, weighted for `lamp`. Class F1
     /// accuracy for the fastest rectangular changes of Table 5 (4000 a minute) needs about 4 kS/s: at 1 kS/s the
@@ -79,6 +82,8 @@ public final class Flickermeter {
     public init(sampleRate: Double, nominalFrequency: NominalFrequency, lamp: FlickerLamp) {
         fs = sampleRate
         levelAlpha = 1 - exp(-1 / (Flickermeter.levelTimeConstant * sampleRate))
+        levelFloor = pow(0.01 * lamp.volts, 2)
+        squareCap = pow(1000 * lamp.volts, 2)
         let decimation = max(1, Int((sampleRate / Flickermeter.pinstRate).rounded()))
         self.decimation = decimation
         // The largest divisor of `decimation` that keeps the inner rate at 1 kS/s or more.
@@ -128,15 +133,9 @@ public final class Flickermeter {
         return highPass * lowPass * bandPass * shelf
     }
 
-    /// Feeds samples (volts); Pinst values come out at `pinstRate`, from `settlingSeconds` after the first supply
-    /// period, which sets block 1's level and starts the filters settled on its DC.
-    public func process(_ samples: [Double]) {
-        for x in samples {
-            if let p = push(x) { pinst.append(p) }
-        }
-    }
-
-    /// Feeds one sample (volts); returns a Pinst value when one is due (every `1/pinstRate` s once settled).
+    /// Feeds one sample (volts); returns a Pinst value when one is due: every `1/pinstRate` s from
+    /// `settlingSeconds` after the first supply period, which sets block 1's level and starts the filters settled
+    /// on its DC. Every flickermeter of a sample rate gives its values on the same samples, whatever the signal.
     @inline(__always)
     public func push(_ x: Double) -> Double? {
         guard let ms = meanSquare else {
@@ -148,12 +147,8 @@ public final class Flickermeter {
     }
 
     private func start() {
-        let ms = firstPeriod.reduce(0) { $0 + $1 * $1 } / Double(firstPeriod.count)
-        meanSquare = ms > 0 ? ms : nil
-        guard meanSquare != nil else {
-            firstPeriod.removeAll()
-            return
-        }
+        // A dead first period (an unconnected phase) starts from the floor: the schedule does not wait for a signal.
+        meanSquare = max(firstPeriod.reduce(0) { $0 + min($1 * $1, squareCap) } / Double(firstPeriod.count), levelFloor)
         // A steady supply gives block 2 a DC of 1 (its mean): the filters start settled on it.
         var level = 1.0
         for i in lowPass.indices {
@@ -169,11 +164,14 @@ public final class Flickermeter {
 
     @inline(__always)
     private func step(_ x: Double, meanSquare ms: Double) -> Double? {
-        // Block 1: the level follows the mean square slowly.
-        let level = ms + levelAlpha * (x * x - ms)
+        // Block 1: the level follows the mean square slowly, never below the floor (hours of a dead line would
+        // otherwise take it so near 0 that the returning supply overflows), and a sample's square is capped (a
+        // finite but absurd sample would make it infinite and the filters NaN for good).
+        let square = min(x * x, squareCap)
+        let level = max(ms + levelAlpha * (square - ms), levelFloor)
         meanSquare = level
         // Block 2.
-        let u = x * x / level
+        let u = square / level
         // Block 3, the low-pass first: the carrier is gone before the high-pass's long memory sees it.
         var y = u
         for i in lowPass.indices { y = lowPass[i](y) }
@@ -190,12 +188,6 @@ public final class Flickermeter {
         guard phase >= decimation else { return nil }
         phase = 0
         return smoothed * scale
-    }
-
-    /// The Pinst values since the last call, oldest first, at `pinstRate` a second.
-    public func takeInstantaneous() -> [Double] {
-        defer { pinst.removeAll(keepingCapacity: true) }
-        return pinst
     }
 
     /// Block 5: Pst of the Pinst values of one interval (10 min), from exact percentiles of their distribution:

@@ -62,7 +62,7 @@ public final class PowerQualityEngine {
     /// The reference voltage's own zero crossings (`zeroCrossing`) at the last boundary and inside the cycle it
     /// ended.
     private var lastRising: CycleBoundary?
-    private var lastFalling: Double?
+    private var lastFalling: CycleBoundary?
     private struct PendingCycle {
         var start: Double
         var end: Double
@@ -214,6 +214,7 @@ public final class PowerQualityEngine {
     private func discontinuity(_ kind: InputIssue.Kind, samples: Int, resumeAt t: Double) {
         outputs.append(.inputIssue(InputIssue(kind: kind, time: time(Double(ring.end)), samples: samples)))
         endSegment(invalidateOpenWindow: true)
+        if kind == .timeWentBackwards { flicker?.forget(from: t) }
         frequency.mark(.gap)
         startSegment(at: t)
     }
@@ -261,12 +262,13 @@ public final class PowerQualityEngine {
         // was reported as a rapid voltage change). They are evaluated once their samples are all in.
         let rising = zeroCrossing(near: b.position, rising: true, measured: b.measured)
         if let r = lastRising {
-            let falling = zeroCrossing(near: (r.position + rising) / 2, rising: false, measured: r.measured && b.measured)
-            if let f = lastFalling { halfCycleWindows.append((f, falling)) }
-            halfCycleWindows.append((r.position, rising))
+            let falling = zeroCrossing(
+                near: (r.position + rising.position) / 2, rising: false, measured: r.measured && b.measured)
+            if let f = lastFalling { halfCycleWindows.append(urmsWindow(from: f, to: falling)) }
+            halfCycleWindows.append(urmsWindow(from: r, to: rising))
             lastFalling = falling
         }
-        lastRising = CycleBoundary(position: rising, measured: b.measured)
+        lastRising = rising
         while let w = halfCycleWindows.first, w.end + 0.5 <= Double(processedIndex) {
             halfCycleWindows.removeFirst()
             evaluateHalfCycle(from: w.start, to: w.end)
@@ -290,18 +292,30 @@ public final class PowerQualityEngine {
 
     // MARK: - Urms½ and events
 
+    /// The Urms½ window from crossing `a` to crossing `b`, or one reference period from `a` when either is not a
+    /// crossing found in the signal (a flywheel boundary; a boundary whose crossing a phase jump moved out of
+    /// reach, as the reference returns after an interruption) or the two are not a plausible cycle apart: a window
+    /// of any other length would misread the phases that stayed live.
+    private func urmsWindow(from a: CycleBoundary, to b: CycleBoundary) -> (start: Double, end: Double) {
+        guard a.measured, b.measured, tracker.isPlausiblePeriod(b.position - a.position) else {
+            return (a.position, a.position + tracker.referencePeriod)
+        }
+        return (a.position, b.position)
+    }
+
     /// The rising (or falling) zero crossing of the reference voltage itself, unfiltered, nearest to `position`
-    /// within an eighth of a period; `position` itself when there is none or the cycle is not `measured` (a
-    /// flywheel boundary, a dead line). Consecutive crossings of a periodic signal are exactly one period apart,
+    /// within an eighth of a period (`measured`); else `position` itself, not `measured` (none there, or the cycle
+    /// is not `measured`: a flywheel boundary, a dead line). Consecutive crossings of a periodic signal are exactly one period apart,
     /// harmonics or not, and neither a step of the magnitude nor of the frequency moves them, while the tracker's
     /// filtered crossings ring for a few cycles after either: Urms½ windows between these crossings hold whole
     /// half cycles.
-    private func zeroCrossing(near position: Double, rising: Bool, measured: Bool) -> Double {
-        guard measured else { return position }
+    private func zeroCrossing(near position: Double, rising: Bool, measured: Bool) -> CycleBoundary {
+        let none = CycleBoundary(position: position, measured: false)
+        guard measured else { return none }
         let reach = tracker.referencePeriod / 8
         let first = max(Int((position - reach).rounded(.down)), ring.start + 1)
         let last = min(Int((position + reach).rounded(.up)), processedIndex)
-        guard first <= last else { return position }
+        guard first <= last else { return none }
         let reference = phaseVoltages[0]
         let sign = rising ? 1.0 : -1.0
         var best: Double?
@@ -314,7 +328,7 @@ public final class PowerQualityEngine {
             }
             previous = x
         }
-        return best ?? position
+        return best.map { CycleBoundary(position: $0, measured: true) } ?? none
     }
 
     private var eventReference: Double {

@@ -19,8 +19,10 @@ public struct Plausibility: Sendable, Equatable {
     public static let frequencyRange = 10.0...100.0
     /// Total harmonic distortion, percent.
     public static let thdRange = 0.0...1000.0
-    /// A flicker severity (Pinst, Pst, Plt): Pst 100 would take a fluctuation of the whole supply voltage.
-    public static let flickerRange = 0.0...100.0
+    /// A short- or long-term flicker severity (Pst, Plt; linear in the fluctuation: Pst 100 is a 40–70 % one).
+    public static let severityRange = 0.0...100.0
+    /// The instantaneous flicker sensation Pinst (quadratic in the fluctuation: 100 at 2.5 %, thousands in a dip).
+    public static let pinstRange = 0.0...1e9
     /// An energy register, in the canonical kWh / kvarh / kVAh.
     public static let energyRange = 0.0...1e12
 
@@ -43,7 +45,8 @@ public struct Plausibility: Sendable, Equatable {
             return -limit...limit
         case .frequency: return Plausibility.frequencyRange
         case .counter: return Plausibility.energyRange
-        case .severity: return Plausibility.flickerRange
+        case .severity:
+            return measurement.name.hasPrefix("flicker.pinst.") ? Plausibility.pinstRange : Plausibility.severityRange
         }
     }
 

@@ -134,9 +134,9 @@ final class AnalyzerEndToEndTests: XCTestCase {
             XCTAssertEqual(status, 0, err)
             let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
             let section = try XCTUnwrap(doc["flicker"] as? [String: [[String: Any]]], out)
-            return (
-                (doc["settings"] as? [String: Any])?["flicker_lamp"] as? String, section["pst"] ?? [], section["plt"] ?? []
-            )
+            let settings = try XCTUnwrap(doc["settings"] as? [String: Any])
+            XCTAssertEqual(settings["flicker_lamp"] == nil, options.contains("off"), "the lamp, absent with flicker off")
+            return (settings["flicker_lamp"] as? String, section["pst"] ?? [], section["plt"] ?? [])
         }
         let europe = try flicker([])
         XCTAssertEqual(europe.lamp, "230v")

@@ -170,4 +170,44 @@ final class EventTests: XCTestCase {
         XCTAssertEqual(outputs.events.map(\.kind), [], "events: \(outputs.events.map { ($0.kind, $0.start - t0, $0.duration, $0.magnitude, $0.extremes) })")
         XCTAssertEqual(outputs.aggregates(.tenMinutes).count, 2, "the 10-min tick fell inside")
     }
+
+    /// `seconds` of three phases at 230 V / 50 Hz where L1 (the reference) is dead over `dead` (seconds from the
+    /// start) and returns `jump` radians later in phase; L2 and L3 stay live throughout.
+    private func referenceOutage(seconds: Double, dead: Range<Double>, jump: Double) throws -> [EngineOutput] {
+        let fs = 6_400.0
+        let s = SyntheticSignal(sampleRate: fs, frequency: 50)
+        let engine = try PowerQualityEngine(configuration: s.configuration())
+        let n = Int(seconds * fs)
+        var block: [[Double]] = Array(repeating: Array(repeating: 0, count: n), count: 3)
+        for k in 0..<n {
+            let t = Double(k) / fs
+            for p in 0..<3 {
+                let angle = 2 * Double.pi * 50 * t - Double(p) * 2 * .pi / 3
+                if p == 0 {
+                    block[p][k] = dead.contains(t) ? 0 : 230 * 2.0.squareRoot() * sin(angle + (t >= dead.upperBound ? jump : 0))
+                } else {
+                    block[p][k] = 230 * 2.0.squareRoot() * sin(angle)
+                }
+            }
+        }
+        return try engine.process(SampleBlock(startTime: s.t0, channels: block)) + engine.finish()
+    }
+
+    /// While the reference phase L1 is dead the cycle boundaries free-run, and when it returns with a phase jump
+    /// the first crossings are not a cycle apart: Urms½ windows stay one reference period long there, so L2 and L3,
+    /// live throughout, read their true 230 V and no swell is reported (windows from a flywheel boundary to a
+    /// crossing 0.4–1.6 periods away would read them up to ±20 % off). The flywheel's period is the median of the
+    /// last measured cycles, which the collapsing reference's displaced crossings do not move (their mean read L2
+    /// 1 % low during the dip). Also when the input starts with L1 dead.
+    func testReferencePhaseOutage_withAPhaseJump_givesNoSwellOnTheLivePhases() throws {
+        for (dead, jump) in [(1.0..<1.5, 0.0), (1.0..<1.5, Double.pi / 3), (1.0..<1.5, -Double.pi / 2), (0.0..<1.0, 0.0)] {
+            let events = try referenceOutage(seconds: 3, dead: dead, jump: jump).events
+            XCTAssertFalse(events.contains { $0.kind == .swell }, "L1 dead over \(dead), jump \(jump): \(events.map { ($0.kind, $0.magnitude, $0.worstPhase) })")
+            let dips = events.filter { $0.kind == .dip }
+            if dead.lowerBound > 0 {
+                XCTAssertEqual(dips.count, 1, "the outage of L1 is a dip: \(events.map(\.kind))")
+                XCTAssertEqual(try XCTUnwrap(dips.first?.extremes[.l2]), 230, accuracy: 0.46, "L2 stayed at 230 V (jump \(jump) rad)")
+            }
+        }
+    }
 }

@@ -35,8 +35,9 @@ final class FlickerTests: XCTestCase {
         fs: Double, seconds: Double, d: Double, fm: Double, rectangular: Bool = false, supply: Supply = .europe
     ) -> [Double] {
         let meter = Flickermeter(sampleRate: fs, nominalFrequency: supply.nominal, lamp: supply.lamp)
-        meter.process(signal(fs: fs, seconds: seconds, d: d, fm: fm, rectangular: rectangular, supply: supply))
-        return meter.takeInstantaneous()
+        return signal(fs: fs, seconds: seconds, d: d, fm: fm, rectangular: rectangular, supply: supply).compactMap {
+            meter.push($0)
+        }
     }
 
     /// Pst of the last 10 minutes of 610 s of rectangular changes at `cpm` a minute of `percent` ΔV/V, at 4 kS/s
@@ -243,5 +244,45 @@ final class FlickerTests: XCTestCase {
         XCTAssertEqual(intervals.closeTwoHours()?.quality, .incomplete)
         config.flicker = .off
         XCTAssertNil(FlickerIntervals(configuration: config), "flicker off: no flickermeters")
+    }
+
+    /// A phase that is dead from the start (an unconnected L3) gives its Pinst on the same samples as the others,
+    /// so the engine's intervals stay aligned (it used to wait for a signal, leave L3's list short and trap); a
+    /// long dead spell or an absurd sample cannot make the flickermeter's filters NaN.
+    func testDeadPhase_andAbsurdSamples_leaveTheFlickermeterFinite_andAligned() throws {
+        var config = EngineConfiguration(
+            sampleRate: 4000, nominalFrequency: .hz50, declaredVoltage: 230,
+            channels: Phase.allCases.prefix(3).map { ChannelSpec(name: $0.rawValue, kind: .voltage, phase: $0) })
+        config.harmonicOrders = 3
+        let engine = try PowerQualityEngine(configuration: config)
+        let t0 = 1_700_000_380.0  // 20 s before a 10-min tick
+        var outputs: [EngineOutput] = []
+        for second in 0..<30 {
+            var block: [[Double]] = Array(repeating: Array(repeating: 0, count: 4000), count: 3)
+            for p in 0..<2 {
+                for k in 0..<4000 {
+                    let t = Double(second) + Double(k) / 4000
+                    block[p][k] = 230 * 2.0.squareRoot() * sin(2 * .pi * 50 * t - Double(p) * 2.1)
+                }
+            }
+            outputs += try engine.process(SampleBlock(startTime: t0 + Double(second), channels: block))
+        }
+        let pst = try XCTUnwrap(outputs.aggregates(.tenMinutes).first?.flicker)
+        XCTAssertEqual(Set(pst.severity.keys), [.l1, .l2, .l3])
+        XCTAssertTrue(pst.severity.values.allSatisfy(\.isFinite))
+        XCTAssertLessThan(try XCTUnwrap(pst.severity[.l1]), 0.05)
+
+        let meter = Flickermeter(sampleRate: 1000, nominalFrequency: .hz50, lamp: .lamp230V)
+        var values: [Double] = []
+        func feed(_ seconds: Double, _ x: (Double) -> Double) {
+            for k in 0..<Int(seconds * 1000) { if let p = meter.push(x(Double(k) / 1000)) { values.append(p) } }
+        }
+        let supply = { (t: Double) in 230 * 2.0.squareRoot() * sin(2 * .pi * 50 * t) }
+        feed(10, supply)
+        feed(1000, { _ in 0 })  // the level would decay 16 time constants: to 10⁻⁷ of the supply's
+        feed(1, { _ in 1e200 })
+        feed(60, supply)
+        XCTAssertTrue(values.allSatisfy(\.isFinite))
+        XCTAssertLessThan(values.suffix(1000).max() ?? 1, 0.01, "settled again on the supply")
     }
 }

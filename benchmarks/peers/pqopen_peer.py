@@ -63,8 +63,9 @@ while done < n:
 
 result = {"cpu_seconds": cpu, "samples": n, "u1_rms": rms, "u1_thd": thd, "freq": freq}
 if args.flicker:
+    settled = int(25 * args.samplerate)  # pqopen gives Pinst 20 s after its start; 5 s more for its filters
     result["pinst_max"] = [
-        float(np.max(phase._voltage_fluctuation_processor._pinst_channel.read_data_by_acq_sidx(0, n)[0]))
+        float(np.max(phase._voltage_fluctuation_processor._pinst_channel.read_data_by_acq_sidx(settled, n)[0]))
         for phase in ps._phases
     ]
 print(json.dumps(result))
