@@ -8,7 +8,7 @@ SYSCONFDIR ?= /etc
 DESTDIR ?=
 SWIFT ?= swift
 BUILD ?= .build/release
-BINARIES = synxd synxctl synx-analyze synx-sim
+BINARIES = synxd synxctl synx-analyze synx-report synx-sim
 
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 UNITDIR = $(DESTDIR)$(PREFIX)/lib/systemd/system
@@ -40,7 +40,7 @@ install: build
 	install -m 0644 systemd/synx.tmpfiles $(TMPFILESDIR)/synx.conf
 	install -m 0644 systemd/synx.catalog $(CATALOGDIR)/synx.catalog
 	$(BUILD)/synxd --write-builtin-profiles $(DATADIR)/profiles
-	install -m 0644 docs/man/synxctl.1 docs/man/synx-analyze.1 $(MANDIR)/man1/
+	install -m 0644 docs/man/synxctl.1 docs/man/synx-analyze.1 docs/man/synx-report.1 $(MANDIR)/man1/
 	install -m 0644 docs/man/synxd.toml.5 $(MANDIR)/man5/
 	install -m 0644 docs/man/synxd.8 $(MANDIR)/man8/
 	install -m 0644 README.md COPYING docs/*.md $(DOCDIR)/
@@ -55,6 +55,6 @@ uninstall:
 	for b in $(BINARIES); do rm -f $(BINDIR)/$$b; done
 	rm -f $(UNITDIR)/synxd.service $(SYSUSERSDIR)/synx.conf $(TMPFILESDIR)/synx.conf $(CATALOGDIR)/synx.catalog
 	rm -rf $(DATADIR) $(DOCDIR)
-	rm -f $(MANDIR)/man1/synxctl.1 $(MANDIR)/man1/synx-analyze.1 $(MANDIR)/man5/synxd.toml.5 $(MANDIR)/man8/synxd.8
+	rm -f $(MANDIR)/man1/synxctl.1 $(MANDIR)/man1/synx-analyze.1 $(MANDIR)/man1/synx-report.1 $(MANDIR)/man5/synxd.toml.5 $(MANDIR)/man8/synxd.8
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/synxctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_synxctl \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/synxctl.fish

@@ -63,6 +63,43 @@ public struct CurveCount: Sendable, Equatable, Codable {
     }
 }
 
+/// A series of a report's plots: one line per phase over the period, with the limits drawn across it.
+public struct Trend: Sendable, Equatable, Codable {
+    /// "Supply voltage (10-min)", "THD (10-min)", …
+    public var title: String
+    public var unit: String
+    /// Lines across the plot: (label, value).
+    public var limits: [Limit]
+    /// One line per phase (or one for a three-phase quantity): name and its points.
+    public var lines: [Line]
+
+    /// A horizontal limit line.
+    public struct Limit: Sendable, Equatable, Codable {
+        public var label: String
+        public var value: Double
+    }
+    /// One phase's points: interval ends (UTC ms) and values; flagged intervals are marked.
+    public struct Line: Sendable, Equatable, Codable {
+        public var name: String
+        public var times: [Int64]
+        public var values: [Double]
+        public var flagged: [Bool]
+    }
+}
+
+/// A harmonic order's 95th-percentile value (the worst phase) against its limit.
+public struct SpectrumBar: Sendable, Equatable, Codable {
+    public var order: Int
+    public var percentile95: Double
+    public var phase: String
+    public var limit: Double
+
+    enum CodingKeys: String, CodingKey {
+        case order, phase, limit
+        case percentile95 = "percentile_95"
+    }
+}
+
 /// A compliance report: one standard's assessment of one meter over one period (`docs/reports.md`; this shape is
 /// `format_version` 1, and fields are only ever added).
 public struct ComplianceReport: Sendable, Equatable, Codable {
@@ -82,9 +119,12 @@ public struct ComplianceReport: Sendable, Equatable, Codable {
     public var tables: [EventTable]
     public var curves: [CurveCount]
     public var events: [ReportEvent]
+    /// The plots' data: trends over the period and the harmonic spectrum.
+    public var trends: [Trend] = []
+    public var spectrum: [SpectrumBar] = []
 
     enum CodingKeys: String, CodingKey {
-        case standard, meter, source, settings, checks, tables, curves, events
+        case standard, meter, source, settings, checks, tables, curves, events, trends, spectrum
         case formatVersion = "format_version"
         case fromMs = "from_ms"
         case toMs = "to_ms"

@@ -117,7 +117,7 @@ public enum EN50160 {
                 "Long interruptions (> 3 min)", clause: "§4.3.3",
                 count: interruptions.filter { $0.durationSeconds > shortInterruptionSeconds }.count))
 
-        return ComplianceReport(
+        var report = ComplianceReport(
             standard: "EN 50160:2010", meter: input.meter, fromMs: input.fromMs, toMs: input.toMs,
             source: input.source,
             settings: [
@@ -127,6 +127,47 @@ public enum EN50160 {
             coveragePercent: tenMinutes > 0 ? Double(input.tenMinute.count) / Double(tenMinutes) * 100 : 0,
             checks: checks, tables: [EventCurves.dipTable(input.events), EventCurves.swellTable(input.events)],
             curves: EventCurves.curveCounts(input.events), events: input.events)
+        report.trends = [
+            trend("Supply voltage, 10-min mean", unit: "V", input.tenMinute, names: phases.map { "voltage.\($0)n" },
+                limits: [("+10 %", un * 1.1), ("−10 %", un * 0.9)] + (level == .lv ? [("−15 %", un * 0.85)] : [("−15 %", un * 0.85), ("+15 %", un * 1.15)])),
+            trend("Voltage THD, 10-min mean", unit: "%", input.tenMinute, names: phases.map { "thd.voltage.\($0)" },
+                limits: [("8 %", 8)]),
+            trend("Voltage unbalance u2, 10-min mean", unit: "%", input.tenMinute, names: ["unbalance.voltage.u2"],
+                limits: [("2 %", 2)]),
+            trend("Flicker Plt", unit: "", input.twoHour, names: ["l1", "l2", "l3"].map { "flicker.plt.\($0)" },
+                limits: [("1", 1)]),
+        ].filter { $0.lines.contains { !$0.values.isEmpty } }
+        report.spectrum = (2...25).compactMap { order in
+            let worst = phases.compactMap { p -> (String, Double)? in
+                let values = input.tenMinute.filter { !$0.isFlagged }.compactMap { $0.values["harmonic.voltage.\(p).h\(order)"] }
+                return percentile(values, 95).map { (p, $0) }
+            }.max { $0.1 < $1.1 }
+            return worst.map { SpectrumBar(order: order, percentile95: $0.1, phase: $0.0, limit: harmonicLimits[order]!) }
+        }
+        return report
+    }
+
+    /// The values `names` of `intervals` as one line each (names without any value are left out).
+    static func trend(
+        _ title: String, unit: String, _ intervals: [IntervalValues], names: [String], limits: [(String, Double)]
+    ) -> Trend {
+        let lines = names.compactMap { name -> Trend.Line? in
+            let present = intervals.filter { $0.values[name] != nil }
+            guard !present.isEmpty else { return nil }
+            let phase = name.split(separator: ".").map(String.init).first { ["l1", "l1n", "l2", "l2n", "l3", "l3n"].contains($0) }
+            return Trend.Line(
+                name: phase.map { String($0.prefix(2)).uppercased() } ?? name, times: present.map(\.endMs),
+                values: present.map { $0.values[name]! }, flagged: present.map(\.isFlagged))
+        }
+        return Trend(title: title, unit: unit, limits: limits.map { Trend.Limit(label: $0.0, value: $0.1) }, lines: lines)
+    }
+
+    /// The `p`-th percentile by nearest rank (the smallest value with at least p % of the values at or below it).
+    static func percentile(_ values: [Double], _ p: Double) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+        return sorted[max(0, min(sorted.count - 1, rank - 1))]
     }
 
     /// A check of the values named `name` of `intervals` within [low, high] (either may be open).

@@ -42,21 +42,31 @@ public enum EventCurves {
         return EventTable(title: title, rows: rows.map(\.0), columns: durationColumns.map(\.title), counts: counts)
     }
 
-    /// Whether equipment built to the ITIC (CBEMA) curve (Information Technology Industry Council, 2000 revision)
-    /// rides through `e`: a dip or interruption above the lower envelope (any depth up to 20 ms, 70 % to 0.5 s,
-    /// 80 % to 10 s, 90 % beyond), a swell below the upper one (140 % to 3 ms, 120 % to 0.5 s, 110 % beyond). A
-    /// value exactly on the envelope is inside. nil for an RVC, which the curve does not cover.
+    /// A voltage-tolerance envelope: steps of (duration up to, seconds; percent of nominal).
+    public typealias Envelope = [(upTo: Double, percent: Double)]
+
+    /// ITIC (CBEMA), Information Technology Industry Council, 2000 revision: the lower envelope (no interruption
+    /// of function above it) and the upper one (no damage below it), for RMS events of 1 ms and more.
+    public static let iticLower: Envelope = [(0.02, 0), (0.5, 70), (10, 80), (.infinity, 90)]
+    public static let iticUpper: Envelope = [(0.003, 140), (0.5, 120), (.infinity, 110)]
+    /// SEMI F47-0706: the sag ride-through required of semiconductor equipment, from 50 ms to 1 s.
+    public static let semiF47: Envelope = [(0.2, 50), (0.5, 70), (1, 80)]
+    public static let semiF47Start = 0.05
+
+    /// The envelope's level at `seconds`: the first step that reaches it.
+    public static func level(_ envelope: Envelope, at seconds: Double) -> Double {
+        (envelope.first { seconds <= $0.upTo } ?? envelope.last!).percent
+    }
+
+    /// Whether equipment built to the ITIC curve rides through `e`: a dip or interruption at or above the lower
+    /// envelope (any depth up to 20 ms, 70 % to 0.5 s, 80 % to 10 s, 90 % beyond), a swell at or below the upper
+    /// one (140 % to 3 ms, 120 % to 0.5 s, 110 % beyond): a value on the envelope is inside. nil for an RVC, which
+    /// the curve does not cover.
     public static func insideITIC(_ e: ReportEvent) -> Bool? {
-        let t = e.durationSeconds
         switch e.kind {
-        case "dip", "interruption":
-            let floor: Double = t <= 0.02 ? 0 : t <= 0.5 ? 70 : t <= 10 ? 80 : 90
-            return e.percent >= floor
-        case "swell":
-            let ceiling: Double = t <= 0.003 ? 140 : t <= 0.5 ? 120 : 110
-            return e.percent <= ceiling
-        default:
-            return nil
+        case "dip", "interruption": return e.percent >= level(iticLower, at: e.durationSeconds)
+        case "swell": return e.percent <= level(iticUpper, at: e.durationSeconds)
+        default: return nil
         }
     }
 
@@ -66,10 +76,8 @@ public enum EventCurves {
     /// through a full cycle of 0 %).
     public static func insideSEMIF47(_ e: ReportEvent) -> Bool? {
         guard e.kind == "dip" || e.kind == "interruption" else { return nil }
-        let t = e.durationSeconds
-        guard t >= 0.05, t <= 1 else { return nil }
-        let floor: Double = t <= 0.2 ? 50 : t <= 0.5 ? 70 : 80
-        return e.percent >= floor
+        guard e.durationSeconds >= semiF47Start, e.durationSeconds <= semiF47.last!.upTo else { return nil }
+        return e.percent >= level(semiF47, at: e.durationSeconds)
     }
 
     /// The events of a period counted against both curves.

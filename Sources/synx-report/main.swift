@@ -23,7 +23,7 @@ struct SynxReport: ParsableCommand {
         case en50160, events
     }
     /// What `--format` accepts.
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, html }
 
     @Argument(help: "The report: en50160 or events.") var standard: Standard
     @Argument(help: "The meter's name.") var meter: String
@@ -36,7 +36,7 @@ struct SynxReport: ParsableCommand {
     @Option(help: "Nominal frequency, 50 or 60 Hz.") var nominalFrequency = 50.0
     @Option(help: "EN 50160 voltage level: lv or mv.") var voltageLevel: EN50160.VoltageLevel = .lv
     @Option(help: "EN 50160 network: interconnected or island.") var connection: EN50160.Connection = .interconnected
-    @Option(help: "Output: table or json.") var format: Format = .table
+    @Option(help: "Output: table, json, or html (one self-contained page with plots).") var format: Format = .table
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.") var output: String?
 
     func validate() throws {
@@ -77,8 +77,15 @@ struct SynxReport: ParsableCommand {
         if standard == .events {
             report.standard = "voltage events"
             report.checks = []
+            report.trends = []
+            report.spectrum = []
         }
-        let data = format == .json ? try report.json() : Data(report.table().utf8)
+        let data: Data
+        switch format {
+        case .table: data = Data(report.table().utf8)
+        case .json: data = try report.json()
+        case .html: data = Data(report.html().utf8)
+        }
         if let output {
             try data.write(to: URL(fileURLWithPath: output))
         } else {

@@ -147,10 +147,11 @@ final class ManualPageTests: XCTestCase {
 
     func testSynxdPage_documentsEveryOption() throws { try check("synxd", page: "synxd.8") }
     func testSynxAnalyzePage_documentsEveryOption() throws { try check("synx-analyze", page: "synx-analyze.1") }
+    func testSynxReportPage_documentsEveryOption() throws { try check("synx-report", page: "synx-report.1") }
 
     func testEveryBinary_printsTheSameVersion() throws {
         var versions: Set<String> = []
-        for binary in ["synxd", "synxctl", "synx-sim", "synx-analyze"] {
+        for binary in ["synxd", "synxctl", "synx-sim", "synx-analyze", "synx-report"] {
             let (code, out, err) = try h.run(binary, ["--version"])
             XCTAssertEqual(code, 0, err)
             versions.insert(out.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -22,7 +22,8 @@ final class PackagingEndToEndTests: XCTestCase {
             ], timeout: 60)
         XCTAssertEqual(code, 0, out + err)
         for file in [
-            "usr/bin/synxd", "usr/bin/synxctl", "usr/bin/synx-analyze", "usr/lib/systemd/system/synxd.service",
+            "usr/bin/synxd", "usr/bin/synxctl", "usr/bin/synx-analyze", "usr/bin/synx-report",
+            "usr/share/man/man1/synx-report.1", "usr/lib/systemd/system/synxd.service",
             "usr/lib/sysusers.d/synx.conf", "usr/lib/tmpfiles.d/synx.conf", "usr/lib/systemd/catalog/synx.catalog",
             "etc/synx/synxd.toml", "usr/share/synx/profiles/eastron-sdm630.toml", "usr/share/man/man8/synxd.8",
             "usr/share/man/man1/synxctl.1", "usr/share/man/man5/synxd.toml.5",
