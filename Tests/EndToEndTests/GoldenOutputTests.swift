@@ -63,6 +63,20 @@ final class GoldenOutputTests: XCTestCase {
         XCTAssertEqual(code, 0, err)
         try assertGolden(out.replacingOccurrences(of: path, with: "REC"), "synx-analyze.table.txt")
     }
+
+    /// synx-report's EN 50160 tables and its events report as JSON, of the synthetic week of
+    /// `ReportEndToEndTests`.
+    func testReportTablesAndEventsJSON() throws {
+        let store = h.path("week.sqlite")
+        try ReportEndToEndTests.writeWeek(store)
+        let period = ["--store", store, "--week", "2026-W47", "--time-zone", "UTC"]
+        let (code, table, err) = try h.run("synx-report", ["en50160", "pq"] + period)
+        XCTAssertEqual(code, 1, err)
+        try assertGolden(table, "synx-report-en50160.table.txt")
+        let (eventsCode, json, eventsErr) = try h.run("synx-report", ["events", "pq", "--format", "json"] + period)
+        XCTAssertEqual(eventsCode, 0, eventsErr)
+        try assertGolden(json, "synx-report-events.json")
+    }
 }
 
 /// A stand-in for synxd on a Unix socket: reads each connection's request line and answers it with one fixed
