@@ -197,6 +197,57 @@ final class WaveformEndToEndTests: XCTestCase {
         XCTAssertEqual((series.samples.first?.time ?? 1) % 600_000, 0, "at the UTC 10-min tick")
     }
 
+    /// A compliance report from live data: synx-sim's waveform meter with a 5th harmonic and a dip → synxd's
+    /// engine → the store → synx-report, run on the store while synxd writes it, as HTML. The meter's clock starts
+    /// 40 s before a 10-min tick; the report covers the interval that tick ends.
+    func testReportFromLiveData_hasTheDipAndTheHarmonic_inItsHTML() throws {
+        try startWaveformMeter(
+            scenario: """
+                [[waveform]]
+                id = 5
+                sample_rate = 6400
+                harmonics = "5:4"
+                seconds_before_10min_tick = 40
+                [[waveform_change]]
+                id = 5
+                phase = 2
+                from_s = 20
+                duration_s = 0.1
+                factor = 0.6
+                """)
+        let db = h.path("state/synx.sqlite")
+        h.waitUntil("the 10-min aggregate stored", timeout: 90) {
+            (try? h.sqlite(db, "SELECT count(*) FROM pq_aggregates WHERE tier = '10-min'")) == "1"
+        }
+        let end = try XCTUnwrap(Int64(try h.sqlite(db, "SELECT end_ms FROM pq_aggregates WHERE tier = '10-min'")))
+        let iso = { (ms: Int64) in ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) }
+        let page = h.path("live.html")
+        let period = ["--store", db, "--from", iso(end - 600_000), "--to", iso(end)]
+        let (code, _, err) = try h.run("synx-report", ["en50160", "pqm", "--format", "html", "-o", page] + period)
+        XCTAssertEqual(code, 2, "40 s of a 10-min interval: inconclusive, not a pass. \(err)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        XCTAssertTrue(html.contains("Class A: IEC 61000-4-30"), "the source is named")
+        XCTAssertTrue(html.contains("<td>dip</td>"), "the dip is listed")
+        let (_, json, _) = try h.run("synx-report", ["en50160", "pqm", "--format", "json"] + period)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], json)
+        // The dip flags the interval (IEC 61000-4-30 §4.7): EN 50160 leaves it out of every statistic, and the
+        // trends mark it.
+        let checks = try XCTUnwrap(doc["checks"] as? [[String: Any]])
+        let voltage = try XCTUnwrap(checks.first { $0["parameter"] as? String == "Supply voltage variations, L1" })
+        XCTAssertEqual(voltage["flagged"] as? Int, 1)
+        XCTAssertEqual(voltage["within"] as? Int, 0)
+        XCTAssertEqual(voltage["verdict"] as? String, "inconclusive")
+        XCTAssertTrue(html.contains("<rect class=\"flagged\""), "the flagged interval is marked in the trends")
+        let trends = try XCTUnwrap(doc["trends"] as? [[String: Any]])
+        let thd = try XCTUnwrap(trends.first { ($0["title"] as? String)?.hasPrefix("Voltage THD") == true })
+        let line = try XCTUnwrap((thd["lines"] as? [[String: Any]])?.first)
+        XCTAssertEqual(try XCTUnwrap((line["values"] as? [Double])?.first), 4, accuracy: 0.2, "the simulated 5th harmonic")
+        let events = try XCTUnwrap(doc["events"] as? [[String: Any]])
+        let dip = try XCTUnwrap(events.first { $0["kind"] as? String == "dip" })
+        XCTAssertEqual(try XCTUnwrap(dip["percent_of_reference"] as? Double), 60, accuracy: 1, "residual 60 %")
+        XCTAssertEqual(dip["worst_phase"] as? String, "l2")
+    }
+
     func testOverrun_marksWindowsInvalid_andInventsNothing() throws {
         // A FIFO of 0.1 s and a meter that answers 120 ms late: the reader falls behind and blocks are lost.
         try startWaveformMeter(
