@@ -26,6 +26,10 @@ public struct Check: Sendable, Equatable, Codable {
     public var measuredPercent: Double?
     /// The worst value assessed (highest, or furthest from nominal), in the parameter's unit.
     public var worst: Double?
+    /// For a percentile statistic (IEEE 519): the percentile of the values present, and the upper limit it is
+    /// held to, in the parameter's unit.
+    public var percentile: Double? = nil
+    public var limitValue: Double? = nil
     /// Intervals within and outside the limit, flagged intervals left out (§4.7), and missing ones.
     public var within: Int
     public var outside: Int
@@ -34,7 +38,8 @@ public struct Check: Sendable, Equatable, Codable {
     public var verdict: Verdict
 
     enum CodingKeys: String, CodingKey {
-        case parameter, clause, basis, limit, worst, within, outside, flagged, missing, verdict
+        case parameter, clause, basis, limit, worst, percentile, within, outside, flagged, missing, verdict
+        case limitValue = "limit_value"
         case requiredPercent = "required_percent"
         case measuredPercent = "measured_percent"
     }
@@ -141,6 +146,16 @@ public struct ComplianceReport: Sendable, Equatable, Codable {
 }
 
 extension Check {
+    /// The worst of several checks: a fail before an inconclusive before a pass, then the lowest share within,
+    /// then the percentile nearest its limit.
+    static func worst(of checks: [Check]) -> Check? {
+        let order: [Verdict: Int] = [.fail: 0, .inconclusive: 1, .pass: 2, .information: 3]
+        let key = { (c: Check) in
+            (order[c.verdict]!, c.measuredPercent ?? 101, -((c.percentile ?? 0) / (c.limitValue ?? 1)))
+        }
+        return checks.min { key($0) < key($1) }
+    }
+
     /// A statistical check of `values` (one per interval present and not flagged) against `accept`: at least
     /// `requiredPercent` % of the `expected` intervals of the period must be within. Flagged intervals are out of
     /// the statistic (and out of `expected`); missing ones count against a pass and for nothing towards a fail,

@@ -101,7 +101,7 @@ public enum EN50160 {
                     name: "harmonic.voltage.\(p).h\(order)", required: 95, low: nil, high: limit, unit: "%",
                     nominal: nil)
             }
-            if let worst = perPhase.min(by: { rank($0) < rank($1) }) { checks.append(worst) }
+            if let worst = Check.worst(of: perPhase) { checks.append(worst) }
         }
 
         // Events: no limits (indicative values only); counted for information.
@@ -202,18 +202,14 @@ public enum EN50160 {
             })
     }
 
-    /// A count for information, with no limit.
-    static func information(_ parameter: String, clause: String, count: Int) -> Check {
+    /// A count (or a note in `basis`) for information, with no limit.
+    static func information(
+        _ parameter: String, clause: String, count: Int, basis: String = "events in the period (no limit set)"
+    ) -> Check {
         Check(
-            parameter: parameter, clause: clause, basis: "events in the period (no limit set)", limit: "-",
+            parameter: parameter, clause: clause, basis: basis, limit: "-",
             requiredPercent: nil, measuredPercent: nil, worst: Double(count), within: 0, outside: 0, flagged: 0,
             missing: 0, verdict: .information)
-    }
-
-    /// Orders checks from worst: fail, then inconclusive, then pass, then by the share within.
-    private static func rank(_ c: Check) -> (Int, Int) {
-        let order: [Verdict: Int] = [.fail: 0, .inconclusive: 1, .pass: 2, .information: 3]
-        return (order[c.verdict]!, c.within)
     }
 
     /// A limit for reading: whole numbers without decimals, others with two.

@@ -76,6 +76,8 @@ public struct ReportInput: Sendable {
     /// The length of those intervals, ms.
     public var frequencyIntervalMs: Int64 = 10_000
     public var tenMinute: [IntervalValues]
+    /// Very short (3-s: 150/180-cycle) values: THD and RMS, without spectra (synx stores 3-s values without them).
+    public var threeSecond: [IntervalValues] = []
     public var twoHour: [IntervalValues]
     public var events: [ReportEvent]
 

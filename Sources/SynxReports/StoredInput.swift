@@ -21,8 +21,10 @@ extension ReportInput {
             nominalVoltage: nominalVoltage, nominalFrequency: nominalFrequency)
         if classA.isEmpty {
             try input.loadDerived(from: reader)
+            try input.loadThreeSecond(from: reader)
             return input
         }
+        try input.loadThreeSecond(from: reader)
         input.tenMinute = classA.map(intervalValues)
         input.twoHour = try reader.aggregates(meter: meter, tier: "2-h", from: fromMs + 1, to: toMs + 1, limit: rowLimit)
             .map(intervalValues)
@@ -44,10 +46,36 @@ extension ReportInput {
         return input
     }
 
+    /// The 3-s values IEEE 519's daily statistics read.
+    static let threeSecondNames = ["l1", "l2", "l3"].flatMap { ["thd.voltage.\($0)", "current.\($0)", "thd.current.\($0)"] }
+    /// At most this many 3-s values of one name (a week is 201 600).
+    public static let threeSecondLimit = 250_000
+
+    /// Reads the 3-s values: a waveform meter's stored 150/180-cycle series, or a polled meter's meter-derived
+    /// 3-s aggregates.
+    private mutating func loadThreeSecond(from reader: StoreReader) throws {
+        var byTime: [Int64: [String: Double]] = [:]
+        for name in Self.threeSecondNames {
+            if source == .classA {
+                for s in try reader.samples(meter: meter, measurement: name, from: fromMs + 1, to: toMs + 1, limit: Self.threeSecondLimit) {
+                    if let v = s.value { byTime[s.time, default: [:]][name] = v }
+                }
+            } else {
+                for row in try reader.derived(
+                    meter: meter, measurement: name, tier: "3s", from: fromMs + 1, to: toMs + 1, limit: Self.threeSecondLimit)
+                {
+                    byTime[row.endMs, default: [:]][name] = row.value
+                }
+            }
+        }
+        threeSecond = byTime.keys.sorted().map { IntervalValues(endMs: $0, values: byTime[$0]!) }
+    }
+
     /// The names a meter-derived report reads, by tier.
     static let derivedNames: [String] =
         ["l1", "l2", "l3"].flatMap { p in
-            ["voltage.\(p)n", "thd.voltage.\(p)"] + (2...25).map { "harmonic.voltage.\(p).h\($0)" }
+            ["voltage.\(p)n", "thd.voltage.\(p)", "current.\(p)", "thd.current.\(p)"]
+                + (2...50).flatMap { ["harmonic.voltage.\(p).h\($0)", "harmonic.current.\(p).h\($0)"] }
         } + ["unbalance.voltage.u2"]
 
     /// A polled meter's values: its meter-derived 10-min aggregates, its 3-s frequency (meter-derived tiers have

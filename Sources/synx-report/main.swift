@@ -20,12 +20,12 @@ struct SynxReport: ParsableCommand {
 
     /// The reports there are.
     enum Standard: String, ExpressibleByArgument, CaseIterable {
-        case en50160, events
+        case en50160, ieee519, events
     }
     /// What `--format` accepts.
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, html }
 
-    @Argument(help: "The report: en50160 or events.") var standard: Standard
+    @Argument(help: "The report: en50160, ieee519 or events.") var standard: Standard
     @Argument(help: "The meter's name.") var meter: String
     @Option(help: "The store file.") var store = "/var/lib/synx/synx.sqlite"
     @Option(help: "Start of the period (ISO 8601, e.g. 2026-11-16T00:00:00Z).") var from: String?
@@ -36,6 +36,8 @@ struct SynxReport: ParsableCommand {
     @Option(help: "Nominal frequency, 50 or 60 Hz.") var nominalFrequency = 50.0
     @Option(help: "EN 50160 voltage level: lv or mv.") var voltageLevel: EN50160.VoltageLevel = .lv
     @Option(help: "EN 50160 network: interconnected or island.") var connection: EN50160.Connection = .interconnected
+    @Option(name: .customLong("isc-a"), help: "IEEE 519: the short-circuit current at the PCC, amperes.") var isc: Double?
+    @Option(name: .customLong("il-a"), help: "IEEE 519: the maximum demand load current at the PCC, amperes.") var il: Double?
     @Option(help: "Output: table, json, or html (one self-contained page with plots).") var format: Format = .table
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.") var output: String?
 
@@ -47,6 +49,12 @@ struct SynxReport: ParsableCommand {
             throw ValidationError("--nominal-frequency must be 50 or 60")
         }
         guard week == nil || (from == nil && to == nil) else { throw ValidationError("give --week or --from/--to, not both") }
+        for (name, value) in [("--isc-a", isc), ("--il-a", il)] {
+            if let value, !(value.isFinite && value > 0 && value < 1e9) {
+                throw ValidationError("\(name) must be a positive number of amperes")
+            }
+        }
+        guard (isc == nil) == (il == nil) else { throw ValidationError("give both --isc-a and --il-a, or neither") }
     }
 
     func run() throws {
@@ -73,8 +81,12 @@ struct SynxReport: ParsableCommand {
             FileHandle.standardError.write(Data("synx-report: \(store): \(error)\n".utf8))
             throw ExitCode(66)
         }
-        var report = EN50160.assess(input, level: voltageLevel, connection: connection)
-        if standard == .events {
+        var report: ComplianceReport
+        switch standard {
+        case .en50160: report = EN50160.assess(input, level: voltageLevel, connection: connection)
+        case .ieee519: report = IEEE519.assess(input, isc: isc, il: il)
+        case .events:
+            report = EN50160.assess(input, level: voltageLevel, connection: connection)
             report.standard = "voltage events"
             report.checks = []
             report.trends = []

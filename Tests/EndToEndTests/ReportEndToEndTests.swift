@@ -129,6 +129,19 @@ final class ReportEndToEndTests: XCTestCase {
         XCTAssertEqual((eventsDoc["events"] as? [Any])?.count, 18)
         XCTAssertEqual((eventsDoc["checks"] as? [Any])?.count, 0)
 
+        // IEEE 519 of the same week: the weekly voltage THD passes; the daily statistic has no 3-s values in
+        // this store (inconclusive: exit 2); without I_SC and I_L no current check.
+        let (ieeeCode, ieee, ieeeErr) = try report(["ieee519", "pq", "--format", "json"])
+        XCTAssertEqual(ieeeCode, 2, ieeeErr)
+        let ieeeDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(ieee.utf8)) as? [String: Any])
+        XCTAssertEqual(ieeeDoc["standard"] as? String, "IEEE 519-2022")
+        let ieeeChecks = try XCTUnwrap(ieeeDoc["checks"] as? [[String: Any]])
+        let weekly = try XCTUnwrap(ieeeChecks.first { $0["parameter"] as? String == "Voltage THD, L1" })
+        XCTAssertEqual(weekly["verdict"] as? String, "pass")
+        XCTAssertEqual(try XCTUnwrap(weekly["percentile"] as? Double), 4.48, accuracy: 0.01, "3 + 1.5 sin: its 95th percentile")
+        XCTAssertTrue(ieeeChecks.contains { ($0["parameter"] as? String)?.hasPrefix("Voltage THD, L1 (worst day") == true && $0["verdict"] as? String == "inconclusive" })
+        XCTAssertTrue(ieeeChecks.contains { $0["parameter"] as? String == "Current distortion (TDD, individual harmonics)" })
+
         let (badCode, _, badErr) = try h.run(
             "synx-report", ["en50160", "pq", "--store", h.path("week.sqlite"), "--week", "2026-W99"])
         XCTAssertEqual(badCode, 64, badErr)
