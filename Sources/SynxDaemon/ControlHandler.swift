@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import SynxControl
+import SynxDSP
+import SynxMeters
 import SynxStore
 import SynxSystem
 import SynxVersion
@@ -222,6 +224,42 @@ final class ControlHandler: @unchecked Sendable {
             }
         }
 
+        /// A tier query of a waveform meter: its IEC 61000-4-30 Class A aggregates of the tier (10-min, 2-h; the
+        /// 3-s tier is its 150/180-cycle values), each value under its canonical name, the aggregate's flags as
+        /// notes. nil when the meter has no Class A aggregate in the range (a polled meter: meter-derived tiers).
+        private func classAQuery(_ request: Request, tier: DerivedTier, from: Int64, to: Int64, limit: Int) throws
+            -> Response?
+        {
+            guard let meter = request.meter, let measurement = request.measurement else { return nil }
+            let stored: String
+            switch tier {
+            case .threeSeconds: stored = AggregationTier.cycles150_180.rawValue
+            case .tenMinutes: stored = AggregationTier.tenMinutes.rawValue
+            case .twoHours: stored = AggregationTier.twoHours.rawValue
+            }
+            let rows = try reader!.aggregates(meter: meter, tier: stored, from: from, to: to, limit: limit + 1)
+            guard !rows.isEmpty else { return nil }
+            let values = rows.prefix(limit).map { row -> QuerySample in
+                // A row whose values cannot be read answers as a sample without a value.
+                let object = row.valuesJSON.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+                let value = (object?["measurements"] as? [String: Any])?[measurement] as? Double
+                return QuerySample(
+                    time: row.endMs, value: value, quality: value == nil ? .missing : .good,
+                    notes: row.quality.isEmpty ? nil : row.quality)
+            }
+            guard values.contains(where: { $0.value != nil }), let unit = Measurement.named(measurement)?.unit else {
+                return .failure(
+                    .noSuchMeasurement, "meter \"\(meter)\" has no Class A \(tier.rawValue) aggregate of \"\(measurement)\"")
+            }
+            return Response(
+                status: .ok,
+                query: QueryResult(
+                    meter: meter, measurement: measurement, unit: unit, from: from, to: to, samples: values,
+                    truncated: rows.count > limit,
+                    derivation:
+                        "IEC 61000-4-30 Class A \(stored) aggregates (§4.5: RMS of the 10/12-cycle values); notes are their §4.7 flags"))
+        }
+
         private func query(_ request: Request) -> Response {
             guard let meter = request.meter, let measurement = request.measurement else {
                 return .failure(.invalidRequest, "query needs \"meter\" and \"measurement\"")
@@ -233,6 +271,9 @@ final class ControlHandler: @unchecked Sendable {
             let limit = min(max(request.limit ?? 10_000, 1), maxSamplesPerResponse)
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
+                if let tier = request.tier, let classA = try classAQuery(request, tier: tier, from: from, to: to, limit: limit) {
+                    return classA
+                }
                 guard let unit = try reader!.unit(meter: meter, measurement: measurement) else {
                     return .failure(
                         .noSuchMeasurement, "meter \"\(meter)\" has no stored measurement \"\(measurement)\"")

@@ -256,7 +256,7 @@ extension Synxctl {
         @Option(
             name: .long,
             help:
-                "Meter-derived aggregates of a polled meter instead of its polls (not IEC 61000-4-30 Class A)."
+                "Aggregates instead of the series: a waveform meter's Class A aggregates with their flags, a polled meter's meter-derived ones (not Class A)."
         )
         var tier: DerivedTier?
 

@@ -143,6 +143,20 @@ final class WaveformEndToEndTests: XCTestCase {
                 "SELECT count(*) FROM pq_aggregates WHERE tier = '150/180-cycle' AND start_ms < \(end) AND end_ms >= \(end)"
             ), "1",
             "a 150-cycle block ends with the window that straddles the tick (and the next starts at it)")
+
+        // synxctl query --tier 10min: the Class A aggregate under its canonical names, with its flags.
+        let span = ["--from", String(end - 600_000), "--to", String(end + 1), "--json"]
+        let (code, out, err) = try h.synxctl(["query", "pqm", "harmonic.voltage.l2.h5", "--tier", "10min"] + span)
+        XCTAssertEqual(code, 0, err)
+        let q = try JSONDecoder().decode(QueryResult.self, from: Data(out.utf8))
+        XCTAssertEqual(q.unit, "%")
+        XCTAssertTrue(q.derivation?.contains("IEC 61000-4-30 Class A 10-min aggregates") == true, q.derivation ?? "-")
+        XCTAssertEqual(q.samples.map(\.time), [end])
+        XCTAssertEqual(try XCTUnwrap(q.samples.first?.value), 4, accuracy: 0.2)
+        XCTAssertTrue(q.samples.first?.notes?.contains("flagged") == true, "\(q.samples)")
+        let (tableCode, table, _) = try h.synxctl(["query", "pqm", "voltage.l1n", "--tier", "10min"] + span.dropLast())
+        XCTAssertEqual(tableCode, 0)
+        XCTAssertTrue(table.contains("flagged,incomplete"), table)
     }
 
     /// Flicker end to end (issue 12): synx-sim's rectangular modulation of Table 5's 110 changes a minute at
