@@ -47,7 +47,7 @@ let package = Package(
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "SynxComtrade", "CSystemd", "CLinux",
-            "SynxSystem", "SynxTables", "SynxVersion",
+            "SynxSystem", "SynxTables", "SynxVersion", "SynxReports",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -448,3 +448,32 @@ public struct BrokenLink: Codable, Equatable, Sendable {
         self.problem = problem
     }
 }
+
+/// The compliance reports `report` renders (`docs/reports.md`).
+public enum ReportKind: String, Codable, Sendable, CaseIterable {
+    case en50160, ieee519, events
+}
+
+/// The formats a report is rendered in: terminal tables, JSON (`docs/reports.md`), one HTML page with plots.
+public enum ReportFormat: String, Codable, Sendable, CaseIterable {
+    case table, json, html
+}
+
+/// A rendered compliance report (`report`): its text in the format asked for, its verdict (`pass`, `fail`,
+/// `inconclusive`, `information`) and the period it covers (UTC ms).
+public struct ReportDocument: Codable, Equatable, Sendable {
+    public var format: ReportFormat
+    public var verdict: String
+    public var from: Int64
+    public var to: Int64
+    public var text: String
+
+    /// A report rendered in `format` with its `verdict`, over [from, to).
+    public init(format: ReportFormat, verdict: String, from: Int64, to: Int64, text: String) {
+        self.format = format
+        self.verdict = verdict
+        self.from = from
+        self.to = to
+        self.text = text
+    }
+}

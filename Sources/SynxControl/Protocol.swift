@@ -14,6 +14,7 @@
 /// - 2: `status` summarises (counts by state, only the meters not online and buses not connected, poll
 ///   lateness); `meters` pages; added `buses`. A version-1 request is still answered as version 1 meant
 /// - 2: added `MeterStatus.pollPhaseMs`
+/// - 2: added `report` (read-only) and the request fields `report`, `format`, `week`; `Response.report`
 public let protocolVersion = 2
 
 /// The versions synxd answers.
@@ -73,6 +74,8 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     /// Re-walk the custody chain (10-min aggregates, events, accepted configurations, clock steps, rows kept
     /// aside, retention's deletions) and name the first broken link; read-only.
     case verify
+    /// A compliance report (EN 50160, IEEE 519, voltage events) of one meter over a period, rendered; read-only.
+    case report
 
     /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
     public var isMutating: Bool { self == .reload || self == .alertTest || self == .exportEvent }
@@ -110,6 +113,11 @@ public struct Request: Codable, Equatable, Sendable {
     public var afterTime: Int64?
     /// `meters`, `buses`: the page starts after this many in name order (the previous page's `nextOffset`).
     public var offset: Int?
+    /// `report`: which report, in which format, and an ISO week (`2026-W47`, in the site's time zone) instead of
+    /// `from`/`to`; without either, the last complete week.
+    public var report: ReportKind?
+    public var format: ReportFormat?
+    public var week: String?
 
     /// A request of `command` in protocol `version` (the current one by default); fields a command does not use stay
     /// nil.
@@ -117,8 +125,11 @@ public struct Request: Codable, Equatable, Sendable {
         command: Command, meter: String? = nil, measurement: String? = nil,
         from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: EventKind? = nil, tier: DerivedTier? = nil,
         event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, offset: Int? = nil,
-        version: Int = protocolVersion
+        report: ReportKind? = nil, format: ReportFormat? = nil, week: String? = nil, version: Int = protocolVersion
     ) {
+        self.report = report
+        self.format = format
+        self.week = week
         self.offset = offset
         self.after = after
         self.afterTime = afterTime
@@ -142,6 +153,8 @@ extension Request {
         switch field {
         case "kind": EventKind.allCases.map(\.rawValue).joined(separator: ", ")
         case "tier": DerivedTier.allCases.map(\.rawValue).joined(separator: ", ")
+        case "report": ReportKind.allCases.map(\.rawValue).joined(separator: ", ")
+        case "format": ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")
         default: nil
         }
     }
@@ -204,14 +217,18 @@ public struct Response: Codable, Equatable, Sendable {
     public var events: [EventRecord]?
     /// `verify`: one page of the custody chain's verification.
     public var verify: CustodyVerification?
+    /// `report`: the rendered report.
+    public var report: ReportDocument?
 
     /// A response: `status`, and the payload of the command or a message for people.
     public init(
         status: ResponseStatus, message: String? = nil, daemon: DaemonStatus? = nil,
         meters: [MeterStatus]? = nil, live: LiveValues? = nil, query: QueryResult? = nil,
         reload: ReloadResult? = nil, alerts: [AlertStatus]? = nil, events: [EventRecord]? = nil,
-        verify: CustodyVerification? = nil, buses: [BusStatus]? = nil, nextOffset: Int? = nil
+        verify: CustodyVerification? = nil, buses: [BusStatus]? = nil, nextOffset: Int? = nil,
+        report: ReportDocument? = nil
     ) {
+        self.report = report
         self.buses = buses
         self.nextOffset = nextOffset
         self.verify = verify

@@ -3,6 +3,7 @@ import Logging
 import SynxControl
 import SynxDSP
 import SynxMeters
+import SynxReports
 import SynxStore
 import SynxSystem
 import SynxVersion
@@ -28,6 +29,13 @@ final class ControlHandler: @unchecked Sendable {
     /// Where refused commands are logged (set by the daemon), once per command every 10 s.
     var logger: Logger?
     let refusals = SharedRepeatLimiter()
+    /// The site's time zone, for reports' weeks (set by the daemon, and on reload).
+    var timeZone: TimeZone {
+        get { timeZoneLock.withLock { zone } }
+        set { timeZoneLock.withLock { zone = newValue } }
+    }
+    private var zone = TimeZone.current
+    private let timeZoneLock = NSLock()
     /// Writes an event's waveform as COMTRADE and returns the .cfg path (set by the daemon).
     var exporter: ((_ meter: String, _ eventStartMicroseconds: Int64) -> Result<String, CommandFailure>)?
 
@@ -62,6 +70,7 @@ final class ControlHandler: @unchecked Sendable {
                 return false
             }
             return command == .query || command == .events || command == .exportEvent || command == .verify
+                || command == .report
         }
 
         /// Validates one request line (framing → version → command) and dispatches it.
@@ -125,6 +134,57 @@ final class ControlHandler: @unchecked Sendable {
             case .live: return handler.live(request)
             case .query: return query(request)
             case .verify: return verify(request)
+            case .report: return report(request)
+            }
+        }
+
+        /// A compliance report of one meter (`docs/reports.md`), from this session's store reader, with the
+        /// meter's configured supply and the site's time zone; rendered in the format asked for. Runs on the
+        /// low-priority workers (`readsTheStore`), so `status` is not held up by a large one.
+        private func report(_ request: Request) -> Response {
+            guard let meter = request.meter, let kind = request.report else {
+                return .failure(.invalidRequest, "report needs \"meter\" and \"report\" (\(Request.choices(of: "report")!))")
+            }
+            guard let config = handler.registry.config(of: meter) else {
+                return .failure(.noSuchMeter, "no meter named \"\(meter)\"")
+            }
+            let fromTo: (Int64, Int64)
+            do {
+                let iso = { (ms: Int64?) in
+                    ms.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
+                }
+                fromTo = try ReportPeriod.resolve(
+                    from: iso(request.from), to: iso(request.to), week: request.week, timeZone: handler.timeZone,
+                    now: Date())
+            } catch {
+                return .failure(.invalidRequest, "\(error)")
+            }
+            do {
+                if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
+                let input = try ReportInput.load(
+                    from: reader!, meter: meter, fromMs: fromTo.0, toMs: fromTo.1, nominalVoltage: config.nominalVoltage,
+                    nominalFrequency: config.nominalFrequency)
+                let s = config.report
+                var report: ComplianceReport
+                switch kind {
+                case .en50160: report = EN50160.assess(input, level: s.voltageLevel, connection: s.connection)
+                case .ieee519:
+                    report = IEEE519.assess(input, isc: s.shortCircuitCurrent, il: s.maximumDemandCurrent)
+                case .events: report = EventCurves.eventsReport(input)
+                }
+                let format = request.format ?? .table
+                let text: String
+                switch format {
+                case .table: text = report.table()
+                case .json: text = String(decoding: try report.json(), as: UTF8.self)
+                case .html: text = report.html()
+                }
+                return Response(
+                    status: .ok,
+                    report: ReportDocument(
+                        format: format, verdict: report.verdict.rawValue, from: fromTo.0, to: fromTo.1, text: text))
+            } catch {
+                return .failure(.internal, "report failed: \(error)")
             }
         }
 

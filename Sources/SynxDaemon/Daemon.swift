@@ -20,6 +20,7 @@ public final class Daemon: @unchecked Sendable {
     private let writer: StoreWriter
     private let alerts: AlertCenter
     private let plant: PollingPlant
+    private let handler: ControlHandler
     private let supervisor: Supervisor
     private let parts: DaemonParts
 
@@ -46,6 +47,7 @@ public final class Daemon: @unchecked Sendable {
         if let (bus, error) = plant.apply(config).failed.first { throw DaemonError.startup("bus \(bus): \(error)") }
         let handler = ControlHandler(
             registry: registry, writer: writer, databasePath: config.databasePath, startedAt: Date())
+        self.handler = handler
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
         supervisor = Supervisor(
             registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
@@ -54,6 +56,7 @@ public final class Daemon: @unchecked Sendable {
         handler.alerts = alerts
         handler.logger = logger
         handler.exporter = { [unowned self] meter, start in exportEvent(meter: meter, startMicroseconds: start) }
+        handler.timeZone = config.timeZone
     }
 
     /// Whatever the umask synxd was started with (by hand, as root, it is often 022): every file it creates is
@@ -137,6 +140,8 @@ public final class Daemon: @unchecked Sendable {
         config.buses = new.buses
         config.meters = new.meters
         config.profileDirectories = new.profileDirectories
+        config.timeZone = new.timeZone
+        handler.timeZone = new.timeZone
         var meta: Logger.Metadata = [
             "trigger": "\(trigger)", "kept": "\(summary.kept.joined(separator: ","))",
             "started": "\(summary.started.joined(separator: ","))",

@@ -2,6 +2,7 @@ import Foundation
 import SynxDSP
 import SynxMeters
 import SynxModbus
+import SynxReports
 import SynxStore
 import SynxTOML
 
@@ -16,6 +17,8 @@ public struct DaemonConfig: Sendable {
     /// (`[alerts] holdoff_s`, rate limiting of flapping alerts).
     public var rules: [ThresholdRule] = []
     public var alertHoldoffSeconds: Double = 60
+    /// The site's time zone (`[daemon] time_zone`): reports' weeks run Monday 00:00 to Monday 00:00 in it.
+    public var timeZone = TimeZone.current
     /// Days of each kind of data the store keeps (`[retention]`).
     public var retention = Retention()
     /// SHA-256 of the file's bytes as read (hex; empty for text not read from a file): recorded in the store's
@@ -52,7 +55,7 @@ extension DaemonConfig {
         let root = try TOMLDocument(file: file, text: text).rootSection
         try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts", "retention"])
         let daemon = try root.section("daemon")
-        try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories", "poll_spread_ms"])
+        try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories", "poll_spread_ms", "time_zone"])
         let spread = try daemon?.int("poll_spread_ms", in: 0...60_000) ?? 0
         let profileDirectories = try daemon?.stringArray("profile_directories") ?? ["/etc/synx/profiles"]
         var profileFiles: [String: String] = [:]
@@ -108,6 +111,12 @@ extension DaemonConfig {
             socketPath: try daemon?.string("socket") ?? "/run/synx/synxd.sock",
             profileDirectories: profileDirectories, buses: buses, meters: meters)
         config.profileFiles = profileFiles
+        if let zone = try daemon?.string("time_zone") {
+            guard let tz = TimeZone(identifier: zone) else {
+                throw daemon!.error("time_zone", "\"\(zone)\" is not an IANA time zone (e.g. \"Europe/Berlin\", \"UTC\")")
+            }
+            config.timeZone = tz
+        }
         config.rules = try root.sections("alert").enumerated().map { try ThresholdRule.parse($1, index: $0 + 1) }
         config.alertHoldoffSeconds = try alerts?.double("holdoff_s", in: 0...86_400) ?? 60
         if let r = try root.section("retention") {
@@ -192,7 +201,8 @@ extension DaemonConfig {
     {
         try s.rejectUnknownKeys([
             "name", "bus", "unit", "profile", "poll_interval_ms", "slow_poll_interval_ms",
-            "nominal_voltage", "nominal_frequency", "wiring", "flicker_lamp",
+            "nominal_voltage", "nominal_frequency", "wiring", "flicker_lamp", "en50160_voltage_level",
+            "en50160_connection", "isc_a", "il_a",
         ])
         let name = try s.requiredString("name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -236,6 +246,16 @@ extension DaemonConfig {
                 throw s.error("flicker_lamp", "only a waveform meter has a flickermeter (profile = \"waveform\")")
             }
             meter.flickerLamp = lamp
+        }
+        meter.report.voltageLevel =
+            try s.choice("en50160_voltage_level", ["lv": EN50160.VoltageLevel.lv, "mv": .mv]) ?? .lv
+        meter.report.connection =
+            try s.choice("en50160_connection", ["interconnected": EN50160.Connection.interconnected, "island": .island])
+            ?? .interconnected
+        meter.report.shortCircuitCurrent = try s.double("isc_a", in: 1e-3...1e9)
+        meter.report.maximumDemandCurrent = try s.double("il_a", in: 1e-3...1e9)
+        guard (meter.report.shortCircuitCurrent == nil) == (meter.report.maximumDemandCurrent == nil) else {
+            throw s.error(meter.report.shortCircuitCurrent == nil ? "il_a" : "isc_a", "give both isc_a and il_a, or neither")
         }
         return meter
     }

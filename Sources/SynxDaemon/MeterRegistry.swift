@@ -205,6 +205,9 @@ final class MeterRegistry: @unchecked Sendable {
 
     func hasMeter(_ name: String) -> Bool { lock.withLock { meters[name] != nil } }
 
+    /// The configuration of the meter `name`, if there is one.
+    func config(of name: String) -> MeterConfig? { lock.withLock { meters[name]?.config } }
+
     private static func status(_ m: MeterEntry) -> MeterStatus {
         MeterStatus(
             name: m.config.name, bus: m.config.bus, unit: Int(m.config.unit), profile: m.config.profile.name,

@@ -80,6 +80,18 @@ public enum EventCurves {
         return e.percent >= level(semiF47, at: e.durationSeconds)
     }
 
+    /// The voltage events report: every event of the period, the dip and swell tables and the curve counts, and no
+    /// checks (no standard sets limits on them).
+    public static func eventsReport(_ input: ReportInput) -> ComplianceReport {
+        ComplianceReport(
+            standard: "voltage events", meter: input.meter, fromMs: input.fromMs, toMs: input.toMs, source: input.source,
+            settings: ["nominal_voltage_v": EN50160.format(input.nominalVoltage)],
+            coveragePercent: input.expectedIntervals(600_000) > 0
+                ? Double(input.tenMinute.count) / Double(input.expectedIntervals(600_000)) * 100 : 0,
+            checks: [], tables: [dipTable(input.events), swellTable(input.events)], curves: curveCounts(input.events),
+            events: input.events)
+    }
+
     /// The events of a period counted against both curves.
     public static func curveCounts(_ events: [ReportEvent]) -> [CurveCount] {
         [("ITIC (CBEMA)", insideITIC), ("SEMI F47-0706", insideSEMIF47)].map { name, inside in

@@ -13,7 +13,7 @@ struct SynxReport: ParsableCommand {
         discussion: """
             The period is the last complete week (Monday 00:00 to Monday 00:00 in --time-zone) unless --week or \
             --from/--to is given. Reports read the store only; a copy of /var/lib/synx/synx.sqlite will do. \
-            Exit status: 0 pass or information, 1 fail, 2 inconclusive (missing data could decide), 64 bad options, \
+            Exit status: 0 pass or information, 3 fail, 4 inconclusive (missing data could decide), 64 bad options, \
             66 the store cannot be read.
             """,
         version: synxVersion)
@@ -85,12 +85,7 @@ struct SynxReport: ParsableCommand {
         switch standard {
         case .en50160: report = EN50160.assess(input, level: voltageLevel, connection: connection)
         case .ieee519: report = IEEE519.assess(input, isc: isc, il: il)
-        case .events:
-            report = EN50160.assess(input, level: voltageLevel, connection: connection)
-            report.standard = "voltage events"
-            report.checks = []
-            report.trends = []
-            report.spectrum = []
+        case .events: report = EventCurves.eventsReport(input)
         }
         let data: Data
         switch format {
@@ -104,8 +99,8 @@ struct SynxReport: ParsableCommand {
             FileHandle.standardOutput.write(data)
         }
         switch report.verdict {
-        case .fail: throw ExitCode(1)
-        case .inconclusive: throw ExitCode(2)
+        case .fail: throw ExitCode(3)
+        case .inconclusive: throw ExitCode(4)
         case .pass, .information: return
         }
     }

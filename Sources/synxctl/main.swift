@@ -49,7 +49,7 @@ struct Synxctl: ParsableCommand {
         subcommands: [
             Status.self, Meters.self, Buses.self, Live.self, Watch.self, Query.self, Events.self, Export.self,
             Alerts.self, Alert.self, Reload.self,
-            Verify.self,
+            Verify.self, Report.self,
         ])
 }
 
@@ -284,6 +284,43 @@ extension Synxctl {
     }
 }
 
+extension Synxctl {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A compliance report of one meter: EN 50160, IEEE 519 or its voltage events (docs/reports.md).",
+            discussion:
+                "The period is the last complete week in the site's time zone ([daemon] time_zone) unless --week or --from/--to is given; the meter's supply settings come from synxd's configuration. Exit status: 0 pass (or no limits), 3 a check failed, 4 inconclusive (missing data could decide), 1 synxd refused, 69 synxd unreachable."
+        )
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The report: en50160, ieee519 or events.") var report: ReportKind
+        @Argument(help: "Meter name.") var meter: String
+        @Option(name: .long, help: "An ISO week, e.g. 2026-W47.") var week: String?
+        @Option(name: .long, help: "Start of the period (same times as query).") var from: String?
+        @Option(name: .long, help: "End of the period (exclusive).") var to: String?
+        @Option(name: .long, help: "table, json, or html (one self-contained page with plots).") var format: ReportFormat = .table
+        @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.") var output: String?
+
+        func run() throws {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let document = try connection.send(
+                Request(
+                    command: .report, meter: meter, from: try from.map { try parseTime($0, now: now) },
+                    to: try to.map { try parseTime($0, now: now) }, report: report, format: format, week: week)
+            ).report!
+            if let output {
+                try Data(document.text.utf8).write(to: URL(fileURLWithPath: output))
+            } else {
+                print(document.text, terminator: "")
+            }
+            switch document.verdict {
+            case "fail": throw ExitCode(3)
+            case "inconclusive": throw ExitCode(4)
+            default: return
+            }
+        }
+    }
+}
+
 /// Prints `render()` once, or, with an interval, clears the terminal and redraws it until interrupted.
 func redraw(every interval: Double?, _ render: () throws -> String) throws {
     repeat {
@@ -334,5 +371,7 @@ func parseTime(_ s: String, now: Int64) throws -> Int64 {
 extension OutputFormat: ExpressibleByArgument {}
 extension EventKind: ExpressibleByArgument {}
 extension DerivedTier: ExpressibleByArgument {}
+extension ReportKind: ExpressibleByArgument {}
+extension ReportFormat: ExpressibleByArgument {}
 
 Synxctl.main()

@@ -71,7 +71,7 @@ final class GoldenOutputTests: XCTestCase {
         try ReportEndToEndTests.writeWeek(store)
         let period = ["--store", store, "--week", "2026-W47", "--time-zone", "UTC"]
         let (code, table, err) = try h.run("synx-report", ["en50160", "pq"] + period)
-        XCTAssertEqual(code, 1, err)
+        XCTAssertEqual(code, 3, err)
         try assertGolden(table, "synx-report-en50160.table.txt")
         let (eventsCode, json, eventsErr) = try h.run("synx-report", ["events", "pq", "--format", "json"] + period)
         XCTAssertEqual(eventsCode, 0, eventsErr)
@@ -155,7 +155,7 @@ final class ManualPageTests: XCTestCase {
             "synxctl", page: "synxctl.1",
             subcommands: [
                 ["status"], ["meters"], ["buses"], ["live"], ["watch"], ["query"], ["events"],
-                ["export"], ["alerts"], ["alert", "test"], ["reload"], ["verify"],
+                ["export"], ["alerts"], ["alert", "test"], ["reload"], ["verify"], ["report"],
             ])
     }
 

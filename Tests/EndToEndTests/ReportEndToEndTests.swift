@@ -91,7 +91,7 @@ final class ReportEndToEndTests: XCTestCase {
     func testEN50160_weekOfClassAValues_givesTheKnownVerdicts_inEveryFormat() throws {
         try Self.writeWeek(h.path("week.sqlite"))
         let (code, out, err) = try report(["en50160", "pq", "--format", "json"])
-        XCTAssertEqual(code, 1, "a failed check: exit 1. \(err)")
+        XCTAssertEqual(code, 3, "a failed check: exit 3. \(err)")
         let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
         XCTAssertEqual(doc["format_version"] as? Int, 1)
         XCTAssertEqual(doc["source"] as? String, "class_a")
@@ -119,7 +119,7 @@ final class ReportEndToEndTests: XCTestCase {
         XCTAssertEqual(curves.map { $0["inside"] as? Int }, [6, 4])
 
         let (tableCode, table, _) = try report(["en50160", "pq"])
-        XCTAssertEqual(tableCode, 1)
+        XCTAssertEqual(tableCode, 3)
         XCTAssertTrue(table.contains("values: Class A (IEC 61000-4-30, synx's engine)"), table)
         XCTAssertTrue(table.contains("verdict: FAIL"), table)
 
@@ -130,9 +130,9 @@ final class ReportEndToEndTests: XCTestCase {
         XCTAssertEqual((eventsDoc["checks"] as? [Any])?.count, 0)
 
         // IEEE 519 of the same week: the weekly voltage THD passes; the daily statistic has no 3-s values in
-        // this store (inconclusive: exit 2); without I_SC and I_L no current check.
+        // this store (inconclusive: exit 4); without I_SC and I_L no current check.
         let (ieeeCode, ieee, ieeeErr) = try report(["ieee519", "pq", "--format", "json"])
-        XCTAssertEqual(ieeeCode, 2, ieeeErr)
+        XCTAssertEqual(ieeeCode, 4, ieeeErr)
         let ieeeDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(ieee.utf8)) as? [String: Any])
         XCTAssertEqual(ieeeDoc["standard"] as? String, "IEEE 519-2022")
         let ieeeChecks = try XCTUnwrap(ieeeDoc["checks"] as? [[String: Any]])
@@ -155,7 +155,7 @@ final class ReportEndToEndTests: XCTestCase {
         try Self.writeWeek(h.path("week.sqlite"))
         let page = h.path("report.html")
         let (code, _, err) = try report(["en50160", "pq", "--format", "html", "-o", page])
-        XCTAssertEqual(code, 1, err)
+        XCTAssertEqual(code, 3, err)
         let html = try String(contentsOfFile: page, encoding: .utf8)
         XCTAssertFalse(html.contains("<script"), "no script")
         XCTAssertFalse(html.contains("http://") && html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"), "no external asset")

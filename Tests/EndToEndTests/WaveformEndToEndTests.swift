@@ -238,7 +238,7 @@ final class WaveformEndToEndTests: XCTestCase {
         let page = h.path("live.html")
         let period = ["--store", db, "--from", iso(end - 600_000), "--to", iso(end)]
         let (code, _, err) = try h.run("synx-report", ["en50160", "pqm", "--format", "html", "-o", page] + period)
-        XCTAssertEqual(code, 2, "40 s of a 10-min interval: inconclusive, not a pass. \(err)")
+        XCTAssertEqual(code, 4, "40 s of a 10-min interval: inconclusive, not a pass. \(err)")
         let html = try String(contentsOfFile: page, encoding: .utf8)
         XCTAssertTrue(html.contains("Class A: IEC 61000-4-30"), "the source is named")
         XCTAssertTrue(html.contains("<td>dip</td>"), "the dip is listed")
@@ -260,6 +260,20 @@ final class WaveformEndToEndTests: XCTestCase {
         let dip = try XCTUnwrap(events.first { $0["kind"] as? String == "dip" })
         XCTAssertEqual(try XCTUnwrap(dip["percent_of_reference"] as? Double), 60, accuracy: 1, "residual 60 %")
         XCTAssertEqual(dip["worst_phase"] as? String, "l2")
+
+        // The same report through the running synxd (`synxctl report`), from the same code.
+        let span = ["--from", String(end - 600_000), "--to", String(end)]
+        let (ctlCode, ctlJSON, ctlErr) = try h.synxctl(["report", "en50160", "pqm", "--format", "json"] + span)
+        XCTAssertEqual(ctlCode, 4, "inconclusive: exit 4. \(ctlErr)")
+        let ctlDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(ctlJSON.utf8)) as? [String: Any], ctlJSON)
+        XCTAssertEqual(ctlDoc["checks"] as? NSArray, doc["checks"] as? NSArray, "the same checks as synx-report's")
+        let ctlPage = h.path("ctl.html")
+        let (htmlCode, _, htmlErr) = try h.synxctl(["report", "events", "pqm", "--format", "html", "-o", ctlPage] + span)
+        XCTAssertEqual(htmlCode, 0, htmlErr)
+        XCTAssertTrue(try String(contentsOfFile: ctlPage, encoding: .utf8).contains("<td>dip</td>"))
+        let (badCode, _, badErr) = try h.synxctl(["report", "en50160", "nosuch"])
+        XCTAssertEqual(badCode, 1)
+        XCTAssertTrue(badErr.contains("noSuchMeter"), badErr)
     }
 
     func testOverrun_marksWindowsInvalid_andInventsNothing() throws {

@@ -116,6 +116,28 @@ final class DaemonConfigTests: XCTestCase {
         }
     }
 
+    /// A meter's supply for its reports, and the site's time zone.
+    func testReportSettings_andTimeZone() throws {
+        let head = "[daemon]\nprofile_directories = []\ntime_zone = \"Europe/Berlin\"\n[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"h\"\n"
+        let meter = "[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n"
+        let config = try DaemonConfig.parse(
+            text: head + meter + "en50160_voltage_level = \"mv\"\nen50160_connection = \"island\"\nisc_a = 20000\nil_a = 400\n",
+            file: "c.toml")
+        XCTAssertEqual(config.timeZone.identifier, "Europe/Berlin")
+        XCTAssertEqual(config.meters[0].report.voltageLevel, .mv)
+        XCTAssertEqual(config.meters[0].report.connection, .island)
+        XCTAssertEqual(config.meters[0].report.shortCircuitCurrent, 20000)
+        XCTAssertEqual(config.meters[0].report.maximumDemandCurrent, 400)
+        XCTAssertThrowsError(try DaemonConfig.parse(text: head + meter + "isc_a = 20000\n", file: "c.toml")) {
+            XCTAssertTrue("\($0)".contains("give both isc_a and il_a"), "\($0)")
+        }
+        XCTAssertThrowsError(
+            try DaemonConfig.parse(text: head.replacingOccurrences(of: "Europe/Berlin", with: "Mars/Olympus") + meter, file: "c.toml")
+        ) {
+            XCTAssertTrue("\($0)".contains("c.toml:3: daemon.time_zone"), "\($0)")
+        }
+    }
+
     func testMissingBus_namesTheMeterLine() {
         let e = error(Self.valid.replacingOccurrences(of: "bus = \"rs485\"", with: "bus = \"rs232\""))
         XCTAssertEqual(e?.line, 27)
