@@ -3,7 +3,8 @@
 /// (`Builtin/`), each citing the manufacturer's document its addresses come from.
 public enum BuiltinProfiles {
     public static let files: [(String, String)] = [
-        ("synx-sim.toml", synxSim), ("eastron-sdm630.toml", eastronSDM630), ("sunspec.toml", sunspec),
+        ("synx-sim.toml", synxSim), ("synx-sim-pq.toml", synxSimPQ), ("eastron-sdm630.toml", eastronSDM630),
+        ("sunspec.toml", sunspec), ("janitza-umg512pro.toml", janitzaUMG512PRO),
     ]
 
     /// `[[register]]` tables of `type` values at consecutive two-register addresses from `start`, one per name.

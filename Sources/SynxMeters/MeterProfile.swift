@@ -26,6 +26,10 @@ public struct RegisterPoint: Sendable, Equatable {
     /// default plausibility range of its measurement (`Plausibility`); nil: the default bound.
     public var plausibleMin: Double?
     public var plausibleMax: Double?
+    /// The register (same table, type, word order and scale) of the fundamental this value is a harmonic of, when
+    /// the meter gives harmonics in volts or amperes: the reading is value / fundamental × 100 (% of the
+    /// fundamental, the canonical unit of `harmonic.*`).
+    public var fundamentalAddress: Int?
 
     /// A register point with every field as given; `ProfileLoader` is what checks a profile's points.
     public init(

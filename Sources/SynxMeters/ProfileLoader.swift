@@ -9,7 +9,7 @@ public enum ProfileLoader {
     public static func parse(text: String, file: String) throws -> MeterProfile {
         let doc = try TOMLDocument(file: file, text: text)
         let root = doc.rootSection
-        try root.rejectUnknownKeys(["profile", "register"])
+        try root.rejectUnknownKeys(["profile", "register", "register_array"])
         guard let head = try root.section("profile") else { throw root.error("profile", "missing [profile] table") }
         try head.rejectUnknownKeys([
             "name", "manufacturer", "model", "document", "discovery", "word_order", "merge_gap",
@@ -25,63 +25,68 @@ public enum ProfileLoader {
 
         var points: [RegisterPoint] = []
         var seen: [String: Int] = [:]
+        /// Registers `name` as mapped by `section`, or throws if it already is.
+        func claim(_ name: String, _ section: TOMLSection) throws -> Measurement {
+            guard let measurement = Measurement.named(name) else {
+                throw section.error("measurement", "unknown measurement name \"\(name)\" (see docs/measurements.md)")
+            }
+            if let line = seen[name] {
+                throw section.error("measurement", "\"\(name)\" is already mapped at line \(line)")
+            }
+            seen[name] = section.line(of: "measurement") ?? 0
+            return measurement
+        }
         for reg in try root.sections("register") {
             try reg.rejectUnknownKeys([
                 "measurement", "function", "address", "type", "word_order", "scale",
                 "scale_factor_register", "unit", "rate", "sunspec_not_implemented",
                 "plausible_min", "plausible_max",
             ])
-            let measurementName = try reg.requiredString("measurement")
-            guard let measurement = Measurement.named(measurementName) else {
-                throw reg.error(
-                    "measurement", "unknown measurement name \"\(measurementName)\" (see docs/measurements.md)")
+            let measurement = try claim(try reg.requiredString("measurement"), reg)
+            points.append(try point(reg, measurement: measurement, address: nil, defaultOrder: defaultOrder))
+        }
+        // A block of registers that holds one value per harmonic order: `measurement` has `{n}` where the order goes.
+        for array in try root.sections("register_array") {
+            try array.rejectUnknownKeys([
+                "measurement", "first_order", "last_order", "stride", "function", "address", "type", "word_order",
+                "scale", "unit", "rate", "sunspec_not_implemented", "plausible_min", "plausible_max",
+                "fundamental_address",
+            ])
+            let pattern = try array.requiredString("measurement")
+            guard pattern.contains("{n}") else {
+                throw array.error(
+                    "measurement", "a register array's name has {n} where the order goes (harmonic.voltage.l1.h{n})")
             }
-            if let line = seen[measurementName] {
-                throw reg.error("measurement", "\"\(measurementName)\" is already mapped at line \(line)")
-            }
-            seen[measurementName] = reg.line(of: "measurement") ?? 0
-            let function = try reg.requiredInt("function", in: 0...255)
-            guard let table = RegisterTable(rawValue: UInt8(function)) else {
-                throw reg.error(
-                    "function",
-                    "function code \(function) cannot be polled (use 3 for holding or 4 for input registers)")
-            }
-            guard let typeName = try reg.string("type") else { throw reg.error("type", "missing (required)") }
-            guard let type = RegisterType(rawValue: typeName) else {
-                throw reg.error(
+            let first = try array.requiredInt("first_order", in: 1...50)
+            let last = try array.requiredInt("last_order", in: first...50)
+            let base = try array.requiredInt("address", in: 0...0xFFFF)
+            guard let typeName = try array.string("type"), let type = RegisterType(rawValue: typeName) else {
+                throw array.error(
                     "type",
-                    "unknown register type \"\(typeName)\" (one of: \(RegisterType.allCases.map(\.rawValue).joined(separator: ", ")))"
-                )
+                    "missing or unknown (one of: \(RegisterType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            let address = try reg.requiredInt("address", in: 0...(0xFFFF - type.wordCount + 1))
-            let unit = try reg.string("unit") ?? measurement.unit
-            guard unit == measurement.unit else {
-                throw reg.error(
-                    "unit",
-                    "\"\(unit)\" is not the canonical unit of \(measurement.name) (\"\(measurement.unit)\"); convert with scale"
-                )
+            let stride = try array.int("stride", in: type.wordCount...125) ?? type.wordCount
+            guard base + (last - first) * stride + type.wordCount - 1 <= 0xFFFF else {
+                throw array.error("address", "the array's last element would end past register 65535")
             }
-            let scale = try reg.double("scale", in: -1e12...1e12) ?? 1
-            guard scale != 0 else { throw reg.error("scale", "must not be 0") }
-            let plausibleMin = try reg.double("plausible_min", in: -1e15...1e15)
-            let plausibleMax = try reg.double("plausible_max", in: -1e15...1e15)
-            if (plausibleMin == nil) != (plausibleMax == nil) {
-                throw reg.error(
-                    plausibleMin == nil ? "plausible_max" : "plausible_min",
-                    "give plausible_min and plausible_max together")
+            // Harmonics in volts or amperes, made % of the fundamental with the register of order 1.
+            let fundamental = try array.int("fundamental_address", in: 0...(0xFFFF - type.wordCount + 1))
+            let rawUnit = pattern.hasPrefix("harmonic.voltage.") ? "V" : pattern.hasPrefix("harmonic.current.") ? "A" : nil
+            if fundamental != nil {
+                guard let rawUnit, try array.string("unit") == rawUnit, first >= 2 else {
+                    throw array.error(
+                        "fundamental_address",
+                        "only a harmonic array from order 2 in volts or amperes (unit = \"V\" or \"A\") is divided by its fundamental")
+                }
             }
-            if let low = plausibleMin, let high = plausibleMax, low >= high {
-                throw reg.error("plausible_max", "must be above plausible_min (\(low))")
+            for n in first...last {
+                let measurement = try claim(pattern.replacingOccurrences(of: "{n}", with: String(n)), array)
+                var p = try point(
+                    array, measurement: measurement, address: base + (n - first) * stride, defaultOrder: defaultOrder,
+                    rawUnit: fundamental == nil ? nil : rawUnit)
+                p.fundamentalAddress = fundamental
+                points.append(p)
             }
-            points.append(
-                RegisterPoint(
-                    measurement: measurement, table: table, address: address, type: type,
-                    order: try reg.choice("word_order", wordOrders) ?? defaultOrder,
-                    scale: scale,
-                    scaleFactorAddress: try reg.int("scale_factor_register", in: 0...0xFFFF),
-                    rate: try reg.choice("rate", ["fast": PollRate.fast, "slow": .slow]) ?? .fast,
-                    honoursNotImplemented: try reg.bool("sunspec_not_implemented") ?? false,
-                    plausibleMin: plausibleMin, plausibleMax: plausibleMax))
         }
         if discovery == .fixed && points.isEmpty {
             throw root.error(nil, "profile \"\(name)\" maps no [[register]]")
@@ -90,6 +95,54 @@ public enum ProfileLoader {
             name: name, manufacturer: try head.string("manufacturer") ?? "",
             model: try head.string("model") ?? "", document: try head.string("document") ?? "",
             discovery: discovery, points: points, mergeGap: mergeGap)
+    }
+
+    /// One register of `reg` (a `[[register]]`, or one element of a `[[register_array]]` at `address`).
+    private static func point(
+        _ reg: TOMLSection, measurement: Measurement, address fixedAddress: Int?, defaultOrder: WordOrder,
+        rawUnit: String? = nil
+    ) throws -> RegisterPoint {
+        let function = try reg.requiredInt("function", in: 0...255)
+        guard let table = RegisterTable(rawValue: UInt8(function)) else {
+            throw reg.error(
+                "function",
+                "function code \(function) cannot be polled (use 3 for holding or 4 for input registers)")
+        }
+        guard let typeName = try reg.string("type") else { throw reg.error("type", "missing (required)") }
+        guard let type = RegisterType(rawValue: typeName) else {
+            throw reg.error(
+                "type",
+                "unknown register type \"\(typeName)\" (one of: \(RegisterType.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
+        }
+        let address = try fixedAddress ?? reg.requiredInt("address", in: 0...(0xFFFF - type.wordCount + 1))
+        let unit = try reg.string("unit") ?? measurement.unit
+        guard unit == measurement.unit || unit == rawUnit else {
+            throw reg.error(
+                "unit",
+                "\"\(unit)\" is not the canonical unit of \(measurement.name) (\"\(measurement.unit)\"); convert with scale"
+            )
+        }
+        let scale = try reg.double("scale", in: -1e12...1e12) ?? 1
+        guard scale != 0 else { throw reg.error("scale", "must not be 0") }
+        let plausibleMin = try reg.double("plausible_min", in: -1e15...1e15)
+        let plausibleMax = try reg.double("plausible_max", in: -1e15...1e15)
+        if (plausibleMin == nil) != (plausibleMax == nil) {
+            throw reg.error(
+                plausibleMin == nil ? "plausible_max" : "plausible_min",
+                "give plausible_min and plausible_max together")
+        }
+        if let low = plausibleMin, let high = plausibleMax, low >= high {
+            throw reg.error("plausible_max", "must be above plausible_min (\(low))")
+        }
+        return RegisterPoint(
+            measurement: measurement, table: table, address: address, type: type,
+            order: try reg.choice("word_order", wordOrders) ?? defaultOrder,
+            scale: scale,
+            scaleFactorAddress: fixedAddress == nil ? try reg.int("scale_factor_register", in: 0...0xFFFF) : nil,
+            rate: try reg.choice("rate", ["fast": PollRate.fast, "slow": .slow]) ?? .fast,
+            honoursNotImplemented: try reg.bool("sunspec_not_implemented") ?? false,
+            plausibleMin: plausibleMin, plausibleMax: plausibleMax)
     }
 
     /// The built-in profiles plus every `*.toml` in `directories` (a user profile may replace a built-in

@@ -20,6 +20,7 @@ public struct ReadPlan: Sendable {
         for p in points {
             spans.append((p.table, p.address, p.lastAddress))
             if let sf = p.scaleFactorAddress { spans.append((p.table, sf, sf)) }
+            if let f = p.fundamentalAddress { spans.append((p.table, f, f + p.type.wordCount - 1)) }
         }
         spans.sort { ($0.table, $0.first, $0.last) < ($1.table, $1.first, $1.last) }
         var blocks: [Block] = []
@@ -92,6 +93,13 @@ public struct RegisterImage {
                 return .invalid("\(point.measurement.name) scale factor outside -10…10")
             }
             v = exponent < 0 ? v / pow10(-exponent) : v * pow10(exponent)
+        }
+        if let address = point.fundamentalAddress {
+            guard let raw = slice(point.table, address, point.type.wordCount) else { return .unread }
+            let fundamental = scaled(RegisterCodec.decode(raw, as: point.type, order: point.order), by: point.scale)
+            // No fundamental (a dead phase): no ratio, and not a fault of the meter's.
+            guard fundamental.isFinite, fundamental > 0 else { return .notImplemented }
+            v = v / fundamental * 100
         }
         if v.isNaN { return .invalid("\(point.measurement.name) not a number") }
         if !v.isFinite { return .invalid("\(point.measurement.name) infinite") }

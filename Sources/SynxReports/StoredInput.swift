@@ -95,12 +95,15 @@ extension ReportInput {
             meter: meter, measurement: "frequency", tier: "3s", from: fromMs + 1, to: toMs + 1, limit: Self.rowLimit
         ).map { IntervalValues(endMs: $0.endMs, values: ["frequency": $0.value]) }
         frequencyIntervalMs = 3000
+        // The meter's Plt is polled every second but changes every 2 h: the last value polled in each UTC 2-h
+        // interval stands for it, tagged with the interval's end.
         var plt: [Int64: [String: Double]] = [:]
         for p in ["l1", "l2", "l3"] {
             for s in try reader.samples(
                 meter: meter, measurement: "flicker.plt.\(p)", from: fromMs + 1, to: toMs + 1, limit: Self.rowLimit)
             {
-                if let v = s.value { plt[s.time, default: [:]]["flicker.plt.\(p)"] = v }
+                let end = (s.time / 7_200_000 + 1) * 7_200_000
+                if let v = s.value { plt[end, default: [:]]["flicker.plt.\(p)"] = v }
             }
         }
         twoHour = plt.keys.sorted().map { IntervalValues(endMs: $0, values: plt[$0]!) }

@@ -16,6 +16,28 @@ struct PowerModel {
         energyReactiveKVArh = unit.energyStartKWh / 4
     }
 
+    /// What a PQ-capable meter (`synx-sim-pq`) computes itself for one phase: harmonic subgroups in % of the
+    /// fundamental (orders 2–50), THD from them, and its own Pst and Plt.
+    private func powerQuality(_ v: inout [String: Double], phase n: String, index i: Int, at t: Double) {
+        let drift = sin(2 * .pi * t / 97 + Double(i))
+        let voltage: [Int: Double] = [3: 1.5, 5: 3.5 + 0.5 * drift, 7: 2, 11: 1, 13: 0.8]
+        let current: [Int: Double] = [3: 10, 5: 20 + 4 * drift, 7: 12, 11: 6, 13: 4]
+        var voltageSquares = 0.0
+        var currentSquares = 0.0
+        for order in 2...50 {
+            let uh = voltage[order] ?? (order % 2 == 1 ? 0.1 : 0.05)
+            let ih = current[order] ?? (order % 2 == 1 ? 0.5 : 0.2)
+            v["harmonic.voltage.\(n).h\(order)"] = uh
+            v["harmonic.current.\(n).h\(order)"] = ih
+            voltageSquares += uh * uh
+            currentSquares += ih * ih
+        }
+        v["thd.voltage.\(n)"] = voltageSquares.squareRoot()
+        v["thd.current.\(n)"] = currentSquares.squareRoot()
+        v["flicker.pst.\(n)"] = 0.4 + 0.2 * sin(2 * .pi * t / 600 + Double(i))
+        v["flicker.plt.\(n)"] = 0.45
+    }
+
     /// The values at `t` seconds after start; advances the energy counters by `dt` seconds.
     mutating func values(at t: Double, dt: Double) -> [String: Double] {
         var v: [String: Double] = [:]
@@ -38,6 +60,7 @@ struct PowerModel {
             v["power_factor.\(n)"] = pf
             v["thd.voltage.\(n)"] = 2 + 0.5 * sin(2 * .pi * t / 97 + Double(i))
             v["thd.current.\(n)"] = 8 + 2 * sin(2 * .pi * t / 89 + Double(i))
+            if unit.profile == "synx-sim-pq" { powerQuality(&v, phase: n, index: i, at: t) }
             p += pi
             q += qi
             s += si
@@ -46,6 +69,7 @@ struct PowerModel {
             v["voltage.\(name)"] = (u[i] * u[i] + u[j] * u[j] + u[i] * u[j]).squareRoot()  // phasors 120° apart
         }
         v["voltage.ln_avg"] = u.reduce(0, +) / 3
+        v["unbalance.voltage.u2"] = (u.max()! - u.min()!) / (u.reduce(0, +) / 3) * 100 / 2
         v["voltage.ll_avg"] = (v["voltage.l12"]! + v["voltage.l23"]! + v["voltage.l31"]!) / 3
         v["current.n"] = abs(a[0] - (a[1] + a[2]) / 2)
         v["current.avg"] = a.reduce(0, +) / 3

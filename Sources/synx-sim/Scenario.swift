@@ -91,7 +91,7 @@ struct Scenario {
     var waveforms: [Waveform] = []
     var changes: [Change] = []
 
-    static let profiles: Set<String> = ["synx-sim", "eastron-sdm630", "sunspec-203", "sunspec-213"]
+    static let profiles: Set<String> = ["synx-sim", "synx-sim-pq", "eastron-sdm630", "sunspec-203", "sunspec-213"]
 
     static func load(path: String) throws -> Scenario {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)

@@ -1,4 +1,5 @@
 import Foundation
+import SynxControl
 import SynxStore
 import XCTest
 
@@ -185,5 +186,47 @@ final class ReportEndToEndTests: XCTestCase {
         if let docs = ProcessInfo.processInfo.environment["SYNX_REPORT_SCREENSHOT"] {
             try png.write(to: URL(fileURLWithPath: docs))
         }
+    }
+
+    /// A report from a polled PQ-capable meter: synx-sim's `synx-sim-pq` map (harmonic arrays, THD, unbalance, its
+    /// own Pst and Plt) polled by synxd, whose wall clock (libfaketime) starts 40 s before a UTC 10-min tick, so a
+    /// meter-derived 10-min interval closes during the test; then `synxctl report` of that interval: labelled
+    /// meter-derived, the harmonic checks on the polled arrays' values, none of it called Class A.
+    func testReportFromAPolledPQMeter_isMeterDerived_fromItsHarmonicArrays() throws {
+        let now = Int(Date().timeIntervalSince1970)
+        var offset = 600 - now % 600 - 40
+        if offset < 0 { offset += 600 }
+        let clock = try h.write("faketime", "+\(offset)\n")
+        let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\nprofile = \"synx-sim-pq\"\n")
+        try h.startDaemon(
+            config: h.daemonSection + h.tcpBus("lan", port: port)
+                + h.meter("pq", bus: "lan", unit: 1, profile: "synx-sim-pq", extra: "isc_a = 20000\nil_a = 400\n"),
+            environment: [
+                "LD_PRELOAD": ClockStepEndToEndTests.libfaketime, "FAKETIME_TIMESTAMP_FILE": clock, "FAKETIME_NO_CACHE": "1",
+                "DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": "/synx-none-sem /synx-none-shm",
+            ])
+        let tick = Int64((now + offset + 40) / 600 * 600) * 1000
+        h.waitUntil("the meter-derived 10-min value of the 5th harmonic", timeout: 90) {
+            let r = try h.request(
+                Request(command: .query, meter: "pq", measurement: "harmonic.voltage.l1.h5", from: tick - 1, to: tick + 1, tier: .tenMinutes))
+            return r.query?.samples.isEmpty == false
+        }
+        let span = ["--from", String(tick - 600_000), "--to", String(tick)]
+        let (code, json, err) = try h.synxctl(["report", "en50160", "pq", "--format", "json"] + span)
+        XCTAssertEqual(code, 4, "40 s of polls in the interval: inconclusive. \(err)")
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], json)
+        XCTAssertEqual(doc["source"] as? String, "meter_derived")
+        let checks = try XCTUnwrap(doc["checks"] as? [[String: Any]])
+        let h5 = try XCTUnwrap(checks.first { ($0["parameter"] as? String)?.hasPrefix("Harmonic 5") == true })
+        XCTAssertEqual(h5["verdict"] as? String, "pass", "one 10-min value of 3.5 ± 0.5 % against 6 %")
+        XCTAssertEqual(try XCTUnwrap(h5["worst"] as? Double), 3.5, accuracy: 0.5)
+        let thd = try XCTUnwrap(checks.first { $0["parameter"] as? String == "THD, L1" })
+        XCTAssertEqual(thd["within"] as? Int, 1)
+        let frequency = try XCTUnwrap(checks.first { $0["parameter"] as? String == "Power frequency" })
+        XCTAssertTrue((frequency["basis"] as? String)?.hasPrefix("3-s mean (meter-derived") == true, "\(frequency)")
+        let (_, table, _) = try h.synxctl(["report", "ieee519", "pq"] + span)
+        XCTAssertTrue(table.contains("values: meter-derived (not Class A)"), table)
+        XCTAssertTrue(table.contains("isc_il_ratio 50.0"), table)
+        XCTAssertTrue(table.contains("TDD, L1"), table)
     }
 }

@@ -163,7 +163,7 @@ final class DaemonConfigTests: XCTestCase {
         let e = error(Self.valid.replacingOccurrences(of: "profile = \"sunspec\"", with: "profile = \"abb-b23\""))
         XCTAssertEqual(e?.line, 29)
         XCTAssertTrue(
-            e?.message.contains("unknown profile \"abb-b23\" (available: eastron-sdm630, sunspec, synx-sim)") ?? false,
+            e?.message.contains("unknown profile \"abb-b23\" (available: eastron-sdm630, janitza-umg512pro, sunspec, synx-sim, synx-sim-pq)") ?? false,
             "\(String(describing: e))")
     }
 
