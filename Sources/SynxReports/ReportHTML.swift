@@ -38,22 +38,7 @@ extension ComplianceReport {
         if !spectrum.isEmpty {
             body += "<h2>Harmonic spectrum</h2>\n" + SVGPlot.spectrum(spectrum)
         }
-        body += "<h2>Voltage events</h2>\n"
-        for t in tables { body += SVGPlot.heatMap(t) }
-        body += SVGPlot.curve(
-            "ITIC (CBEMA) curve", envelopes: [EventCurves.iticLower, EventCurves.iticUpper], start: 0.001,
-            events: events.filter { EventCurves.insideITIC($0) != nil }, inside: EventCurves.insideITIC)
-        body += SVGPlot.curve(
-            "SEMI F47-0706 curve", envelopes: [EventCurves.semiF47], start: EventCurves.semiF47Start,
-            events: events.filter { EventCurves.insideSEMIF47($0) != nil }, inside: EventCurves.insideSEMIF47)
-        body += "<table class=\"events\"><tr><th>Kind</th><th>Start (UTC)</th><th>Duration (s)</th>"
-        body += "<th>% of reference</th><th>Worst phase</th></tr>\n"
-        for e in events {
-            body += "<tr><td>\(HTML.escape(e.kind))</td><td>\(Self.iso(e.startMs))</td>"
-            body += "<td>\(String(format: "%.3f", e.durationSeconds))</td><td>\(String(format: "%.1f", e.percent))</td>"
-            body += "<td>\(HTML.escape(e.worstPhase.uppercased()))</td></tr>\n"
-        }
-        body += "</table>\n"
+        if !tables.isEmpty || !curves.isEmpty || !events.isEmpty { body += eventsSection() }
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
@@ -72,6 +57,27 @@ extension ComplianceReport {
             \(body)</body></html>
 
             """
+    }
+
+    /// The voltage events: the tables as heat maps, the ITIC and SEMI F47 plots, and the list.
+    private func eventsSection() -> String {
+        var body = "<h2>Voltage events</h2>\n"
+        for t in tables { body += SVGPlot.heatMap(t) }
+        body += SVGPlot.curve(
+            "ITIC (CBEMA) curve", envelopes: [EventCurves.iticLower, EventCurves.iticUpper], start: 0.001,
+            events: events.filter { EventCurves.insideITIC($0) != nil }, inside: EventCurves.insideITIC)
+        body += SVGPlot.curve(
+            "SEMI F47-0706 curve", envelopes: [EventCurves.semiF47], start: EventCurves.semiF47Start,
+            events: events.filter { EventCurves.insideSEMIF47($0) != nil }, inside: EventCurves.insideSEMIF47)
+        body += "<table class=\"events\"><tr><th>Kind</th><th>Start (UTC)</th><th>Duration (s)</th>"
+        body += "<th>% of reference</th><th>Worst phase</th></tr>\n"
+        for e in events {
+            body += "<tr><td>\(HTML.escape(e.kind))</td><td>\(Self.iso(e.startMs))</td>"
+            body += "<td>\(String(format: "%.3f", e.durationSeconds))</td><td>\(String(format: "%.1f", e.percent))</td>"
+            body += "<td>\(HTML.escape(e.worstPhase.uppercased()))</td></tr>\n"
+        }
+        body += "</table>\n"
+        return body
     }
 }
 

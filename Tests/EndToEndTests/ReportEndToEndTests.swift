@@ -183,8 +183,17 @@ final class ReportEndToEndTests: XCTestCase {
         XCTAssertEqual(
             dom.components(separatedBy: "class=\"event\"").count - 1, 15 + 9,
             "on ITIC the dips, swells and interruption; on SEMI F47 those of 50 ms to 1 s")
-        if let docs = ProcessInfo.processInfo.environment["SYNX_REPORT_SCREENSHOT"] {
-            try png.write(to: URL(fileURLWithPath: docs))
+        // SYNX_REPORT_SCREENSHOTS=DIR: the screenshots of each report that docs/reports.md shows.
+        if let docs = ProcessInfo.processInfo.environment["SYNX_REPORT_SCREENSHOTS"] {
+            try png.write(to: URL(fileURLWithPath: "\(docs)/report-en50160.png"))
+            for kind in ["ieee519", "events"] {
+                let other = h.path("\(kind).html")
+                _ = try report([kind, "pq", "--format", "html", "-o", other])
+                let (code, _, err) = try h.run(
+                    browser, flags + ["--window-size=1200,\(kind == "events" ? 1500 : 1400)", "--screenshot=\(docs)/report-\(kind).png", "file://\(other)"],
+                    timeout: 120)
+                XCTAssertEqual(code, 0, err)
+            }
         }
     }
 
