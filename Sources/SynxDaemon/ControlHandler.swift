@@ -150,20 +150,17 @@ final class ControlHandler: @unchecked Sendable {
             }
             let fromTo: (Int64, Int64)
             do {
-                let iso = { (ms: Int64?) in
-                    ms.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
-                }
                 fromTo = try ReportPeriod.resolve(
-                    from: iso(request.from), to: iso(request.to), week: request.week, timeZone: handler.timeZone,
-                    now: Date())
+                    fromMs: request.from, toMs: request.to, week: request.week, timeZone: handler.timeZone, now: Date())
             } catch {
                 return .failure(.invalidRequest, "\(error)")
             }
             do {
                 if reader == nil { reader = try StoreReader(path: handler.databasePath, head: handler.writer.head) }
-                let input = try ReportInput.load(
+                var input = try ReportInput.load(
                     from: reader!, meter: meter, fromMs: fromTo.0, toMs: fromTo.1, nominalVoltage: config.nominalVoltage,
                     nominalFrequency: config.nominalFrequency)
+                input.timeZone = handler.timeZone
                 let s = config.report
                 var report: ComplianceReport
                 switch kind {

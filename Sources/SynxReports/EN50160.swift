@@ -41,7 +41,8 @@ public enum EN50160 {
         for (up, down, share) in [narrow, wide] {
             checks.append(
                 check(
-                    "Power frequency", clause: connection == .interconnected ? "§4.2.1 a)" : "§4.2.1 b)",
+                    "Power frequency",
+                    clause: level == .mv ? "§5.2.1" : connection == .interconnected ? "§4.2.1 a)" : "§4.2.1 b)",
                     basis: input.frequencyIntervalMs == 10_000
                         ? "10-s mean, \(format(share)) % of the period"
                         : "3-s mean (meter-derived; the standard: 10-s), \(format(share)) % of the period",
@@ -51,7 +52,7 @@ public enum EN50160 {
         }
 
         // Supply voltage variations, 10-min mean RMS (§4.2.2, §5.2.2), per phase.
-        let phases = ["l1", "l2", "l3"].filter { p in input.tenMinute.contains { $0.values["voltage.\(p)n"] != nil } }
+        let phases = ReportInput.phases(input.tenMinute)
         let bands: [(Double, Double, Double)] =
             level == .lv ? [(0.10, 0.10, 95), (0.10, 0.15, 100)] : [(0.10, 0.10, 99), (0.15, 0.15, 100)]
         for p in phases {

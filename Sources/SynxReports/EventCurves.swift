@@ -1,11 +1,12 @@
 /// Voltage-event classifications that set no limit but that engineers compare events against: EN 50160's dip and
 /// swell tables, and the equipment voltage-tolerance curves ITIC (CBEMA) and SEMI F47.
 public enum EventCurves {
-    /// EN 50160:2010 §6.1.1 / IEC 61000-4-30: the duration columns of the dip and swell tables, seconds (upper
-    /// bounds; the first column starts at 10 ms).
-    public static let durationColumns: [(title: String, upTo: Double)] = [
+    /// EN 50160:2010: the duration columns of the dip table and of the swell table, seconds (upper bounds, each
+    /// included; the first column starts at 10 ms).
+    public static let dipColumns: [(title: String, upTo: Double)] = [
         ("10–200 ms", 0.2), ("0.2–0.5 s", 0.5), ("0.5–1 s", 1), ("1–5 s", 5), ("5–60 s", 60),
     ]
+    public static let swellColumns: [(title: String, upTo: Double)] = [("10–500 ms", 0.5), ("0.5–5 s", 5), ("5–60 s", 60)]
 
     /// The dip table (EN 50160 Table 5 layout): residual voltage rows, % of the reference, × duration columns.
     /// Interruptions (residual below 5 %) are the last row. Each row's upper bound is exclusive, its lower bound
@@ -18,28 +19,30 @@ public enum EventCurves {
         return table(
             "Dips (residual voltage u, % of the reference)",
             rows: bands.map { title, low, high in (title, { (u: Double) in u >= low && u < high }) },
-            events: events.filter { $0.kind == "dip" || $0.kind == "interruption" })
+            columns: dipColumns, events: events.filter { $0.kind == "dip" || $0.kind == "interruption" })
     }
 
-    /// The swell table: maximum voltage rows, % of the reference, × duration columns.
+    /// The swell table (EN 50160 Table 6 layout): maximum voltage rows, % of the reference, × its three duration
+    /// columns.
     public static func swellTable(_ events: [ReportEvent]) -> EventTable {
         table(
             "Swells (maximum voltage u, % of the reference)",
-            rows: [("u ≥ 120", { $0 >= 120 }), ("120 > u > 110", { $0 > 110 && $0 < 120 })],
+            rows: [("u ≥ 120", { $0 >= 120 }), ("120 > u > 110", { $0 > 110 && $0 < 120 })], columns: swellColumns,
             events: events.filter { $0.kind == "swell" })
     }
 
     private static func table(
-        _ title: String, rows: [(String, (Double) -> Bool)], events: [ReportEvent]
+        _ title: String, rows: [(String, (Double) -> Bool)], columns: [(title: String, upTo: Double)],
+        events: [ReportEvent]
     ) -> EventTable {
-        var counts = Array(repeating: Array(repeating: 0, count: durationColumns.count), count: rows.count)
+        var counts = Array(repeating: Array(repeating: 0, count: columns.count), count: rows.count)
         for e in events {
             guard let r = rows.firstIndex(where: { $0.1(e.percent) }),
-                let c = durationColumns.firstIndex(where: { e.durationSeconds <= $0.upTo })
+                let c = columns.firstIndex(where: { e.durationSeconds <= $0.upTo })
             else { continue }
             counts[r][c] += 1
         }
-        return EventTable(title: title, rows: rows.map(\.0), columns: durationColumns.map(\.title), counts: counts)
+        return EventTable(title: title, rows: rows.map(\.0), columns: columns.map(\.title), counts: counts)
     }
 
     /// A voltage-tolerance envelope: steps of (duration up to, seconds; percent of nominal).

@@ -42,7 +42,9 @@ public enum IEEE519 {
         } else {
             rows = [(25, [1, 0.5, 0.38, 0.15, 0.1], 1.5), (50, [2, 1, 0.75, 0.3, 0.15], 2.5), (.infinity, [3, 1.5, 1.15, 0.45, 0.22], 3.75)]
         }
-        let row = rows.first { ratio < $0.below }!
+        // A ratio on a boundary (20, 50, 100, 1000) takes the next row ("20 < 50" begins at 20); one that is not a
+        // number takes the strictest.
+        let row = rows.first { ratio < $0.below } ?? (ratio.isNaN ? rows[0] : rows[rows.count - 1])
         return (row.limits, row.tdd)
     }
 
@@ -57,7 +59,7 @@ public enum IEEE519 {
     public static func assess(_ input: ReportInput, isc: Double?, il: Double?) -> ComplianceReport {
         let bus = input.nominalVoltage * 3.0.squareRoot()
         let v = voltageLimits(busVolts: bus)
-        let phases = ["l1", "l2", "l3"].filter { p in input.tenMinute.contains { $0.values["voltage.\(p)n"] != nil } }
+        let phases = ReportInput.phases(input.tenMinute)
         let tenMinutes = input.expectedIntervals(600_000)
         var checks: [Check] = []
 
@@ -175,21 +177,39 @@ public enum IEEE519 {
         return c
     }
 
-    /// The daily statistic over the 3-s values, day by day (UTC days of the period); the worst day shown.
+    /// `YYYY-MM-DD` of `date` in `calendar`'s time zone.
+    static func date(_ date: Date, _ calendar: Calendar) -> String {
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+
+    /// The daily statistic over the 3-s values, day by day (the site's calendar days, `input.timeZone`, within
+    /// the period); the worst day shown. One pass over the sorted values.
     static func dailyWorst(
         _ parameter: String, clause: String, basis: String, input: ReportInput, value: (IntervalValues) -> Double?,
         percent: Double, limit: Double
     ) -> Check {
-        let day: Int64 = 86_400_000
+        guard input.toMs - input.fromMs <= ReportInput.threeSecondPeriodMs else {
+            var c = EN50160.information(
+                parameter, clause: clause, count: 0, basis: "\(basis): for periods of up to 8 days (report a week)")
+            c.verdict = .inconclusive
+            return c
+        }
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = input.timeZone
         var checks: [Check] = []
         var start = input.fromMs
+        var k = 0
         while start < input.toMs {
-            let end = min(start + day, input.toMs)
-            let inDay = input.threeSecond.filter { $0.endMs > start && $0.endMs <= end }
+            let midnight = calendar.startOfDay(for: Date(timeIntervalSince1970: Double(start) / 1000))
+            let next = calendar.date(byAdding: .day, value: 1, to: midnight)!
+            let end = min(Int64((next.timeIntervalSince1970 * 1000).rounded()), input.toMs)
+            let first = k
+            while k < input.threeSecond.count, input.threeSecond[k].endMs <= end { k += 1 }
             let c = percentileCheck(
-                "\(parameter) (worst day \(String(ComplianceReport.iso(start).prefix(10))))", clause: clause,
-                basis: basis, intervals: inDay, expected: Int((end - start) / 3000), value: value, percent: percent,
-                limit: limit)
+                "\(parameter) (worst day \(Self.date(midnight, calendar)))", clause: clause, basis: basis,
+                intervals: Array(input.threeSecond[first..<k].filter { $0.endMs > start }),
+                expected: Int((end - start) / 3000), value: value, percent: percent, limit: limit)
             checks.append(c)
             start = end
         }

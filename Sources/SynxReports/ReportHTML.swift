@@ -99,6 +99,7 @@ enum SVGPlot {
 
     /// Round tick values covering [low, high], about five.
     static func ticks(_ low: Double, _ high: Double) -> [Double] {
+        guard low.isFinite, high.isFinite else { return [] }
         let span = max(high - low, 1e-9)
         let raw = span / 5
         let magnitude = pow(10, floor(log10(raw)))
@@ -127,7 +128,7 @@ enum SVGPlot {
 
     /// A trend: one polyline per line over the period, flagged intervals as hollow squares, limits dash-dotted.
     static func trend(_ t: Trend, from: Int64, to: Int64) -> String {
-        let all = t.lines.flatMap(\.values) + t.limits.map(\.value)
+        let all = (t.lines.flatMap(\.values) + t.limits.map(\.value)).filter(\.isFinite)
         let low = all.min() ?? 0
         let high = all.max() ?? 1
         let pad = max((high - low) * 0.08, 1e-3)
@@ -148,9 +149,10 @@ enum SVGPlot {
             s += "<text x=\"\(number(width - right - 4))\" y=\"\(number(y(limit.value) - 3))\" text-anchor=\"end\">\(HTML.escape(limit.label))</text>\n"
         }
         for (i, line) in t.lines.enumerated() {
-            let points = zip(line.times, line.values).map { "\(number(x($0))),\(number(y($1)))" }.joined(separator: " ")
+            let points = zip(line.times, line.values).filter { $1.isFinite }.map { "\(number(x($0))),\(number(y($1)))" }
+                .joined(separator: " ")
             s += "<polyline class=\"data\" data-points=\"\(line.values.count)\" points=\"\(points)\" fill=\"none\" stroke=\"#000\" stroke-width=\"1\" stroke-dasharray=\"\(dashes[i % dashes.count])\"/>\n"
-            for (k, flagged) in line.flagged.enumerated() where flagged {
+            for (k, flagged) in line.flagged.enumerated() where flagged && line.values[k].isFinite {
                 s += "<rect class=\"flagged\" x=\"\(number(x(line.times[k]) - 3))\" y=\"\(number(y(line.values[k]) - 3))\" width=\"6\" height=\"6\" fill=\"#fff\" stroke=\"#000\"/>"
             }
             let ly = top + 14 + Double(i) * 14
@@ -223,7 +225,7 @@ enum SVGPlot {
             }
             s += "<polyline class=\"envelope\" points=\"\(points.joined(separator: " "))\" fill=\"none\" stroke=\"#000\" stroke-width=\"2\"/>\n"
         }
-        for e in events {
+        for e in events where e.durationSeconds.isFinite && e.percent.isFinite {
             let (ex, ey) = (x(e.durationSeconds), y(e.percent))
             let fill = inside(e) == false ? "#000" : "#fff"
             let label = "<title>\(HTML.escape(e.kind)) \(String(format: "%.1f", e.percent)) % for \(String(format: "%.3f", e.durationSeconds)) s</title>"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a report's numbers come from; a report never mixes the two.
 public enum ValueSource: String, Sendable, Codable {
     /// synx's IEC 61000-4-30 Class A engine on a waveform meter's samples.
@@ -67,6 +69,8 @@ public struct ReportInput: Sendable {
     public var fromMs: Int64
     public var toMs: Int64
     public var source: ValueSource
+    /// The site's time zone: IEEE 519's days are its calendar days.
+    public var timeZone = TimeZone(identifier: "UTC")!
     /// The nominal (LV) or declared (MV) supply voltage, line to neutral, volts.
     public var nominalVoltage: Double
     /// 50 or 60 Hz.
@@ -96,6 +100,13 @@ public struct ReportInput: Sendable {
         tenMinute = []
         twoHour = []
         events = []
+    }
+
+    /// The phases whose voltage any of `intervals` holds; all three when none does (a period without values
+    /// is assessed, and inconclusive, rather than left out).
+    static func phases(_ intervals: [IntervalValues]) -> [String] {
+        let present = ["l1", "l2", "l3"].filter { p in intervals.contains { $0.values["voltage.\(p)n"] != nil } }
+        return present.isEmpty ? ["l1", "l2", "l3"] : present
     }
 
     /// How many intervals of `milliseconds` the period holds (the number a complete record would have).

@@ -8,8 +8,27 @@ public enum ReportPeriod {
         public var description: String
     }
 
-    /// [from, to) in UTC ms: `from`/`to` as ISO 8601 times (both, or `to` defaulting to a week after `from`), or
-    /// `week` as `YYYY-Www`, or the last complete week before `now`; weeks in `timeZone`.
+    /// The longest period a report covers: five weeks (the standards assess weeks; a month fits). It bounds a
+    /// report's reads, memory and time.
+    public static let maximumMs: Int64 = 35 * 86_400_000
+
+    /// [from, to) in UTC ms from times already in ms (a control request's): `week` instead of either, or the last
+    /// complete week.
+    public static func resolve(
+        fromMs: Int64?, toMs: Int64?, week: String?, timeZone: TimeZone, now: Date
+    ) throws -> (Int64, Int64) {
+        guard week == nil || (fromMs == nil && toMs == nil) else {
+            throw Invalid(description: "give a week or a period (from, to), not both")
+        }
+        guard fromMs != nil || toMs != nil else { return try resolve(from: nil, to: nil, week: week, timeZone: timeZone, now: now) }
+        let to = toMs ?? fromMs! + 7 * 86_400_000
+        let from = fromMs ?? to - 7 * 86_400_000
+        return try checked(from, to)
+    }
+
+    /// [from, to) in UTC ms: `from`/`to` as ISO 8601 times (both, or `to` defaulting to a week after `from`; a date
+    /// alone is UTC midnight), or `week` as `YYYY-Www`, or the last complete week before `now`; weeks in
+    /// `timeZone`. At most `maximumMs` long.
     public static func resolve(
         from: String?, to: String?, week: String?, timeZone: TimeZone, now: Date
     ) throws -> (Int64, Int64) {
@@ -38,8 +57,16 @@ public enum ReportPeriod {
             start = calendar.date(byAdding: .weekOfYear, value: -1, to: thisWeek)!
         }
         let stop = end ?? calendar.date(byAdding: .weekOfYear, value: 1, to: start)!
-        guard stop > start else { throw Invalid(description: "the period ends before it starts") }
-        return (Int64((start.timeIntervalSince1970 * 1000).rounded()), Int64((stop.timeIntervalSince1970 * 1000).rounded()))
+        return try checked(
+            Int64((start.timeIntervalSince1970 * 1000).rounded()), Int64((stop.timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    private static func checked(_ from: Int64, _ to: Int64) throws -> (Int64, Int64) {
+        guard to > from else { throw Invalid(description: "the period ends before it starts") }
+        guard to - from <= maximumMs else {
+            throw Invalid(description: "the period is longer than 35 days: report a week or a month at a time")
+        }
+        return (from, to)
     }
 
     private static func date(_ s: String) throws -> Date {

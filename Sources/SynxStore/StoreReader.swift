@@ -141,19 +141,22 @@ public final class StoreReader {
         }
     }
 
-    /// Stored voltage events, newest first: of one meter and kind when given, starting at or after `since`
-    /// (UTC µs), at most `limit`.
-    public func events(meter: String?, kind: String?, since: Int64, limit: Int) throws -> [EventRow] {
+    /// Stored voltage events, newest first: of one meter and kind when given, starting at or after `since` and
+    /// before `until` (UTC µs), at most `limit`.
+    public func events(
+        meter: String?, kind: String?, since: Int64, until: Int64 = .max, limit: Int
+    ) throws -> [EventRow] {
         let s = try db.prepare(
             """
             SELECT meter, kind, start_us, duration_us, magnitude, reference, delta_uss, worst_phase, per_phase, incomplete, resolution_us
             FROM pq_events WHERE (?1 IS NULL OR meter = ?1) AND (?2 IS NULL OR kind = ?2) AND start_us >= ?3
-            ORDER BY start_us DESC LIMIT ?4
+            AND start_us < ?5 ORDER BY start_us DESC LIMIT ?4
             """)
         if let meter { s.bind(1, meter) }
         if let kind { s.bind(2, kind) }
         s.bind(3, since)
         s.bind(4, Int64(limit))
+        s.bind(5, until)
         var out: [EventRow] = []
         while try s.step() {
             let perPhase = (try? JSONDecoder().decode([String: Double].self, from: Data(s.text(8).utf8))) ?? [:]

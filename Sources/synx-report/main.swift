@@ -74,9 +74,11 @@ struct SynxReport: ParsableCommand {
         do {
             guard FileManager.default.isReadableFile(atPath: store) else { throw Unreadable() }
             reader = try StoreReader(path: store)
-            input = try ReportInput.load(
+            var loaded = try ReportInput.load(
                 from: reader, meter: meter, fromMs: fromMs, toMs: toMs, nominalVoltage: nominalVoltage,
                 nominalFrequency: nominalFrequency)
+            loaded.timeZone = zone
+            input = loaded
         } catch {
             FileHandle.standardError.write(Data("synx-report: \(store): \(error)\n".utf8))
             throw ExitCode(66)

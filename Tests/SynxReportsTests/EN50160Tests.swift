@@ -142,6 +142,18 @@ final class EN50160Tests: XCTestCase {
         XCTAssertEqual(interconnected.map(\.verdict), [.fail, .pass])
     }
 
+    /// A period without any value is assessed, and inconclusive, not left out (nor called a pass).
+    func testEmptyPeriod_isInconclusive_forEveryPhase() throws {
+        let empty = ReportInput(
+            meter: "m", fromMs: Self.monday, toMs: Self.monday + Self.week, source: .classA, nominalVoltage: 230,
+            nominalFrequency: 50)
+        let report = EN50160.assess(empty, level: .lv, connection: .interconnected)
+        XCTAssertEqual(report.verdict, .inconclusive)
+        XCTAssertEqual(report.checks.filter { $0.parameter.hasPrefix("Supply voltage variations") }.count, 6)
+        XCTAssertEqual(try check(report, "Supply voltage variations, L3").first?.missing, 1008)
+        XCTAssertEqual(IEEE519.assess(empty, isc: nil, il: nil).verdict, .inconclusive)
+    }
+
     /// A meter that does not measure a parameter gets no verdict on it, rather than a pass.
     func testUnmeasuredParameter_isInformation() throws {
         let report = EN50160.assess(
@@ -170,7 +182,8 @@ final class EventCurveTests: XCTestCase {
         XCTAssertEqual(dips.counts[4], [0, 0, 0, 1, 0], "the interruption in the u < 5 row")
         XCTAssertEqual(dips.counts.joined().reduce(0, +), 4, "the 70-s dip is beyond the table")
         let swells = EventCurves.swellTable(events)
-        XCTAssertEqual(swells.counts, [[1, 0, 0, 0, 0], [0, 0, 1, 0, 0]])
+        XCTAssertEqual(swells.columns, ["10–500 ms", "0.5–5 s", "5–60 s"])
+        XCTAssertEqual(swells.counts, [[1, 0, 0], [0, 1, 0]])
     }
 
     /// ITIC (2000): 0 % to 20 ms, 70 % to 0.5 s, 80 % to 10 s, 90 % after; swells 120 % to 0.5 s, 110 % after.
@@ -219,6 +232,14 @@ final class ReportPeriodTests: XCTestCase {
         }
         XCTAssertThrowsError(
             try ReportPeriod.resolve(from: "2026-11-17", to: "2026-11-16", week: nil, timeZone: utc, now: Date()))
+        // At most 35 days, whichever way the period is given; a week and a period together are refused.
+        XCTAssertNoThrow(try ReportPeriod.resolve(from: "2026-11-01", to: "2026-12-06", week: nil, timeZone: utc, now: Date()))
+        XCTAssertThrowsError(try ReportPeriod.resolve(from: "2026-11-01", to: "2026-12-07", week: nil, timeZone: utc, now: Date()))
+        XCTAssertThrowsError(try ReportPeriod.resolve(fromMs: 0, toMs: 253_402_300_799_999, week: nil, timeZone: utc, now: Date()))
+        XCTAssertThrowsError(try ReportPeriod.resolve(fromMs: 0, toMs: nil, week: "2026-W47", timeZone: utc, now: Date()))
+        XCTAssertEqual(
+            try ReportPeriod.resolve(fromMs: EN50160Tests.monday, toMs: nil, week: nil, timeZone: utc, now: Date()).1,
+            EN50160Tests.monday + EN50160Tests.week)
     }
 }
 

@@ -15,6 +15,10 @@ final class IEEE519Tests: XCTestCase {
         XCTAssertEqual(IEEE519.currentLimits(busVolts: 400, ratio: 30).tdd, 8)
         XCTAssertEqual(IEEE519.currentLimits(busVolts: 400, ratio: 19.9).tdd, 5)
         XCTAssertEqual(IEEE519.currentLimits(busVolts: 400, ratio: 2000).tdd, 20)
+        // On a boundary the next row ("20 < 50" begins at 20); not a number: the strictest.
+        XCTAssertEqual(IEEE519.currentLimits(busVolts: 400, ratio: 20).tdd, 8)
+        XCTAssertEqual(IEEE519.currentLimits(busVolts: 400, ratio: 1000).tdd, 20)
+        XCTAssertEqual(IEEE519.currentLimits(busVolts: 400, ratio: .nan).tdd, 5)
         XCTAssertEqual(IEEE519.currentLimits(busVolts: 132_000, ratio: 60).tdd, 6)
         XCTAssertEqual(IEEE519.currentLimits(busVolts: 230_000, ratio: 30).tdd, 2.5)
         let row = IEEE519.currentLimits(busVolts: 400, ratio: 150).bands
