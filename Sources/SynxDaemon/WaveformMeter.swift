@@ -383,8 +383,8 @@ final class WaveformMeter: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        // A value set that cannot be encoded is stored without values (the row, its interval and flags remain).
         let channels = analysed?.channels ?? []
+        // A value set that cannot be encoded is stored without values (the row, its interval and flags remain).
         let json = values.flatMap {
             try? encoder.encode(StoredValues(values: $0, flicker: a.flicker, tier: a.tier, channels: channels))
         }

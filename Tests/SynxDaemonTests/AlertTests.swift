@@ -89,11 +89,13 @@ final class AlertTests: XCTestCase {
         alerts.clear(.meterOffline, key: "m", message: "on")
         alerts.raise(.meterOffline, key: "m", message: "off")
         XCTAssertEqual(capture.entries.count, 2)
-        let deadline = Date().addingTimeInterval(5)
-        while capture.entries.count < 3, Date() < deadline {
-            alerts.tick()
-            usleep(20_000)
-        }
+        // The hold-off ends 0.2 s after the first entry; each evaluation of the condition is a tick.
+        let written = XCTNSPredicateExpectation(
+            predicate: NSPredicate { _, _ in
+                alerts.tick()
+                return capture.entries.count >= 3
+            }, object: nil)
+        wait(for: [written], timeout: 5)
         let raised = try XCTUnwrap(capture.entries.last)
         XCTAssertEqual("\(raised.1["alert_state"]!)", "raised")
         XCTAssertEqual("\(raised.1["alert_count"]!)", "3", "three changes since the cleared entry")
