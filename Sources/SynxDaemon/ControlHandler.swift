@@ -283,11 +283,13 @@ final class ControlHandler: @unchecked Sendable {
 
         /// A tier query of a waveform meter: its IEC 61000-4-30 Class A aggregates of the tier (10-min, 2-h; the
         /// 3-s tier is its 150/180-cycle values), each value under its canonical name, the aggregate's flags as
-        /// notes. nil when the meter has no Class A aggregate in the range (a polled meter: meter-derived tiers).
+        /// notes; none in the range is an empty answer that says so. nil for a polled meter (meter-derived tiers).
         private func classAQuery(_ request: Request, tier: DerivedTier, from: Int64, to: Int64, limit: Int) throws
             -> Response?
         {
-            guard let meter = request.meter, let measurement = request.measurement else { return nil }
+            guard let meter = request.meter, let measurement = request.measurement,
+                handler.registry.config(of: meter)?.source == .waveform
+            else { return nil }
             let stored: String
             switch tier {
             case .threeSeconds: stored = AggregationTier.cycles150_180.rawValue
@@ -295,7 +297,6 @@ final class ControlHandler: @unchecked Sendable {
             case .twoHours: stored = AggregationTier.twoHours.rawValue
             }
             let rows = try reader!.aggregates(meter: meter, tier: stored, from: from, to: to, limit: limit + 1)
-            guard !rows.isEmpty else { return nil }
             let values = rows.prefix(limit).map { row -> QuerySample in
                 // A row whose values cannot be read answers as a sample without a value.
                 let object = row.valuesJSON.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
@@ -304,7 +305,9 @@ final class ControlHandler: @unchecked Sendable {
                     time: row.endMs, value: value, quality: value == nil ? .missing : .good,
                     notes: row.quality.isEmpty ? nil : row.quality)
             }
-            guard values.contains(where: { $0.value != nil }), let unit = Measurement.named(measurement)?.unit else {
+            guard rows.isEmpty || values.contains(where: { $0.value != nil }),
+                let unit = Measurement.named(measurement)?.unit
+            else {
                 return .failure(
                     .noSuchMeasurement, "meter \"\(meter)\" has no Class A \(tier.rawValue) aggregate of \"\(measurement)\"")
             }

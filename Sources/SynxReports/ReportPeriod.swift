@@ -13,7 +13,7 @@ public enum ReportPeriod {
     public static let maximumMs: Int64 = 35 * 86_400_000
 
     /// [from, to) in UTC ms from times already in ms (a control request's): `week` instead of either, or the last
-    /// complete week.
+    /// complete week; `from` alone runs a week, or to `now` if that is sooner.
     public static func resolve(
         fromMs: Int64?, toMs: Int64?, week: String?, timeZone: TimeZone, now: Date
     ) throws -> (Int64, Int64) {
@@ -21,13 +21,13 @@ public enum ReportPeriod {
             throw Invalid(description: "give a week or a period (from, to), not both")
         }
         guard fromMs != nil || toMs != nil else { return try resolve(from: nil, to: nil, week: week, timeZone: timeZone, now: now) }
-        let to = toMs ?? fromMs! + 7 * 86_400_000
+        let to = toMs ?? min(fromMs! + 7 * 86_400_000, Int64((now.timeIntervalSince1970 * 1000).rounded()))
         let from = fromMs ?? to - 7 * 86_400_000
         return try checked(from, to)
     }
 
-    /// [from, to) in UTC ms: `from`/`to` as ISO 8601 times (both, or `to` defaulting to a week after `from`; a date
-    /// alone is UTC midnight), or `week` as `YYYY-Www`, or the last complete week before `now`; weeks in
+    /// [from, to) in UTC ms: `from`/`to` as ISO 8601 times (both, or `to` defaulting to a week after `from` or to
+    /// `now`, whichever is sooner; a date alone is UTC midnight), or `week` as `YYYY-Www`, or the last complete week before `now`; weeks in
     /// `timeZone`. At most `maximumMs` long.
     public static func resolve(
         from: String?, to: String?, week: String?, timeZone: TimeZone, now: Date
@@ -56,7 +56,9 @@ public enum ReportPeriod {
             let thisWeek = calendar.dateInterval(of: .weekOfYear, for: now)!.start
             start = calendar.date(byAdding: .weekOfYear, value: -1, to: thisWeek)!
         }
-        let stop = end ?? calendar.date(byAdding: .weekOfYear, value: 1, to: start)!
+        let stop = end ?? (week == nil && from != nil
+            ? min(calendar.date(byAdding: .weekOfYear, value: 1, to: start)!, now)
+            : calendar.date(byAdding: .weekOfYear, value: 1, to: start)!)
         return try checked(
             Int64((start.timeIntervalSince1970 * 1000).rounded()), Int64((stop.timeIntervalSince1970 * 1000).rounded()))
     }

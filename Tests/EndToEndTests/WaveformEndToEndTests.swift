@@ -154,6 +154,12 @@ final class WaveformEndToEndTests: XCTestCase {
         XCTAssertEqual(q.samples.map(\.time), [end])
         XCTAssertEqual(try XCTUnwrap(q.samples.first?.value), 4, accuracy: 0.2)
         XCTAssertTrue(q.samples.first?.notes?.contains("flagged") == true, "\(q.samples)")
+        // A range without a Class A aggregate is an empty Class A answer, not a meter-derived one.
+        let (_, none, _) = try h.synxctl(
+            ["query", "pqm", "voltage.l1n", "--tier", "2h", "--from", String(end - 600_000), "--to", String(end - 1), "--json"])
+        let empty = try JSONDecoder().decode(QueryResult.self, from: Data(none.utf8))
+        XCTAssertEqual(empty.samples, [])
+        XCTAssertTrue(empty.derivation?.contains("Class A") == true, empty.derivation ?? "-")
         let (tableCode, table, _) = try h.synxctl(["query", "pqm", "voltage.l1n", "--tier", "10min"] + span.dropLast())
         XCTAssertEqual(tableCode, 0)
         XCTAssertTrue(table.contains("flagged,incomplete"), table)

@@ -240,6 +240,14 @@ final class ReportPeriodTests: XCTestCase {
         XCTAssertEqual(
             try ReportPeriod.resolve(fromMs: EN50160Tests.monday, toMs: nil, week: nil, timeZone: utc, now: Date()).1,
             EN50160Tests.monday + EN50160Tests.week)
+        // `from` alone an hour ago: up to now, not a week into the future.
+        let tuesday = Date(timeIntervalSince1970: Double(EN50160Tests.monday) / 1000 + 86_400)
+        XCTAssertEqual(
+            try ReportPeriod.resolve(fromMs: EN50160Tests.monday + 82_800_000, toMs: nil, week: nil, timeZone: utc, now: tuesday).1,
+            EN50160Tests.monday + 86_400_000)
+        XCTAssertEqual(
+            try ReportPeriod.resolve(from: "2026-11-16T23:00:00Z", to: nil, week: nil, timeZone: utc, now: tuesday).1,
+            EN50160Tests.monday + 86_400_000)
     }
 }
 
