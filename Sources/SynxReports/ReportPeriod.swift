@@ -21,6 +21,11 @@ public enum ReportPeriod {
             throw Invalid(description: "give a week or a period (from, to), not both")
         }
         guard fromMs != nil || toMs != nil else { return try resolve(from: nil, to: nil, week: week, timeZone: timeZone, now: now) }
+        // Times from a request are anything an Int64 holds: outside years 1970–9999 they are refused before any
+        // arithmetic on them (a week added to Int64.max would trap).
+        for t in [fromMs, toMs].compactMap({ $0 }) where !timeRangeMs.contains(t) {
+            throw Invalid(description: "time \(t) ms is outside 1970–9999")
+        }
         let to = toMs ?? min(fromMs! + 7 * 86_400_000, Int64((now.timeIntervalSince1970 * 1000).rounded()))
         let from = fromMs ?? to - 7 * 86_400_000
         return try checked(from, to)
@@ -63,6 +68,10 @@ public enum ReportPeriod {
             Int64((start.timeIntervalSince1970 * 1000).rounded()), Int64((stop.timeIntervalSince1970 * 1000).rounded()))
     }
 
+    /// The times a period may start or end at, UTC ms: 1970-01-01 up to the end of 9999 (ISO 8601's four-digit
+    /// years).
+    static let timeRangeMs: ClosedRange<Int64> = 0...253_402_300_799_999
+
     private static func checked(_ from: Int64, _ to: Int64) throws -> (Int64, Int64) {
         guard to > from else { throw Invalid(description: "the period ends before it starts") }
         guard to - from <= maximumMs else {
@@ -77,7 +86,9 @@ public enum ReportPeriod {
             [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate],
         ] {
             f.formatOptions = options
-            if let d = f.date(from: s), (0..<253_402_300_800).contains(d.timeIntervalSince1970) { return d }
+            if let d = f.date(from: s), (0..<Double(timeRangeMs.upperBound + 1) / 1000).contains(d.timeIntervalSince1970) {
+                return d
+            }
         }
         throw Invalid(description: "time \"\(s)\" is not ISO 8601 (2026-11-16T00:00:00Z, or 2026-11-16)")
     }

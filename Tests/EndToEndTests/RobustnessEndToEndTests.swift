@@ -164,6 +164,9 @@ final class RobustnessEndToEndTests: XCTestCase {
             #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","from":9223372036854775807}"#,
             #"{"version":1,"command":"exportEvent","meter":"m1","event":9223372036854775807}"#,
             #"{"version":1,"command":"query","meter":"m1","measurement":"voltage.l1n","limit":-5}"#,
+            #"{"version":2,"command":"report","meter":"m1","report":"en50160","from":9223372036854775807}"#,
+            #"{"version":2,"command":"report","meter":"m1","report":"iec61000-2-2","to":-9223372036854775808}"#,
+            #"{"version":2,"command":"report","meter":"m1","report":"events","from":-2,"to":9223372036854775807}"#,
         ] {
             let r = try raw(line + "\n")
             XCTAssertEqual(r.status, .invalidRequest, line)
