@@ -84,8 +84,8 @@ let package = Package(
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
         .testTarget(name: "SynxReportsTests", dependencies: ["SynxReports", "SynxStore"]),
         .testTarget(name: "SynxDaemonTests", dependencies: [
-            "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxModbus", "SynxStore", "SynxSystem", "SynxTOML",
-            .product(name: "Logging", package: "swift-log"),
+            "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxModbus", "SynxReports", "SynxStore", "SynxSystem",
+            "SynxTOML", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "SynxComtrade", "SynxStore", "CSQLite"]),
     ]

@@ -451,7 +451,9 @@ public struct BrokenLink: Codable, Equatable, Sendable {
 
 /// The compliance reports `report` renders (`docs/reports.md`).
 public enum ReportKind: String, Codable, Sendable, CaseIterable {
-    case en50160, ieee519, events
+    case en50160, ieee519
+    case iec61000_2_2 = "iec61000-2-2"
+    case events
 }
 
 /// The formats a report is rendered in: terminal tables, JSON (`docs/reports.md`), one HTML page with plots.

@@ -45,6 +45,7 @@ public enum CanonicalMeasurements {
         if let u = v.voltageUnbalance {
             out.append(CanonicalValue(name: "unbalance.voltage.u2", unit: "%", value: u.negativeSequencePercent))
             out.append(CanonicalValue(name: "unbalance.voltage.u0", unit: "%", value: u.zeroSequencePercent))
+            if let nema = u.nemaPercent { out.append(CanonicalValue(name: "unbalance.voltage.nema", unit: "%", value: nema)) }
         }
         if let f = v.frequency { out.append(CanonicalValue(name: "frequency", unit: "Hz", value: f)) }
         if let t = v.totalPower {

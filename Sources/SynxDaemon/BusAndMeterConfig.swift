@@ -55,16 +55,7 @@ public struct MeterConfig: Sendable, Equatable {
     /// A waveform meter's flickermeter lamp (`flicker_lamp`): from `nominalVoltage` unless configured.
     public var flickerLamp = FlickerLampSelection.automatic
     /// What the meter's compliance reports assume about its supply (`docs/reports.md`).
-    public var report = ReportSettings()
-
-    /// A meter's supply as its compliance reports need it: EN 50160's voltage level and network, IEEE 519's
-    /// short-circuit and maximum demand currents at the point of common coupling (both or neither).
-    public struct ReportSettings: Sendable, Equatable {
-        public var voltageLevel = EN50160.VoltageLevel.lv
-        public var connection = EN50160.Connection.interconnected
-        public var shortCircuitCurrent: Double?
-        public var maximumDemandCurrent: Double?
-    }
+    public var report = SupplySettings()
 
     /// Where a meter's values come from.
     public enum Source: Sendable, Equatable { case registers, waveform }

@@ -161,14 +161,8 @@ final class ControlHandler: @unchecked Sendable {
                     from: reader!, meter: meter, fromMs: fromTo.0, toMs: fromTo.1, nominalVoltage: config.nominalVoltage,
                     nominalFrequency: config.nominalFrequency)
                 input.timeZone = handler.timeZone
-                let s = config.report
-                var report: ComplianceReport
-                switch kind {
-                case .en50160: report = EN50160.assess(input, level: s.voltageLevel, connection: s.connection)
-                case .ieee519:
-                    report = IEEE519.assess(input, isc: s.shortCircuitCurrent, il: s.maximumDemandCurrent)
-                case .events: report = EventCurves.eventsReport(input)
-                }
+                // The protocol's report names are the standards' own (a test holds the two lists equal).
+                let report = ReportStandard(rawValue: kind.rawValue)!.assess(input, supply: config.report)
                 let format = request.format ?? .table
                 let text: String
                 switch format {

@@ -202,7 +202,7 @@ extension DaemonConfig {
         try s.rejectUnknownKeys([
             "name", "bus", "unit", "profile", "poll_interval_ms", "slow_poll_interval_ms",
             "nominal_voltage", "nominal_frequency", "wiring", "flicker_lamp", "en50160_voltage_level",
-            "en50160_connection", "isc_a", "il_a",
+            "en50160_connection", "isc_a", "il_a", "motor_bus",
         ])
         let name = try s.requiredString("name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -257,6 +257,7 @@ extension DaemonConfig {
         guard (meter.report.shortCircuitCurrent == nil) == (meter.report.maximumDemandCurrent == nil) else {
             throw s.error(meter.report.shortCircuitCurrent == nil ? "il_a" : "isc_a", "give both isc_a and il_a, or neither")
         }
+        meter.report.motorBus = try s.bool("motor_bus") ?? false
         return meter
     }
 }

@@ -58,6 +58,8 @@ public struct Measurement: Hashable, Sendable, Comparable, CustomStringConvertib
         }
         add("unbalance.voltage.u2", "%", .ratio)
         add("unbalance.voltage.u0", "%", .ratio)
+        add("unbalance.voltage.nema", "%", .ratio)
+        for kind in ["dip", "swell", "interruption"] { add("events.\(kind).count", "", .counter) }
         return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
     }()
 

@@ -186,4 +186,24 @@ extension Check {
             measuredPercent: values.isEmpty ? nil : Double(within) / Double(values.count) * 100, worst: worst(values),
             within: within, outside: outside, flagged: flagged, missing: missing, verdict: verdict)
     }
+
+    /// A check that the `percent`-th percentile of `value` over the unflagged intervals is at or below `limit`.
+    static func percentileCheck(
+        _ parameter: String, clause: String, basis: String, intervals: [IntervalValues], expected: Int,
+        value: (IntervalValues) -> Double?, percent: Double, limit: Double
+    ) -> Check {
+        let present = intervals.compactMap { x in value(x).map { (x.isFlagged, $0) } }
+        let values = present.filter { !$0.0 }.map(\.1)
+        var c = Check.statistic(
+            parameter, clause: clause, basis: basis, limit: "≤ \(EN50160.format(limit)) %", requiredPercent: percent,
+            values: values, flagged: present.filter(\.0).count, expected: expected,
+            accept: { $0 <= limit }, worst: { $0.max() })
+        c.percentile = EN50160.percentile(values, percent)
+        c.limitValue = limit
+        if present.isEmpty, !intervals.isEmpty {
+            c = EN50160.information(parameter, clause: clause, count: 0, basis: "not measured by this meter")
+            c.limit = "≤ \(EN50160.format(limit)) %"
+        }
+        return c
+    }
 }

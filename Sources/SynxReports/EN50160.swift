@@ -117,6 +117,7 @@ public enum EN50160 {
             information(
                 "Long interruptions (> 3 min)", clause: "§4.3.3",
                 count: interruptions.filter { $0.durationSeconds > shortInterruptionSeconds }.count))
+        checks += EventCurves.meterCounts(input)
 
         var report = ComplianceReport(
             standard: "EN 50160:2010", meter: input.meter, fromMs: input.fromMs, toMs: input.toMs,
@@ -138,17 +139,27 @@ public enum EN50160 {
             trend("Flicker Plt", unit: "", input.twoHour, names: ["l1", "l2", "l3"].map { "flicker.plt.\($0)" },
                 limits: [("1", 1)]),
         ].filter { $0.lines.contains { !$0.values.isEmpty } }
-        report.spectrum = (2...25).compactMap { order in
-            let worst = phases.compactMap { p -> (String, Double)? in
-                let values = input.tenMinute.filter { !$0.isFlagged }.compactMap { $0.values["harmonic.voltage.\(p).h\(order)"] }
-                return percentile(values, 95).map { (p, $0) }
-            }.max { $0.1 < $1.1 }
-            return worst.map { SpectrumBar(order: order, percentile95: $0.1, phase: $0.0, limit: harmonicLimits[order]!) }
-        }
+        report.spectrum = spectrum(input.tenMinute, phases: phases, orders: 2...25) { harmonicLimits[$0]! }
         return report
     }
 
-    /// The values `names` of `intervals` as one line each (names without any value are left out).
+    /// The harmonic spectrum: per order, the highest of the phases' 95th percentiles of the unflagged 10-min
+    /// values, against `limit(order)` (orders without values are left out).
+    static func spectrum(
+        _ intervals: [IntervalValues], phases: [String], orders: ClosedRange<Int>, limit: (Int) -> Double
+    ) -> [SpectrumBar] {
+        let unflagged = intervals.filter { !$0.isFlagged }
+        return orders.compactMap { order in
+            let worst = phases.compactMap { p -> (String, Double)? in
+                let values = unflagged.compactMap { $0.values["harmonic.voltage.\(p).h\(order)"] }
+                return percentile(values, 95).map { (p, $0) }
+            }.max { $0.1 < $1.1 }
+            return worst.map { SpectrumBar(order: order, percentile95: $0.1, phase: $0.0, limit: limit(order)) }
+        }
+    }
+
+    /// The values `names` of `intervals` as one line each, named by phase (L1) or, for a three-phase quantity, by
+    /// the name's last part (u2, nema); names without any value are left out.
     static func trend(
         _ title: String, unit: String, _ intervals: [IntervalValues], names: [String], limits: [(String, Double)]
     ) -> Trend {
@@ -157,7 +168,7 @@ public enum EN50160 {
             guard !present.isEmpty else { return nil }
             let phase = name.split(separator: ".").map(String.init).first { ["l1", "l1n", "l2", "l2n", "l3", "l3n"].contains($0) }
             return Trend.Line(
-                name: phase.map { String($0.prefix(2)).uppercased() } ?? name, times: present.map(\.endMs),
+                name: phase.map { String($0.prefix(2)).uppercased() } ?? String(name.split(separator: ".").last!), times: present.map(\.endMs),
                 values: present.map { $0.values[name]! }, flagged: present.map(\.isFlagged))
         }
         return Trend(title: title, unit: unit, limits: limits.map { Trend.Limit(label: $0.0, value: $0.1) }, lines: lines)

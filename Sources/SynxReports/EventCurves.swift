@@ -91,8 +91,24 @@ public enum EventCurves {
             settings: ["nominal_voltage_v": EN50160.format(input.nominalVoltage)],
             coveragePercent: input.expectedIntervals(600_000) > 0
                 ? Double(input.tenMinute.count) / Double(input.expectedIntervals(600_000)) * 100 : 0,
-            checks: [], tables: [dipTable(input.events), swellTable(input.events)], curves: curveCounts(input.events),
-            events: input.events)
+            checks: meterCounts(input), tables: [dipTable(input.events), swellTable(input.events)],
+            curves: curveCounts(input.events), events: input.events)
+    }
+
+    /// The event kinds a polled meter's counter registers count (`events.<kind>.count`).
+    static let meterCountedKinds = ["dip", "swell", "interruption"]
+
+    /// A polled meter's own event counts, for information: the meter detected them by its own thresholds, and
+    /// without their residual voltage and duration they cannot be placed in the tables or on the curves.
+    static func meterCounts(_ input: ReportInput) -> [Check] {
+        meterCountedKinds.compactMap { kind in
+            input.meterEventCounts[kind].map {
+                EN50160.information(
+                    "\(kind.prefix(1).uppercased())\(kind.dropFirst())s counted by the meter", clause: "-",
+                    count: Int($0.rounded()),
+                    basis: "the meter's own counter over the period (its thresholds; not placed on the curves)")
+            }
+        }
     }
 
     /// The events of a period counted against both curves.

@@ -66,7 +66,7 @@ public enum IEEE519 {
         // Voltage THD: weekly 95th percentile of 10-min values ≤ the limit; daily 99th of 3-s values ≤ 1.5 ×.
         for p in phases {
             checks.append(
-                percentileCheck(
+                Check.percentileCheck(
                     "Voltage THD, \(p.uppercased())", clause: "§5.1, Table 1", basis: "10-min values, weekly 95th percentile",
                     intervals: input.tenMinute, expected: tenMinutes, value: { $0.values["thd.voltage.\(p)"] },
                     percent: 95, limit: v.thd))
@@ -78,7 +78,7 @@ public enum IEEE519 {
         // Individual voltage harmonics: weekly 95th percentile of each order on each phase; the worst shown.
         let voltageHarmonics = phases.flatMap { p in
             (2...50).map { n in
-                percentileCheck(
+                Check.percentileCheck(
                     "Individual voltage harmonics (worst: h\(n), \(p.uppercased()))", clause: "§5.1, Table 1",
                     basis: "10-min values, weekly 95th percentile, orders 2–50", intervals: input.tenMinute,
                     expected: tenMinutes, value: { $0.values["harmonic.voltage.\(p).h\(n)"] }, percent: 95,
@@ -105,7 +105,7 @@ public enum IEEE519 {
                 }
                 for (percent, factor) in [(95.0, 1.0), (99, 1.5)] {
                     checks.append(
-                        percentileCheck(
+                        Check.percentileCheck(
                             "TDD, \(p.uppercased())", clause: "§5.2, Table 2",
                             basis: "10-min values, weekly \(Int(percent))th percentile", intervals: input.tenMinute,
                             expected: tenMinutes, value: tdd, percent: percent, limit: factor * limits.tdd))
@@ -119,7 +119,7 @@ public enum IEEE519 {
                 for (percent, factor) in [(95.0, 1.0), (99, 1.5)] {
                     let perOrder = phases.flatMap { p in
                         band.map { n in
-                            percentileCheck(
+                            Check.percentileCheck(
                                 "Current harmonics \(band.lowerBound)–\(band.upperBound) (worst: h\(n), \(p.uppercased()))",
                                 clause: "§5.2, Table 2", basis: "10-min values, weekly \(Int(percent))th percentile, % of I_L",
                                 intervals: input.tenMinute, expected: tenMinutes,
@@ -157,26 +157,6 @@ public enum IEEE519 {
         return report
     }
 
-    /// A check that the `percent`-th percentile of `value` over the unflagged intervals is at or below `limit`.
-    static func percentileCheck(
-        _ parameter: String, clause: String, basis: String, intervals: [IntervalValues], expected: Int,
-        value: (IntervalValues) -> Double?, percent: Double, limit: Double
-    ) -> Check {
-        let present = intervals.compactMap { x in value(x).map { (x.isFlagged, $0) } }
-        let values = present.filter { !$0.0 }.map(\.1)
-        var c = Check.statistic(
-            parameter, clause: clause, basis: basis, limit: "≤ \(EN50160.format(limit)) %", requiredPercent: percent,
-            values: values, flagged: present.filter(\.0).count, expected: expected,
-            accept: { $0 <= limit }, worst: { $0.max() })
-        c.percentile = EN50160.percentile(values, percent)
-        c.limitValue = limit
-        if present.isEmpty, !intervals.isEmpty {
-            c = EN50160.information(parameter, clause: clause, count: 0, basis: "not measured by this meter")
-            c.limit = "≤ \(EN50160.format(limit)) %"
-        }
-        return c
-    }
-
     /// `YYYY-MM-DD` of `date` in `calendar`'s time zone.
     static func date(_ date: Date, _ calendar: Calendar) -> String {
         let c = calendar.dateComponents([.year, .month, .day], from: date)
@@ -206,7 +186,7 @@ public enum IEEE519 {
             let end = min(Int64((next.timeIntervalSince1970 * 1000).rounded()), input.toMs)
             let first = k
             while k < input.threeSecond.count, input.threeSecond[k].endMs <= end { k += 1 }
-            let c = percentileCheck(
+            let c = Check.percentileCheck(
                 "\(parameter) (worst day \(Self.date(midnight, calendar)))", clause: clause, basis: basis,
                 intervals: Array(input.threeSecond[first..<k].filter { $0.endMs > start }),
                 expected: Int((end - start) / 3000), value: value, percent: percent, limit: limit)

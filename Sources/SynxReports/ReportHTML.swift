@@ -19,16 +19,11 @@ extension ComplianceReport {
             """
         if !checks.isEmpty {
             body += "<h2>Checks</h2>\n<table class=\"checks\"><tr>"
-            body += ["Parameter", "Clause", "Basis", "Limit", "Required", "Measured", "Worst", "In / out / flagged / missing", "Verdict"]
-                .map { "<th>\($0)</th>" }.joined()
+            body += checkColumns.map { "<th>\(HTML.escape($0))</th>" }.joined()
             body += "</tr>\n"
             for c in checks {
-                let cells = [
-                    c.parameter, c.clause, c.basis, c.limit, c.requiredPercent.map { Self.percent($0) } ?? "–",
-                    c.measuredPercent.map { Self.percent($0) } ?? "–", c.worst.map { String(format: "%.3f", $0) } ?? "–",
-                    "\(c.within) / \(c.outside) / \(c.flagged) / \(c.missing)",
-                ]
-                body += "<tr>" + cells.map { "<td>\(HTML.escape($0))</td>" }.joined()
+                let cells = checkCells(c, none: "–")
+                body += "<tr>" + cells.dropLast().map { "<td>\(HTML.escape($0))</td>" }.joined()
                 body += "<td class=\"verdict \(c.verdict.rawValue)\">\(c.verdict.rawValue.uppercased())</td></tr>\n"
             }
             body += "</table>\n"
@@ -168,7 +163,10 @@ enum SVGPlot {
         let y = { (v: Double) in top + (1 - v / high) * (height - top - bottom) }
         let slot = (width - left - right) / Double(max(bars.count, 1))
         var s = "<svg class=\"spectrum\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(number(width))\" height=\"\(number(height))\" viewBox=\"0 0 \(number(width)) \(number(height))\" role=\"img\">\n"
-        let orders = bars.enumerated().map { (left + (Double($0.offset) + 0.5) * slot, String($0.element.order)) }
+        // Every order labelled up to 25 bars; above that (orders to 50) the odd ones, so the labels do not collide.
+        let orders = bars.enumerated().filter { bars.count <= 25 || $0.element.order % 2 == 1 }.map {
+            (left + (Double($0.offset) + 0.5) * slot, String($0.element.order))
+        }
         s += frame(
             "Harmonic voltage, 95th percentile of the 10-min values (worst phase) against the limits", yLabel: "% of fundamental",
             xTicks: orders, yTicks: ticks(0, high), y: y)

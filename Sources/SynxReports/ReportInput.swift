@@ -84,6 +84,9 @@ public struct ReportInput: Sendable {
     public var threeSecond: [IntervalValues] = []
     public var twoHour: [IntervalValues]
     public var events: [ReportEvent]
+    /// A polled meter's own event counts over the period, by kind (`dip`, `swell`, `interruption`): the increase
+    /// of its event counter registers (`events.dip.count`, …), meter-derived; empty when it has none.
+    public var meterEventCounts: [String: Double] = [:]
 
     /// The input for `meter` over [fromMs, toMs) from `source`; the value lists start empty.
     public init(

@@ -24,15 +24,7 @@ extension ComplianceReport {
                 "\n"
                 + Report(
                     title: "Checks",
-                    columns: ["PARAMETER", "CLAUSE", "BASIS", "LIMIT", "REQUIRED", "MEASURED", "WORST", "IN/OUT/FLAGGED/MISSING", "VERDICT"],
-                    rows: checks.map { c in
-                        [
-                            c.parameter, c.clause, c.basis, c.limit, c.requiredPercent.map { Self.percent($0) } ?? "-",
-                            c.measuredPercent.map { Self.percent($0) } ?? "-",
-                            c.worst.map { String(format: "%.3f", $0) } ?? "-",
-                            "\(c.within)/\(c.outside)/\(c.flagged)/\(c.missing)", c.verdict.rawValue,
-                        ]
-                    }
+                    columns: checkColumns.map { $0.uppercased() }, rows: checks.map { checkCells($0, none: "-") }
                 ).render(.table)
         }
         for t in tables {
@@ -52,6 +44,7 @@ extension ComplianceReport {
                     rows: curves.map { [$0.curve, String($0.inside), String($0.outside), String($0.notCovered)] }
                 ).render(.table)
         }
+        guard !tables.isEmpty || !curves.isEmpty || !events.isEmpty else { return out }
         out +=
             "\n"
             + Report(
@@ -70,6 +63,26 @@ extension ComplianceReport {
     }
 
     static func percent(_ v: Double) -> String { String(format: "%.2f %%", v) }
+
+    /// The columns of the checks, as the table and the page show them: a percentile column only in a report whose
+    /// statistics are percentiles (IEEE 519, IEC 61000-2-2).
+    var checkColumns: [String] {
+        ["Parameter", "Clause", "Basis", "Limit", "Required", "Measured"] + (hasPercentiles ? ["Percentile"] : [])
+            + ["Worst", "In/out/flagged/missing", "Verdict"]
+    }
+
+    /// A check's cells under `checkColumns`, `none` where it has no value.
+    func checkCells(_ c: Check, none: String) -> [String] {
+        let number = { (v: Double?) in v.map { String(format: "%.3f", $0) } ?? none }
+        return [
+            c.parameter, c.clause, c.basis, c.limit, c.requiredPercent.map { Self.percent($0) } ?? none,
+            c.measuredPercent.map { Self.percent($0) } ?? none,
+        ] + (hasPercentiles ? [number(c.percentile)] : []) + [
+            number(c.worst), "\(c.within)/\(c.outside)/\(c.flagged)/\(c.missing)", c.verdict.rawValue,
+        ]
+    }
+
+    private var hasPercentiles: Bool { checks.contains { $0.percentile != nil } }
 
     /// UTC milliseconds as ISO 8601 to the second.
     static func iso(_ ms: Int64) -> String {

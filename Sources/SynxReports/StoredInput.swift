@@ -13,7 +13,7 @@ extension ReportInput {
         ["l1", "l2", "l3"].flatMap { p in
             ["voltage.\(p)n", "thd.voltage.\(p)", "current.\(p)", "thd.current.\(p)"]
                 + (2...50).flatMap { ["harmonic.voltage.\(p).h\($0)", "harmonic.current.\(p).h\($0)"] }
-        } + ["unbalance.voltage.u2"]
+        } + ["unbalance.voltage.u2", "unbalance.voltage.nema", "voltage.l12", "voltage.l23", "voltage.l31"]
 
     /// The input for `meter` over [fromMs, toMs) (at most `ReportPeriod.maximumMs`) read from a store: Class A
     /// aggregates and events when the meter has any in the period (a waveform meter), else its meter-derived
@@ -82,8 +82,8 @@ extension ReportInput {
     }
 
     /// A polled meter's values: its meter-derived 10-min aggregates, its 3-s frequency (meter-derived tiers have
-    /// no 10-s one: the frequency check says so), and the Plt it computed itself. No flags (a polled meter reports
-    /// no dips) and no events.
+    /// no 10-s one: the frequency check says so), the Plt it computed itself and its own event counts. No flags
+    /// (a polled meter reports no dips as they happen) and no events.
     private mutating func loadDerived(from reader: StoreReader, limit: (Int64) -> Int) throws {
         var tenMinute: [Int64: [String: Double]] = [:]
         for name in Self.derivedNames {
@@ -98,6 +98,13 @@ extension ReportInput {
             meter: meter, measurement: "frequency", tier: "3s", from: fromMs + 1, to: toMs + 1, limit: limit(3000)
         ).map { IntervalValues(endMs: $0.endMs, values: ["frequency": $0.value]) }
         frequencyIntervalMs = 3000
+        // Event counters: the sum of their 10-min increases (resets and rollovers handled by the aggregation).
+        for kind in EventCurves.meterCountedKinds {
+            let increases = try reader.derived(
+                meter: meter, measurement: "events.\(kind).count", tier: "10min", from: fromMs + 1, to: toMs + 1,
+                limit: limit(600_000))
+            if !increases.isEmpty { meterEventCounts[kind] = increases.reduce(0) { $0 + $1.value } }
+        }
         // The meter's Plt is polled every few seconds but changes every 2 h: the last value polled in the last
         // 10 minutes of each UTC 2-h window of the period stands for it, tagged with the window's end.
         var plt: [IntervalValues] = []

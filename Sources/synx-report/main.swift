@@ -4,12 +4,12 @@ import SynxReports
 import SynxStore
 import SynxVersion
 
-/// synx-report: compliance reports (EN 50160, voltage events against ITIC and SEMI F47) of one meter over a
+/// synx-report: compliance reports (EN 50160, IEEE 519, IEC 61000-2-2, voltage events against ITIC and SEMI F47) of one meter over a
 /// period, from a synx store file — the daemon's, or a copy on an auditor's laptop (`docs/reports.md`).
 struct SynxReport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synx-report",
-        abstract: "Compliance reports of one meter from a synx store file (EN 50160, voltage events).",
+        abstract: "Compliance reports of one meter from a synx store file (EN 50160, IEEE 519, IEC 61000-2-2, voltage events).",
         discussion: """
             The period is the last complete week (Monday 00:00 to Monday 00:00 in --time-zone) unless --week or \
             --from/--to is given. Reports read the store only; a copy of /var/lib/synx/synx.sqlite will do. \
@@ -18,14 +18,10 @@ struct SynxReport: ParsableCommand {
             """,
         version: synxVersion)
 
-    /// The reports there are.
-    enum Standard: String, ExpressibleByArgument, CaseIterable {
-        case en50160, ieee519, events
-    }
     /// What `--format` accepts.
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, html }
 
-    @Argument(help: "The report: en50160, ieee519 or events.") var standard: Standard
+    @Argument(help: "The report: en50160, ieee519, iec61000-2-2 or events.") var standard: ReportStandard
     @Argument(help: "The meter's name.") var meter: String
     @Option(help: "The store file.") var store = "/var/lib/synx/synx.sqlite"
     @Option(help: "Start of the period (ISO 8601, e.g. 2026-11-16T00:00:00Z).") var from: String?
@@ -38,6 +34,7 @@ struct SynxReport: ParsableCommand {
     @Option(help: "EN 50160 network: interconnected or island.") var connection: EN50160.Connection = .interconnected
     @Option(name: .customLong("isc-a"), help: "IEEE 519: the short-circuit current at the PCC, amperes.") var isc: Double?
     @Option(name: .customLong("il-a"), help: "IEEE 519: the maximum demand load current at the PCC, amperes.") var il: Double?
+    @Flag(help: "IEC 61000-2-2 report: the meter sees a motor bus (NEMA MG 1 unbalance derating).") var motorBus = false
     @Option(help: "Output: table, json, or html (one self-contained page with plots).") var format: Format = .table
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.") var output: String?
 
@@ -83,12 +80,13 @@ struct SynxReport: ParsableCommand {
             FileHandle.standardError.write(Data("synx-report: \(store): \(error)\n".utf8))
             throw ExitCode(66)
         }
-        var report: ComplianceReport
-        switch standard {
-        case .en50160: report = EN50160.assess(input, level: voltageLevel, connection: connection)
-        case .ieee519: report = IEEE519.assess(input, isc: isc, il: il)
-        case .events: report = EventCurves.eventsReport(input)
-        }
+        var supply = SupplySettings()
+        supply.voltageLevel = voltageLevel
+        supply.connection = connection
+        supply.shortCircuitCurrent = isc
+        supply.maximumDemandCurrent = il
+        supply.motorBus = motorBus
+        let report = standard.assess(input, supply: supply)
         let data: Data
         switch format {
         case .table: data = Data(report.table().utf8)
@@ -113,6 +111,7 @@ struct Unreadable: Error, CustomStringConvertible {
     var description: String { "no such file, or not readable" }
 }
 
+extension ReportStandard: ExpressibleByArgument {}
 extension EN50160.VoltageLevel: ExpressibleByArgument {}
 extension EN50160.Connection: ExpressibleByArgument {}
 

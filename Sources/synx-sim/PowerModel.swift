@@ -38,6 +38,14 @@ struct PowerModel {
         v["flicker.plt.\(n)"] = 0.45
     }
 
+    /// The power-quality map's event counters since the simulator started: a dip every 15 s, a swell every 2 min,
+    /// no interruption (so a report over a short test sees the meter's own counts rise).
+    private func eventCounters(_ v: inout [String: Double], at t: Double) {
+        v["events.dip.count"] = (t / 15).rounded(.down)
+        v["events.swell.count"] = (t / 120).rounded(.down)
+        v["events.interruption.count"] = 0
+    }
+
     /// The values at `t` seconds after start; advances the energy counters by `dt` seconds.
     mutating func values(at t: Double, dt: Double) -> [String: Double] {
         var v: [String: Double] = [:]
@@ -69,6 +77,7 @@ struct PowerModel {
             v["voltage.\(name)"] = (u[i] * u[i] + u[j] * u[j] + u[i] * u[j]).squareRoot()  // phasors 120° apart
         }
         v["voltage.ln_avg"] = u.reduce(0, +) / 3
+        if unit.profile == "synx-sim-pq" { eventCounters(&v, at: t) }
         v["unbalance.voltage.u2"] = (u.max()! - u.min()!) / (u.reduce(0, +) / 3) * 100 / 2
         v["voltage.ll_avg"] = (v["voltage.l12"]! + v["voltage.l23"]! + v["voltage.l31"]!) / 3
         v["current.n"] = abs(a[0] - (a[1] + a[2]) / 2)

@@ -292,7 +292,7 @@ extension Synxctl {
                 "The period is the last complete week in the site's time zone ([daemon] time_zone) unless --week or --from/--to is given; the meter's supply settings come from synxd's configuration. Exit status: 0 pass (or no limits), 3 a check failed, 4 inconclusive (missing data could decide), 1 synxd refused, 69 synxd unreachable."
         )
         @OptionGroup var connection: ConnectionOptions
-        @Argument(help: "The report: en50160, ieee519 or events.") var report: ReportKind
+        @Argument(help: "The report: en50160, ieee519, iec61000-2-2 or events.") var report: ReportKind
         @Argument(help: "Meter name.") var meter: String
         @Option(name: .long, help: "An ISO week, e.g. 2026-W47.") var week: String?
         @Option(name: .long, help: "Start of the period (same times as query).") var from: String?

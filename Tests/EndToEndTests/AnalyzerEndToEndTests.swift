@@ -93,7 +93,7 @@ final class AnalyzerEndToEndTests: XCTestCase {
                     "voltage.l1n", "voltage.l2n", "voltage.l3n", "current.l1", "current.l2", "current.l3",
                     "thd.voltage.l1",
                     "thd.voltage.l2", "thd.voltage.l3", "thd.current.l1", "thd.current.l2", "thd.current.l3",
-                    "unbalance.voltage.u2", "unbalance.voltage.u0", "frequency",
+                    "unbalance.voltage.u2", "unbalance.voltage.u0", "unbalance.voltage.nema", "frequency",
                     "power.active.total", "power.reactive.total", "power_factor.total",
                 ])
         }

@@ -64,7 +64,7 @@ final class GoldenOutputTests: XCTestCase {
         try assertGolden(out.replacingOccurrences(of: path, with: "REC"), "synx-analyze.table.txt")
     }
 
-    /// synx-report's EN 50160 tables and its events report as JSON, of the synthetic week of
+    /// synx-report's EN 50160 and IEC 61000-2-2 tables and its events report as JSON, of the synthetic week of
     /// `ReportEndToEndTests`.
     func testReportTablesAndEventsJSON() throws {
         let store = h.path("week.sqlite")
@@ -73,6 +73,9 @@ final class GoldenOutputTests: XCTestCase {
         let (code, table, err) = try h.run("synx-report", ["en50160", "pq"] + period)
         XCTAssertEqual(code, 3, err)
         try assertGolden(table, "synx-report-en50160.table.txt")
+        let (iecCode, iec, iecErr) = try h.run("synx-report", ["iec61000-2-2", "pq", "--motor-bus"] + period)
+        XCTAssertEqual(iecCode, 3, iecErr)
+        try assertGolden(iec, "synx-report-iec61000-2-2.table.txt")
         let (eventsCode, json, eventsErr) = try h.run("synx-report", ["events", "pq", "--format", "json"] + period)
         XCTAssertEqual(eventsCode, 0, eventsErr)
         try assertGolden(json, "synx-report-events.json")

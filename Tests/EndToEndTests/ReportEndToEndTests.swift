@@ -15,7 +15,8 @@ final class ReportEndToEndTests: XCTestCase {
     static let monday: Int64 = 1_794_787_200_000
 
     /// A week of a waveform meter "pq" in `path`: 1008 ten-minute aggregates whose L2 exceeds 253 V in the 60
-    /// evening intervals (6 days × 10, so its 95 % check fails: 948 of 1008 within), 20 intervals flagged by dips;
+    /// evening intervals (6 days × 10, so its 95 % check fails: 948 of 1008 within), 20 intervals flagged by dips,
+    /// NEMA LVUR rising from 0.6 to 1.6 % each day;
     /// 84 Plt of which 3 exceed 1; 60 480 ten-second frequencies within ±0.05 Hz; 12 dips, 2 swells, a 2-s
     /// interruption and 3 RVC.
     static func writeWeek(_ path: String) throws {
@@ -25,7 +26,10 @@ final class ReportEndToEndTests: XCTestCase {
             let day = i / 144
             let slot = i % 144
             let evening = day < 6 && (108..<118).contains(slot)
-            var m: [String: Double] = ["unbalance.voltage.u2": 0.3 + 0.5 * Double(slot) / 144]
+            var m: [String: Double] = [
+                "unbalance.voltage.u2": 0.3 + 0.5 * Double(slot) / 144,
+                "unbalance.voltage.nema": 0.6 + Double(slot) / 144,
+            ]
             for (p, base) in [("l1", 229.0), ("l2", evening ? 257.0 : 236.0), ("l3", 231.0)] {
                 m["voltage.\(p)n"] = base + 3 * sin(Double(slot) / 144 * 2 * .pi)
                 m["thd.voltage.\(p)"] = 3 + 1.5 * sin(Double(slot) / 144 * 2 * .pi)
@@ -143,6 +147,26 @@ final class ReportEndToEndTests: XCTestCase {
         XCTAssertTrue(ieeeChecks.contains { ($0["parameter"] as? String)?.hasPrefix("Voltage THD, L1 (worst day") == true && $0["verdict"] as? String == "inconclusive" })
         XCTAssertTrue(ieeeChecks.contains { $0["parameter"] as? String == "Current distortion (TDD, individual harmonics)" })
 
+        // IEC 61000-2-2 on a motor bus: harmonics within their levels, L2's evenings outside IEC 60038's band, and
+        // the LVUR's 95th percentile (0.6 + 0.95 × 1 % each day) above NEMA's 1 %, with its derating factor.
+        let (iecCode, iec, iecErr) = try report(["iec61000-2-2", "pq", "--motor-bus", "--format", "json"])
+        XCTAssertEqual(iecCode, 3, iecErr)
+        let iecDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(iec.utf8)) as? [String: Any])
+        XCTAssertEqual(iecDoc["standard"] as? String, "IEC 61000-2-2:2002+A1:2017+A2:2018")
+        let iecChecks = try XCTUnwrap(iecDoc["checks"] as? [[String: Any]])
+        func iecCheck(_ parameter: String) throws -> [String: Any] {
+            try XCTUnwrap(iecChecks.first { $0["parameter"] as? String == parameter }, parameter)
+        }
+        XCTAssertEqual(try iecCheck("Supply voltage, L2")["verdict"] as? String, "fail")
+        XCTAssertEqual(try iecCheck("Harmonic 5, L1")["verdict"] as? String, "pass")
+        XCTAssertEqual(try iecCheck("Harmonic 50, L1")["limit"] as? String, "≤ 0.30 %")
+        let lvur = try iecCheck("Line-voltage unbalance (NEMA LVUR)")
+        XCTAssertEqual(lvur["verdict"] as? String, "fail")
+        XCTAssertEqual(try XCTUnwrap(lvur["percentile"] as? Double), 1.55, accuracy: 0.01)
+        let derating = try iecCheck("Motor derating factor at the 95th percentile")
+        XCTAssertEqual(try XCTUnwrap(derating["worst"] as? Double), 1 - 0.05 * 0.55, accuracy: 0.001)
+        XCTAssertEqual((iecDoc["spectrum"] as? [Any])?.count, 49)
+
         let (badCode, _, badErr) = try h.run(
             "synx-report", ["en50160", "pq", "--store", h.path("week.sqlite"), "--week", "2026-W99"])
         XCTAssertEqual(badCode, 64, badErr)
@@ -183,14 +207,23 @@ final class ReportEndToEndTests: XCTestCase {
         XCTAssertEqual(
             dom.components(separatedBy: "class=\"event\"").count - 1, 15 + 9,
             "on ITIC the dips, swells and interruption; on SEMI F47 those of 50 ms to 1 s")
+        // The IEC 61000-2-2 page: its three trends (u2 and LVUR on one) and a bar for each order 2–50.
+        let iecPage = h.path("iec.html")
+        let (iecCode, _, iecErr) = try report(["iec61000-2-2", "pq", "--motor-bus", "--format", "html", "-o", iecPage])
+        XCTAssertEqual(iecCode, 3, iecErr)
+        let (iecDomCode, iecDom, iecDomErr) = try h.run(browser, flags + ["--dump-dom", "file://\(iecPage)"], timeout: 120)
+        XCTAssertEqual(iecDomCode, 0, iecDomErr)
+        XCTAssertEqual(iecDom.components(separatedBy: "<svg class=\"trend\"").count - 1, 3, "voltage, THD, unbalance")
+        XCTAssertEqual(iecDom.components(separatedBy: "data-points=\"1008\"").count - 1, 3 + 3 + 2)
+        XCTAssertEqual(iecDom.components(separatedBy: "<rect class=\"bar\"").count - 1, 49, "harmonic orders 2–50")
         // SYNX_REPORT_SCREENSHOTS=DIR: the screenshots of each report that docs/reports.md shows.
         if let docs = ProcessInfo.processInfo.environment["SYNX_REPORT_SCREENSHOTS"] {
             try png.write(to: URL(fileURLWithPath: "\(docs)/report-en50160.png"))
-            for kind in ["ieee519", "events"] {
+            for kind in ["ieee519", "iec61000-2-2", "events"] {
                 let other = h.path("\(kind).html")
-                _ = try report([kind, "pq", "--format", "html", "-o", other])
+                _ = try report([kind, "pq", "--format", "html", "-o", other] + (kind == "iec61000-2-2" ? ["--motor-bus"] : []))
                 let (code, _, err) = try h.run(
-                    browser, flags + ["--window-size=1200,\(kind == "events" ? 1500 : 1400)", "--screenshot=\(docs)/report-\(kind).png", "file://\(other)"],
+                    browser, flags + ["--window-size=1200,\(["events": 1500, "iec61000-2-2": 3700][kind] ?? 1400)", "--screenshot=\(docs)/report-\(kind).png", "file://\(other)"],
                     timeout: 120)
                 XCTAssertEqual(code, 0, err)
             }
@@ -209,7 +242,7 @@ final class ReportEndToEndTests: XCTestCase {
         let port = try h.startSimulator(scenario: "[[unit]]\nid = 1\nprofile = \"synx-sim-pq\"\n")
         try h.startDaemon(
             config: h.daemonSection + h.tcpBus("lan", port: port)
-                + h.meter("pq", bus: "lan", unit: 1, profile: "synx-sim-pq", extra: "isc_a = 20000\nil_a = 400\n"),
+                + h.meter("pq", bus: "lan", unit: 1, profile: "synx-sim-pq", extra: "isc_a = 20000\nil_a = 400\nmotor_bus = true\n"),
             environment: [
                 "LD_PRELOAD": ClockStepEndToEndTests.libfaketime, "FAKETIME_TIMESTAMP_FILE": clock, "FAKETIME_NO_CACHE": "1",
                 "DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": "/synx-none-sem /synx-none-shm",
@@ -237,5 +270,32 @@ final class ReportEndToEndTests: XCTestCase {
         XCTAssertTrue(table.contains("values: meter-derived (not Class A)"), table)
         XCTAssertTrue(table.contains("isc_il_ratio 50.0"), table)
         XCTAssertTrue(table.contains("TDD, L1"), table)
+
+        // IEC 61000-2-2 on the configured motor bus: LVUR from the polled line-to-line voltages (the simulator's
+        // are within 1 % of each other: below NEMA's 1 %, no derating).
+        let (_, iec, iecErr) = try h.synxctl(["report", "iec61000-2-2", "pq", "--format", "json"] + span)
+        let iecDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(iec.utf8)) as? [String: Any], iecErr)
+        XCTAssertEqual(iecDoc["source"] as? String, "meter_derived")
+        let iecChecks = try XCTUnwrap(iecDoc["checks"] as? [[String: Any]])
+        let lvur = try XCTUnwrap(iecChecks.first { $0["parameter"] as? String == "Line-voltage unbalance (NEMA LVUR)" })
+        XCTAssertEqual(lvur["within"] as? Int, 1, "\(lvur)")
+        XCTAssertLessThan(try XCTUnwrap(lvur["percentile"] as? Double), 1)
+        let factor = try XCTUnwrap(iecChecks.first { $0["parameter"] as? String == "Motor derating factor at the 95th percentile" })
+        XCTAssertEqual(factor["worst"] as? Double, 1)
+        let h7 = try XCTUnwrap(iecChecks.first { ($0["parameter"] as? String)?.hasPrefix("Harmonic 7") == true })
+        XCTAssertEqual(h7["verdict"] as? String, "pass", "2 % against 5 %")
+
+        // The events report of a polled meter: its own counters' increase over the interval (a dip every 15 s of
+        // the simulator's time, a swell every 2 min), for information; none placed on the curves.
+        let (eventsCode, events, eventsErr) = try h.synxctl(["report", "events", "pq", "--format", "json"] + span)
+        XCTAssertEqual(eventsCode, 0, eventsErr)
+        let eventsDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(events.utf8)) as? [String: Any], events)
+        let counted = try XCTUnwrap(eventsDoc["checks"] as? [[String: Any]])
+        XCTAssertEqual(counted.map { $0["parameter"] as? String }, [
+            "Dips counted by the meter", "Swells counted by the meter", "Interruptions counted by the meter",
+        ])
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(counted.first?["worst"] as? Double), 1, "\(counted)")
+        XCTAssertEqual(counted.last?["worst"] as? Double, 0)
+        XCTAssertEqual((eventsDoc["events"] as? [Any])?.count, 0)
     }
 }

@@ -1,4 +1,6 @@
+import SynxControl
 import SynxModbus
+import SynxReports
 import SynxTOML
 import XCTest
 
@@ -117,17 +119,25 @@ final class DaemonConfigTests: XCTestCase {
     }
 
     /// A meter's supply for its reports, and the site's time zone.
+    /// The protocol's report names (synxctl, `report`) are the reports' own: the daemon maps one to the other.
+    func testReportKinds_areTheReportStandards() {
+        XCTAssertEqual(ReportKind.allCases.map(\.rawValue), ReportStandard.allCases.map(\.rawValue))
+    }
+
     func testReportSettings_andTimeZone() throws {
         let head = "[daemon]\nprofile_directories = []\ntime_zone = \"Europe/Berlin\"\n[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"h\"\n"
         let meter = "[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n"
         let config = try DaemonConfig.parse(
-            text: head + meter + "en50160_voltage_level = \"mv\"\nen50160_connection = \"island\"\nisc_a = 20000\nil_a = 400\n",
+            text: head + meter
+                + "en50160_voltage_level = \"mv\"\nen50160_connection = \"island\"\nisc_a = 20000\nil_a = 400\nmotor_bus = true\n",
             file: "c.toml")
         XCTAssertEqual(config.timeZone.identifier, "Europe/Berlin")
         XCTAssertEqual(config.meters[0].report.voltageLevel, .mv)
         XCTAssertEqual(config.meters[0].report.connection, .island)
         XCTAssertEqual(config.meters[0].report.shortCircuitCurrent, 20000)
         XCTAssertEqual(config.meters[0].report.maximumDemandCurrent, 400)
+        XCTAssertTrue(config.meters[0].report.motorBus)
+        XCTAssertFalse(try DaemonConfig.parse(text: head + meter, file: "c.toml").meters[0].report.motorBus)
         XCTAssertThrowsError(try DaemonConfig.parse(text: head + meter + "isc_a = 20000\n", file: "c.toml")) {
             XCTAssertTrue("\($0)".contains("give both isc_a and il_a"), "\($0)")
         }
