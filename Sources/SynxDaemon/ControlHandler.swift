@@ -162,7 +162,10 @@ final class ControlHandler: @unchecked Sendable {
                     nominalFrequency: config.nominalFrequency)
                 input.timeZone = handler.timeZone
                 // The protocol's report names are the standards' own (a test holds the two lists equal).
-                let report = ReportStandard(rawValue: kind.rawValue)!.assess(input, supply: config.report)
+                guard let standard = ReportStandard(rawValue: kind.rawValue) else {
+                    return .failure(.invalidRequest, "no report \"\(kind.rawValue)\" in this synxd")
+                }
+                let report = standard.assess(input, supply: config.report)
                 let format = request.format ?? .table
                 let text: String
                 switch format {

@@ -26,7 +26,7 @@ public struct Check: Sendable, Equatable, Codable {
     public var measuredPercent: Double?
     /// The worst value assessed (highest, or furthest from nominal), in the parameter's unit.
     public var worst: Double?
-    /// For a percentile statistic (IEEE 519): the percentile of the values present, and the upper limit it is
+    /// For a percentile statistic (IEEE 519, IEC 61000-2-2): the percentile of the values present, and the upper limit it is
     /// held to, in the parameter's unit.
     public var percentile: Double? = nil
     public var limitValue: Double? = nil

@@ -126,7 +126,7 @@ public enum EN50160 {
                 "voltage_level": level.rawValue, "connection": connection.rawValue,
                 "nominal_voltage_v": format(un), "nominal_frequency_hz": format(f0),
             ],
-            coveragePercent: tenMinutes > 0 ? Double(input.tenMinute.count) / Double(tenMinutes) * 100 : 0,
+            coveragePercent: input.tenMinuteCoveragePercent,
             checks: checks, tables: [EventCurves.dipTable(input.events), EventCurves.swellTable(input.events)],
             curves: EventCurves.curveCounts(input.events), events: input.events)
         report.trends = [

@@ -89,8 +89,7 @@ public enum EventCurves {
         ComplianceReport(
             standard: "voltage events", meter: input.meter, fromMs: input.fromMs, toMs: input.toMs, source: input.source,
             settings: ["nominal_voltage_v": EN50160.format(input.nominalVoltage)],
-            coveragePercent: input.expectedIntervals(600_000) > 0
-                ? Double(input.tenMinute.count) / Double(input.expectedIntervals(600_000)) * 100 : 0,
+            coveragePercent: input.tenMinuteCoveragePercent,
             checks: meterCounts(input), tables: [dipTable(input.events), swellTable(input.events)],
             curves: curveCounts(input.events), events: input.events)
     }

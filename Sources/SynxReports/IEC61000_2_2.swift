@@ -68,7 +68,7 @@ public enum IEC61000_2_2 {
                     "Harmonic \(order), \(p.uppercased())", clause: order > 40 ? "Table 1 (2002 edition)" : "Table 1",
                     basis: basis, intervals: input.tenMinute, expected: tenMinutes,
                     value: { $0.values["harmonic.voltage.\(p).h\(order)"] }, percent: 95,
-                    limit: (compatibilityLevel(order: order) * 100).rounded() / 100)
+                    limit: compatibilityLevel(order: order))
             }
             if let worst = Check.worst(of: perPhase) { checks.append(worst) }
         }
@@ -79,8 +79,10 @@ public enum IEC61000_2_2 {
                 limit: unbalanceLevel))
         var settings = ["nominal_voltage_v": EN50160.format(un), "motor_bus": motorBus ? "yes" : "no"]
         var unbalanceLines = ["unbalance.voltage.u2"]
+        // On a motor bus each interval also holds its line-voltage unbalance, for the checks and the trend.
+        let intervals = motorBus ? NEMAMG1.withLineVoltageUnbalance(input.tenMinute) : input.tenMinute
         if motorBus {
-            checks += NEMAMG1.checks(input, expected: tenMinutes)
+            checks += NEMAMG1.checks(intervals, expected: tenMinutes)
             settings["nema_derating_curve"] = "approximate reading of NEMA MG 1 Figure 14-1"
             unbalanceLines.append(NEMAMG1.name)
         }
@@ -88,23 +90,21 @@ public enum IEC61000_2_2 {
         var report = ComplianceReport(
             standard: "IEC 61000-2-2:2002+A1:2017+A2:2018", meter: input.meter, fromMs: input.fromMs,
             toMs: input.toMs, source: input.source, settings: settings,
-            coveragePercent: tenMinutes > 0 ? Double(input.tenMinute.count) / Double(tenMinutes) * 100 : 0,
+            coveragePercent: input.tenMinuteCoveragePercent,
             checks: checks, tables: [], curves: [], events: [])
-        let withLVUR = motorBus ? NEMAMG1.withLineVoltageUnbalance(input.tenMinute) : input.tenMinute
+        let band = [("+10 %", un * (1 + supplyVoltageBand)), ("−10 %", un * (1 - supplyVoltageBand))]
         report.trends = [
             EN50160.trend(
                 "Supply voltage, 10-min mean", unit: "V", input.tenMinute, names: phases.map { "voltage.\($0)n" },
-                limits: [("+10 %", un * 1.1), ("−10 %", un * 0.9)]),
+                limits: band),
             EN50160.trend(
                 "Voltage THD, 10-min mean", unit: "%", input.tenMinute, names: phases.map { "thd.voltage.\($0)" },
-                limits: [("8 %", thdLevel)]),
+                limits: [("\(EN50160.format(thdLevel)) %", thdLevel)]),
             EN50160.trend(
-                "Voltage unbalance, 10-min mean", unit: "%", withLVUR, names: unbalanceLines,
+                "Voltage unbalance, 10-min mean", unit: "%", intervals, names: unbalanceLines,
                 limits: [("u2 2 %", unbalanceLevel)] + (motorBus ? [("NEMA 1 %", NEMAMG1.ratedLoadPercent)] : [])),
         ].filter { $0.lines.contains { !$0.values.isEmpty } }
-        report.spectrum = EN50160.spectrum(input.tenMinute, phases: phases, orders: 2...50) {
-            (compatibilityLevel(order: $0) * 100).rounded() / 100
-        }
+        report.spectrum = EN50160.spectrum(input.tenMinute, phases: phases, orders: 2...50) { compatibilityLevel(order: $0) }
         return report
     }
 }
@@ -129,15 +129,16 @@ public enum NEMAMG1 {
     /// recommended) or for a value that is not a number.
     public static func deratingFactor(unbalancePercent u: Double) -> Double? {
         guard u.isFinite, u <= maximumPercent else { return nil }
-        if u <= 0 { return 1 }
-        let i = deratingCurve.firstIndex { $0.percent >= u }!
+        guard u > 0 else { return 1 }
+        guard let i = deratingCurve.firstIndex(where: { $0.percent >= u }), i > 0 else { return nil }
         let (a, b) = (deratingCurve[i - 1], deratingCurve[i])
         return a.factor + (b.factor - a.factor) * (u - a.percent) / (b.percent - a.percent)
     }
 
     /// `intervals` with the line-voltage unbalance under `name`: the meter's own (a Class A aggregate holds it), or
     /// computed from the interval's three line-to-line voltages (a polled meter's 10-min means; from means of the
-    /// magnitudes, which is how a meter without LVUR can be assessed at all).
+    /// magnitudes, which is how a meter without LVUR can be assessed at all). The formula is
+    /// `SynxDSP.Unbalance.nemaPercent`'s, repeated here because reports do not link the engine.
     static func withLineVoltageUnbalance(_ intervals: [IntervalValues]) -> [IntervalValues] {
         intervals.map { x in
             guard x.values[name] == nil else { return x }
@@ -151,10 +152,10 @@ public enum NEMAMG1 {
         }
     }
 
-    /// The checks of a motor bus: the 95th percentile of the 10-min LVUR at or below 1 % (rated load), and the
-    /// derating factor at that percentile and at the worst interval, for information.
-    static func checks(_ input: ReportInput, expected: Int) -> [Check] {
-        let intervals = withLineVoltageUnbalance(input.tenMinute)
+    /// The checks of a motor bus, over 10-min `intervals` that hold their LVUR (`withLineVoltageUnbalance`): the
+    /// 95th percentile at or below 1 % (rated load), and the derating factor at that percentile and at the worst
+    /// interval, for information (in the check's `worst`).
+    static func checks(_ intervals: [IntervalValues], expected: Int) -> [Check] {
         let check = Check.percentileCheck(
             "Line-voltage unbalance (NEMA LVUR)", clause: "NEMA MG 1 Part 14", basis: "10-min values, 95th percentile",
             intervals: intervals, expected: expected, value: { $0.values[name] }, percent: 95,

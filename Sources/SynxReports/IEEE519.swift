@@ -147,7 +147,7 @@ public enum IEEE519 {
         var report = ComplianceReport(
             standard: "IEEE 519-2022", meter: input.meter, fromMs: input.fromMs, toMs: input.toMs, source: input.source,
             settings: settings,
-            coveragePercent: tenMinutes > 0 ? Double(input.tenMinute.count) / Double(tenMinutes) * 100 : 0,
+            coveragePercent: input.tenMinuteCoveragePercent,
             checks: checks, tables: [], curves: [], events: [])
         report.trends = [
             EN50160.trend(

@@ -112,6 +112,12 @@ public struct ReportInput: Sendable {
         return present.isEmpty ? ["l1", "l2", "l3"] : present
     }
 
+    /// The 10-min intervals present, in percent of those the period holds (0 for an empty period).
+    public var tenMinuteCoveragePercent: Double {
+        let expected = expectedIntervals(600_000)
+        return expected > 0 ? Double(tenMinute.count) / Double(expected) * 100 : 0
+    }
+
     /// How many intervals of `milliseconds` the period holds (the number a complete record would have).
     public func expectedIntervals(_ milliseconds: Int64) -> Int {
         Int(max(0, (toMs - fromMs) / milliseconds))

@@ -38,10 +38,10 @@ struct PowerModel {
         v["flicker.plt.\(n)"] = 0.45
     }
 
-    /// The power-quality map's event counters since the simulator started: a dip every 15 s, a swell every 2 min,
+    /// The power-quality map's event counters since the simulator started: a dip every 5 s, a swell every 2 min,
     /// no interruption (so a report over a short test sees the meter's own counts rise).
     private func eventCounters(_ v: inout [String: Double], at t: Double) {
-        v["events.dip.count"] = (t / 15).rounded(.down)
+        v["events.dip.count"] = (t / 5).rounded(.down)
         v["events.swell.count"] = (t / 120).rounded(.down)
         v["events.interruption.count"] = 0
     }

@@ -118,12 +118,12 @@ final class DaemonConfigTests: XCTestCase {
         }
     }
 
-    /// A meter's supply for its reports, and the site's time zone.
     /// The protocol's report names (synxctl, `report`) are the reports' own: the daemon maps one to the other.
     func testReportKinds_areTheReportStandards() {
         XCTAssertEqual(ReportKind.allCases.map(\.rawValue), ReportStandard.allCases.map(\.rawValue))
     }
 
+    /// A meter's supply for its reports, and the site's time zone.
     func testReportSettings_andTimeZone() throws {
         let head = "[daemon]\nprofile_directories = []\ntime_zone = \"Europe/Berlin\"\n[[bus]]\nname = \"b\"\ntype = \"tcp\"\nhost = \"h\"\n"
         let meter = "[[meter]]\nname = \"m\"\nbus = \"b\"\nunit = 1\nprofile = \"synx-sim\"\n"

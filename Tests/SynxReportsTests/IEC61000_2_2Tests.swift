@@ -90,6 +90,23 @@ final class IEC61000_2_2Tests: XCTestCase {
         XCTAssertEqual(try check(r, "Supply voltage, L1").verdict, .pass)
     }
 
+    /// Intervals flagged by a dip are left out and counted, whatever they hold.
+    func testFlaggedIntervals_areLeftOut() throws {
+        let r = IEC61000_2_2.assess(
+            week { i, v in
+                if i < 60 {
+                    v.flags = ["flagged"]
+                    v.values["thd.voltage.l1"] = 20
+                }
+            }, motorBus: true)
+        let thd = try check(r, "THD, L1")
+        XCTAssertEqual(thd.verdict, .pass)
+        XCTAssertEqual(thd.flagged, 60)
+        XCTAssertEqual(thd.within, 948)
+        XCTAssertEqual(thd.percentile, 3)
+        XCTAssertEqual(r.checks.count, 3 + 3 + 49 + 1 + 3, "and on a motor bus LVUR and two derating factors")
+    }
+
     /// 90 % of the week present: a 95th percentile that the missing 10 % could decide is no verdict.
     func testCoverage_missingDataIsNotWithin() throws {
         var input = week()
@@ -121,9 +138,11 @@ final class IEC61000_2_2Tests: XCTestCase {
         XCTAssertEqual(try check(own, "Motor derating factor at the worst 10-min value").worst, 1)
     }
 
-    func testDeratingCurve_pointsInterpolationAndLimits() {
+    func testDeratingCurve_pointsInterpolationAndLimits() throws {
         XCTAssertEqual(NEMAMG1.deratingFactor(unbalancePercent: 0), 1)
+        XCTAssertEqual(NEMAMG1.deratingFactor(unbalancePercent: 0.5), 1, "rated load up to 1 %")
         XCTAssertEqual(NEMAMG1.deratingFactor(unbalancePercent: 1), 1)
+        XCTAssertEqual(try XCTUnwrap(NEMAMG1.deratingFactor(unbalancePercent: 3.5)), 0.85, accuracy: 1e-12)
         XCTAssertEqual(NEMAMG1.deratingFactor(unbalancePercent: 2), 0.95)
         XCTAssertEqual(try XCTUnwrap(NEMAMG1.deratingFactor(unbalancePercent: 2.5)), 0.915, accuracy: 1e-12)
         XCTAssertEqual(NEMAMG1.deratingFactor(unbalancePercent: 4), 0.82)
@@ -132,9 +151,9 @@ final class IEC61000_2_2Tests: XCTestCase {
         XCTAssertNil(NEMAMG1.deratingFactor(unbalancePercent: .nan))
         XCTAssertEqual(NEMAMG1.deratingFactor(unbalancePercent: -1), 1)
         let r = IEC61000_2_2.assess(week { _, v in v.values[NEMAMG1.name] = 6 }, motorBus: true)
-        let worst = r.checks.first { $0.parameter == "Motor derating factor at the worst 10-min value" }
-        XCTAssertNil(worst?.worst)
-        XCTAssertEqual(worst?.basis, "LVUR 6.00 %: above 5 %, operation not recommended")
+        let worst = try XCTUnwrap(r.checks.first { $0.parameter == "Motor derating factor at the worst 10-min value" })
+        XCTAssertNil(worst.worst)
+        XCTAssertEqual(worst.basis, "LVUR 6.00 %: above 5 %, operation not recommended")
     }
 
     /// A motor bus whose meter has neither LVUR nor line-to-line voltages: not measured, no factor.
