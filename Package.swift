@@ -42,12 +42,14 @@ let package = Package(
         .target(name: "SynxDSP", dependencies: ["CFFTW"]),
         // IEEE C37.111 (COMTRADE) recordings: reader and writer.
         .target(name: "SynxComtrade"),
+        // Prometheus / OpenMetrics exposition and the naming of synx's measurements as metrics: pure text.
+        .target(name: "SynxMetrics"),
         // Compliance reports (EN 50160, event curves) from the store's values: read-only over SynxStore.
         .target(name: "SynxReports", dependencies: ["SynxStore", "SynxTables"]),
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "SynxComtrade", "CSystemd", "CLinux",
-            "SynxSystem", "SynxTables", "SynxVersion", "SynxReports",
+            "SynxSystem", "SynxTables", "SynxVersion", "SynxReports", "SynxMetrics",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -83,6 +85,7 @@ let package = Package(
         .testTarget(name: "SynxDSPTests", dependencies: ["SynxDSP"]),
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
         .testTarget(name: "SynxReportsTests", dependencies: ["SynxReports", "SynxStore"]),
+        .testTarget(name: "SynxMetricsTests", dependencies: ["SynxMetrics"]),
         .testTarget(name: "SynxDaemonTests", dependencies: [
             "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxModbus", "SynxReports", "SynxStore", "SynxSystem",
             "SynxTOML", .product(name: "Logging", package: "swift-log"),

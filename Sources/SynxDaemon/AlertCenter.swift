@@ -262,6 +262,9 @@ final class AlertCenter: @unchecked Sendable {
         }
     }
 
+    /// How many alerts are raised now.
+    var activeCount: Int { lock.withLock { entries.values.filter(\.active).count } }
+
     /// Active alerts first, then the most recent cleared ones (at most `limit` in all).
     func list(limit: Int = 100) -> [AlertStatus] {
         lock.withLock {

@@ -51,7 +51,12 @@ public final class Daemon: @unchecked Sendable {
         let server = ControlServer(path: config.socketPath, handler: handler, logger: logger)
         supervisor = Supervisor(
             registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
-        parts = DaemonParts([writer, recorder, server, plant, supervisor], logger: logger)
+        var served: [DaemonPart] = [writer, recorder, server]
+        if let address = config.metricsAddress {
+            let collector = MetricsCollector(registry: registry, writer: writer, alerts: alerts)
+            served.append(MetricsServer(address: address, collector: collector, logger: logger))
+        }
+        parts = DaemonParts(served + [plant, supervisor], logger: logger)
         handler.reloader = { [unowned self] requestedBy in reload(trigger: requestedBy) }
         handler.alerts = alerts
         handler.logger = logger
@@ -133,6 +138,7 @@ public final class Daemon: @unchecked Sendable {
         var ignored: [String] = []
         if new.socketPath != config.socketPath { ignored.append("daemon.socket") }
         if new.stateDirectory != config.stateDirectory { ignored.append("daemon.state_directory") }
+        if new.metricsAddress != config.metricsAddress { ignored.append("metrics.listen") }
         alerts.clear(.reloadRejected, key: "config", message: "configuration reloaded: \(configPath) is valid again")
         writer.enqueue(records: StoreRecords(configurations: [accepted(new, requestedBy: trigger)]))
         alerts.configure(holdoffSeconds: new.alertHoldoffSeconds, rules: new.rules)

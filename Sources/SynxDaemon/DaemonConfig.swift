@@ -21,6 +21,8 @@ public struct DaemonConfig: Sendable {
     public var timeZone = TimeZone.current
     /// Days of each kind of data the store keeps (`[retention]`).
     public var retention = Retention()
+    /// Where `/metrics` listens for Prometheus (`[metrics] listen`); nil: not served.
+    var metricsAddress: MetricsAddress?
     /// SHA-256 of the file's bytes as read (hex; empty for text not read from a file): recorded in the store's
     /// custody chain each time synxd accepts the configuration.
     public var fileSHA256 = ""
@@ -53,7 +55,7 @@ extension DaemonConfig {
     /// Validates configuration text; `file` names it in errors.
     public static func parse(text: String, file: String) throws -> DaemonConfig {
         let root = try TOMLDocument(file: file, text: text).rootSection
-        try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts", "retention"])
+        try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts", "retention", "metrics"])
         let daemon = try root.section("daemon")
         try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories", "poll_spread_ms", "time_zone"])
         let spread = try daemon?.int("poll_spread_ms", in: 0...60_000) ?? 0
@@ -119,6 +121,15 @@ extension DaemonConfig {
         }
         config.rules = try root.sections("alert").enumerated().map { try ThresholdRule.parse($1, index: $0 + 1) }
         config.alertHoldoffSeconds = try alerts?.double("holdoff_s", in: 0...86_400) ?? 60
+        if let m = try root.section("metrics") {
+            try m.rejectUnknownKeys(["listen"])
+            if let listen = try m.string("listen") {
+                guard let address = MetricsAddress(listen) else {
+                    throw m.error("listen", "\"\(listen)\" is not a numeric address and port (e.g. \"127.0.0.1:9488\")")
+                }
+                config.metricsAddress = address
+            }
+        }
         if let r = try root.section("retention") {
             let keys: [(String, WritableKeyPath<Retention, Double>)] = [
                 ("samples_days", \.samplesDays), ("derived_3s_days", \.derived3sDays),

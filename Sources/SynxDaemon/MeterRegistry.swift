@@ -205,6 +205,33 @@ final class MeterRegistry: @unchecked Sendable {
 
     func hasMeter(_ name: String) -> Bool { lock.withLock { meters[name] != nil } }
 
+    /// One meter as `/metrics` shows it: its status, how long ago (monotonic ms) its last good data came, and
+    /// its values that are current — none when the meter is offline or its data is older than three poll
+    /// intervals (and 5 s), and none of those a poll has not refreshed in three slow-poll intervals (Prometheus
+    /// leaves a value out rather than repeat a stale one).
+    struct MeterMetrics {
+        var status: MeterStatus
+        var ageMs: Int64?
+        var values: [LiveValue]
+    }
+
+    /// Every meter in configuration order for `/metrics`; `now` is monotonic.
+    func metricsSnapshot(monotonicNow now: Int64) -> [MeterMetrics] {
+        lock.withLock {
+            meterOrder.compactMap { name in
+                guard let m = meters[name] else { return nil }
+                let age = m.lastGoodMonotonic.map { now - $0 }
+                let current =
+                    (m.state == .online || m.state == .degraded)
+                    && (age.map { $0 <= max(3 * Int64(m.config.pollIntervalMs), 5000) } ?? false)
+                let oldest = (m.lastGoodPoll ?? 0) - 3 * Int64(max(m.config.slowPollIntervalMs, m.config.pollIntervalMs))
+                return MeterMetrics(
+                    status: MeterRegistry.status(m), ageMs: age,
+                    values: current ? m.values.values.filter { $0.time >= oldest } : [])
+            }
+        }
+    }
+
     /// The configuration of the meter `name`, if there is one.
     func config(of name: String) -> MeterConfig? { lock.withLock { meters[name]?.config } }
 

@@ -161,6 +161,23 @@ final class Harness {
         return result.samples
     }
 
+    /// A TCP port nobody listens on now (the kernel's choice for an ephemeral bind).
+    func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
     /// The values the simulator serves, by unit and measurement.
     func simulatorValues(name: String = "sim") throws -> [String: [String: Double]] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path("\(name)-state.json")))

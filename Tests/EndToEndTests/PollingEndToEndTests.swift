@@ -211,7 +211,7 @@ final class PollingEndToEndTests: XCTestCase {
         let (simEnd, serverEnd) = try h.ptyPair()
         _ = try h.startSimulator(scenario: Self.frozenScenario, rtu: [simEnd])
         // socat plays the serial device server: TCP on one side, the serial line on the other.
-        let port = try freePort()
+        let port = try h.freePort()
         try h.start(
             "/usr/bin/socat", ["TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr", "FILE:\(serverEnd),raw,echo=0"],
             name: "serial-server")
@@ -225,23 +225,6 @@ final class PollingEndToEndTests: XCTestCase {
         XCTAssertFalse(live.values.isEmpty)
         for v in live.values { XCTAssertEqual(v.value, served[v.measurement], v.measurement) }
         XCTAssertTrue(try h.buses()[0].endpoint.hasPrefix("rtu-over-tcp 127.0.0.1:"))
-    }
-
-    /// A TCP port nobody listens on now (the kernel's choice for an ephemeral bind).
-    private func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-        }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     func testPollSpread_eachMeterPollsAtItsPhase_overTCPAndRTU_andSaysWhichItIs() throws {
