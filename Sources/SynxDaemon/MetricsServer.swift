@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Glibc
 import Logging
@@ -339,11 +340,18 @@ final class MetricsCollector: @unchecked Sendable {
                     }
                 }),
         ]
-        // The measurements: one family per quantity, its samples across meters.
+        // The measurements: one family per quantity, its samples across meters (each name placed once per scrape).
         var byFamily: [String: MetricFamily] = [:]
+        var placements: [String: MeasurementMetrics.Placement?] = [:]
         for m in meters {
             for v in m.values.sorted(by: { $0.measurement < $1.measurement }) {
-                guard let p = MeasurementMetrics.placement(of: v.measurement) else { continue }
+                let placement =
+                    placements[v.measurement] ?? {
+                        let p = MeasurementMetrics.placement(of: v.measurement)
+                        placements[v.measurement] = p
+                        return p
+                    }()
+                guard let p = placement else { continue }
                 byFamily[p.family, default: MetricFamily(name: p.family, kind: p.kind, help: p.help, unit: p.unit)]
                     .samples.append(.init([L("meter", m.status.name)] + p.labels, v.value * p.scale))
             }

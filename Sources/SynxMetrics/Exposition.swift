@@ -118,7 +118,10 @@ public enum Exposition {
     /// `s` with backslash and line breaks (as `\n`) escaped, and double quotes where the format asks (label values always,
     /// OpenMetrics help text).
     static func escape(_ s: String, quotes: Bool) -> String {
-        guard s.contains(where: { $0 == "\\" || $0.isNewline || ($0 == "\"" && quotes) }) else { return s }
+        // The common case, checked on the bytes: nothing to escape (backslash, LF, CR, or a quote).
+        guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x0A || $0 == 0x0D || ($0 == 0x22 && quotes) }) else {
+            return s
+        }
         var out = ""
         for c in s {
             switch c {

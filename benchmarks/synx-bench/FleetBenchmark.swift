@@ -28,6 +28,11 @@ struct FleetBenchmark: ParsableCommand {
             "synxd's [daemon] poll_spread_ms: the meters' slots spread over this many ms of each second (0: all on the whole second)."
     )
     var spread = 0
+    @Option(
+        help: """
+            Serve /metrics and scrape it every this many seconds in every second window (0: off): windows without             and with scrapes alternate, so the scrapes' cost is measured against synxd without them in the same run.
+            """)
+    var scrapeInterval = 0
     @Option(help: "Directory with synxd and synx-sim (default: next to synx-bench).") var binDir: String?
     @Flag(inversion: .prefixedNo, help: "Pin synxd (and collectd) to CPU 0 and the simulator to CPU 1.") var pin = true
 
@@ -100,6 +105,8 @@ struct FleetBenchmark: ParsableCommand {
         var config =
             "[daemon]\nstate_directory = \"\(dir)/state\"\nsocket = \"\(dir)/synxd.sock\"\nprofile_directories = \(profiles)\n"
             + "poll_spread_ms = \(spread)\n"
+        let metricsPort = scrapeInterval > 0 ? try Scraper.freePort() : 0
+        if scrapeInterval > 0 { config += "[metrics]\nlisten = \"127.0.0.1:\(metricsPort)\"\n" }
         for i in 0..<meters {
             config += "[[bus]]\nname = \"b\(i)\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\n"
             config += "[[meter]]\nname = \"m\(i)\"\nbus = \"b\(i)\"\nunit = 1\nprofile = \"\(profile)\"\n"
@@ -121,15 +128,30 @@ struct FleetBenchmark: ParsableCommand {
             uniqueKeysWithValues: try Request.allMeters(client.send).map { ($0.name, Int64($0.pollPhaseMs ?? 0)) })
         Thread.sleep(until: online.addingTimeInterval(Double(warmup)))
         var cuts: [(from: Int64, to: Int64, cpu: Double)] = []
-        for _ in 0..<windows {
+        var scraped: [(cpu: Double, scrapes: Scraper.Result)] = []
+        var plain: [Double] = []
+        for w in 0..<windows {
             // Windows on whole seconds, so each holds `seconds` poll slots of every meter.
             let from = (Int64(Date().timeIntervalSince1970) + 1) * 1000
             Thread.sleep(until: Date(timeIntervalSince1970: Double(from) / 1000))
             let cpu0 = try Child.cpuSeconds(pid: synxd.processIdentifier)
             let written0 = Child.writeBytes(pid: synxd.processIdentifier)
             let to = from + Int64(seconds) * 1000
+            // Every second window is scraped, from its start, every `scrapeInterval` s.
+            let scraper = scrapeInterval > 0 && w % 2 == 1 ? Scraper(port: metricsPort, interval: scrapeInterval, until: to) : nil
             Thread.sleep(until: Date(timeIntervalSince1970: Double(to) / 1000))
             let cpu = (try Child.cpuSeconds(pid: synxd.processIdentifier) - cpu0) / Double(seconds)
+            if let scraper {
+                let r = scraper.finish()
+                scraped.append((cpu, r))
+                print(
+                    String(
+                        format: "  window %d scraped: %d scrapes of %.0f kB, each answered in p50 %.0f ms, max %.0f ms",
+                        w + 1, r.durationsMs.count, r.bytes / 1024, r.durationsMs.sorted()[r.durationsMs.count / 2],
+                        r.durationsMs.max() ?? 0))
+            } else if scrapeInterval > 0 {
+                plain.append(cpu)
+            }
             let written = Child.writeBytes(pid: synxd.processIdentifier) - written0
             cuts.append((from, to, cpu))
             let s = try client.send(Request(command: .status)).daemon!
@@ -160,6 +182,17 @@ struct FleetBenchmark: ParsableCommand {
                 bytes, statusMs[100], statusMs[197], all, Date().timeIntervalSince(t0) * 1000))
         kill(synxd.processIdentifier, SIGTERM)
         synxd.waitUntilExit()
+        if !scraped.isEmpty, !plain.isEmpty {
+            let with = scraped.map(\.cpu).reduce(0, +) / Double(scraped.count)
+            let without = plain.reduce(0, +) / Double(plain.count)
+            let scrapes = scraped.map { Double($0.scrapes.durationsMs.count) }.reduce(0, +) / Double(scraped.count)
+            print(
+                String(
+                    format:
+                        "  /metrics every %d s: synxd %.2f %% of one core with scrapes, %.2f %% without (same run); ratio %.3f; %.0f ms of CPU per scrape",
+                    scrapeInterval, with * 100, without * 100, with / without,
+                    (with - without) * Double(seconds) / max(scrapes, 1) * 1000))
+        }
         if windows > 1, let first = cuts.first, let last = cuts.last {
             print(String(format: "  CPU, last window / first: %.3f (target: within 10 %%)", last.cpu / first.cpu))
         }
@@ -265,4 +298,76 @@ struct FleetBenchmark: ParsableCommand {
         return n
     }
 
+}
+
+/// Scrapes synxd's `/metrics` every `interval` seconds from now until `until` (UTC ms) on a thread of its own, as
+/// Prometheus does: one connection per scrape, the page read to the end.
+final class Scraper: @unchecked Sendable {
+    /// Each scrape's time to the last byte (ms) and the page's size (bytes, the last one).
+    struct Result {
+        var durationsMs: [Double] = []
+        var bytes: Double = 0
+    }
+    private var result = Result()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(port: Int, interval: Int, until: Int64) {
+        Thread.detachNewThread { [self] in
+            var next = Date()
+            while next.timeIntervalSince1970 * 1000 < Double(until) {
+                Thread.sleep(until: next)
+                let t0 = Date()
+                if let page = Scraper.get(port: port) {
+                    result.durationsMs.append(Date().timeIntervalSince(t0) * 1000)
+                    result.bytes = Double(page)
+                }
+                next = next.addingTimeInterval(Double(interval))
+            }
+            done.signal()
+        }
+    }
+
+    /// Waits for the last scrape; its results.
+    func finish() -> Result {
+        done.wait()
+        return result
+    }
+
+    /// `GET /metrics`; the response's size, or nil on an error.
+    static func get(port: Int) -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0, SocketIO.sendAll(fd, Data("GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".utf8)) == nil
+        else { return nil }
+        var total = 0
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = SocketIO.receive(fd, into: &chunk)
+            if n <= 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    /// A loopback TCP port nobody listens on now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
 }
