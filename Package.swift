@@ -87,8 +87,8 @@ let package = Package(
         .testTarget(name: "SynxReportsTests", dependencies: ["SynxReports", "SynxStore"]),
         .testTarget(name: "SynxMetricsTests", dependencies: ["SynxMetrics"]),
         .testTarget(name: "SynxDaemonTests", dependencies: [
-            "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxModbus", "SynxReports", "SynxStore", "SynxSystem",
-            "SynxTOML", .product(name: "Logging", package: "swift-log"),
+            "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxMetrics", "SynxModbus", "SynxReports", "SynxStore",
+            "SynxSystem", "SynxTOML", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["SynxControl", "SynxComtrade", "SynxStore", "CSQLite"]),
     ]

@@ -207,28 +207,35 @@ final class MeterRegistry: @unchecked Sendable {
 
     /// One meter as `/metrics` shows it: its status, how long ago (monotonic ms) its last good data came, and
     /// its values that are current — none when the meter is offline or its data is older than three poll
-    /// intervals (and 5 s), and none of those a poll has not refreshed in three slow-poll intervals (Prometheus
-    /// leaves a value out rather than repeat a stale one).
+    /// intervals (and 5 s); of a polled meter, none that its polls have not refreshed in three of their own
+    /// intervals (fast or slow rate: a register read invalid keeps its last good value in the live table, but not
+    /// on the page). A waveform meter's values are all refreshed together, stamped by the device's clock, so only
+    /// the meter's age applies. Prometheus leaves a value out rather than repeat a stale one.
     struct MeterMetrics {
         var status: MeterStatus
         var ageMs: Int64?
         var values: [LiveValue]
     }
 
-    /// Every meter in configuration order for `/metrics`; `now` is monotonic.
+    /// Every meter in configuration order for `/metrics`; `now` is monotonic. The entries are copied under the
+    /// lock (their value tables are copied on write), and filtered outside it.
     func metricsSnapshot(monotonicNow now: Int64) -> [MeterMetrics] {
-        lock.withLock {
-            meterOrder.compactMap { name in
-                guard let m = meters[name] else { return nil }
-                let age = m.lastGoodMonotonic.map { now - $0 }
-                let current =
-                    (m.state == .online || m.state == .degraded)
-                    && (age.map { $0 <= max(3 * Int64(m.config.pollIntervalMs), 5000) } ?? false)
-                let oldest = (m.lastGoodPoll ?? 0) - 3 * Int64(max(m.config.slowPollIntervalMs, m.config.pollIntervalMs))
-                return MeterMetrics(
-                    status: MeterRegistry.status(m), ageMs: age,
-                    values: current ? m.values.values.filter { $0.time >= oldest } : [])
+        let entries = lock.withLock { meterOrder.compactMap { meters[$0] } }
+        return entries.map { m in
+            let age = m.lastGoodMonotonic.map { now - $0 }
+            let current =
+                (m.state == .online || m.state == .degraded)
+                && (age.map { $0 <= max(3 * Int64(m.config.pollIntervalMs), 5000) } ?? false)
+            guard current else { return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, values: []) }
+            var values = Array(m.values.values)
+            if m.config.source == .registers, let last = m.lastGoodPoll {
+                let slow = Set(m.config.profile.points.filter { $0.rate == .slow }.map(\.measurement.name))
+                values.removeAll { v in
+                    let interval = slow.contains(v.measurement) ? m.config.slowPollIntervalMs : m.config.pollIntervalMs
+                    return v.time < last - 3 * Int64(interval)
+                }
             }
+            return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, values: values)
         }
     }
 

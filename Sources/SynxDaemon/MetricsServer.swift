@@ -16,6 +16,8 @@ import SynxVersion
 /// GET and close. Bounds: at most `maxClients` connections at once (more are answered 503 and closed); a request
 /// head of at most `maxRequestBytes`, complete within `requestSeconds` of the connection; the response taken within
 /// `responseSeconds`. Connections are served at nice +10, so a scrape storm takes CPU from nothing that polls.
+/// Four clients that connect and say nothing hold every slot for up to `requestSeconds`, and scrapes meanwhile
+/// are answered 503.
 final class MetricsServer: DaemonPart, @unchecked Sendable {
     let address: MetricsAddress
     private let collector: MetricsCollector
@@ -26,6 +28,9 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let clients = NSLock()
     private var clientCount = 0
+    /// The connections being served: `stop` shuts them down and waits for their threads.
+    private var clientFDs: Set<Int32> = []
+    private let served = DispatchGroup()
     static let maxClients = 4
     static let maxRequestBytes = 8192
     static let requestSeconds: Int64 = 5
@@ -55,7 +60,11 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
             close(listenFD)
             throw DaemonError.startup("metrics listen \(address): \(reason)")
         }
-        guard pipe(&wakePipe) == 0 else { throw DaemonError.startup("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&wakePipe) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(listenFD)
+            throw DaemonError.startup("pipe: \(reason)")
+        }
         wakePipe.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
         logger.info("metrics listening", metadata: ["address": "\(address)"])
         startThread(named: "synx-metrics", nice: 10) { [self] in
@@ -64,10 +73,14 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
         }
     }
 
+    /// Stops accepting, shuts the connections being served down and waits for their threads (each ends within
+    /// its deadlines anyway).
     func stop() {
         var b: UInt8 = 1
         _ = write(wakePipe[1], &b, 1)
         finished.wait()
+        clients.withLock { clientFDs.forEach { _ = shutdown($0, Int32(SHUT_RDWR)) } }
+        _ = served.wait(timeout: .now() + .seconds(Int(MetricsServer.requestSeconds + MetricsServer.responseSeconds)))
         close(listenFD)
         close(wakePipe[0])
         close(wakePipe[1])
@@ -84,11 +97,23 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
             if fds[1].revents != 0 { return }
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
             let client = accept(listenFD, nil, nil)
-            if client < 0 { continue }
+            if client < 0 {
+                // Out of descriptors or memory: the listening socket stays readable, so wait (or stop) instead of
+                // spinning on it.
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                    if let line = logLimiter.admit("accept", "metrics: cannot accept a connection") {
+                        logger.warning("\(line)", metadata: ["error": "\(String(cString: strerror(errno)))"])
+                    }
+                    var wake = [pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0)]
+                    if poll(&wake, 1, 200) > 0 { return }
+                }
+                continue
+            }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             let admitted = clients.withLock {
                 guard clientCount < MetricsServer.maxClients else { return false }
                 clientCount += 1
+                clientFDs.insert(client)
                 return true
             }
             guard admitted else {
@@ -96,21 +121,42 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
                     logger.notice("\(line)", metadata: ["limit": "\(MetricsServer.maxClients)"])
                 }
                 respond(client, status: "503 Service Unavailable", type: "text/plain", body: "too many scrapes at once\n")
-                close(client)
+                closeAfterAnswer(client)
                 continue
             }
+            served.enter()
             startThread(named: "synx-metrics-c", nice: 10) { [self] in
                 serve(client)
-                close(client)
-                clients.withLock { clientCount -= 1 }
+                clients.withLock {
+                    clientCount -= 1
+                    clientFDs.remove(client)
+                }
+                closeAfterAnswer(client)
+                served.leave()
             }
         }
     }
 
+    /// Closes a connection whose answer has been sent: its write side first, then whatever the client sent that was
+    /// not read is drained (without waiting), so the close does not reset the connection and lose the answer.
+    private func closeAfterAnswer(_ fd: Int32) {
+        _ = shutdown(fd, Int32(SHUT_WR))
+        var sink = [UInt8](repeating: 0, count: 4096)
+        while recv(fd, &sink, sink.count, Int32(MSG_DONTWAIT)) > 0 {}
+        close(fd)
+    }
+
     /// Reads one request head and answers it; anything but `GET /metrics` (or `HEAD`) gets its HTTP error.
     private func serve(_ fd: Int32) {
-        guard let head = readHead(fd) else {
-            if let line = logLimiter.admit("slow", "metrics client dropped: no request head within its bounds") {
+        let head: String
+        switch readHead(fd) {
+        case .head(let text):
+            head = text
+        case .tooLarge:
+            respond(fd, status: "431 Request Header Fields Too Large", type: "text/plain", body: "request head over 8 KiB\n")
+            return
+        case .none:
+            if let line = logLimiter.admit("slow", "metrics client dropped: no request head within \(MetricsServer.requestSeconds) s") {
                 logger.notice("\(line)")
             }
             return
@@ -132,21 +178,27 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
         respond(fd, status: "200 OK", type: format.contentType, body: body, headOnly: request.method == "HEAD")
     }
 
-    /// The request head (through the blank line), read within `requestSeconds` and `maxRequestBytes`; nil if the
-    /// client closes, dawdles or sends too much.
-    private func readHead(_ fd: Int32) -> String? {
+    /// What reading a request head gave.
+    private enum HeadRead {
+        case head(String)
+        case tooLarge
+    }
+
+    /// The request head (up to the blank line), read within `requestSeconds` and at most `maxRequestBytes`; nil if
+    /// the client closes or dawdles.
+    private func readHead(_ fd: Int32) -> HeadRead? {
         let deadline = monotonicMilliseconds() + MetricsServer.requestSeconds * 1000
         var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 2048)
         while buffer.count < MetricsServer.maxRequestBytes {
+            var chunk = [UInt8](repeating: 0, count: min(2048, MetricsServer.maxRequestBytes - buffer.count))
             let left = deadline - monotonicMilliseconds()
             guard left > 0, setTimeout(fd, SO_RCVTIMEO, milliseconds: left) else { return nil }
             let n = SocketIO.receive(fd, into: &chunk)
             guard n > 0 else { return nil }
             buffer += chunk[0..<n]
-            if let end = buffer.indexOfBlankLine { return String(decoding: buffer[..<end], as: UTF8.self) }
+            if let end = buffer.indexOfBlankLine { return .head(String(decoding: buffer[..<end], as: UTF8.self)) }
         }
-        return nil
+        return .tooLarge
     }
 
     private func respond(
@@ -242,12 +294,16 @@ struct HTTPRequestHead {
 }
 
 extension Array where Element == UInt8 {
-    /// Where a request head ends: the index of the blank line (CRLF CRLF, or LF LF) that closes it.
-    fileprivate var indexOfBlankLine: Int? {
+    /// Where a request head ends: the index of the line end before the blank line that closes it (CRLF CRLF, LF LF,
+    /// or the two mixed).
+    var indexOfBlankLine: Int? {
         guard count >= 2 else { return nil }
         for i in 1..<count where self[i] == 0x0A {
-            if self[i - 1] == 0x0A { return i - 1 }
-            if i >= 3, self[i - 1] == 0x0D, self[i - 2] == 0x0A, self[i - 3] == 0x0D { return i - 3 }
+            // The blank line: LF, or CR LF, right after the previous line's LF.
+            let blankStart = self[i - 1] == 0x0D ? i - 1 : i
+            guard blankStart >= 1, self[blankStart - 1] == 0x0A else { continue }
+            // The previous line's end: its LF, or its CR LF.
+            return blankStart >= 2 && self[blankStart - 2] == 0x0D ? blankStart - 2 : blankStart - 1
         }
         return nil
     }
@@ -353,7 +409,7 @@ final class MetricsCollector: @unchecked Sendable {
                     }()
                 guard let p = placement else { continue }
                 byFamily[p.family, default: MetricFamily(name: p.family, kind: p.kind, help: p.help, unit: p.unit)]
-                    .samples.append(.init([L("meter", m.status.name)] + p.labels, v.value * p.scale))
+                    .samples.append(.init([L("meter", m.status.name)] + p.labels, p.conversion.apply(v.value)))
             }
         }
         out += byFamily.keys.sorted().map { byFamily[$0]! }

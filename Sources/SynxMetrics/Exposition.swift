@@ -115,22 +115,23 @@ public enum Exposition {
         return "\(v)"
     }
 
-    /// `s` with backslash and line breaks (as `\n`) escaped, and double quotes where the format asks (label values always,
-    /// OpenMetrics help text).
+    /// `s` with backslash, line feed and carriage return (both written `\n`) escaped, and double quotes where the
+    /// format asks (label values always, OpenMetrics help text). Done on Unicode scalars, not characters: a quote
+    /// followed by a combining mark is one Swift character, but still a quote to a scraper.
     static func escape(_ s: String, quotes: Bool) -> String {
-        // The common case, checked on the bytes: nothing to escape (backslash, LF, CR, or a quote).
+        // The common case, checked on the bytes: nothing to escape.
         guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x0A || $0 == 0x0D || ($0 == 0x22 && quotes) }) else {
             return s
         }
-        var out = ""
-        for c in s {
-            switch c {
-            case "\\": out += "\\\\"
-            case _ where c.isNewline: out += "\\n"
-            case "\"" where quotes: out += "\\\""
-            default: out.append(c)
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\n", "\r": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\"" where quotes: out.append(contentsOf: "\\\"".unicodeScalars)
+            default: out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 }

@@ -3,31 +3,51 @@
 /// family per quantity with the phase, order or direction as labels rather than one metric per register
 /// (`docs/integration.md` lists every family).
 public enum MeasurementMetrics {
-    /// Where a measurement goes: its family (name, kind, help, unit), its labels besides `meter`, and the factor
-    /// from synx's unit to the metric's.
+    /// How a value in synx's unit becomes one in the metric's base unit.
+    public enum Conversion: Sendable, Equatable {
+        /// The same unit.
+        case none
+        /// Percent to a ratio: ÷ 100 (a division, so 7 % is 0.07 exactly as written, not 0.07000000000000001).
+        case percentToRatio
+        /// kWh (kvarh, kVAh) to J (var·s, VA·s): × 3.6e6.
+        case kiloWattHoursToJoules
+
+        /// `v` in the metric's unit.
+        public func apply(_ v: Double) -> Double {
+            switch self {
+            case .none: v
+            case .percentToRatio: v / 100
+            case .kiloWattHoursToJoules: v * 3.6e6
+            }
+        }
+    }
+
+    /// Where a measurement goes: its family (name, kind, help, unit), its labels besides `meter`, and how its value
+    /// is converted to the metric's unit.
     public struct Placement: Sendable, Equatable {
         public var family: String
         public var kind: MetricFamily.Kind
         public var help: String
         public var unit: String
         public var labels: [MetricFamily.Label]
-        public var scale: Double
+        public var conversion: Conversion
     }
 
     /// The placement of canonical measurement `name`, or nil for a name without one.
     public static func placement(of name: String) -> Placement? {
         let parts = name.split(separator: ".").map(String.init)
-        func gauge(_ family: String, _ help: String, _ unit: String, _ labels: [MetricFamily.Label], scale: Double = 1)
-            -> Placement
-        {
+        func gauge(
+            _ family: String, _ help: String, _ unit: String, _ labels: [MetricFamily.Label],
+            _ conversion: Conversion = .none
+        ) -> Placement {
             Placement(
-                family: "synx_\(family)", kind: .gauge, help: help, unit: unit, labels: labels, scale: scale)
+                family: "synx_\(family)", kind: .gauge, help: help, unit: unit, labels: labels, conversion: conversion)
         }
-        func counter(_ family: String, _ help: String, _ unit: String, _ labels: [MetricFamily.Label], scale: Double)
-            -> Placement
-        {
+        func counter(
+            _ family: String, _ help: String, _ unit: String, _ labels: [MetricFamily.Label], _ conversion: Conversion
+        ) -> Placement {
             Placement(
-                family: "synx_\(family)", kind: .counter, help: help, unit: unit, labels: labels, scale: scale)
+                family: "synx_\(family)", kind: .counter, help: help, unit: unit, labels: labels, conversion: conversion)
         }
         let phase = { (i: Int) in [MetricFamily.Label("phase", parts[i])] }
         switch (parts.first, parts.count) {
@@ -36,13 +56,12 @@ public enum MeasurementMetrics {
         case ("current", 2):
             return gauge("current_amperes", "RMS current (phase: l1 … l3, n, avg, total).", "amperes", phase(1))
         case ("power", 3):
-            let (family, help, unit) =
-                switch parts[1] {
-                case "active": ("active_power_watts", "Active power.", "watts")
-                case "reactive": ("reactive_power_vars", "Reactive power (var).", "vars")
-                default: ("apparent_power_volt_amperes", "Apparent power (VA).", "volt_amperes")
-                }
-            return gauge(family, help, unit, phase(2))
+            switch parts[1] {
+            case "active": return gauge("active_power_watts", "Active power.", "watts", phase(2))
+            case "reactive": return gauge("reactive_power_vars", "Reactive power (var).", "vars", phase(2))
+            case "apparent": return gauge("apparent_power_volt_amperes", "Apparent power (VA).", "volt_amperes", phase(2))
+            default: return nil
+            }
         case ("power_factor", 2):
             return gauge("power_factor_ratio", "Power factor.", "ratio", phase(1))
         case ("frequency", 1):
@@ -55,35 +74,39 @@ public enum MeasurementMetrics {
             ]
             switch parts[1] {
             case "active":
-                return counter("active_energy_joules", "Active energy register of the meter.", "joules", labels, scale: 3.6e6)
+                return counter(
+                    "active_energy_joules", "Active energy register of the meter.", "joules", labels,
+                    .kiloWattHoursToJoules)
             case "reactive":
                 return counter(
                     "reactive_energy_var_seconds", "Reactive energy register of the meter.", "var_seconds", labels,
-                    scale: 3.6e6)
-            default:
+                    .kiloWattHoursToJoules)
+            case "apparent":
                 return counter(
                     "apparent_energy_volt_ampere_seconds", "Apparent energy register of the meter.", "volt_ampere_seconds",
-                    labels, scale: 3.6e6)
+                    labels, .kiloWattHoursToJoules)
+            default:
+                return nil
             }
         case ("thd", 3):
             return gauge(
                 "\(parts[1])_thd_ratio", "Total harmonic distortion of the \(parts[1]), to the fundamental.", "ratio",
-                phase(2), scale: 0.01)
+                phase(2), .percentToRatio)
         case ("harmonic", 4):
             return gauge(
                 "\(parts[1])_harmonic_ratio", "Harmonic of the \(parts[1]), to the fundamental (order: 2 … 50).", "ratio",
-                phase(2) + [MetricFamily.Label("order", String(parts[3].dropFirst()))], scale: 0.01)
+                phase(2) + [MetricFamily.Label("order", String(parts[3].dropFirst()))], .percentToRatio)
         case ("unbalance", 3):
             return gauge(
                 "voltage_unbalance_ratio", "Voltage unbalance (component: u2, u0, nema).", "ratio",
-                [MetricFamily.Label("component", parts[2])], scale: 0.01)
+                [MetricFamily.Label("component", parts[2])], .percentToRatio)
         case ("flicker", 3):
             return gauge(
                 "flicker_\(parts[1])", "Flicker \(parts[1]) (IEC 61000-4-15, dimensionless).", "", phase(2))
         case ("events", 3):
             return counter(
                 "meter_counted_events", "Voltage events the meter counted itself (kind: dip, swell, interruption).", "",
-                [MetricFamily.Label("kind", parts[1])], scale: 1)
+                [MetricFamily.Label("kind", parts[1])], .none)
         default:
             return nil
         }

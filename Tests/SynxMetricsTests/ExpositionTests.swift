@@ -44,6 +44,7 @@ final class ExpositionTests: XCTestCase {
         XCTAssertEqual(Exposition.render([], as: .openMetrics), "# EOF\n")
     }
 
+    /// Backslash, quote and line ends escaped (CR and LF each as `\n`, so a CR LF is two); NaN and infinities.
     func testEscaping_labelValuesAndHelp_andSpecialNumbers() {
         let family = MetricFamily(
             name: "x", kind: .gauge, help: "a \\ b \"q\"\nc",
@@ -53,12 +54,14 @@ final class ExpositionTests: XCTestCase {
             """
             # HELP x a \\\\ b "q"\\nc
             # TYPE x gauge
-            x{reason="a\\"b\\\\c\\nd\\ne"} NaN
+            x{reason="a\\"b\\\\c\\nd\\n\\ne"} NaN
             x +Inf
             x -Inf
 
             """)
         XCTAssertTrue(Exposition.render([family], as: .openMetrics).contains(#"# HELP x a \\ b \"q\"\nc"#))
+        // A quote or backslash followed by a combining mark is one Swift character, but still escaped.
+        XCTAssertEqual(Exposition.escape("a\"\u{301}b\\\u{FE0F}", quotes: true), "a\\\"\u{301}b\\\\\u{FE0F}")
     }
 
     func testNegotiation_openMetricsOnlyWhenAsked() {
@@ -79,16 +82,16 @@ final class ExpositionTests: XCTestCase {
         let v = try place("voltage.l12")
         XCTAssertEqual(v.family, "synx_voltage_volts")
         XCTAssertEqual(v.labels, [.init("phase", "l12")])
-        XCTAssertEqual(v.scale, 1)
+        XCTAssertEqual(v.conversion, .none)
         let e = try place("energy.active.import.l2")
         XCTAssertEqual(e.family, "synx_active_energy_joules")
         XCTAssertEqual(e.kind, .counter)
         XCTAssertEqual(e.labels, [.init("direction", "import"), .init("phase", "l2")])
-        XCTAssertEqual(e.scale, 3_600_000, "kWh → J")
+        XCTAssertEqual(e.conversion.apply(1), 3_600_000, "kWh → J")
         XCTAssertEqual(try place("energy.apparent.total").family, "synx_apparent_energy_volt_ampere_seconds")
         let thd = try place("thd.current.l3")
         XCTAssertEqual(thd.family, "synx_current_thd_ratio")
-        XCTAssertEqual(thd.scale, 0.01)
+        XCTAssertEqual(thd.conversion.apply(7), 0.07, "a division: not 0.07000000000000001")
         let h = try place("harmonic.voltage.l1.h7")
         XCTAssertEqual(h.family, "synx_voltage_harmonic_ratio")
         XCTAssertEqual(h.labels, [.init("phase", "l1"), .init("order", "7")])

@@ -143,6 +143,7 @@ struct FleetBenchmark: ParsableCommand {
             let cpu = (try Child.cpuSeconds(pid: synxd.processIdentifier) - cpu0) / Double(seconds)
             if let scraper {
                 let r = scraper.finish()
+                guard !r.durationsMs.isEmpty else { throw ValidationError("no scrape of window \(w + 1) was answered 200") }
                 scraped.append((cpu, r))
                 print(
                     String(
@@ -333,7 +334,7 @@ final class Scraper: @unchecked Sendable {
         return result
     }
 
-    /// `GET /metrics`; the response's size, or nil on an error.
+    /// `GET /metrics`; the response's size, or nil on an error or an answer other than 200.
     static func get(port: Int) -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
@@ -347,13 +348,15 @@ final class Scraper: @unchecked Sendable {
         guard rc == 0, SocketIO.sendAll(fd, Data("GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".utf8)) == nil
         else { return nil }
         var total = 0
+        var first: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = SocketIO.receive(fd, into: &chunk)
             if n <= 0 { break }
+            if first.count < 12 { first += chunk[0..<min(n, 12)] }
             total += n
         }
-        return total
+        return String(decoding: first.prefix(12), as: UTF8.self) == "HTTP/1.1 200" ? total : nil
     }
 
     /// A loopback TCP port nobody listens on now.

@@ -5,6 +5,7 @@ import XCTest
 final class FuzzCorpusTests: XCTestCase {
     func testConfigurationInputs_runWithoutTrapping() throws { try replay("config", fuzzConfiguration) }
     func testControlRequestInputs_runWithoutTrapping() throws { try replay("control-request", fuzzControlRequest) }
+    func testMetricsRequestInputs_runWithoutTrapping() throws { try replay("metrics-request", fuzzMetricsRequest) }
 
     private func replay(_ target: String, _ body: ([UInt8]) -> Void) throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
