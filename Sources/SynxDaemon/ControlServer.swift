@@ -24,8 +24,7 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
     /// Refusals and drops are logged once per kind every 10 s, with the count held back.
     private let logLimiter = SharedRepeatLimiter()
     private var listenFD: Int32 = -1
-    private var wakePipe: [Int32] = [-1, -1]
-    private let finished = DispatchSemaphore(value: 0)
+    private var listener: ConnectionListener?
     private let clients = NSLock()
     private var clientCount = 0
     static let maxClients = 32
@@ -47,10 +46,16 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
     /// Binds, listens and starts accepting; errors here stop the daemon from starting.
     func start() throws {
         try listen()
-        startThread(named: "synx-control") { [self] in
-            acceptLoop()
-            finished.signal()
-        }
+        let listener = try ConnectionListener(listenFD: listenFD)
+        self.listener = listener
+        listener.start(
+            thread: "synx-control",
+            failed: { [self] error in
+                if let line = logLimiter.admit("accept", "control: cannot accept a connection") {
+                    logger.warning("\(line)", metadata: ["error": "\(String(cString: strerror(error)))"])
+                }
+            },
+            accepted: { [self] client in admit(client) })
     }
 
     private func listen() throws {
@@ -74,67 +79,54 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
         let rc = addr.withSockaddr { bind(listenFD, $0, $1) }
         let bindErrno = errno
         umask(oldMask)
-        guard rc == 0 else { throw DaemonError.startup("bind \(path): \(String(cString: strerror(bindErrno)))") }
+        guard rc == 0 else {
+            close(listenFD)
+            throw DaemonError.startup("bind \(path): \(String(cString: strerror(bindErrno)))")
+        }
         chmod(path, 0o660)
         guard Glibc.listen(listenFD, 64) == 0 else {
-            throw DaemonError.startup("listen: \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))
+            close(listenFD)
+            throw DaemonError.startup("listen: \(reason)")
         }
-        guard pipe(&wakePipe) == 0 else { throw DaemonError.startup("pipe: \(String(cString: strerror(errno)))") }
-        wakePipe.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
     }
 
     func stop() {
-        var b: UInt8 = 1
-        _ = write(wakePipe[1], &b, 1)
-        finished.wait()
-        close(listenFD)
-        close(wakePipe[0])
-        close(wakePipe[1])
+        listener?.stop()
         unlink(path)
     }
 
-    private func acceptLoop() {
-        while true {
-            var fds = [
-                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0),
-            ]
-            let n = poll(&fds, 2, -1)
-            if n < 0 && errno == EINTR { continue }
-            if fds[1].revents != 0 { return }
-            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            let client = accept(listenFD, nil, nil)
-            if client < 0 { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)  // unknown: never privileged
-            var pid: Int32 = 0
-            var uid: UInt32 = 0
-            var gid: UInt32 = 0
-            if synx_peer_credentials(client, &pid, &uid, &gid) == 0 {
-                peer = PeerCredentials(pid: pid, uid: uid, gid: gid)
+    /// Serves a new connection on a thread of its own, or refuses it (busy) when every slot its user may take is
+    /// in use.
+    private func admit(_ client: Int32) {
+        var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)  // unknown: never privileged
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+        if synx_peer_credentials(client, &pid, &uid, &gid) == 0 {
+            peer = PeerCredentials(pid: pid, uid: uid, gid: gid)
+        }
+        let admin = peer.uid == 0 || peer.uid == geteuid()
+        let admitted = clients.withLock {
+            let limit = ControlServer.maxClients + (admin ? ControlServer.reservedForAdmins : 0)
+            guard clientCount < limit else { return false }
+            clientCount += 1
+            return true
+        }
+        guard admitted else {
+            if let line = logLimiter.admit("busy", "control client refused: too many clients") {
+                logger.warning("\(line)", metadata: ["limit": "\(ControlServer.maxClients)", "uid": "\(peer.uid)"])
             }
-            let admin = peer.uid == 0 || peer.uid == geteuid()
-            let admitted = clients.withLock {
-                let limit = ControlServer.maxClients + (admin ? ControlServer.reservedForAdmins : 0)
-                guard clientCount < limit else { return false }
-                clientCount += 1
-                return true
-            }
-            guard admitted else {
-                if let line = logLimiter.admit("busy", "control client refused: too many clients") {
-                    logger.warning("\(line)", metadata: ["limit": "\(ControlServer.maxClients)", "uid": "\(peer.uid)"])
-                }
-                send(
-                    client, encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again"))
-                )
-                close(client)
-                continue
-            }
-            startThread(named: "synx-control-c") { [self] in
-                serve(client, peer: peer)
-                close(client)
-                clients.withLock { clientCount -= 1 }
-            }
+            send(
+                client, encode(.failure(.busy, "too many control clients (\(ControlServer.maxClients)); try again"))
+            )
+            close(client)
+            return
+        }
+        startThread(named: "synx-control-c") { [self] in
+            serve(client, peer: peer)
+            close(client)
+            clients.withLock { clientCount -= 1 }
         }
     }
 
@@ -177,7 +169,7 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
             let wait =
                 requestStarted.map { $0 + ControlServer.requestSeconds * 1000 - monotonicMilliseconds() }
                 ?? ControlServer.idleSeconds * 1000
-            guard wait > 0, setTimeout(fd, SO_RCVTIMEO, milliseconds: wait) else { return dropSlow(peer) }
+            guard wait > 0, SocketDeadline.set(fd, SO_RCVTIMEO, milliseconds: wait) else { return dropSlow(peer) }
             let n = SocketIO.receive(fd, into: &chunk)
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && requestStarted != nil { return dropSlow(peer) }
             if n <= 0 { return }
@@ -194,11 +186,6 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
         }
     }
 
-    private func setTimeout(_ fd: Int32, _ option: Int32, milliseconds: Int64) -> Bool {
-        var tv = timeval(tv_sec: Int(milliseconds / 1000), tv_usec: Int(milliseconds % 1000) * 1000)
-        return setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0
-    }
-
     /// A response as its line; nil (logged, and the connection is then closed) if it cannot be encoded.
     private func encode(_ response: Response) -> Data? {
         do { return try Framing.encode(response) } catch {
@@ -211,11 +198,7 @@ final class ControlServer: DaemonPart, @unchecked Sendable {
     @discardableResult
     private func send(_ fd: Int32, _ data: Data?) -> Bool {
         guard let data else { return false }
-        let deadline = monotonicMilliseconds() + ControlServer.responseSeconds * 1000
-        return SocketIO.sendAll(fd, data) { [self] in
-            let left = deadline - monotonicMilliseconds()
-            return left > 0 && setTimeout(fd, SO_SNDTIMEO, milliseconds: left)
-        } == nil
+        return SocketDeadline.send(fd, data, withinSeconds: ControlServer.responseSeconds)
     }
 }
 

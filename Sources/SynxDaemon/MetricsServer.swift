@@ -23,9 +23,7 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
     private let collector: MetricsCollector
     private let logger: Logger
     private let logLimiter = SharedRepeatLimiter()
-    private var listenFD: Int32 = -1
-    private var wakePipe: [Int32] = [-1, -1]
-    private let finished = DispatchSemaphore(value: 0)
+    private var listener: ConnectionListener?
     private let clients = NSLock()
     private var clientCount = 0
     /// The connections being served: `stop` shuts them down and waits for their threads.
@@ -48,7 +46,8 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
     func start() throws {
         var storage = sockaddr_storage()
         let length = try address.socketAddress(&storage)
-        listenFD = socket(Int32(storage.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let listenFD = socket(
+            Int32(storage.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard listenFD >= 0 else { throw DaemonError.startup("metrics socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -60,80 +59,52 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
             close(listenFD)
             throw DaemonError.startup("metrics listen \(address): \(reason)")
         }
-        guard pipe(&wakePipe) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(listenFD)
-            throw DaemonError.startup("pipe: \(reason)")
-        }
-        wakePipe.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
+        let listener = try ConnectionListener(listenFD: listenFD)
+        self.listener = listener
         logger.info("metrics listening", metadata: ["address": "\(address)"])
-        startThread(named: "synx-metrics", nice: 10) { [self] in
-            acceptLoop()
-            finished.signal()
-        }
+        listener.start(
+            thread: "synx-metrics", nice: 10,
+            failed: { [self] error in
+                if let line = logLimiter.admit("accept", "metrics: cannot accept a connection") {
+                    logger.warning("\(line)", metadata: ["error": "\(String(cString: strerror(error)))"])
+                }
+            },
+            accepted: { [self] client in admit(client) })
     }
 
     /// Stops accepting, shuts the connections being served down and waits for their threads (each ends within
     /// its deadlines anyway).
     func stop() {
-        var b: UInt8 = 1
-        _ = write(wakePipe[1], &b, 1)
-        finished.wait()
+        listener?.stop()
         clients.withLock { clientFDs.forEach { _ = shutdown($0, Int32(SHUT_RDWR)) } }
         _ = served.wait(timeout: .now() + .seconds(Int(MetricsServer.requestSeconds + MetricsServer.responseSeconds)))
-        close(listenFD)
-        close(wakePipe[0])
-        close(wakePipe[1])
     }
 
-    private func acceptLoop() {
-        while true {
-            var fds = [
-                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0),
-            ]
-            let n = poll(&fds, 2, -1)
-            if n < 0 && errno == EINTR { continue }
-            if fds[1].revents != 0 { return }
-            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            let client = accept(listenFD, nil, nil)
-            if client < 0 {
-                // Out of descriptors or memory: the listening socket stays readable, so wait (or stop) instead of
-                // spinning on it.
-                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
-                    if let line = logLimiter.admit("accept", "metrics: cannot accept a connection") {
-                        logger.warning("\(line)", metadata: ["error": "\(String(cString: strerror(errno)))"])
-                    }
-                    var wake = [pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0)]
-                    if poll(&wake, 1, 200) > 0 { return }
-                }
-                continue
+    /// Serves a new connection on a thread of its own, or answers 503 when every slot is taken.
+    private func admit(_ client: Int32) {
+        let admitted = clients.withLock {
+            guard clientCount < MetricsServer.maxClients else { return false }
+            clientCount += 1
+            clientFDs.insert(client)
+            return true
+        }
+        guard admitted else {
+            if let line = logLimiter.admit("busy", "metrics client refused: too many connections") {
+                logger.notice("\(line)", metadata: ["limit": "\(MetricsServer.maxClients)"])
             }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            let admitted = clients.withLock {
-                guard clientCount < MetricsServer.maxClients else { return false }
-                clientCount += 1
-                clientFDs.insert(client)
-                return true
+            respond(client, status: "503 Service Unavailable", type: "text/plain", body: "too many scrapes at once\n")
+            closeAfterAnswer(client)
+            return
+        }
+        served.enter()
+        startThread(named: "synx-metrics-c", nice: 10) { [self] in
+            serve(client)
+            clients.withLock {
+                clientCount -= 1
+                clientFDs.remove(client)
             }
-            guard admitted else {
-                if let line = logLimiter.admit("busy", "metrics client refused: too many connections") {
-                    logger.notice("\(line)", metadata: ["limit": "\(MetricsServer.maxClients)"])
-                }
-                respond(client, status: "503 Service Unavailable", type: "text/plain", body: "too many scrapes at once\n")
-                closeAfterAnswer(client)
-                continue
-            }
-            served.enter()
-            startThread(named: "synx-metrics-c", nice: 10) { [self] in
-                serve(client)
-                clients.withLock {
-                    clientCount -= 1
-                    clientFDs.remove(client)
-                }
-                closeAfterAnswer(client)
-                served.leave()
-            }
+            closeAfterAnswer(client)
+            served.leave()
         }
     }
 
@@ -192,7 +163,7 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
         while buffer.count < MetricsServer.maxRequestBytes {
             var chunk = [UInt8](repeating: 0, count: min(2048, MetricsServer.maxRequestBytes - buffer.count))
             let left = deadline - monotonicMilliseconds()
-            guard left > 0, setTimeout(fd, SO_RCVTIMEO, milliseconds: left) else { return nil }
+            guard left > 0, SocketDeadline.set(fd, SO_RCVTIMEO, milliseconds: left) else { return nil }
             let n = SocketIO.receive(fd, into: &chunk)
             guard n > 0 else { return nil }
             buffer += chunk[0..<n]
@@ -209,20 +180,13 @@ final class MetricsServer: DaemonPart, @unchecked Sendable {
             "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(payload.count)\r\n\(extra)Connection: close\r\n\r\n"
                 .utf8)
         if !headOnly { data.append(contentsOf: payload) }
-        let deadline = monotonicMilliseconds() + MetricsServer.responseSeconds * 1000
-        let failed = SocketIO.sendAll(fd, data) { [self] in
-            let left = deadline - monotonicMilliseconds()
-            return left > 0 && setTimeout(fd, SO_SNDTIMEO, milliseconds: left)
-        }
-        if failed != nil, let line = logLimiter.admit("response", "metrics client dropped: it did not take its response") {
+        if !SocketDeadline.send(fd, data, withinSeconds: MetricsServer.responseSeconds),
+            let line = logLimiter.admit("response", "metrics client dropped: it did not take its response")
+        {
             logger.notice("\(line)")
         }
     }
 
-    private func setTimeout(_ fd: Int32, _ option: Int32, milliseconds: Int64) -> Bool {
-        var tv = timeval(tv_sec: Int(milliseconds / 1000), tv_usec: Int(milliseconds % 1000) * 1000)
-        return setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0
-    }
 }
 
 /// Where `/metrics` listens: a numeric IPv4 or IPv6 address and a port (`127.0.0.1:9488`, `[::1]:9488`).
