@@ -192,7 +192,10 @@ extension Check {
         _ parameter: String, clause: String, basis: String, intervals: [IntervalValues], expected: Int,
         value: (IntervalValues) -> Double?, percent: Double, limit: Double
     ) -> Check {
-        let present = intervals.compactMap { x in value(x).map { (x.isFlagged, $0) } }
+        // Flagged intervals are left out and counted; incomplete ones are missing.
+        let present = intervals.filter { !$0.isIncomplete || $0.isFlagged }.compactMap { x in
+            value(x).map { (x.isFlagged, $0) }
+        }
         let values = present.filter { !$0.0 }.map(\.1)
         var c = Check.statistic(
             parameter, clause: clause, basis: basis, limit: "≤ \(EN50160.format(limit)) %", requiredPercent: percent,
@@ -200,7 +203,7 @@ extension Check {
             accept: { $0 <= limit }, worst: { $0.max() })
         c.percentile = EN50160.percentile(values, percent)
         c.limitValue = limit
-        if present.isEmpty, !intervals.isEmpty {
+        if !intervals.contains(where: { value($0) != nil }), !intervals.isEmpty {
             c = EN50160.information(parameter, clause: clause, count: 0, basis: "not measured by this meter")
             c.limit = "≤ \(EN50160.format(limit)) %"
         }

@@ -148,7 +148,7 @@ public enum EN50160 {
     static func spectrum(
         _ intervals: [IntervalValues], phases: [String], orders: ClosedRange<Int>, limit: (Int) -> Double
     ) -> [SpectrumBar] {
-        let unflagged = intervals.filter { !$0.isFlagged }
+        let unflagged = intervals.filter(\.isAssessed)
         return orders.compactMap { order in
             let worst = phases.compactMap { p -> (String, Double)? in
                 let values = unflagged.compactMap { $0.values["harmonic.voltage.\(p).h\(order)"] }
@@ -202,7 +202,7 @@ public enum EN50160 {
             return c
         }
         let flagged = present.filter(\.isFlagged).count
-        let values = present.filter { !$0.isFlagged }.compactMap { $0.values[name] }
+        let values = present.filter(\.isAssessed).compactMap { $0.values[name] }
         return Check.statistic(
             parameter, clause: clause, basis: basis, limit: limit, requiredPercent: required, values: values,
             flagged: flagged, expected: expected,

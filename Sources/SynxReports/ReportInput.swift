@@ -27,6 +27,14 @@ public struct IntervalValues: Sendable, Equatable {
 
     /// Overlaps a dip, swell or interruption (§4.7): left out of the statistics and counted.
     public var isFlagged: Bool { flags.contains("flagged") }
+
+    /// Its data do not cover the interval (a Class A aggregate marked `incomplete`: the engine started or resumed
+    /// inside it; a meter-derived value from fewer than half its expected polls): not a 10-min (2-h, 10-s) value
+    /// of the period, so the statistics count it as missing, never as within.
+    public var isIncomplete: Bool { flags.contains("incomplete") }
+
+    /// A value the statistics use: neither flagged nor incomplete.
+    var isAssessed: Bool { !isFlagged && !isIncomplete }
 }
 
 /// A voltage event (IEC 61000-4-30 §5.4, §5.5, §5.11) as the reports see it.
@@ -112,10 +120,10 @@ public struct ReportInput: Sendable {
         return present.isEmpty ? ["l1", "l2", "l3"] : present
     }
 
-    /// The 10-min intervals present, in percent of those the period holds (0 for an empty period).
+    /// The complete 10-min intervals present, in percent of those the period holds (0 for an empty period).
     public var tenMinuteCoveragePercent: Double {
         let expected = expectedIntervals(600_000)
-        return expected > 0 ? Double(tenMinute.count) / Double(expected) * 100 : 0
+        return expected > 0 ? Double(tenMinute.filter { !$0.isIncomplete }.count) / Double(expected) * 100 : 0
     }
 
     /// How many intervals of `milliseconds` the period holds (the number a complete record would have).

@@ -82,18 +82,23 @@ extension ReportInput {
     }
 
     /// A polled meter's values: its meter-derived 10-min aggregates, its 3-s frequency (meter-derived tiers have
-    /// no 10-s one: the frequency check says so), the Plt it computed itself and its own event counts. No flags
-    /// (a polled meter reports no dips as they happen) and no events.
+    /// no 10-s one: the frequency check says so), the Plt it computed itself and its own event counts. No dip
+    /// flags (a polled meter reports no dips as they happen) and no events; an interval whose values come from
+    /// fewer than half its expected polls is marked `incomplete`.
     private mutating func loadDerived(from reader: StoreReader, limit: (Int64) -> Int) throws {
         var tenMinute: [Int64: [String: Double]] = [:]
+        var incomplete: Set<Int64> = []
         for name in Self.derivedNames {
             for row in try reader.derived(
                 meter: meter, measurement: name, tier: "10min", from: fromMs + 1, to: toMs + 1, limit: limit(600_000))
             {
                 tenMinute[row.endMs, default: [:]][name] = row.value
+                if row.count * 2 < row.expected { incomplete.insert(row.endMs) }
             }
         }
-        self.tenMinute = tenMinute.keys.sorted().map { IntervalValues(endMs: $0, values: tenMinute[$0]!) }
+        self.tenMinute = tenMinute.keys.sorted().map {
+            IntervalValues(endMs: $0, flags: incomplete.contains($0) ? ["incomplete"] : [], values: tenMinute[$0]!)
+        }
         tenSecond = try reader.derived(
             meter: meter, measurement: "frequency", tier: "3s", from: fromMs + 1, to: toMs + 1, limit: limit(3000)
         ).map { IntervalValues(endMs: $0.endMs, values: ["frequency": $0.value]) }

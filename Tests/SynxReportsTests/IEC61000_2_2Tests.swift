@@ -107,6 +107,23 @@ final class IEC61000_2_2Tests: XCTestCase {
         XCTAssertEqual(r.checks.count, 3 + 3 + 49 + 1 + 3, "and on a motor bus LVUR and two derating factors")
     }
 
+    /// An incomplete interval (the engine started inside it; a polled value from under half its polls) is not a
+    /// 10-min value: missing to the statistics whatever it holds, and out of the coverage.
+    func testIncompleteIntervals_areMissing() throws {
+        let r = IEC61000_2_2.assess(
+            week { i, v in
+                if i < 60 {
+                    v.flags = ["incomplete"]
+                    v.values["thd.voltage.l1"] = 2
+                }
+            }, motorBus: false)
+        let thd = try check(r, "THD, L1")
+        XCTAssertEqual(thd.within, 948)
+        XCTAssertEqual(thd.missing, 60)
+        XCTAssertEqual(thd.verdict, .inconclusive, "948 of 1008 is below 95 % unless the 60 count")
+        XCTAssertEqual(r.coveragePercent, 948.0 / 1008 * 100, accuracy: 1e-9)
+    }
+
     /// 90 % of the week present: a 95th percentile that the missing 10 % could decide is no verdict.
     func testCoverage_missingDataIsNotWithin() throws {
         var input = week()
