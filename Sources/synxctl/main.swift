@@ -287,7 +287,7 @@ extension Synxctl {
 extension Synxctl {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A compliance report of one meter: EN 50160, IEEE 519 or its voltage events (docs/reports.md).",
+            abstract: "A compliance report of one meter: EN 50160, IEEE 519, IEC 61000-2-2 or its voltage events (docs/reports.md).",
             discussion:
                 "The period is the last complete week in the site's time zone ([daemon] time_zone) unless --week or --from/--to is given; the meter's supply settings come from synxd's configuration. Exit status: 0 pass (or no limits), 3 a check failed, 4 inconclusive (missing data could decide), 1 synxd refused, 69 synxd unreachable."
         )
