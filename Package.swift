@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
 
         // Leaves and the one-way chain: CModbus → SynxModbus → SynxMeters.
         // TOML 1.0.0 by our own parser (TOMLKit leaked and toml++ aborted on some inputs: docs/design.md).
@@ -44,12 +45,16 @@ let package = Package(
         .target(name: "SynxComtrade"),
         // Prometheus / OpenMetrics exposition and the naming of synx's measurements as metrics: pure text.
         .target(name: "SynxMetrics"),
+        // MQTT client over libmosquitto: connects, publishes, driven by its owner's thread.
+        .target(name: "SynxMQTT", dependencies: ["CMosquitto"]),
+        // The MQTT topics and payloads synxd publishes, Home Assistant discovery included: pure text.
+        .target(name: "SynxHomeAssistant"),
         // Compliance reports (EN 50160, event curves) from the store's values: read-only over SynxStore.
         .target(name: "SynxReports", dependencies: ["SynxStore", "SynxTables"]),
         // Only the daemon wires everything.
         .target(name: "SynxDaemon", dependencies: [
             "SynxModbus", "SynxMeters", "SynxStore", "SynxControl", "SynxTOML", "SynxDSP", "SynxComtrade", "CSystemd", "CLinux",
-            "SynxSystem", "SynxTables", "SynxVersion", "SynxReports", "SynxMetrics",
+            "SynxSystem", "SynxTables", "SynxVersion", "SynxReports", "SynxMetrics", "SynxMQTT", "SynxHomeAssistant",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -86,6 +91,7 @@ let package = Package(
         .testTarget(name: "SynxComtradeTests", dependencies: ["SynxComtrade"]),
         .testTarget(name: "SynxReportsTests", dependencies: ["SynxReports", "SynxStore"]),
         .testTarget(name: "SynxMetricsTests", dependencies: ["SynxMetrics"]),
+        .testTarget(name: "SynxHomeAssistantTests", dependencies: ["SynxHomeAssistant", "SynxMeters"]),
         .testTarget(name: "SynxDaemonTests", dependencies: [
             "SynxDaemon", "SynxControl", "SynxDSP", "SynxMeters", "SynxMetrics", "SynxModbus", "SynxReports", "SynxStore",
             "SynxSystem", "SynxTOML", .product(name: "Logging", package: "swift-log"),

@@ -88,6 +88,9 @@ final class AlertCenter: @unchecked Sendable {
     private var rules: [ThresholdRule]
     /// For threshold rules: each meter#measurement#rule outside its limits.
     private var outside: [String: Excursion] = [:]
+    /// Told of every journal entry written (an alert raised or cleared, a voltage event, a clock step), after the
+    /// entry, outside the lock: the MQTT publisher's feed. Set once, before the parts start.
+    var observer: ((AlertNotice) -> Void)?
 
     init(logger: Logger, holdoffSeconds: Double, rules: [ThresholdRule]) {
         self.logger = logger
@@ -191,6 +194,7 @@ final class AlertCenter: @unchecked Sendable {
         meta["alert_count"] = "\(count)"
         let text = count > 1 ? "\(message) (\(count) changes since the last entry)" : message
         logger.log(level: raised ? kind.level : .notice, "\(text)", metadata: meta)
+        observer?(AlertNotice(kind: kind.rawValue, state: raised ? "raised" : "cleared", key: key, message: text, fields: meta))
     }
 
     /// MESSAGE_IDs of the voltage events of waveform meters, one per kind (systemd/synx.catalog).
@@ -226,6 +230,7 @@ final class AlertCenter: @unchecked Sendable {
             level: e.kind == .dip || e.kind == .interruption ? .warning : .notice,
             "\(meter): \(what) on \(e.worstPhase.rawValue.uppercased()) for \(String(format: "%.0f", e.duration * 1000)) ms",
             metadata: meta)
+        observer?(AlertNotice(kind: AlertKind.voltageEvent.rawValue, state: "event", key: meter, message: "\(meter): \(what)", fields: meta))
         lock.withLock {
             let k = Key(kind: .voltageEvent, key: "\(meter) \(e.kind.rawValue) \(Int64(e.start * 1000))")
             entries[k] = Entry(
@@ -249,6 +254,7 @@ final class AlertCenter: @unchecked Sendable {
         ]
         logger.warning(
             "\(what); polling re-anchored to the new time, stored data kept (docs/operations.md)", metadata: meta)
+        observer?(AlertNotice(kind: AlertKind.clockStep.rawValue, state: "event", key: "\(detectedMs)", message: what, fields: meta))
         lock.withLock {
             let k = Key(kind: .clockStep, key: "\(detectedMs)")
             entries[k] = Entry(
@@ -339,4 +345,16 @@ final class AlertCenter: @unchecked Sendable {
         }
         return ended
     }
+}
+
+/// One journal entry of the alert center, as the MQTT publisher forwards it: an alert `raised` or `cleared`, or an
+/// `event` (a voltage event of a waveform meter, a clock step) that has no clearing entry.
+struct AlertNotice: Sendable {
+    var kind: String
+    var state: String
+    /// The alert's key (a meter's name, a bus's, a rule's excursion); for a voltage event, the meter.
+    var key: String
+    var message: String
+    /// The journal entry's fields (MESSAGE_ID, values, times), as text.
+    var fields: Logger.Metadata
 }

@@ -52,8 +52,13 @@ public final class Daemon: @unchecked Sendable {
         supervisor = Supervisor(
             registry: registry, plant: plant, recorder: recorder, writer: writer, alerts: alerts, logger: logger)
         var served: [DaemonPart] = [writer, recorder, server]
+        let publisher = config.mqtt.map { MQTTPublisher(settings: $0, registry: registry, logger: logger) }
+        if let publisher {
+            alerts.observer = { [unowned publisher] notice in publisher.forward(notice) }
+            served.append(publisher)
+        }
         if let address = config.metricsAddress {
-            let collector = MetricsCollector(registry: registry, writer: writer, alerts: alerts)
+            let collector = MetricsCollector(registry: registry, writer: writer, alerts: alerts, mqtt: publisher)
             served.append(MetricsServer(address: address, collector: collector, logger: logger))
         }
         parts = DaemonParts(served + [plant, supervisor], logger: logger)
@@ -139,6 +144,7 @@ public final class Daemon: @unchecked Sendable {
         if new.socketPath != config.socketPath { ignored.append("daemon.socket") }
         if new.stateDirectory != config.stateDirectory { ignored.append("daemon.state_directory") }
         if new.metricsAddress != config.metricsAddress { ignored.append("metrics.listen") }
+        if new.mqtt != config.mqtt { ignored.append("mqtt") }
         alerts.clear(.reloadRejected, key: "config", message: "configuration reloaded: \(configPath) is valid again")
         writer.enqueue(records: StoreRecords(configurations: [accepted(new, requestedBy: trigger)]))
         alerts.configure(holdoffSeconds: new.alertHoldoffSeconds, rules: new.rules)

@@ -23,6 +23,8 @@ public struct DaemonConfig: Sendable {
     public var retention = Retention()
     /// Where `/metrics` listens for Prometheus (`[metrics] listen`); nil: not served.
     var metricsAddress: MetricsAddress?
+    /// The MQTT broker synxd publishes to (`[mqtt]`); nil: none.
+    var mqtt: MQTTSettings?
     /// SHA-256 of the file's bytes as read (hex; empty for text not read from a file): recorded in the store's
     /// custody chain each time synxd accepts the configuration.
     public var fileSHA256 = ""
@@ -55,7 +57,7 @@ extension DaemonConfig {
     /// Validates configuration text; `file` names it in errors.
     public static func parse(text: String, file: String) throws -> DaemonConfig {
         let root = try TOMLDocument(file: file, text: text).rootSection
-        try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts", "retention", "metrics"])
+        try root.rejectUnknownKeys(["daemon", "bus", "meter", "alert", "alerts", "retention", "metrics", "mqtt"])
         let daemon = try root.section("daemon")
         try daemon?.rejectUnknownKeys(["state_directory", "socket", "profile_directories", "poll_spread_ms", "time_zone"])
         let spread = try daemon?.int("poll_spread_ms", in: 0...60_000) ?? 0
@@ -130,6 +132,7 @@ extension DaemonConfig {
                 config.metricsAddress = address
             }
         }
+        if let m = try root.section("mqtt") { config.mqtt = try MQTTSettings.parse(m) }
         if let r = try root.section("retention") {
             let keys: [(String, WritableKeyPath<Retention, Double>)] = [
                 ("samples_days", \.samplesDays), ("derived_3s_days", \.derived3sDays),

@@ -214,6 +214,8 @@ final class MeterRegistry: @unchecked Sendable {
     struct MeterMetrics {
         var status: MeterStatus
         var ageMs: Int64?
+        /// The meter answers and its data is within three poll intervals (and 5 s).
+        var current: Bool
         var values: [LiveValue]
     }
 
@@ -226,7 +228,9 @@ final class MeterRegistry: @unchecked Sendable {
             let current =
                 (m.state == .online || m.state == .degraded)
                 && (age.map { $0 <= max(3 * Int64(m.config.pollIntervalMs), 5000) } ?? false)
-            guard current else { return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, values: []) }
+            guard current else {
+                return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, current: false, values: [])
+            }
             var values = Array(m.values.values)
             if m.config.source == .registers, let last = m.lastGoodPoll {
                 let slow = Set(m.config.profile.points.filter { $0.rate == .slow }.map(\.measurement.name))
@@ -235,7 +239,7 @@ final class MeterRegistry: @unchecked Sendable {
                     return v.time < last - 3 * Int64(interval)
                 }
             }
-            return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, values: values)
+            return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, current: true, values: values)
         }
     }
 

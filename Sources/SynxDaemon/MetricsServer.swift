@@ -279,11 +279,13 @@ final class MetricsCollector: @unchecked Sendable {
     private let registry: MeterRegistry
     private let writer: StoreWriter
     private let alerts: AlertCenter
+    private let mqtt: MQTTPublisher?
 
-    init(registry: MeterRegistry, writer: StoreWriter, alerts: AlertCenter) {
+    init(registry: MeterRegistry, writer: StoreWriter, alerts: AlertCenter, mqtt: MQTTPublisher? = nil) {
         self.registry = registry
         self.writer = writer
         self.alerts = alerts
+        self.mqtt = mqtt
     }
 
     /// The families now, in a fixed order: synxd's own, then the meters', then the measurements' by name.
@@ -360,6 +362,23 @@ final class MetricsCollector: @unchecked Sendable {
                     }
                 }),
         ]
+        if let m = mqtt?.statistics {
+            out += [
+                MetricFamily(
+                    name: "synx_mqtt_connected", kind: .gauge, help: "1 if the MQTT broker has synxd's connection.",
+                    samples: [.init([], m.connected ? 1 : 0)]),
+                MetricFamily(
+                    name: "synx_mqtt_published_messages", kind: .counter, help: "MQTT messages handed to the client library.",
+                    samples: [.init([], Double(m.published))]),
+                MetricFamily(
+                    name: "synx_mqtt_unsent_messages", kind: .counter,
+                    help: "MQTT messages not sent, by reason (refused by the library, state skipped while the broker lags, alerts dropped while it was away).",
+                    samples: [
+                        .init([L("reason", "refused")], Double(m.failed)), .init([L("reason", "lagging")], Double(m.skipped)),
+                        .init([L("reason", "queue_full")], Double(m.droppedNotices)),
+                    ]),
+            ]
+        }
         // The measurements: one family per quantity, its samples across meters (each name placed once per scrape).
         var byFamily: [String: MetricFamily] = [:]
         var placements: [String: MeasurementMetrics.Placement?] = [:]

@@ -8,6 +8,7 @@ import XCTest
 final class Harness {
     let dir: URL
     private var processes: [Process] = []
+    private var byName: [String: Process] = [:]
     /// The build directory holding the executables: $SYNX_BIN_DIR, or the one the test binary runs from.
     static let binaries: URL = {
         if let dir = ProcessInfo.processInfo.environment["SYNX_BIN_DIR"] { return URL(fileURLWithPath: dir) }
@@ -68,8 +69,12 @@ final class Harness {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         processes.append(p)
+        byName[name] = p
         return p
     }
+
+    /// The process last started under `name` (`sim`, `synxd`, …).
+    func process(_ name: String) -> Process? { byName[name] }
 
     func output(_ name: String) -> String { (try? String(contentsOfFile: path(name), encoding: .utf8)) ?? "" }
 
