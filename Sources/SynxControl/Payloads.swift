@@ -479,3 +479,125 @@ public struct ReportDocument: Codable, Equatable, Sendable {
         self.text = text
     }
 }
+
+/// A register table of Modbus, by the name `read` takes.
+public enum RegisterTableName: String, Codable, Sendable, CaseIterable {
+    /// Function code 3.
+    case holding
+    /// Function code 4.
+    case input
+}
+
+/// `read`: the registers a unit returned, or why it did not.
+public struct RegisterRead: Codable, Equatable, Sendable {
+    public var bus: String
+    public var unit: Int
+    public var table: RegisterTableName
+    public var address: Int
+    /// The registers, from `address` on; empty when the read failed.
+    public var words: [UInt16]
+    /// The failure in words (a timeout, a Modbus exception with its code and name); nil when it was read.
+    public var error: String?
+    /// With `decode`: the type, and each value of it the registers hold, in order (nil where it is not a finite
+    /// number).
+    public var decode: String?
+    public var decoded: [Double?]?
+    /// How long the read took on the bus (ms), waiting for room between polls not included.
+    public var elapsedMs: Double
+
+    /// What a `read` returned.
+    public init(
+        bus: String, unit: Int, table: RegisterTableName, address: Int, words: [UInt16], error: String?,
+        decode: String? = nil, decoded: [Double?]?, elapsedMs: Double
+    ) {
+        self.decode = decode
+        self.bus = bus
+        self.unit = unit
+        self.table = table
+        self.address = address
+        self.words = words
+        self.error = error
+        self.decoded = decoded
+        self.elapsedMs = elapsedMs
+    }
+}
+
+/// `scan`: how one unit id answered a read of holding registers 40000–40001 (where SunSpec puts its marker).
+public struct UnitProbe: Codable, Equatable, Sendable {
+    /// What came back.
+    public enum Answer: String, Codable, Sendable {
+        /// Registers: the unit is there.
+        case registers
+        /// A Modbus exception: the unit is there but has no such registers (most meters without SunSpec).
+        case exception
+        /// Nothing within the bus's timeout (or a reply that was not a Modbus reply).
+        case none
+    }
+
+    public var unit: Int
+    public var answer: Answer
+    /// The exception or failure, in words.
+    public var detail: String?
+    /// Registers 40000–40001 hold "SunS" (SunSpec Information Model Specification §4.1).
+    public var sunspec: Bool
+
+    /// One unit's answer.
+    public init(unit: Int, answer: Answer, detail: String?, sunspec: Bool) {
+        self.unit = unit
+        self.answer = answer
+        self.detail = detail
+        self.sunspec = sunspec
+    }
+}
+
+/// `profileCheck`: a candidate profile read once through a meter's bus.
+public struct ProfileCheck: Codable, Equatable, Sendable {
+    /// The profile's name and the meter (its bus and unit) it was read from.
+    public var profile: String
+    public var meter: String
+    /// Reads sent, and the failures among them (block and reason).
+    public var reads: Int
+    public var failures: [String]
+    public var points: [CheckedPoint]
+
+    /// A check's result.
+    public init(profile: String, meter: String, reads: Int, failures: [String], points: [CheckedPoint]) {
+        self.profile = profile
+        self.meter = meter
+        self.reads = reads
+        self.failures = failures
+        self.points = points
+    }
+}
+
+/// One point of a checked profile: where it is, what the registers held, and what synx makes of them.
+public struct CheckedPoint: Codable, Equatable, Sendable {
+    public var measurement: String
+    /// The canonical unit of the measurement.
+    public var unit: String
+    public var table: RegisterTableName
+    public var address: Int
+    /// The register type (`float32`, …) and its word order.
+    public var type: String
+    /// The registers as hex words (`43E6 1A2B`); empty if they were not read.
+    public var raw: String
+    /// The decoded, scaled value in the canonical unit, if it is one synx would store.
+    public var value: Double?
+    /// Why there is no value: not read, not implemented (SunSpec), or invalid (NaN, implausible) and why.
+    public var note: String?
+
+    /// One checked point.
+    public init(
+        measurement: String, unit: String, table: RegisterTableName, address: Int, type: String, raw: String,
+        value: Double?, note: String?
+    ) {
+        self.measurement = measurement
+        self.unit = unit
+        self.table = table
+        self.address = address
+        self.type = type
+        self.raw = raw
+        self.value = value
+        self.note = note
+    }
+}

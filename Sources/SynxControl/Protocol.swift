@@ -15,6 +15,9 @@
 ///   lateness); `meters` pages; added `buses`. A version-1 request is still answered as version 1 meant
 /// - 2: added `MeterStatus.pollPhaseMs`
 /// - 2: added `report` (read-only) and the request fields `report`, `format`, `week`; `Response.report`
+/// - 2: added `read`, `scan` and `profileCheck` (commissioning: they touch a bus, so SO_PEERCRED-checked) and the
+///   request fields `bus`, `unit`, `lastUnit`, `table`, `address`, `count`, `decode`, `wordOrder`, `profile`;
+///   `Response.registers`, `Response.scan`, `Response.profileCheck`
 public let protocolVersion = 2
 
 /// The versions synxd answers.
@@ -39,6 +42,13 @@ public let maxMetersPerPage = 500
 public let maxMetersInStatus = 50
 /// At most this many buses in one `buses` page.
 public let maxBusesPerPage = 500
+
+/// Registers one `read` request asks for, at most (Modbus's own limit for function codes 3 and 4).
+public let maxRegistersPerReadRequest = 125
+/// Unit ids one `scan` request probes, at most: synxctl asks for a range in pages of this many.
+public let maxUnitsPerScan = 16
+/// Registers one `profileCheck` reads, at most (a large meter's profile is a few hundred).
+public let maxRegistersPerProfileCheck = 2000
 
 /// MESSAGE_ID of synxd's journal entry that publishes the custody chain's head (`verify` compares with it).
 public let custodyHeadMessageID = "1c98ccc21e274dcfae1ae131ad673bf9"
@@ -76,15 +86,30 @@ public enum Command: String, Codable, Sendable, CaseIterable {
     case verify
     /// A compliance report (EN 50160, IEEE 519, voltage events) of one meter over a period, rendered; read-only.
     case report
+    /// Read registers of any unit on a configured bus through synxd's scheduler for that bus (between polls, with
+    /// the bus's timing); touches the bus.
+    case read
+    /// Which unit ids of a bus answer, and whether they show the SunSpec marker; touches the bus.
+    case scan
+    /// Read every register of a candidate profile once through a meter's bus and decode it; touches the bus.
+    case profileCheck
 
-    /// Whether the command changes the daemon (checked against the peer's credentials, SO_PEERCRED).
+    /// Whether the command changes the daemon.
     public var isMutating: Bool { self == .reload || self == .alertTest || self == .exportEvent }
+
+    /// Whether the command sends requests of its own on a bus (commissioning).
+    public var touchesTheBus: Bool { self == .read || self == .scan || self == .profileCheck }
+
+    /// Whether only root or synxd's own user may send it (checked against the peer's credentials, SO_PEERCRED):
+    /// what changes the daemon or touches a bus.
+    public var needsAdmin: Bool { isMutating || touchesTheBus }
 
     /// How a person types the command with synxctl (`alert test` for `alertTest`).
     public var commandLine: String {
         switch self {
         case .alertTest: "alert test"
         case .exportEvent: "export"
+        case .profileCheck: "profile check"
         default: rawValue
         }
     }
@@ -118,6 +143,21 @@ public struct Request: Codable, Equatable, Sendable {
     public var report: ReportKind?
     public var format: ReportFormat?
     public var week: String?
+    /// `read`, `scan`: the bus (by its configured name).
+    public var bus: String?
+    /// `read`: the unit id; `scan`: the first unit id of the range, `lastUnit` its last.
+    public var unit: Int?
+    public var lastUnit: Int?
+    /// `read`: the register table, the first register's protocol address (0-based) and how many.
+    public var table: RegisterTableName?
+    public var address: Int?
+    public var count: Int?
+    /// `read`: decode the registers as this type (`int16`, `uint16`, `int32`, `uint32`, `float32`, `float64`,
+    /// `acc32`) in this word order (`high-first`, the default, or `low-first`).
+    public var decode: String?
+    public var wordOrder: String?
+    /// `profileCheck`: the candidate profile's TOML text (the format of `docs/profiles.md`).
+    public var profile: String?
 
     /// A request of `command` in protocol `version` (the current one by default); fields a command does not use stay
     /// nil.
@@ -125,8 +165,20 @@ public struct Request: Codable, Equatable, Sendable {
         command: Command, meter: String? = nil, measurement: String? = nil,
         from: Int64? = nil, to: Int64? = nil, limit: Int? = nil, kind: EventKind? = nil, tier: DerivedTier? = nil,
         event: Int64? = nil, after: Int64? = nil, afterTime: Int64? = nil, offset: Int? = nil,
-        report: ReportKind? = nil, format: ReportFormat? = nil, week: String? = nil, version: Int = protocolVersion
+        report: ReportKind? = nil, format: ReportFormat? = nil, week: String? = nil, bus: String? = nil,
+        unit: Int? = nil, lastUnit: Int? = nil, table: RegisterTableName? = nil, address: Int? = nil,
+        count: Int? = nil, decode: String? = nil, wordOrder: String? = nil, profile: String? = nil,
+        version: Int = protocolVersion
     ) {
+        self.bus = bus
+        self.unit = unit
+        self.lastUnit = lastUnit
+        self.table = table
+        self.address = address
+        self.count = count
+        self.decode = decode
+        self.wordOrder = wordOrder
+        self.profile = profile
         self.report = report
         self.format = format
         self.week = week
@@ -155,6 +207,7 @@ extension Request {
         case "tier": DerivedTier.allCases.map(\.rawValue).joined(separator: ", ")
         case "report": ReportKind.allCases.map(\.rawValue).joined(separator: ", ")
         case "format": ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")
+        case "table": RegisterTableName.allCases.map(\.rawValue).joined(separator: ", ")
         default: nil
         }
     }
@@ -219,6 +272,12 @@ public struct Response: Codable, Equatable, Sendable {
     public var verify: CustodyVerification?
     /// `report`: the rendered report.
     public var report: ReportDocument?
+    /// `read`: the registers read (or the failure), and their decoding.
+    public var registers: RegisterRead?
+    /// `scan`: each unit id probed.
+    public var scan: [UnitProbe]?
+    /// `profileCheck`: each point of the candidate profile as read and decoded.
+    public var profileCheck: ProfileCheck?
 
     /// A response: `status`, and the payload of the command or a message for people.
     public init(

@@ -140,6 +140,15 @@ final class BusState {
     /// What one attempt can hold a Modbus/TCP gateway for: the timeout and the frame gap.
     private var attemptMilliseconds: Int { config.timing.timeoutMilliseconds + config.timing.frameGapMilliseconds }
 
+    /// Whether one commissioning read fits before the next poll, due at `due` (nil: no meter on the bus): one
+    /// attempt (the bus's timeout and frame gap) and the probe margin, and on RTU framing the quiet interval after
+    /// a timeout too, so that a late reply cannot fall into the poll's exchange (as for a probe).
+    func hasRoomForCommissioning(before due: Int64?, now: Int64) -> Bool {
+        guard let due else { return true }
+        let quiet = quietAfterTimeout ? config.timing.timeoutMilliseconds : 0
+        return Int(clamping: due - now) - BusState.probeMarginMs >= attemptMilliseconds + quiet
+    }
+
     /// Milliseconds from `now` to the next slot of a healthy meter other than `m`, less the probe margin
     /// (`Int.max` when there is none).
     private func roomBeforeHealthyNeighbour(of m: MeterSchedule, now: Int64) -> Int {

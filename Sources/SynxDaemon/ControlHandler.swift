@@ -17,7 +17,7 @@ struct PeerCredentials {
 
 /// Turns validated requests into responses, one handler per command.
 final class ControlHandler: @unchecked Sendable {
-    private let registry: MeterRegistry
+    let registry: MeterRegistry
     private let writer: StoreWriter
     private let databasePath: String
     private let startedAt: Date
@@ -38,6 +38,8 @@ final class ControlHandler: @unchecked Sendable {
     private let timeZoneLock = NSLock()
     /// Writes an event's waveform as COMTRADE and returns the .cfg path (set by the daemon).
     var exporter: ((_ meter: String, _ eventStartMicroseconds: Int64) -> Result<String, CommandFailure>)?
+    /// Does commissioning reads on a bus between its polls (set by the daemon: `PollingPlant.commission`).
+    var commission: ((_ bus: String, _ reads: [CommissioningRead]) -> Result<[CommissioningOutcome], CommandFailure>)?
 
     init(registry: MeterRegistry, writer: StoreWriter, databasePath: String, startedAt: Date) {
         self.registry = registry
@@ -109,8 +111,9 @@ final class ControlHandler: @unchecked Sendable {
             }
             // 4b. Numbers: in range before anything is computed with them.
             if let problem = Session.outOfRange(request) { return .failure(.invalidRequest, problem) }
-            // 5. Permission: changing the daemon needs root or synxd's own user (the socket's group may read).
-            if command.isMutating, peer.uid != 0, peer.uid != geteuid() {
+            // 5. Permission: changing the daemon or touching a bus needs root or synxd's own user (the socket's group
+            // may read).
+            if command.needsAdmin, peer.uid != 0, peer.uid != geteuid() {
                 if let line = handler.refusals.admit(
                     command.rawValue,
                     "refused \(command.commandLine): uid \(peer.uid), pid \(peer.pid) is neither root nor synxd's user")
@@ -135,6 +138,9 @@ final class ControlHandler: @unchecked Sendable {
             case .query: return query(request)
             case .verify: return verify(request)
             case .report: return report(request)
+            case .read: return handler.read(request)
+            case .scan: return handler.scan(request)
+            case .profileCheck: return handler.profileCheck(request)
             }
         }
 

@@ -67,6 +67,7 @@ public final class Daemon: @unchecked Sendable {
         handler.logger = logger
         handler.exporter = { [unowned self] meter, start in exportEvent(meter: meter, startMicroseconds: start) }
         handler.timeZone = config.timeZone
+        handler.commission = { [unowned self] bus, reads in plant.commission(bus: bus, reads: reads) }
     }
 
     /// Whatever the umask synxd was started with (by hand, as root, it is often 022): every file it creates is

@@ -18,6 +18,9 @@ final class NetworkPoller: @unchecked Sendable {
         var running = Set<ObjectIdentifier>()
         /// Bumped each time the next start is scheduled: a timer armed before is stale.
         var armed = 0
+        /// Commissioning reads waiting for room between polls, and whether one is out now.
+        var jobs: [CommissioningJob] = []
+        var commissioning = false
         init(state: BusState, connection: ConnectionID, maxInFlight: Int) {
             self.state = state
             self.connection = connection
@@ -108,11 +111,44 @@ final class NetworkPoller: @unchecked Sendable {
         }
     }
 
+    /// Queues commissioning reads on bus `name`, done between its polls (`CommissioningJob`); false if there is
+    /// no such bus.
+    func commission(_ name: String, _ job: CommissioningJob) -> Bool {
+        var found = false
+        onReactor { [self] in
+            guard let bus = buses[name] else { return }
+            found = true
+            bus.jobs.append(job)
+            commissionNext(bus)
+        }
+        return found
+    }
+
+    /// Sends the next commissioning read if none is out, no poll is under way and one attempt fits before the next
+    /// meter's slot; otherwise the end of the next poll calls again.
+    private func commissionNext(_ bus: Bus) {
+        guard !bus.removed, !bus.commissioning, bus.running.isEmpty else { return }
+        while let first = bus.jobs.first, first.next == nil { bus.jobs.removeFirst() }
+        guard let job = bus.jobs.first, let read = job.next,
+            bus.state.hasRoomForCommissioning(before: bus.state.nextMeter?.nextDue, now: wallClockNow())
+        else { return }
+        bus.commissioning = true
+        let started = DispatchTime.now().uptimeNanoseconds
+        reactor.submit(
+            bus.connection, read.table, unit: read.unit, address: read.address, count: read.count, retries: 0
+        ) { [self] result in
+            bus.commissioning = false
+            job.record(result, elapsedMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+            commissionNext(bus)
+        }
+    }
+
     private func pump(_ bus: Bus, _ cycle: PollCycle) {
         guard !bus.removed else { return }
         guard let r = cycle.nextRead else {
             bus.state.finish(cycle, strayFrames: reactor.takeStrayFrames(bus.connection))
             bus.running.remove(ObjectIdentifier(cycle.meter))
+            commissionNext(bus)
             return scheduleNext(bus)
         }
         reactor.submit(

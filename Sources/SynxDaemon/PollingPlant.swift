@@ -31,6 +31,10 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
     private var serial: [String: SerialBusPoller] = [:]
     private var waveforms: [String: WaveformMeter] = [:]
     private var active: [String: (bus: BusConfig, meters: [MeterConfig])] = [:]
+    /// Buses without meters that could not start, and why (for commissioning's answer).
+    private var unusable: [String: String] = [:]
+    /// Buses with a commissioning request under way: one at a time per bus.
+    private var commissioning: Set<String> = []
     private var running = false
 
     init(registry: MeterRegistry, writer: StoreWriter, recorder: Recorder, alerts: AlertCenter, logger: Logger) throws {
@@ -60,9 +64,9 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
     func apply(_ config: DaemonConfig) -> ReloadSummary {
         var desired: [String: (bus: BusConfig, meters: [MeterConfig])] = [:]
         let metersByBus = Dictionary(grouping: config.meters, by: \.bus)
-        for bus in config.buses {
-            if let meters = metersByBus[bus.name] { desired[bus.name] = (bus, meters) }
-        }
+        // A bus without meters runs too, idle, so a new line can be commissioned (`synxctl scan`) before any meter
+        // is configured on it.
+        for bus in config.buses { desired[bus.name] = (bus, metersByBus[bus.name] ?? []) }
         let network = desired.values.filter { if case .rtu = $0.bus.link { false } else { true } }.count
         if network >= PollingPlant.burstNoticeBuses, config.meters.allSatisfy({ $0.pollPhaseMs == 0 }) {
             logger.notice(
@@ -70,6 +74,7 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
             )
         }
         var summary = ReloadSummary()
+        lock.withLock { unusable = [:] }
         for (name, old) in lock.withLock({ active }).sorted(by: { $0.key < $1.key }) {
             if let new = desired[name], new.bus == old.bus, new.meters == old.meters {
                 summary.kept.append(name)
@@ -84,6 +89,12 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
                 try start(bus, meters: meters)
                 summary.started.append(bus.name)
                 lock.withLock { active[bus.name] = (bus, meters) }
+            } catch where meters.isEmpty {
+                // Nothing to poll on it: synxd runs without it; commissioning on it says why it cannot.
+                logger.warning(
+                    "bus without meters cannot start; commissioning on it is not possible",
+                    metadata: ["bus": "\(bus.name)", "error": "\(error)"])
+                lock.withLock { unusable[bus.name] = "\(error)" }
             } catch {
                 summary.failed[bus.name] = "\(error)"
                 logger.error("bus cannot start", metadata: ["bus": "\(bus.name)", "error": "\(error)"])
@@ -93,6 +104,59 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
     }
 
     var partName: String { "pollers" }
+
+    /// How long a commissioning request may wait for room between the polls of its bus and for its reads.
+    static let commissioningSeconds = 20
+
+    /// Does `reads` on bus `name` between its polls (`CommissioningJob`) and returns each read's outcome; fails
+    /// when there is no such bus (or it carries a waveform stream), another commissioning request is under way on
+    /// it, or the reads were not done within `commissioningSeconds`.
+    func commission(bus name: String, reads: [CommissioningRead]) -> Result<[CommissioningOutcome], CommandFailure> {
+        enum Target {
+            case serial(SerialBusPoller), network, waveform, unusable(String), unknown([String]), busy
+        }
+        let target: Target = lock.withLock {
+            if waveforms[name] != nil { return .waveform }
+            if let reason = unusable[name] { return .unusable(reason) }
+            guard active[name] != nil else { return .unknown(active.keys.sorted()) }
+            guard commissioning.insert(name).inserted else { return .busy }
+            return serial[name].map { .serial($0) } ?? .network
+        }
+        let poller: SerialBusPoller?
+        switch target {
+        case .waveform:
+            return .failure(
+                CommandFailure(status: .invalidRequest, message: "bus \"\(name)\" carries a waveform stream, not polled registers"))
+        case .unusable(let reason):
+            return .failure(CommandFailure(status: .internal, message: "bus \"\(name)\" could not start: \(reason)"))
+        case .unknown(let known):
+            return .failure(
+                CommandFailure(
+                    status: .invalidRequest,
+                    message: "no bus named \"\(name)\" (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"))
+        case .busy:
+            return .failure(CommandFailure(status: .busy, message: "another commissioning request is under way on bus \"\(name)\""))
+        case .serial(let p): poller = p
+        case .network: poller = nil
+        }
+        defer { _ = lock.withLock { commissioning.remove(name) } }
+        let job = CommissioningJob(reads: reads)
+        if let poller {
+            poller.commission(job)
+        } else if !network.commission(name, job) {
+            return .failure(CommandFailure(status: .invalidRequest, message: "no bus named \"\(name)\""))
+        }
+        switch job.wait(seconds: PollingPlant.commissioningSeconds) {
+        case .done(let outcomes): return .success(outcomes)
+        case .timedOut(let done):
+            return .failure(
+                CommandFailure(
+                    status: .busy,
+                    message:
+                        "bus \"\(name)\" left no room between its polls for \(reads.count - done) of \(reads.count) reads within \(PollingPlant.commissioningSeconds) s (a read needs its timeout and frame gap free before the next poll)"
+                ))
+        }
+    }
 
     /// Starts polling every bus applied so far; buses applied later start at once.
     func start() {

@@ -12,6 +12,8 @@ final class SerialBusPoller: @unchecked Sendable {
     /// Monotonic ms when the request in progress began (nil between requests), for the watchdog.
     private var busySince: Int64?
     private let busyLock = NSLock()
+    /// Commissioning reads waiting for room between polls (under `condition`'s lock).
+    private var jobs: [CommissioningJob] = []
 
     init(state: BusState, transport: ModbusTransport) {
         self.state = state
@@ -43,12 +45,47 @@ final class SerialBusPoller: @unchecked Sendable {
         return busyLock.withLock { busySince.map { (state.config.name, $0, limit) } }
     }
 
+    /// Queues commissioning reads, done between polls (`CommissioningJob`).
+    func commission(_ job: CommissioningJob) {
+        condition.withLock {
+            jobs.append(job)
+            condition.broadcast()
+        }
+    }
+
+    /// Does one commissioning read if one is waiting and fits before `due`; whether it did.
+    private func commissionOne(before due: Int64?) -> Bool {
+        let job: CommissioningJob? = condition.withLock {
+            while let first = jobs.first, first.next == nil { jobs.removeFirst() }
+            return jobs.first
+        }
+        guard let job, let read = job.next, state.hasRoomForCommissioning(before: due, now: wallClockNow()) else {
+            return false
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        busyLock.withLock { busySince = monotonicMilliseconds() }
+        let result = Result {
+            try bus.read(read.table, unit: read.unit, address: read.address, count: read.count, retries: 0)
+        }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") }
+        busyLock.withLock { busySince = nil }
+        job.record(result, elapsedMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+        return true
+    }
+
     private func run() {
         while true {
             state.followClock()
-            guard let m = state.nextMeter else { return }
+            let m = state.nextMeter
+            if commissionOne(before: m?.nextDue) { continue }
             // Waits on the monotonic clock, at most a second at a time, then looks at the wall clock again: a step
-            // of it (an hour back) must not stretch the wait.
+            // of it (an hour back) must not stretch the wait. A bus without meters waits for commissioning reads.
+            guard let m else {
+                if condition.withLock({
+                    if !stopping && jobs.isEmpty { condition.wait(milliseconds: 1000) }
+                    return stopping
+                }) { return }
+                continue
+            }
             let wait = m.nextDue - wallClockNow()
             let stop = condition.withLock {
                 if wait > 0 && !stopping { condition.wait(milliseconds: min(wait, 1000)) }

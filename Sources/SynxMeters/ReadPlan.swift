@@ -55,6 +55,11 @@ public struct RegisterImage {
         blocks.append((table, address, values))
     }
 
+    /// `count` registers from `address`, if one stored block holds them all (as a copy, for display).
+    public func words(_ table: RegisterTable, _ address: Int, _ count: Int) -> [UInt16]? {
+        slice(table, address, count).map(Array.init)
+    }
+
     /// `count` registers from `address`, if one stored block holds them all.
     func slice(_ table: RegisterTable, _ address: Int, _ count: Int) -> ArraySlice<UInt16>? {
         for b in blocks.reversed()

@@ -253,3 +253,62 @@ struct AnyEncodable: Encodable {
     init(_ value: Encodable) { self.value = value }
     func encode(to encoder: Encoder) throws { try value.encode(to: encoder) }
 }
+
+extension Renderer {
+    /// A decoded register value: integers whole, a float32 in the fewest digits that give back the same float32,
+    /// a float64 in the fewest that give back the same double.
+    static func register(_ v: Double, type: String?) -> String {
+        if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
+        return type == "float32" ? "\(Float(v))" : "\(v)"
+    }
+
+    /// `read`: one row per register (address, hex, as uint16 and int16), the decoded value on the row of each
+    /// value's first register.
+    static func registers(_ r: RegisterRead, format: OutputFormat) -> String {
+        if format == .json { return json(r) }
+        let what = "bus \(r.bus) unit \(r.unit) \(r.table.rawValue) \(r.address)"
+        if let error = r.error {
+            return Report(title: "\(what): \(error)", columns: ["ADDRESS", "HEX", "UINT16", "INT16"], rows: [])
+                .render(format)
+        }
+        let step = r.decoded.map { $0.isEmpty ? 0 : r.words.count / $0.count } ?? 0
+        let rows = r.words.enumerated().map { i, w in
+            [String(r.address + i), String(format: "%04X", w), String(w), String(Int16(bitPattern: w))]
+                + (r.decoded == nil
+                    ? [] : [step > 0 && i % step == 0 && i / step < r.decoded!.count ? r.decoded![i / step].map { register($0, type: r.decode) } ?? "not a number" : ""])
+        }
+        return Report(
+            title: "\(what), \(r.words.count) register(s) in \(String(format: "%.1f", r.elapsedMs)) ms",
+            columns: ["ADDRESS", "HEX", "UINT16", "INT16"] + (r.decoded == nil ? [] : ["VALUE"]), rows: rows
+        ).render(format)
+    }
+
+    /// `scan`: the unit ids that answered (all of them with `showSilent`), and how many did.
+    static func scan(_ probes: [UnitProbe], showSilent: Bool, format: OutputFormat) -> String {
+        if format == .json { return json(probes) }
+        let answered = probes.filter { $0.answer != .none }
+        return Report(
+            title: "\(answered.count) of \(probes.count) unit id(s) answered",
+            columns: ["UNIT", "ANSWER", "SUNSPEC", "DETAIL"],
+            rows: (showSilent ? probes : answered).map {
+                [String($0.unit), $0.answer.rawValue, $0.sunspec ? "yes" : "no", $0.detail ?? ""]
+            }
+        ).render(format)
+    }
+
+    /// `profile check`: each point as read and decoded, then the reads that failed.
+    static func profileCheck(_ c: ProfileCheck, format: OutputFormat) -> String {
+        if format == .json { return json(c) }
+        let table = Report(
+            title: "profile \(c.profile) read from meter \(c.meter): \(c.reads) read(s), \(c.failures.count) failed",
+            columns: ["MEASUREMENT", "VALUE", "UNIT", "REGISTER", "TYPE", "RAW", "NOTE"],
+            rows: c.points.map {
+                [
+                    $0.measurement, $0.value.map(readable) ?? "-", $0.unit, "\($0.table.rawValue) \($0.address)", $0.type,
+                    $0.raw, $0.note ?? "",
+                ]
+            }
+        ).render(format)
+        return format == .csv ? table : table + c.failures.map { "failed: \($0)\n" }.joined()
+    }
+}

@@ -14,9 +14,12 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Sends a request; a daemon-side failure becomes one line on stderr and exit code 1, an unreachable
     /// daemon exit code 69 (EX_UNAVAILABLE).
-    func send(_ request: Request) throws -> Response {
+    func send(_ request: Request) throws -> Response { try send(request, timeoutSeconds: 10) }
+
+    /// Sends a request that may take up to `timeoutSeconds` to answer (commissioning waits for room on a bus).
+    func send(_ request: Request, timeoutSeconds: Int) throws -> Response {
         let response: Response
-        do { response = try ControlClient(socketPath: socketPath).send(request) } catch {
+        do { response = try ControlClient(socketPath: socketPath, timeoutSeconds: timeoutSeconds).send(request) } catch {
             FileHandle.standardError.write(Data("synxctl: \(error)\n".utf8))
             throw ExitCode(69)
         }
@@ -49,7 +52,7 @@ struct Synxctl: ParsableCommand {
         subcommands: [
             Status.self, Meters.self, Buses.self, Live.self, Watch.self, Query.self, Events.self, Export.self,
             Alerts.self, Alert.self, Reload.self,
-            Verify.self, Report.self,
+            Verify.self, Report.self, Read.self, Scan.self, Profile.self,
         ])
 }
 

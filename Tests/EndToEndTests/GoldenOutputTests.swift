@@ -55,6 +55,20 @@ final class GoldenOutputTests: XCTestCase {
     func testAlerts() throws { try check("alerts", ["alerts"]) }
     func testVerify() throws { try check("verify", ["verify"]) }
     func testReload() throws { try check("reload", ["reload"]) }
+    func testRead() throws { try check("read", ["read", "lan", "1", "0", "--input", "--count", "4", "--type", "float32"]) }
+    func testReadFailure() throws {
+        let response = try Data(contentsOf: GoldenOutputTests.directory.appendingPathComponent("read-failed.response.json"))
+        let daemon = try ScriptedDaemon(path: h.path("read-failed.sock"), response: response)
+        defer { daemon.stop() }
+        let (code, out, _) = try h.run("synxctl", ["read", "lan", "1", "9000", "--socket", h.path("read-failed.sock")])
+        XCTAssertEqual(code, 3, "a read the unit refused")
+        try assertGolden(out, "read-failed.table.txt")
+    }
+    func testScan() throws { try check("scan", ["scan", "rs485", "--units", "1-6", "--all"]) }
+    func testProfileCheck() throws {
+        let profile = try h.write("candidate.toml", "[profile]\nname = \"candidate\"\n")
+        try check("profile-check", ["profile", "check", "incomer", profile])
+    }
 
     /// synx-analyze's tables of a 3-s recording with a dip (every section), the recording's path replaced by `REC`.
     func testAnalyzeTables() throws {
@@ -158,7 +172,8 @@ final class ManualPageTests: XCTestCase {
             "synxctl", page: "synxctl.1",
             subcommands: [
                 ["status"], ["meters"], ["buses"], ["live"], ["watch"], ["query"], ["events"],
-                ["export"], ["alerts"], ["alert", "test"], ["reload"], ["verify"], ["report"],
+                ["export"], ["alerts"], ["alert", "test"], ["reload"], ["verify"], ["report"], ["read"], ["scan"],
+                ["profile", "check"],
             ])
     }
 

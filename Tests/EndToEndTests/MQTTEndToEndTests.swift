@@ -24,11 +24,16 @@ final class MQTTEndToEndTests: XCTestCase {
         var numbers: [String: Double?]? { try? JSONDecoder().decode([String: Double?].self, from: Data(payload.utf8)) }
     }
 
+    /// mosquitto started as root changes to its own user, which cannot read the test's private directory: it stays
+    /// root then (as another user it never changes).
+    static let stayAsTheTestsUser = getuid() == 0 ? "user root\n" : ""
+
     /// Starts mosquitto on `port`, with nothing kept across restarts, and waits until it accepts connections.
     @discardableResult
     private func startBroker(port: Int, name: String = "mosquitto") throws -> Process {
         let conf = try h.write(
-            "\(name).conf", "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n")
+            "\(name).conf", "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+                + MQTTEndToEndTests.stayAsTheTestsUser)
         let broker = try h.start("/usr/sbin/mosquitto", ["-c", conf], name: name)
         h.waitUntil("\(name) listening on \(port)") { self.accepts(port) }
         return broker
@@ -206,6 +211,62 @@ final class MQTTEndToEndTests: XCTestCase {
         // synxd killed: the broker publishes its will.
         kill(daemon.processIdentifier, SIGKILL)
         h.waitUntil("the will: status offline", timeout: 20) { self.last("after", "synx/status")?.payload == "offline" }
+    }
+
+    /// A test CA and a certificate for 127.0.0.1 signed by it (`openssl`); returns the paths (ca, cert, key).
+    private func certificates(_ name: String) throws -> (ca: String, cert: String, key: String) {
+        let ca = h.path("\(name)-ca.pem"), caKey = h.path("\(name)-ca.key")
+        let cert = h.path("\(name)-server.pem"), key = h.path("\(name)-server.key"), csr = h.path("\(name)-server.csr")
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=synx test CA \(name)",
+             "-keyout", caKey, "-out", ca],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", csr],
+            ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "2", "-out", cert,
+             "-extfile", try h.write("\(name)-san.cnf", "subjectAltName = IP:127.0.0.1\n")],
+        ]
+        for step in steps {
+            let (status, out, err) = try h.run("/usr/bin/openssl", step)
+            XCTAssertEqual(status, 0, out + err)
+        }
+        return (ca, cert, key)
+    }
+
+    func testTLS_verifiesTheBrokerAgainstTheConfiguredCA() throws {
+        let good = try certificates("good")
+        let other = try certificates("other")
+        let brokerPort = try h.freePort()
+        let conf = try h.write(
+            "mosquitto-tls.conf",
+            "listener \(brokerPort) 127.0.0.1\ncafile \(good.ca)\ncertfile \(good.cert)\nkeyfile \(good.key)\n"
+                + "allow_anonymous true\npersistence false\nlog_dest stderr\n" + MQTTEndToEndTests.stayAsTheTestsUser)
+        try h.start("/usr/sbin/mosquitto", ["-c", conf], name: "mosquitto")
+        h.waitUntil("TLS broker listening") { self.accepts(brokerPort) }
+        // Signed by another CA: refused, and polling goes on.
+        let (daemon, _) = try startDaemon(brokerPort: brokerPort, extra: "ca_file = \"\(other.ca)\"\n")
+        h.waitUntil("the handshake refused, in synxd's log", timeout: 20) {
+            self.h.output("synxd.err").contains("mqtt: broker unreachable")
+        }
+        kill(daemon.processIdentifier, SIGTERM)
+        h.waitUntil("synxd stopped") { !daemon.isRunning }
+        // Its own CA: connected, and the subscriber (over TLS too) reads the values.
+        let config = h.output("synxd.toml").replacingOccurrences(of: other.ca, with: good.ca)
+        try h.startDaemon(config: config)
+        let subscriber = try h.write(
+            "sub-tls.py",
+            """
+            import json, ssl, sys, paho.mqtt.client as mqtt
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            c.tls_set(ca_certs=sys.argv[1])
+            c.on_connect = lambda c, u, f, r, p: (print(json.dumps({"connected": str(r)}), flush=True), c.subscribe("synx/#"))
+            c.on_message = lambda c, u, m: print(json.dumps({"topic": m.topic, "payload": m.payload.decode(), "retain": m.retain}), flush=True)
+            c.connect("127.0.0.1", int(sys.argv[2]))
+            c.loop_forever()
+            """)
+        try h.start(
+            Harness.repository.appendingPathComponent(".venv/bin/python3").path, [subscriber, good.ca, "\(brokerPort)"],
+            name: "tls-sub")
+        h.waitUntil("values over TLS", timeout: 30) { self.last("tls-sub", "synx/feeder/state")?.numbers?["voltage.l1n"] != nil }
+        XCTAssertEqual(last("tls-sub", "synx/status")?.payload, "online")
     }
 
     func testUnreachableBroker_pollingGoesOn_andConnectsWhenItComes() throws {

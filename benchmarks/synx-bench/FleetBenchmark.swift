@@ -33,6 +33,13 @@ struct FleetBenchmark: ParsableCommand {
             Serve /metrics and scrape it every this many seconds in every second window (0: off): windows without             and with scrapes alternate, so the scrapes' cost is measured against synxd without them in the same run.
             """)
     var scrapeInterval = 0
+    @Flag(
+        help: """
+            Also measure MQTT: after synxd's own windows, a second synxd on the same fleet publishes every meter (with \
+            Home Assistant discovery) to a real mosquitto started here, through the same warm-up and windows; CPU \
+            with MQTT against without, from the same run.
+            """)
+    var mqtt = false
     @Option(help: "Directory with synxd and synx-sim (default: next to synx-bench).") var binDir: String?
     @Flag(inversion: .prefixedNo, help: "Pin synxd (and collectd) to CPU 0 and the simulator to CPU 1.") var pin = true
 
@@ -76,6 +83,20 @@ struct FleetBenchmark: ParsableCommand {
                 + "\(windows) window(s) of \(seconds) s; load average \(Child.loadAverage())")
 
         let synx = try measureSynxd(bin: bin, dir: dir, port: port, children: &children)
+        if mqtt {
+            let brokerPort = try Scraper.freePort()
+            try "listener \(brokerPort) 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n".write(
+                toFile: "\(dir)/mosquitto.conf", atomically: true, encoding: .utf8)
+            let broker = try Child.spawn(
+                pin: pin, "/usr/sbin/mosquitto", ["-c", "\(dir)/mosquitto.conf"], cpu: 1, out: "\(dir)/mosquitto.out")
+            children.append(broker)
+            print("  then synxd publishing to mosquitto (Debian's) on 127.0.0.1:\(brokerPort), the same warm-up and windows:")
+            let published = try measureSynxd(bin: bin, dir: dir, port: port, mqttPort: brokerPort, children: &children)
+            print(
+                String(
+                    format: "  MQTT: synxd %.2f %% of one core with it, %.2f %% without (same run); ratio %.3f",
+                    published.mean * 100, synx.mean * 100, published.mean / synx.mean))
+        }
         if collectd {
             let c = try measureCollectd(dir: dir, port: port, children: &children)
             print(
@@ -83,15 +104,19 @@ struct FleetBenchmark: ParsableCommand {
                     format:
                         "  collectd 5 modbus + csv (baseline): %.1f %% of one core, %.2f values stored per meter per second",
                     c.cpu * 100, c.valuesPerMeterSecond))
-            print(String(format: "  ratio synxd / collectd CPU: %.3f (target ≤ 0.25 with profile nine)", synx / c.cpu))
+            print(String(format: "  ratio synxd / collectd CPU: %.3f (target ≤ 0.25 with profile nine)", synx.last / c.cpu))
         }
     }
 
     /// Values a poll reads: 9, or the SDM630 profile's 37.
     private var valuesPerPoll: Int { profile == "nine" ? FleetBenchmark.nine.count : 37 }
 
-    /// synxd on the fleet; returns its CPU share (of one core) over the last window.
-    private func measureSynxd(bin: String, dir: String, port: Int, children: inout [Process]) throws -> Double {
+    /// synxd on the fleet (publishing to the MQTT broker on `mqttPort`, if given); returns its CPU share (of one
+    /// core) over the last window and over all of them.
+    private func measureSynxd(
+        bin: String, dir: String, port: Int, mqttPort: Int? = nil, children: inout [Process]
+    ) throws -> (last: Double, mean: Double) {
+        let state = mqttPort == nil ? "\(dir)/state" : "\(dir)/state-mqtt"
         var profiles = "[]"
         if profile == "nine" {
             profiles = "[\"\(dir)/profiles\"]"
@@ -103,10 +128,13 @@ struct FleetBenchmark: ParsableCommand {
                 .write(toFile: "\(dir)/profiles/nine.toml", atomically: true, encoding: .utf8)
         }
         var config =
-            "[daemon]\nstate_directory = \"\(dir)/state\"\nsocket = \"\(dir)/synxd.sock\"\nprofile_directories = \(profiles)\n"
+            "[daemon]\nstate_directory = \"\(state)\"\nsocket = \"\(dir)/synxd.sock\"\nprofile_directories = \(profiles)\n"
             + "poll_spread_ms = \(spread)\n"
-        let metricsPort = scrapeInterval > 0 ? try Scraper.freePort() : 0
-        if scrapeInterval > 0 { config += "[metrics]\nlisten = \"127.0.0.1:\(metricsPort)\"\n" }
+        let metricsPort = scrapeInterval > 0 || mqttPort != nil ? try Scraper.freePort() : 0
+        if metricsPort > 0 { config += "[metrics]\nlisten = \"127.0.0.1:\(metricsPort)\"\n" }
+        if let mqttPort {
+            config += "[mqtt]\nhost = \"127.0.0.1\"\nport = \(mqttPort)\ndiscovery = true\n"
+        }
         for i in 0..<meters {
             config += "[[bus]]\nname = \"b\(i)\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = \(port)\n"
             config += "[[meter]]\nname = \"m\(i)\"\nbus = \"b\(i)\"\nunit = 1\nprofile = \"\(profile)\"\n"
@@ -139,8 +167,17 @@ struct FleetBenchmark: ParsableCommand {
             let to = from + Int64(seconds) * 1000
             // Every second window is scraped, from its start, every `scrapeInterval` s.
             let scraper = scrapeInterval > 0 && w % 2 == 1 ? Scraper(port: metricsPort, interval: scrapeInterval, until: to) : nil
+            let published0 = mqttPort == nil ? 0 : try Scraper.sample(port: metricsPort, "synx_mqtt_published_messages_total")
             Thread.sleep(until: Date(timeIntervalSince1970: Double(to) / 1000))
             let cpu = (try Child.cpuSeconds(pid: synxd.processIdentifier) - cpu0) / Double(seconds)
+            if mqttPort != nil {
+                let published = try Scraper.sample(port: metricsPort, "synx_mqtt_published_messages_total") - published0
+                let connected = try Scraper.sample(port: metricsPort, "synx_mqtt_connected")
+                print(
+                    String(
+                        format: "  window %d: %.1f MQTT messages published per second, connected %.0f", w + 1,
+                        published / Double(seconds), connected))
+            }
             if let scraper {
                 let r = scraper.finish()
                 guard !r.durationsMs.isEmpty else { throw ValidationError("no scrape of window \(w + 1) was answered 200") }
@@ -198,8 +235,8 @@ struct FleetBenchmark: ParsableCommand {
             print(String(format: "  CPU, last window / first: %.3f (target: within 10 %%)", last.cpu / first.cpu))
         }
         // Every poll of the windows, from the store: made (a row), good, and how late it started.
-        let store = try SampleStore(path: "\(dir)/state/synx.sqlite")
-        let reader = try StoreReader(path: "\(dir)/state/synx.sqlite", head: store.head)
+        let store = try SampleStore(path: "\(state)/synx.sqlite")
+        let reader = try StoreReader(path: "\(state)/synx.sqlite", head: store.head)
         let measurements =
             profile == "nine" ? FleetBenchmark.nine.map(\.0) : ["voltage.l1n", "current.l1", "frequency"]
         var lateness: [Int64] = []
@@ -233,7 +270,7 @@ struct FleetBenchmark: ParsableCommand {
                 rows, expected, good, lateness.isEmpty ? -1 : lateness[lateness.count / 2],
                 lateness.isEmpty ? -1 : lateness[min(lateness.count - 1, lateness.count * 99 / 100)],
                 lateness.last ?? -1))
-        return cuts.last?.cpu ?? 0
+        return (cuts.last?.cpu ?? 0, cuts.map(\.cpu).reduce(0, +) / Double(max(cuts.count, 1)))
     }
 
     /// collectd's modbus plugin on the same meters, values written by its csv plugin; its CPU share over one
@@ -335,7 +372,21 @@ final class Scraper: @unchecked Sendable {
     }
 
     /// `GET /metrics`; the response's size, or nil on an error or an answer other than 200.
-    static func get(port: Int) -> Int? {
+    /// The value of the sample `series` (name and labels as written) on the page; throws if it is not there.
+    static func sample(port: Int, _ series: String) throws -> Double {
+        guard let response = fetch(port: port) else { throw ValidationError("no /metrics page on port \(port)") }
+        let page = String(decoding: response, as: UTF8.self)
+        guard let line = page.split(separator: "\n").first(where: { $0.hasPrefix(series + " ") }),
+            let value = Double(line.split(separator: " ").last ?? "")
+        else { throw ValidationError("\(series) is not on the /metrics page") }
+        return value
+    }
+
+    /// One scrape; the response's size in bytes if it was 200.
+    static func get(port: Int) -> Int? { fetch(port: port)?.count }
+
+    /// One scrape: the whole response if it was 200.
+    static func fetch(port: Int) -> [UInt8]? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
@@ -347,16 +398,14 @@ final class Scraper: @unchecked Sendable {
         }
         guard rc == 0, SocketIO.sendAll(fd, Data("GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".utf8)) == nil
         else { return nil }
-        var total = 0
-        var first: [UInt8] = []
+        var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = SocketIO.receive(fd, into: &chunk)
             if n <= 0 { break }
-            if first.count < 12 { first += chunk[0..<min(n, 12)] }
-            total += n
+            response += chunk[0..<n]
         }
-        return String(decoding: first.prefix(12), as: UTF8.self) == "HTTP/1.1 200" ? total : nil
+        return String(decoding: response.prefix(12), as: UTF8.self) == "HTTP/1.1 200" ? response : nil
     }
 
     /// A loopback TCP port nobody listens on now.
