@@ -233,10 +233,18 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
                 send(MQTTClient.Message(topic: bridge.topic, text: bridge.payload, qos: 1, retain: true))
             }
         }
-        let meters = registry.metricsSnapshot(monotonicNow: monotonicMilliseconds())
-        let configured = Set(meters.map(\.status.name))
+        // Which meters have something to publish, cheaply; then the values of those only.
+        let now = monotonicMilliseconds()
+        let fresh = registry.freshness(monotonicNow: now)
+        let configured = Set(fresh.map(\.meter))
         for gone in published.keys where !configured.contains(gone) { withdraw(gone) }
-        for m in meters where hasRoom {
+        let changed = Set(
+            fresh.filter { f in
+                let p = published[f.meter]
+                return p == nil || p!.available != f.current || (f.current && f.lastGoodPoll != p!.lastPoll)
+            }.map(\.meter))
+        guard !changed.isEmpty else { return publishNotices() }
+        for m in registry.metricsSnapshot(monotonicNow: now, of: changed) {
             let name = m.status.name
             var p = published[name] ?? PublishedMeter()
             if p.names.isEmpty, let config = registry.config(of: name), config.source == .registers {
@@ -280,6 +288,12 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
             }
             published[name] = p
         }
+        publishNotices()
+    }
+
+    /// The alerts and events waiting, as far as there is room.
+    private func publishNotices() {
+        let topics = settings.topics
         let waiting: [AlertNotice] = lock.withLock {
             let n = min(notices.count, max(0, MQTTPublisher.maxPending - pending))
             defer { notices.removeFirst(n) }

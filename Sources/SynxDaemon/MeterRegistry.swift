@@ -21,6 +21,8 @@ final class MeterRegistry: @unchecked Sendable {
         /// of reasons per meter: the measurement and the rule, never the value).
         var missedPolls: [String: Int] = [:]
         var invalidValues: [String: Int] = [:]
+        /// The measurements its profile reads at the slow rate (worked out once, for the stale rules).
+        var slowMeasurements: Set<String> = []
     }
 
     struct BusEntry {
@@ -70,7 +72,9 @@ final class MeterRegistry: @unchecked Sendable {
     func register(meter: MeterConfig) {
         lock.withLock {
             if meters[meter.name] == nil { meterOrder.append(meter.name) }
-            meters[meter.name] = MeterEntry(config: meter, model: meter.profile.model)
+            var entry = MeterEntry(config: meter, model: meter.profile.model)
+            entry.slowMeasurements = Set(meter.profile.points.filter { $0.rate == .slow }.map(\.measurement.name))
+            meters[meter.name] = entry
         }
     }
 
@@ -219,28 +223,42 @@ final class MeterRegistry: @unchecked Sendable {
         var values: [LiveValue]
     }
 
-    /// Every meter in configuration order for `/metrics`; `now` is monotonic. The entries are copied under the
-    /// lock (their value tables are copied on write), and filtered outside it.
-    func metricsSnapshot(monotonicNow now: Int64) -> [MeterMetrics] {
-        let entries = lock.withLock { meterOrder.compactMap { meters[$0] } }
+    /// Every meter in configuration order for `/metrics` (only those in `names`, if given); `now` is monotonic. The
+    /// entries are copied under the lock (their value tables are copied on write), and filtered outside it.
+    func metricsSnapshot(monotonicNow now: Int64, of names: Set<String>? = nil) -> [MeterMetrics] {
+        let entries = lock.withLock { meterOrder.compactMap { names == nil || names!.contains($0) ? meters[$0] : nil } }
         return entries.map { m in
             let age = m.lastGoodMonotonic.map { now - $0 }
-            let current =
-                (m.state == .online || m.state == .degraded)
-                && (age.map { $0 <= max(3 * Int64(m.config.pollIntervalMs), 5000) } ?? false)
-            guard current else {
+            guard MeterRegistry.isCurrent(m, ageMs: age) else {
                 return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, current: false, values: [])
             }
             var values = Array(m.values.values)
             if m.config.source == .registers, let last = m.lastGoodPoll {
-                let slow = Set(m.config.profile.points.filter { $0.rate == .slow }.map(\.measurement.name))
                 values.removeAll { v in
-                    let interval = slow.contains(v.measurement) ? m.config.slowPollIntervalMs : m.config.pollIntervalMs
-                    return v.time < last - 3 * Int64(interval)
+                    let slow = m.slowMeasurements.contains(v.measurement)
+                    return v.time < last - 3 * Int64(slow ? m.config.slowPollIntervalMs : m.config.pollIntervalMs)
                 }
             }
             return MeterMetrics(status: MeterRegistry.status(m), ageMs: age, current: true, values: values)
         }
+    }
+
+    /// Each meter in configuration order: its last good poll (UTC ms) and whether its data is current (as
+    /// `MeterMetrics.current`); cheap enough to ask four times a second (the MQTT publisher does).
+    func freshness(monotonicNow now: Int64) -> [(meter: String, lastGoodPoll: Int64?, current: Bool)] {
+        lock.withLock {
+            meterOrder.compactMap { name in
+                meters[name].map { m in
+                    (name, m.lastGoodPoll, MeterRegistry.isCurrent(m, ageMs: m.lastGoodMonotonic.map { now - $0 }))
+                }
+            }
+        }
+    }
+
+    /// The meter answers and its data is within three poll intervals (and 5 s).
+    private static func isCurrent(_ m: MeterEntry, ageMs: Int64?) -> Bool {
+        (m.state == .online || m.state == .degraded)
+            && (ageMs.map { $0 <= max(3 * Int64(m.config.pollIntervalMs), 5000) } ?? false)
     }
 
     /// The configuration of the meter `name`, if there is one.

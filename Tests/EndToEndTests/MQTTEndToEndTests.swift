@@ -40,29 +40,23 @@ final class MQTTEndToEndTests: XCTestCase {
     }
 
     private func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        } == 0
+        guard let fd = h.connectLoopback(port) else { return false }
+        close(fd)
+        return true
     }
 
     /// Starts the Paho subscriber on `filters`; its messages are read with `messages(name)`.
-    private func startSubscriber(port: Int, name: String, filters: [String] = ["synx/#", "homeassistant/#"]) throws {
+    private func startSubscriber(
+        port: Int, name: String, filters: [String] = ["synx/#", "homeassistant/#"], ca: String? = nil
+    ) throws {
         let python = Harness.repository.appendingPathComponent(".venv/bin/python3").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw HarnessError("no Python at \(python): run scripts/test (it creates .venv with paho-mqtt)")
         }
         try h.start(
             python,
-            [Harness.repository.appendingPathComponent("Tests/peers/mqtt_subscriber.py").path, "127.0.0.1", "\(port)"]
-                + filters, name: name)
+            [Harness.repository.appendingPathComponent("Tests/peers/mqtt_subscriber.py").path]
+                + (ca.map { ["--ca", $0] } ?? []) + ["127.0.0.1", "\(port)"] + filters, name: name)
         h.waitUntil("\(name) connected") { self.h.output("\(name).out").contains("\"connected\"") }
     }
 
@@ -251,20 +245,7 @@ final class MQTTEndToEndTests: XCTestCase {
         // Its own CA: connected, and the subscriber (over TLS too) reads the values.
         let config = h.output("synxd.toml").replacingOccurrences(of: other.ca, with: good.ca)
         try h.startDaemon(config: config)
-        let subscriber = try h.write(
-            "sub-tls.py",
-            """
-            import json, ssl, sys, paho.mqtt.client as mqtt
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-            c.tls_set(ca_certs=sys.argv[1])
-            c.on_connect = lambda c, u, f, r, p: (print(json.dumps({"connected": str(r)}), flush=True), c.subscribe("synx/#"))
-            c.on_message = lambda c, u, m: print(json.dumps({"topic": m.topic, "payload": m.payload.decode(), "retain": m.retain}), flush=True)
-            c.connect("127.0.0.1", int(sys.argv[2]))
-            c.loop_forever()
-            """)
-        try h.start(
-            Harness.repository.appendingPathComponent(".venv/bin/python3").path, [subscriber, good.ca, "\(brokerPort)"],
-            name: "tls-sub")
+        try startSubscriber(port: brokerPort, name: "tls-sub", filters: ["synx/#"], ca: good.ca)
         h.waitUntil("values over TLS", timeout: 30) { self.last("tls-sub", "synx/feeder/state")?.numbers?["voltage.l1n"] != nil }
         XCTAssertEqual(last("tls-sub", "synx/status")?.payload, "online")
     }

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """An independent MQTT subscriber (Eclipse Paho) for synx's MQTT end-to-end test.
 
-Connects to the broker at HOST:PORT, subscribes to the topic filters given, and writes every message it receives
-as one JSON line: {"topic", "payload" (text), "retain", "qos", "t" (seconds since it started)}. It reconnects by
-itself when the broker restarts, and runs until it is killed.
+Connects to the broker at HOST:PORT (over TLS, checking the broker against CA_FILE, with --ca CA_FILE),
+subscribes to the topic filters given, and writes every message it receives as one JSON line: {"topic",
+"payload" (text), "retain", "qos", "t" (seconds since it started)}. It reconnects by itself when the broker
+restarts, and runs until it is killed.
 """
 import json
 import sys
@@ -11,7 +12,11 @@ import time
 
 import paho.mqtt.client as mqtt
 
-host, port, filters = sys.argv[1], int(sys.argv[2]), sys.argv[3:] or ["#"]
+args = sys.argv[1:]
+ca = None
+if args[:1] == ["--ca"]:
+    ca, args = args[1], args[2:]
+host, port, filters = args[0], int(args[1]), args[2:] or ["#"]
 started = time.monotonic()
 
 
@@ -33,6 +38,8 @@ def on_message(client, userdata, message):
 
 
 client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"synx-test-{int(started * 1000) % 100000}")
+if ca:
+    client.tls_set(ca_certs=ca)
 client.on_connect = on_connect
 client.on_message = on_message
 client.reconnect_delay_set(min_delay=0.2, max_delay=0.5)

@@ -3,6 +3,7 @@
 // input in Tests/Fuzz/control-request) and into the libFuzzer binary that scripts/fuzz builds.
 import Foundation
 import SynxControl
+import SynxModbus
 import SynxStore
 
 @testable import SynxDaemon
@@ -44,7 +45,24 @@ private let fuzzedHandler: ControlHandler = {
             """, file: "fuzz.toml")
     let registry = MeterRegistry()
     config.meters.forEach(registry.register(meter:))
-    return ControlHandler(registry: registry, writer: StoreWriter(store: store), databasePath: path, startedAt: Date())
+    let handler = ControlHandler(registry: registry, writer: StoreWriter(store: store), databasePath: path, startedAt: Date())
+    // Commissioning against a stand-in bus (a test double of `PollingPlant.commission`): unit 3 is silent, unit 4
+    // refuses, the others answer with words that depend on the address (float32 NaNs and infinities included).
+    handler.commission = { bus, reads in
+        guard bus == "b" else { return .failure(CommandFailure(status: .invalidRequest, message: "no bus named \"\(bus)\"")) }
+        return .success(
+            reads.map { r in
+                switch r.unit {
+                case 3: CommissioningOutcome(result: .failure(ModbusError(.timeout, function: "read")), elapsedMs: 1)
+                case 4: CommissioningOutcome(result: .failure(ModbusError(.exception(2), function: "read")), elapsedMs: 1)
+                default:
+                    CommissioningOutcome(
+                        result: .success((0..<r.count).map { UInt16(truncatingIfNeeded: (r.address + $0) &* 0x7FC1) }),
+                        elapsedMs: 1)
+                }
+            })
+    }
+    return handler
 }()
 
 /// Byte 0 picks the peer (even: root, odd: an unprivileged uid); the rest is the request line. Every line gets
@@ -55,6 +73,8 @@ func fuzzControlRequest(_ input: [UInt8]) {
     let response = session.answer(Data(input.dropFirst()))
     precondition((response.query?.samples.count ?? 0) <= maxSamplesPerResponse)
     precondition((response.events?.count ?? 0) <= maxEventsPerResponse)
+    precondition((response.registers?.words.count ?? 0) <= maxRegistersPerReadRequest)
+    precondition((response.scan?.count ?? 0) <= maxUnitsPerScan)
     let line = try! Framing.encode(response)
     precondition(line.last == 0x0A && !line.dropLast().contains(0x0A), "a response is one line")
 }
