@@ -480,12 +480,19 @@ public struct ReportDocument: Codable, Equatable, Sendable {
     }
 }
 
-/// A register table of Modbus, by the name `read` takes.
+/// A table of Modbus, by the name `read` takes.
 public enum RegisterTableName: String, Codable, Sendable, CaseIterable {
+    /// Function code 1 (bits, read as 0 or 1).
+    case coils
+    /// Function code 2 (bits, read as 0 or 1).
+    case discreteInputs = "discrete-inputs"
     /// Function code 3.
     case holding
     /// Function code 4.
     case input
+
+    /// Whether the table holds bits rather than 16-bit registers.
+    public var holdsBits: Bool { self == .coils || self == .discreteInputs }
 }
 
 /// `read`: the registers a unit returned, or why it did not.

@@ -8,7 +8,7 @@ import SynxModbus
 /// registers (`maxRegistersPerReadRequest`, `maxUnitsPerScan`, `maxRegistersPerProfileCheck`) and in time
 /// (`PollingPlant.commissioningSeconds`); only root or synxd's user may send one (they touch a bus).
 extension ControlHandler {
-    /// `read`: `count` registers of `unit` from `address`, raw and optionally decoded.
+    /// `read`: `count` registers (or bits) of `unit` from `address`, raw and optionally decoded.
     func read(_ request: Request) -> Response {
         guard let bus = request.bus, let unit = request.unit, let table = request.table, let address = request.address
         else {
@@ -26,6 +26,9 @@ extension ControlHandler {
             }
             decoding = (type, order)
         }
+        if decoding != nil, table.holdsBits {
+            return .failure(.invalidRequest, "\"decode\" applies to registers, not to \(table.rawValue)")
+        }
         // Without a count, one register, or the registers of one value of the type to decode.
         let count = request.count ?? decoding?.type.wordCount ?? 1
         if let problem = ControlHandler.unitProblem(unit) ?? ControlHandler.rangeProblem(address, count, maxRegistersPerReadRequest) {
@@ -35,7 +38,7 @@ extension ControlHandler {
             return .failure(.invalidRequest, "\(type.rawValue) needs \(type.wordCount) registers; \"count\" is \(count)")
         }
         let read = CommissioningRead(
-            table: table == .holding ? .holding : .input, unit: UInt8(unit), address: address, count: count)
+            table: ControlHandler.modbusTable(table), unit: UInt8(unit), address: address, count: count)
         guard let commission else { return .failure(.internal, "commissioning is not available") }
         switch commission(bus, [read]) {
         case .failure(let f): return .failure(f.status, f.message)
@@ -152,7 +155,7 @@ extension ControlHandler {
                 let raw = image.words(p.table, p.address, p.type.wordCount)
                 var point = CheckedPoint(
                     measurement: p.measurement.name, unit: p.measurement.unit,
-                    table: p.table == .holding ? .holding : .input, address: p.address,
+                    table: ControlHandler.tableName(p.table), address: p.address,
                     type: "\(p.type.rawValue)\(p.type.wordCount > 1 ? " \(p.order.rawValue)" : "")",
                     raw: raw.map { $0.map { String(format: "%04X", $0) }.joined(separator: " ") } ?? "", value: nil,
                     note: nil)
@@ -168,6 +171,26 @@ extension ControlHandler {
             response.profileCheck = ProfileCheck(
                 profile: profile.name, meter: meter, reads: reads.count, failures: failures, points: points)
             return response
+        }
+    }
+
+    /// The Modbus table a request names.
+    private static func modbusTable(_ name: RegisterTableName) -> RegisterTable {
+        switch name {
+        case .coils: .coils
+        case .discreteInputs: .discreteInputs
+        case .holding: .holding
+        case .input: .input
+        }
+    }
+
+    /// The protocol's name of a Modbus table.
+    private static func tableName(_ table: RegisterTable) -> RegisterTableName {
+        switch table {
+        case .coils: .coils
+        case .discreteInputs: .discreteInputs
+        case .holding: .holding
+        case .input: .input
         }
     }
 

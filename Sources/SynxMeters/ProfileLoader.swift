@@ -103,7 +103,7 @@ public enum ProfileLoader {
         rawUnit: String? = nil
     ) throws -> RegisterPoint {
         let function = try reg.requiredInt("function", in: 0...255)
-        guard let table = RegisterTable(rawValue: UInt8(function)) else {
+        guard let table = RegisterTable(rawValue: UInt8(function)), !table.holdsBits else {
             throw reg.error(
                 "function",
                 "function code \(function) cannot be polled (use 3 for holding or 4 for input registers)")

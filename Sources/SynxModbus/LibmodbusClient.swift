@@ -154,10 +154,19 @@ public final class LibmodbusClient: ModbusTransport {
         }
         modbus_set_slave(ctx, Int32(unit))
         var words = [UInt16](repeating: 0, count: count)
-        let n = words.withUnsafeMutableBufferPointer { buf in
-            table == .holding
-                ? modbus_read_registers(ctx, Int32(address), Int32(count), buf.baseAddress)
-                : modbus_read_input_registers(ctx, Int32(address), Int32(count), buf.baseAddress)
+        let n: Int32
+        switch table {
+        case .holding: n = words.withUnsafeMutableBufferPointer { modbus_read_registers(ctx, Int32(address), Int32(count), $0.baseAddress) }
+        case .input:
+            n = words.withUnsafeMutableBufferPointer { modbus_read_input_registers(ctx, Int32(address), Int32(count), $0.baseAddress) }
+        case .coils, .discreteInputs:
+            var bits = [UInt8](repeating: 0, count: count)
+            n = bits.withUnsafeMutableBufferPointer {
+                table == .coils
+                    ? modbus_read_bits(ctx, Int32(address), Int32(count), $0.baseAddress)
+                    : modbus_read_input_bits(ctx, Int32(address), Int32(count), $0.baseAddress)
+            }
+            words = bits.map { UInt16($0 != 0 ? 1 : 0) }
         }
         let e = errno  // read at once: the calls below may change it
         if n == count {

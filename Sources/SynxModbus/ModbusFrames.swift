@@ -1,4 +1,4 @@
-/// Building requests and parsing replies of the read functions 3 and 4, for the two framings synx speaks
+/// Building requests and parsing replies of the read functions 1 to 4, for the two framings synx speaks
 /// on a byte stream: MBAP (Modbus Messaging on TCP/IP Implementation Guide V1.0b §3.1) and RTU
 /// (Modbus over serial line V1.02 §2.5.1). Pure functions over byte buffers, so they are tested alone.
 public enum ModbusFraming: Sendable {
@@ -57,7 +57,8 @@ extension ModbusFraming {
     }
 }
 
-/// Decodes the PDU of a reply to function 3 or 4 (Modbus application protocol §6.3, §6.4, §7).
+/// Decodes the PDU of a reply to function 1, 2, 3 or 4 (Modbus application protocol §6.1–§6.4, §7); bits come
+/// back as registers of 0 or 1, the first bit of the request first.
 public func decodeReadReply(_ pdu: [UInt8], table: RegisterTable, count: Int) -> Result<[UInt16], ModbusError.Kind> {
     guard let function = pdu.first else { return .failure(.garbage("empty PDU")) }
     if function == table.rawValue | 0x80 {
@@ -65,6 +66,14 @@ public func decodeReadReply(_ pdu: [UInt8], table: RegisterTable, count: Int) ->
         return .failure(ModbusError.isValidException(pdu[1]) ? .exception(pdu[1]) : .invalidException(pdu[1]))
     }
     guard function == table.rawValue else { return .failure(.garbage("function \(function) in reply")) }
+    if table.holdsBits {
+        // §6.1: N = count / 8 rounded up bytes, the first bit in the least significant bit of the first byte.
+        let bytes = (count + 7) / 8
+        guard pdu.count >= 2, Int(pdu[1]) == bytes, pdu.count == 2 + bytes else {
+            return .failure(.garbage("byte count \(pdu.count >= 2 ? Int(pdu[1]) : -1) for \(count) bits"))
+        }
+        return .success((0..<count).map { UInt16(pdu[2 + $0 / 8] >> UInt8($0 % 8) & 1) })
+    }
     guard pdu.count >= 2, Int(pdu[1]) == 2 * count, pdu.count == 2 + 2 * count else {
         return .failure(.garbage("byte count \(pdu.count >= 2 ? Int(pdu[1]) : -1) for \(count) registers"))
     }

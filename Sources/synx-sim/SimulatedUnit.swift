@@ -39,9 +39,22 @@ final class SimulatedUnit {
             table = .input
             start = points.map(\.address).min()!
             let end = points.map(\.lastAddress).max()!
-            mapping = modbus_mapping_new_start_address(0, 0, 0, 0, 0, 0, UInt32(start), UInt32(end - start + 1))
+            // Also a few bits, fixed, for commissioning's function 1 and 2 reads (docs/simulator.md).
+            let bits = SimulatedUnit.bitCount
+            mapping = modbus_mapping_new_start_address(
+                0, UInt32(bits), 0, UInt32(bits), 0, 0, UInt32(start), UInt32(end - start + 1))
+            for i in 0..<bits {
+                mapping.pointee.tab_bits[i] = SimulatedUnit.coil(i) ? 1 : 0
+                mapping.pointee.tab_input_bits[i] = SimulatedUnit.discreteInput(i) ? 1 : 0
+            }
         }
     }
+
+    /// Coils and discrete inputs 0–15 of a unit with a native (non-SunSpec) map: coil i is set when i is a
+    /// multiple of 3, discrete input i when i is odd.
+    static let bitCount = 16
+    static func coil(_ i: Int) -> Bool { i % 3 == 0 }
+    static func discreteInput(_ i: Int) -> Bool { i % 2 == 1 }
 
     deinit { modbus_mapping_free(mapping) }
 

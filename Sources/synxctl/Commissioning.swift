@@ -12,7 +12,8 @@ extension Synxctl {
         static let configuration = CommandConfiguration(
             abstract: "Read registers of any unit on a configured bus, through synxd between the bus's polls.",
             discussion: """
-                ADDRESS is the protocol address, from 0 (register 30001 or 40001 of a manual is address 0). The read \
+                ADDRESS is the protocol address, from 0 (register 30001 or 40001 of a manual is address 0); holding \
+                registers unless --input, --coils or --discrete-inputs (bits, each shown as 0 or 1). The read \
                 uses the bus's timeout and frame gap, is not retried, and waits for a gap between polls (at most \
                 20 s). --type decodes the registers (int16, uint16, int32, uint32, float32, float64, acc32); without \
                 --count it reads one value of that type. Needs root or synxd's user.
@@ -25,14 +26,24 @@ extension Synxctl {
         @Option(name: .long, help: "Registers to read (1–125; default: 1, or one value of --type).") var count: Int?
         @Flag(name: .long, help: "Input registers (function 4) instead of holding registers (function 3).")
         var input = false
+        @Flag(name: .long, help: "Coils (function 1), each read as 0 or 1.") var coils = false
+        @Flag(name: .long, help: "Discrete inputs (function 2), each read as 0 or 1.") var discreteInputs = false
         @Option(name: .long, help: "Decode as this type.") var type: String?
         @Option(name: .long, help: "Word order of multi-register values: high-first or low-first.")
         var wordOrder = "high-first"
 
+        func validate() throws {
+            guard [input, coils, discreteInputs].filter({ $0 }).count <= 1 else {
+                throw ValidationError("--input, --coils and --discrete-inputs choose one table")
+            }
+            if type != nil, coils || discreteInputs { throw ValidationError("--type decodes registers, not bits") }
+        }
+
         func run() throws {
+            let table: RegisterTableName = input ? .input : coils ? .coils : discreteInputs ? .discreteInputs : .holding
             let r = try connection.send(
                 Request(
-                    command: .read, bus: bus, unit: unit, table: input ? .input : .holding, address: address,
+                    command: .read, bus: bus, unit: unit, table: table, address: address,
                     count: count, decode: type, wordOrder: type == nil ? nil : wordOrder),
                 timeoutSeconds: Synxctl.commissioningTimeoutSeconds)
             let read = r.registers!

@@ -271,6 +271,12 @@ extension Renderer {
             return Report(title: "\(what): \(error)", columns: ["ADDRESS", "HEX", "UINT16", "INT16"], rows: [])
                 .render(format)
         }
+        if r.table.holdsBits {
+            return Report(
+                title: "\(what), \(r.words.count) bit(s) in \(String(format: "%.1f", r.elapsedMs)) ms",
+                columns: ["ADDRESS", "BIT"], rows: r.words.enumerated().map { [String(r.address + $0), String($1)] }
+            ).render(format)
+        }
         let step = r.decoded.map { $0.isEmpty ? 0 : r.words.count / $0.count } ?? 0
         let rows = r.words.enumerated().map { i, w in
             [String(r.address + i), String(format: "%04X", w), String(w), String(Int16(bitPattern: w))]

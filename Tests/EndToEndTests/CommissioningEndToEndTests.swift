@@ -43,10 +43,27 @@ final class CommissioningEndToEndTests: XCTestCase {
         XCTAssertEqual(
             try JSONDecoder().decode(RegisterRead.self, from: Data(rtuOut.utf8)).decoded?.first ?? nil,
             served["2"]?["voltage.l1n"])
+        // Coils and discrete inputs (functions 1 and 2), over TCP and RTU: the simulator's fixed pattern.
+        for (bus, unit) in [("lan", "1"), ("rs485", "2")] {
+            let (coilCode, coilOut, coilErr) = try h.synxctl(["read", bus, unit, "0", "--coils", "--count", "16", "--json"])
+            XCTAssertEqual(coilCode, 0, coilErr)
+            let coils = try JSONDecoder().decode(RegisterRead.self, from: Data(coilOut.utf8))
+            XCTAssertEqual(coils.words, (0..<16).map { $0 % 3 == 0 ? 1 : 0 }, bus)
+            let (_, inputOut, inputErr) = try h.synxctl(["read", bus, unit, "3", "--discrete-inputs", "--count", "5", "--json"])
+            XCTAssertEqual(
+                try JSONDecoder().decode(RegisterRead.self, from: Data(inputOut.utf8)).words, [1, 0, 1, 0, 1],
+                "\(bus) \(inputErr)")
+        }
+        let (_, bitTable, _) = try h.synxctl(["read", "lan", "1", "2", "--coils", "--count", "2"])
+        XCTAssertTrue(bitTable.hasPrefix("bus lan unit 1 coils 2, 2 bit(s) in "), bitTable)
+        XCTAssertEqual(bitTable.split(separator: "\n").dropFirst(), ["ADDRESS  BIT", "2        0", "3        1"])
         // An address the unit does not have: the exception, exit 3.
         let (badCode, badOut, _) = try h.synxctl(["read", "lan", "1", "9000", "--input"])
         XCTAssertEqual(badCode, 3)
         XCTAssertTrue(badOut.contains("exception 2 (illegal data address)"), badOut)
+        let (usage, _, usageErr) = try h.synxctl(["read", "lan", "1", "0", "--coils", "--input"])
+        XCTAssertEqual(usage, 64, "bad arguments")
+        XCTAssertTrue(usageErr.contains("choose one table"), usageErr)
         // Requests outside the bounds are refused before anything is sent.
         for (args, message) in [
             (["read", "lan", "1", "0", "--count", "126"], "\"count\" must be 1–125"),

@@ -20,6 +20,21 @@ final class ModbusFramingTests: XCTestCase {
         XCTAssertEqual(ModbusError(.exception(2), function: "x").reason, "exception 2 (illegal data address)")
     }
 
+    /// Modbus application protocol §6.1's example: coils 20–38 (19 bits) read as CD 6B 05, the first bit in the
+    /// least significant bit of the first byte.
+    func testBitReply_decodesTheSpecExample_firstBitInTheLowestBit() {
+        let bits = try? decodeReadReply([0x01, 0x03, 0xCD, 0x6B, 0x05], table: .coils, count: 19).get()
+        XCTAssertEqual(bits, [1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1])
+        XCTAssertEqual(try? decodeReadReply([0x02, 0x01, 0x80], table: .discreteInputs, count: 8).get(), [0, 0, 0, 0, 0, 0, 0, 1])
+        if case .failure(.garbage) = decodeReadReply([0x01, 0x02, 0xCD, 0x6B], table: .coils, count: 19) {} else {
+            XCTFail("a byte short for 19 bits is garbage")
+        }
+        XCTAssertEqual(decodeReadReply([0x82, 0x02], table: .discreteInputs, count: 1), .failure(.exception(2)))
+        XCTAssertEqual(
+            ModbusFraming.rtu.parseReply([0x07, 0x81, 0x02, 0x00, 0x00][...], table: .coils), .invalid(.crc),
+            "an exception frame of function 1 is 5 bytes")
+    }
+
     func testReadReply_wrongByteCountIsGarbage() {
         guard case .failure(.garbage) = decodeReadReply([0x03, 2, 0, 1], table: .holding, count: 2) else {
             return XCTFail()

@@ -5,12 +5,12 @@
 
 /// Feeds `input` to a `ReplyReceiver` as a pending request and a byte stream cut into chunks; checks that
 /// nothing traps, that every reply has the registers asked for, and that all input is consumed or pending.
-/// Layout: byte 0 framing (even: MBAP, odd: RTU) and table; 1–2 transaction; 3 unit; 4 count; then chunks,
-/// each a length byte and that many bytes.
+/// Layout: byte 0 framing (even: MBAP, odd: RTU) and table (bits 1–2: holding, input, coils, discrete inputs);
+/// 1–2 transaction; 3 unit; 4 count; then chunks, each a length byte and that many bytes.
 func fuzzReplyReceiver(_ input: [UInt8]) {
     guard input.count >= 5 else { return }
     let framing: ModbusFraming = input[0] & 1 == 0 ? .mbap : .rtu
-    let table: RegisterTable = input[0] & 2 == 0 ? .holding : .input
+    let table: RegisterTable = [.holding, .input, .coils, .discreteInputs][Int(input[0] >> 1 & 3)]
     let count = Int(input[4] % 125) + 1
     let expected = ReplyReceiver.Expected(
         transaction: UInt16(input[1]) << 8 | UInt16(input[2]), unit: input[3], table: table, count: count)
@@ -27,6 +27,7 @@ func fuzzReplyReceiver(_ input: [UInt8]) {
             switch event {
             case .reply(.success(let words)):
                 precondition(words.count == count, "a reply of \(words.count) registers for \(count)")
+                precondition(!table.holdsBits || words.allSatisfy { $0 <= 1 }, "a bit read as more than 0 or 1")
                 inFlight = false
             case .reply(.failure):
                 inFlight = false
