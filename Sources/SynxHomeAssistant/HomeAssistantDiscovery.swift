@@ -20,8 +20,8 @@ public enum HomeAssistantDiscovery {
     }
 
     /// The sensor for measurement `name` (its canonical `unit`; `isCounter` for a register that only grows), or nil
-    /// for one left out of discovery: the individual harmonic orders (up to 294 per meter, which would bury the
-    /// device's page; they are in the state payload for a template sensor of one's own).
+    /// for one left out of discovery: the individual harmonic orders (a PQ meter's profile may read 294, which would
+    /// bury the device's page; they are in the state payload for a template sensor of one's own).
     public static func sensor(name: String, unit: String, isCounter: Bool) -> Sensor? {
         let parts = name.split(separator: ".").map(String.init)
         guard let quantity = parts.first, quantity != "harmonic" else { return nil }

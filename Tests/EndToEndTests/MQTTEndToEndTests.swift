@@ -250,6 +250,50 @@ final class MQTTEndToEndTests: XCTestCase {
         XCTAssertEqual(last("tls-sub", "synx/status")?.payload, "online")
     }
 
+    func testWaveformMeter_itsDipOnTheEventTopic_andItsClassAValuesInTheState() throws {
+        let brokerPort = try h.freePort()
+        try startBroker(port: brokerPort)
+        let simPort = try h.startSimulator(
+            scenario: """
+                [[waveform]]
+                id = 5
+                sample_rate = 6400
+                current = 20
+                harmonics = "5:4"
+                [[waveform_change]]
+                id = 5
+                phase = 2
+                from_s = 5
+                duration_s = 0.1
+                factor = 0.6
+                """)
+        try startSubscriber(port: brokerPort, name: "sub")
+        try h.startDaemon(
+            config: h.daemonSection
+                + "[mqtt]\nhost = \"127.0.0.1\"\nport = \(brokerPort)\ndiscovery = true\n"
+                + h.tcpBus("pq", port: simPort) + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
+        h.waitUntil("the dip on synx/pqm/event", timeout: 40) {
+            self.messages("sub").contains { $0.topic == "synx/pqm/event" }
+        }
+        let event = try XCTUnwrap(messages("sub").first { $0.topic == "synx/pqm/event" }?.json)
+        XCTAssertEqual(event["kind"] as? String, "voltage_event")
+        XCTAssertEqual(event["state"] as? String, "event")
+        let fields = try XCTUnwrap(event["fields"] as? [String: String])
+        XCTAssertEqual(fields["event"], "dip")
+        XCTAssertEqual(fields["phase"], "l2")
+        XCTAssertEqual(try XCTUnwrap(fields["duration_s"].flatMap(Double.init)), 0.1, accuracy: 0.02, "Class A: ±1 cycle")
+        XCTAssertEqual(try XCTUnwrap(fields["value"].flatMap(Double.init)), 0.6 * 230, accuracy: 0.002 * 230)
+        // The state carries the engine's values (THD of the 4 % 5th harmonic), and discovery announces them.
+        let state = try XCTUnwrap(last("sub", "synx/pqm/state")?.numbers)
+        XCTAssertEqual(try XCTUnwrap(state["thd.voltage.l1"] ?? nil, "\(state.keys.sorted())"), 4, accuracy: 0.1)
+        let announced = Set(messages("sub").filter { $0.topic.hasPrefix("homeassistant/sensor/synx_pqm/") }.map(\.topic))
+        for name in state.keys where name != "time" {
+            XCTAssertTrue(
+                announced.contains("homeassistant/sensor/synx_pqm/\(name.replacingOccurrences(of: ".", with: "_"))/config"),
+                "\(name) announced")
+        }
+    }
+
     func testUnreachableBroker_pollingGoesOn_andConnectsWhenItComes() throws {
         let brokerPort = try h.freePort()
         _ = try startDaemon(brokerPort: brokerPort)
