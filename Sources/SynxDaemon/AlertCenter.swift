@@ -357,4 +357,6 @@ struct AlertNotice: Sendable {
     var message: String
     /// The journal entry's fields (MESSAGE_ID, values, times), as text.
     var fields: Logger.Metadata
+    /// When the entry was written (UTC ms): an alert queued while the broker is away keeps its own time.
+    var timeMs: Int64 = wallClockNow()
 }

@@ -47,6 +47,8 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
     private var nextAttemptMs: Int64 = 0
     private var retrySeconds: Int64 = 1
     private var pending = 0
+    /// The connection went down during this pass: its handle is dropped at the end of the pass.
+    private var retired = false
     private var downReason: String?
     /// Just connected: status and the bridge's discovery go out again with everything else.
     private var announceAll = false
@@ -72,15 +74,14 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
     /// Counts for `/metrics`.
     var statistics: MQTTCounters { lock.withLock { counters } }
 
-    /// Builds the client (options libmosquitto refuses stop synxd from starting) and starts the connection
-    /// thread; the broker need not be up.
+    /// Checks the options with libmosquitto (options it refuses — a TLS file it cannot use, say — stop synxd from
+    /// starting) and starts the connection thread; the broker need not be up.
     func start() throws {
         do {
-            client = try MQTTClient(options: settings.clientOptions)
+            _ = try MQTTClient(options: settings.clientOptions)
         } catch {
             throw DaemonError.startup("mqtt: \(error)")
         }
-        client?.onEvent = { [unowned self] event in handle(event) }
         running = true
         logger.info(
             "mqtt publishing", metadata: ["broker": "\(settings.host):\(settings.port)", "prefix": "\(settings.topics.prefix)"])
@@ -91,7 +92,7 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
     }
 
     /// Publishes `offline` on the status topic, disconnects (so the broker does not send the will) and ends the
-    /// thread; waits at most `connectSeconds` for it.
+    /// thread; waits at most `connectSeconds` for it (a name lookup of the broker's host may block that long).
     func stop() {
         guard running else { return }
         wake.withLock {
@@ -119,41 +120,54 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
     private var isStopping: Bool { wake.withLock { stopping } }
 
     private func run() {
-        guard let client else { return }
         var nextTickMs = monotonicMilliseconds()
         while !isStopping {
             let now = monotonicMilliseconds()
-            if !linkUp, attemptStartedMs == nil, now >= nextAttemptMs {
-                attemptStartedMs = now
-                do {
-                    try client.connect()
-                } catch {
-                    down("\(error)")
-                }
-            }
+            if client == nil, now >= nextAttemptMs { attempt() }
             if let started = attemptStartedMs, !linkUp, now - started > MQTTPublisher.connectSeconds * 1000 {
-                client.disconnect()
+                attemptStartedMs = nil  // before disconnect, whose callback would count the failure twice
+                client?.disconnect()
                 down("no answer within \(MQTTPublisher.connectSeconds) s")
             }
-            if linkUp || attemptStartedMs != nil {
-                let wait = max(0, min(MQTTPublisher.tickMs, Int(nextTickMs - now)))
+            if let client {
+                // Up: until the next tick; coming up: a tick at most, so a connection attempt never spins.
+                let wait = linkUp ? max(1, min(MQTTPublisher.tickMs, Int(nextTickMs - now))) : MQTTPublisher.tickMs
                 if let failure = client.service(timeoutMs: wait), linkUp || attemptStartedMs != nil {
                     down(failure.description)
                 }
             } else {
                 // Waiting to retry: wake for the retry or for stop, whichever is first.
                 wake.withLock {
-                    if !stopping { _ = wake.wait(until: Date() + Double(min(nextAttemptMs - now, 1000)) / 1000) }
+                    if !stopping { _ = wake.wait(until: Date() + Double(max(1, min(nextAttemptMs - now, 1000))) / 1000) }
                 }
             }
+            // A connection that went down is dropped here, never inside one of its own callbacks.
+            if retired { (client, retired) = (nil, false) }
             if linkUp, monotonicMilliseconds() >= nextTickMs {
                 publishChanges()
                 nextTickMs = monotonicMilliseconds() + Int64(MQTTPublisher.tickMs)
             }
         }
         if linkUp {
-            send(MQTTClient.Message(topic: settings.topics.status, text: "offline", qos: 1, retain: true))
-            client.disconnect()
+            // QoS 0: it goes out in order ahead of the DISCONNECT, never held behind unacknowledged messages.
+            send(MQTTClient.Message(topic: settings.topics.status, text: "offline", qos: 0, retain: true))
+            client?.disconnect()
+        }
+        client = nil
+    }
+
+    /// Starts a connection attempt on a new libmosquitto handle: messages queued on an earlier connection are
+    /// dropped with it (current state is published again on connecting), so nothing piles up across a flapping
+    /// broker's reconnections, not even what a hostile one left half-acknowledged.
+    private func attempt() {
+        attemptStartedMs = monotonicMilliseconds()
+        do {
+            let client = try MQTTClient(options: settings.clientOptions)
+            client.onEvent = { [unowned self] event in handle(event) }
+            self.client = client
+            try client.connect()
+        } catch {
+            down("\(error)")
         }
     }
 
@@ -183,10 +197,13 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
         }
     }
 
-    /// The connection is down (or did not come up): retry after the back-off.
+    /// The connection is down (or did not come up): its handle is dropped after this pass, and a new one tried
+    /// after the back-off.
     private func down(_ reason: String) {
         let wasUp = linkUp
         linkUp = false
+        retired = client != nil
+        if !retired { client = nil }
         lock.withLock { counters.connected = false }
         attemptStartedMs = nil
         nextAttemptMs = monotonicMilliseconds() + retrySeconds * 1000
@@ -204,13 +221,16 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
     /// Hands a message to the library; false if it could not take it (counted).
     @discardableResult
     private func send(_ message: MQTTClient.Message) -> Bool {
-        guard let client else { return false }
+        // After the connection went down in this pass, nothing more is handed to it.
+        guard linkUp, !retired, let client else { return false }
+        // Counted first: a QoS 0 message is delivered (and its callback run) inside `publish`.
+        pending += 1
         do {
             try client.publish(message)
-            pending += 1
             lock.withLock { counters.published += 1 }
             return true
         } catch {
+            pending -= 1
             lock.withLock { counters.failed += 1 }
             if let line = limiter.admit("publish", "mqtt: cannot publish") {
                 logger.warning("\(line)", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
@@ -308,7 +328,9 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
 
     /// A meter removed by a reload: its retained messages are cleared, so Home Assistant drops its device.
     private func withdraw(_ meter: String) {
-        guard let p = published.removeValue(forKey: meter) else { return }
+        // Its topics and sensors need room; without it, the next tick tries again.
+        guard let p = published[meter], pending + 2 + p.announced.count <= MQTTPublisher.maxPending else { return }
+        published[meter] = nil
         let topics = settings.topics
         for topic in [topics.state(meter: meter), topics.availability(meter: meter)] {
             send(MQTTClient.Message(topic: topic, payload: [], qos: 1, retain: true))
@@ -324,7 +346,7 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
         let fields = notice.fields.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string("\($0.value)")) }
         return JSONValue.object([
             ("kind", .string(notice.kind)), ("state", .string(notice.state)), ("key", .string(notice.key)),
-            ("message", .string(notice.message)), ("time", .number(Double(wallClockNow()))), ("fields", .object(fields)),
+            ("message", .string(notice.message)), ("time", .number(Double(notice.timeMs))), ("fields", .object(fields)),
         ]).text
     }
 }

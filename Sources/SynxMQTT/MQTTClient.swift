@@ -11,25 +11,32 @@ import Glibc
 public final class MQTTClient {
     /// Where and how to connect.
     public struct Options: Equatable, Sendable {
+        /// The broker's host name or address, and its port.
         public var host: String
         public var port: Int
+        /// The client id the broker knows this client by.
         public var clientID: String
+        /// Credentials, if the broker asks for them.
         public var username: String?
         public var password: String?
         /// TLS: the CA file (or directory of certificates) the broker's certificate is checked against, and an
         /// optional client certificate and key. nil: plain TCP.
         public var tls: TLS?
+        /// The keep-alive interval the broker is told; it declares the client gone after 1.5 of them in silence.
         public var keepaliveSeconds: Int
         /// Published by the broker if the connection ends without a DISCONNECT (a crash, a lost link).
         public var will: Message?
 
         /// TLS settings (`mosquitto_tls_set`).
         public struct TLS: Equatable, Sendable {
+            /// A PEM file of CA certificates, or a directory of hashed ones (`c_rehash`).
             public var caFile: String?
             public var caDirectory: String?
+            /// The client's certificate and its key (PEM), for a broker that asks for one.
             public var certFile: String?
             public var keyFile: String?
 
+            /// TLS settings; nil fields are not passed to the library.
             public init(caFile: String?, caDirectory: String?, certFile: String?, keyFile: String?) {
                 self.caFile = caFile
                 self.caDirectory = caDirectory
@@ -38,6 +45,7 @@ public final class MQTTClient {
             }
         }
 
+        /// Options with the broker's address and the client id; the rest optional.
         public init(
             host: String, port: Int, clientID: String, username: String? = nil, password: String? = nil,
             tls: TLS? = nil, keepaliveSeconds: Int = 60, will: Message? = nil
@@ -55,11 +63,14 @@ public final class MQTTClient {
 
     /// One message to publish.
     public struct Message: Equatable, Sendable {
+        /// Where it goes (no wildcards), what it carries, its QoS (0–2) and whether the broker keeps it as the
+        /// topic's last message for new subscribers.
         public var topic: String
         public var payload: [UInt8]
         public var qos: Int
         public var retain: Bool
 
+        /// A message of bytes.
         public init(topic: String, payload: [UInt8], qos: Int, retain: Bool) {
             self.topic = topic
             self.payload = payload
@@ -67,6 +78,7 @@ public final class MQTTClient {
             self.retain = retain
         }
 
+        /// A message of UTF-8 text.
         public init(topic: String, text: String, qos: Int, retain: Bool) {
             self.init(topic: topic, payload: Array(text.utf8), qos: qos, retain: retain)
         }
@@ -86,6 +98,7 @@ public final class MQTTClient {
 
     /// An error libmosquitto returned, in its words.
     public struct Failure: Error, CustomStringConvertible {
+        /// libmosquitto's error code (`MOSQ_ERR_…`) and its text (the system's for `MOSQ_ERR_ERRNO`).
         public let code: Int32
         public let description: String
 
@@ -167,8 +180,29 @@ public final class MQTTClient {
 
     /// Runs the network for at most `timeoutMs`: reads, writes what is queued, keeps the connection alive.
     /// Returns nil while the connection is up (or still coming up), the failure once it is down.
+    ///
+    /// libmosquitto's own `mosquitto_loop` waits with `select()`, which refuses a socket numbered 1024 or more
+    /// (synxd may hold thousands of gateway connections): this is the same loop over `poll()`, through the
+    /// library's documented pieces (`mosquitto_socket`, `want_write`, `loop_read`, `loop_write`, `loop_misc`).
     public func service(timeoutMs: Int) -> Failure? {
-        let rc = mosquitto_loop(handle, Int32(timeoutMs), 1)
+        let socket = mosquitto_socket(handle)
+        guard socket >= 0 else { return Failure(MOSQ_ERR_NO_CONN.rawValue) }
+        var events = Int16(POLLIN)
+        if mosquitto_want_write(handle) { events |= Int16(POLLOUT) }
+        var descriptor = pollfd(fd: socket, events: events, revents: 0)
+        let ready = poll(&descriptor, 1, Int32(clamping: timeoutMs))
+        if ready < 0, errno != EINTR { return Failure(MOSQ_ERR_ERRNO.rawValue) }
+        if ready > 0 {
+            if descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                let rc = mosquitto_loop_read(handle, 1)
+                if rc != MOSQ_ERR_SUCCESS.rawValue { return Failure(rc) }
+            }
+            if descriptor.revents & Int16(POLLOUT) != 0, mosquitto_socket(handle) >= 0 {
+                let rc = mosquitto_loop_write(handle, 1)
+                if rc != MOSQ_ERR_SUCCESS.rawValue { return Failure(rc) }
+            }
+        }
+        let rc = mosquitto_loop_misc(handle)
         return rc == MOSQ_ERR_SUCCESS.rawValue ? nil : Failure(rc)
     }
 
@@ -185,7 +219,7 @@ public final class MQTTClient {
     /// Sends DISCONNECT (the broker then does not publish the will) and closes the connection.
     public func disconnect() {
         _ = mosquitto_disconnect(handle)
-        // One pass of the loop writes the DISCONNECT packet queued behind any other.
-        _ = mosquitto_loop(handle, 100, 1)
+        // One more pass writes the DISCONNECT packet if it is queued behind others.
+        _ = service(timeoutMs: 100)
     }
 }

@@ -294,6 +294,37 @@ final class MQTTEndToEndTests: XCTestCase {
         }
     }
 
+    /// A "broker" that takes the TCP connection and never answers CONNACK: while synxd waits for it (up to 15 s)
+    /// its MQTT thread sleeps, it does not spin (the first version spun a core for the whole wait).
+    func testSilentBroker_theConnectionWaitTakesNoCPU() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                XCTAssertEqual(bind(listener, $0, length), 0)
+                XCTAssertEqual(listen(listener, 4), 0)
+                XCTAssertEqual(getsockname(listener, $0, &length), 0)
+            }
+        }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let (daemon, _) = try startDaemon(brokerPort: port)
+        func cpuSeconds() throws -> Double {
+            let stat = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/stat", encoding: .utf8)
+            let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
+            return (Double(fields[11])! + Double(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        let before = try cpuSeconds()
+        let started = Date()
+        h.waitUntil("3 s of the connection attempt", timeout: 10) { Date().timeIntervalSince(started) >= 3 }
+        let used = try cpuSeconds() - before
+        XCTAssertLessThan(used, 0.6, "synxd used \(used) s of CPU in 3 s while waiting for CONNACK (two meters polled)")
+        XCTAssertEqual(try h.meter("feeder").state, .online)
+    }
+
     func testUnreachableBroker_pollingGoesOn_andConnectsWhenItComes() throws {
         let brokerPort = try h.freePort()
         _ = try startDaemon(brokerPort: brokerPort)
