@@ -261,7 +261,8 @@ public struct Response: Codable, Equatable, Sendable {
     public var meters: [MeterStatus]?
     /// `buses`: one page of the buses, in name order.
     public var buses: [BusStatus]?
-    /// `meters`, `buses`: where the next page starts (`Request.offset`); absent on the last page.
+    /// `meters`, `buses`: where the next page starts (`Request.offset`); absent on the last page. `scan`: the unit id
+    /// to go on from, when the page ran out of time before its last id.
     public var nextOffset: Int?
     public var live: LiveValues?
     public var query: QueryResult?

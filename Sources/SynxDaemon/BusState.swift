@@ -140,13 +140,23 @@ final class BusState {
     /// What one attempt can hold a Modbus/TCP gateway for: the timeout and the frame gap.
     private var attemptMilliseconds: Int { config.timing.timeoutMilliseconds + config.timing.frameGapMilliseconds }
 
-    /// Whether one commissioning read fits before the next poll, due at `due` (nil: no meter on the bus): one
-    /// attempt (the bus's timeout and frame gap) and the probe margin, and on RTU framing the quiet interval after
-    /// a timeout too, so that a late reply cannot fall into the poll's exchange (as for a probe).
-    func hasRoomForCommissioning(before due: Int64?, now: Int64) -> Bool {
+    /// Whether one commissioning read of `count` registers (or bits) of `table` fits before the next poll, due at
+    /// `due` (nil: no meter on the bus): one attempt (the bus's timeout), the frame gap before it and after it, the
+    /// probe margin, and on a serial line the request's and the longest reply's time on the wire; on RTU framing
+    /// also the quiet interval after a timeout, so that a late reply cannot fall into the poll's exchange (as for a
+    /// probe).
+    func hasRoomForCommissioning(before due: Int64?, now: Int64, count: Int, table: RegisterTable) -> Bool {
         guard let due else { return true }
         let quiet = quietAfterTimeout ? config.timing.timeoutMilliseconds : 0
-        return Int(clamping: due - now) - BusState.probeMarginMs >= attemptMilliseconds + quiet
+        var wire = 0
+        if case .rtu(let serial) = config.link {
+            // 8 request bytes; a reply of 5 bytes and the data; each character start, data, parity and stop bits.
+            let bytes = 8 + 5 + (table.holdsBits ? (count + 7) / 8 : 2 * count)
+            let bitsPerCharacter = 1 + serial.dataBits + (serial.parity == "N" ? 0 : 1) + serial.stopBits
+            wire = (bytes * bitsPerCharacter * 1000 + serial.baud - 1) / max(serial.baud, 1)
+        }
+        let needed = attemptMilliseconds + config.timing.frameGapMilliseconds + wire + quiet
+        return Int(clamping: due - now) - BusState.probeMarginMs >= needed
     }
 
     /// Milliseconds from `now` to the next slot of a healthy meter other than `m`, less the probe margin

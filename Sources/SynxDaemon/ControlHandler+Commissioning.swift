@@ -42,8 +42,8 @@ extension ControlHandler {
         guard let commission else { return .failure(.internal, "commissioning is not available") }
         switch commission(bus, [read]) {
         case .failure(let f): return .failure(f.status, f.message)
-        case .success(let outcomes):
-            let outcome = outcomes[0]
+        case .success(let ending):
+            let outcome = ending.outcomes[0]
             var result = RegisterRead(
                 bus: bus, unit: unit, table: table, address: address, words: [], error: nil, decoded: nil,
                 elapsedMs: outcome.elapsedMs)
@@ -75,10 +75,11 @@ extension ControlHandler {
             return .failure(.invalidRequest, "scan needs \"bus\" and \"unit\" (and \"lastUnit\" for a range)")
         }
         let last = request.lastUnit ?? first
-        if let problem = ControlHandler.unitProblem(first) ?? ControlHandler.unitProblem(last) {
-            return .failure(.invalidRequest, problem)
+        // Every id of the range a unit id: 1–247, or 255 alone (248–254 are reserved).
+        guard (1...247).contains(first) && (first...247).contains(last) || (first == 255 && last == 255) else {
+            return .failure(.invalidRequest, "a scan covers unit ids 1–247 (or 255 alone), not \(first)–\(last)")
         }
-        guard first <= last, last - first < maxUnitsPerScan else {
+        guard last - first < maxUnitsPerScan else {
             return .failure(.invalidRequest, "a scan covers 1 to \(maxUnitsPerScan) unit ids (\(first)–\(last) given)")
         }
         let units = Array(first...last)
@@ -86,9 +87,11 @@ extension ControlHandler {
         guard let commission else { return .failure(.internal, "commissioning is not available") }
         switch commission(bus, reads) {
         case .failure(let f): return .failure(f.status, f.message)
-        case .success(let outcomes):
+        case .success(let ending):
             var response = Response(status: .ok)
-            response.scan = zip(units, outcomes).map { unit, outcome in
+            // Out of time before the last id: the ones done, and where to go on (synxctl asks again from there).
+            if !ending.complete { response.nextOffset = units[ending.outcomes.count] }
+            response.scan = zip(units, ending.outcomes).map { unit, outcome in
                 switch outcome.result {
                 case .success(let words):
                     return UnitProbe(unit: unit, answer: .registers, detail: nil, sunspec: words == ControlHandler.sunSpecMarker)
@@ -140,10 +143,14 @@ extension ControlHandler {
         guard let commission else { return .failure(.internal, "commissioning is not available") }
         switch commission(config.bus, reads) {
         case .failure(let f): return .failure(f.status, f.message)
-        case .success(let outcomes):
+        case .success(let ending):
             var image = RegisterImage()
             var failures: [String] = []
-            for (block, outcome) in zip(blocks, outcomes) {
+            if !ending.complete {
+                failures.append(
+                    "\(blocks.count - ending.outcomes.count) of \(blocks.count) blocks found no room between the bus's polls within \(PollingPlant.commissioningSeconds) s")
+            }
+            for (block, outcome) in zip(blocks, ending.outcomes) {
                 switch outcome.result {
                 case .success(let words): image.store(words, table: block.table, address: block.address)
                 case .failure(let error):

@@ -39,7 +39,7 @@ final class ControlHandler: @unchecked Sendable {
     /// Writes an event's waveform as COMTRADE and returns the .cfg path (set by the daemon).
     var exporter: ((_ meter: String, _ eventStartMicroseconds: Int64) -> Result<String, CommandFailure>)?
     /// Does commissioning reads on a bus between its polls (set by the daemon: `PollingPlant.commission`).
-    var commission: ((_ bus: String, _ reads: [CommissioningRead]) -> Result<[CommissioningOutcome], CommandFailure>)?
+    var commission: ((_ bus: String, _ reads: [CommissioningRead]) -> Result<CommissioningJob.Ending, CommandFailure>)?
 
     init(registry: MeterRegistry, writer: StoreWriter, databasePath: String, startedAt: Date) {
         self.registry = registry

@@ -282,7 +282,7 @@ final class MQTTPublisher: DaemonPart, @unchecked Sendable {
                         p.announced.insert(measurement)
                         continue
                     }
-                    let device = HomeAssistantDiscovery.Device(meter: name, model: m.status.model, bus: m.status.bus)
+                    let device = HomeAssistantDiscovery.Device(meter: name, model: m.status.model)
                     let c = HomeAssistantDiscovery.config(
                         device: device, measurement: measurement, sensor: sensor, topics: topics, synxVersion: synxVersion)
                     if send(MQTTClient.Message(topic: c.topic, text: c.payload, qos: 1, retain: true)) {

@@ -19,7 +19,7 @@ final class NetworkPoller: @unchecked Sendable {
         /// Bumped each time the next start is scheduled: a timer armed before is stale.
         var armed = 0
         /// Commissioning reads waiting for room between polls, and whether one is out now.
-        var jobs: [CommissioningJob] = []
+        var jobs = CommissioningQueue()
         var commissioning = false
         init(state: BusState, connection: ConnectionID, maxInFlight: Int) {
             self.state = state
@@ -111,34 +111,30 @@ final class NetworkPoller: @unchecked Sendable {
         }
     }
 
-    /// Queues commissioning reads on bus `name`, done between its polls (`CommissioningJob`); false if there is
-    /// no such bus.
-    func commission(_ name: String, _ job: CommissioningJob) -> Bool {
-        var found = false
-        onReactor { [self] in
-            guard let bus = buses[name] else { return }
-            found = true
+    /// Queues commissioning reads on bus `name`, done between its polls (`CommissioningJob`); a bus that is gone by
+    /// the time the reactor looks cancels the job. Returns at once: the requester waits on the job.
+    func commission(_ name: String, _ job: CommissioningJob) {
+        reactor.post { [self] in
+            guard let bus = buses[name] else { return job.cancel() }
             bus.jobs.append(job)
             commissionNext(bus)
         }
-        return found
     }
 
-    /// Sends the next commissioning read if none is out, no poll is under way and one attempt fits before the next
+    /// Sends the next commissioning read if none is out, no poll is under way and one fits before the next
     /// meter's slot; otherwise the end of the next poll calls again.
     private func commissionNext(_ bus: Bus) {
-        guard !bus.removed, !bus.commissioning, bus.running.isEmpty else { return }
-        while let first = bus.jobs.first, first.next == nil { bus.jobs.removeFirst() }
-        guard let job = bus.jobs.first, let read = job.next,
-            bus.state.hasRoomForCommissioning(before: bus.state.nextMeter?.nextDue, now: wallClockNow())
+        guard !bus.removed, !bus.commissioning, bus.running.isEmpty, let job = bus.jobs.current(),
+            let read = job.nextRead(on: bus.state, before: bus.state.nextMeter?.nextDue)
         else { return }
         bus.commissioning = true
-        let started = DispatchTime.now().uptimeNanoseconds
         reactor.submit(
             bus.connection, read.table, unit: read.unit, address: read.address, count: read.count, retries: 0
         ) { [self] result in
             bus.commissioning = false
-            job.record(result, elapsedMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+            // A late reply to it dropped meanwhile is the commissioning read's, not a stray of the polls.
+            _ = reactor.takeStrayFrames(bus.connection)
+            job.record(result)
             commissionNext(bus)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SynxControl
 import SynxModbus
 import SynxStore
 
@@ -33,8 +34,8 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
     private var active: [String: (bus: BusConfig, meters: [MeterConfig])] = [:]
     /// Buses without meters that could not start, and why (for commissioning's answer).
     private var unusable: [String: String] = [:]
-    /// Buses with a commissioning request under way: one at a time per bus.
-    private var commissioning: Set<String> = []
+    /// The commissioning request under way on each bus: one at a time per bus; `stop` cancels them.
+    private var commissioning: [String: CommissioningJob] = [:]
     private var running = false
 
     init(registry: MeterRegistry, writer: StoreWriter, recorder: Recorder, alerts: AlertCenter, logger: Logger) throws {
@@ -105,57 +106,56 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
 
     var partName: String { "pollers" }
 
-    /// How long a commissioning request may wait for room between the polls of its bus and for its reads.
+    /// How long a commissioning request may take, waiting for room between the polls of its bus included.
     static let commissioningSeconds = 20
 
-    /// Does `reads` on bus `name` between its polls (`CommissioningJob`) and returns each read's outcome; fails
-    /// when there is no such bus (or it carries a waveform stream), another commissioning request is under way on
-    /// it, or the reads were not done within `commissioningSeconds`.
-    func commission(bus name: String, reads: [CommissioningRead]) -> Result<[CommissioningOutcome], CommandFailure> {
+    /// Does `reads` on bus `name` between its polls (`CommissioningJob`) and returns the outcomes of those done
+    /// within `commissioningSeconds`, in order (all of them, or the first part: the caller says what to do with the
+    /// rest). Fails when there is no such bus (or it carries a waveform stream), a unit id does not exist on it (255
+    /// is a TCP gateway's own), another commissioning request is under way on it, synxd is not polling (starting or
+    /// stopping), or no read at all found room.
+    func commission(bus name: String, reads: [CommissioningRead]) -> Result<CommissioningJob.Ending, CommandFailure> {
         enum Target {
-            case serial(SerialBusPoller), network, waveform, unusable(String), unknown([String]), busy
+            case serial(SerialBusPoller), network, waveform, unusable(String), unknown([String]), busy, notRunning
+            case serialUnit(Int)
         }
+        let job = CommissioningJob(reads: reads)
         let target: Target = lock.withLock {
             if waveforms[name] != nil { return .waveform }
             if let reason = unusable[name] { return .unusable(reason) }
-            guard active[name] != nil else { return .unknown(active.keys.sorted()) }
-            guard commissioning.insert(name).inserted else { return .busy }
+            guard let bus = active[name]?.bus else { return .unknown(active.keys.sorted()) }
+            guard running else { return .notRunning }
+            if case .rtu = bus.link, let unit = reads.first(where: { $0.unit > 247 })?.unit { return .serialUnit(Int(unit)) }
+            guard commissioning[name] == nil else { return .busy }
+            commissioning[name] = job
             return serial[name].map { .serial($0) } ?? .network
         }
-        let poller: SerialBusPoller?
+        func failure(_ status: ResponseStatus, _ message: String) -> Result<CommissioningJob.Ending, CommandFailure> {
+            .failure(CommandFailure(status: status, message: message))
+        }
         switch target {
-        case .waveform:
-            return .failure(
-                CommandFailure(status: .invalidRequest, message: "bus \"\(name)\" carries a waveform stream, not polled registers"))
-        case .unusable(let reason):
-            return .failure(CommandFailure(status: .internal, message: "bus \"\(name)\" could not start: \(reason)"))
+        case .waveform: return failure(.invalidRequest, "bus \"\(name)\" carries a waveform stream, not polled registers")
+        case .unusable(let reason): return failure(.internal, "bus \"\(name)\" could not start: \(reason)")
         case .unknown(let known):
-            return .failure(
-                CommandFailure(
-                    status: .invalidRequest,
-                    message: "no bus named \"\(name)\" (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"))
-        case .busy:
-            return .failure(CommandFailure(status: .busy, message: "another commissioning request is under way on bus \"\(name)\""))
-        case .serial(let p): poller = p
-        case .network: poller = nil
+            return failure(
+                .invalidRequest, "no bus named \"\(name)\" (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        case .notRunning: return failure(.busy, "synxd is starting or stopping; try again")
+        case .serialUnit(let unit):
+            return failure(.invalidRequest, "unit \(unit) cannot be on serial bus \"\(name)\" (1–247; 255 is a TCP gateway's own)")
+        case .busy: return failure(.busy, "another commissioning request is under way on bus \"\(name)\"")
+        case .serial(let poller): poller.commission(job)
+        case .network: network.commission(name, job)
         }
-        defer { _ = lock.withLock { commissioning.remove(name) } }
-        let job = CommissioningJob(reads: reads)
-        if let poller {
-            poller.commission(job)
-        } else if !network.commission(name, job) {
-            return .failure(CommandFailure(status: .invalidRequest, message: "no bus named \"\(name)\""))
+        let ending = job.wait(seconds: PollingPlant.commissioningSeconds)
+        lock.withLock { commissioning[name] = nil }
+        if ending.cancelled && !ending.complete { return failure(.busy, "bus \"\(name)\" stopped (synxd stopping, or a reload)") }
+        if ending.outcomes.isEmpty && !reads.isEmpty {
+            return failure(
+                .busy,
+                "bus \"\(name)\" left no room between its polls for a read within \(PollingPlant.commissioningSeconds) s: a read needs its timeout (twice on a serial line), the frame gaps and its time on the wire free before the next poll"
+            )
         }
-        switch job.wait(seconds: PollingPlant.commissioningSeconds) {
-        case .done(let outcomes): return .success(outcomes)
-        case .timedOut(let done):
-            return .failure(
-                CommandFailure(
-                    status: .busy,
-                    message:
-                        "bus \"\(name)\" left no room between its polls for \(reads.count - done) of \(reads.count) reads within \(PollingPlant.commissioningSeconds) s (a read needs its timeout and frame gap free before the next poll)"
-                ))
-        }
+        return .success(ending)
     }
 
     /// Starts polling every bus applied so far; buses applied later start at once.
@@ -171,7 +171,11 @@ final class PollingPlant: DaemonPart, @unchecked Sendable {
 
     /// Stops polling every bus (a poll under way is abandoned; finished ones are on the recorder's queue).
     func stop() {
-        let (lines, meters) = lock.withLock { (Array(serial.values), Array(waveforms.values)) }
+        let (lines, meters, jobs) = lock.withLock {
+            running = false  // no new commissioning request from here on
+            return (Array(serial.values), Array(waveforms.values), Array(commissioning.values))
+        }
+        jobs.forEach { $0.cancel() }
         lines.forEach { $0.stop() }
         meters.forEach { $0.stop() }
         network.stop()

@@ -13,7 +13,7 @@ final class SerialBusPoller: @unchecked Sendable {
     private var busySince: Int64?
     private let busyLock = NSLock()
     /// Commissioning reads waiting for room between polls (under `condition`'s lock).
-    private var jobs: [CommissioningJob] = []
+    private var jobs = CommissioningQueue()
 
     init(state: BusState, transport: ModbusTransport) {
         self.state = state
@@ -55,20 +55,17 @@ final class SerialBusPoller: @unchecked Sendable {
 
     /// Does one commissioning read if one is waiting and fits before `due`; whether it did.
     private func commissionOne(before due: Int64?) -> Bool {
-        let job: CommissioningJob? = condition.withLock {
-            while let first = jobs.first, first.next == nil { jobs.removeFirst() }
-            return jobs.first
-        }
-        guard let job, let read = job.next, state.hasRoomForCommissioning(before: due, now: wallClockNow()) else {
+        guard let job = condition.withLock({ jobs.current() }), let read = job.nextRead(on: state, before: due) else {
             return false
         }
-        let started = DispatchTime.now().uptimeNanoseconds
         busyLock.withLock { busySince = monotonicMilliseconds() }
         let result = Result {
             try bus.read(read.table, unit: read.unit, address: read.address, count: read.count, retries: 0)
         }.mapError { $0 as? ModbusError ?? ModbusError(.garbage("\($0)"), function: "read") }
         busyLock.withLock { busySince = nil }
-        job.record(result, elapsedMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+        // A late reply to it dropped meanwhile is the commissioning read's, not a second master on the line.
+        _ = bus.transport.takeStrayFrames()
+        job.record(result)
         return true
     }
 

@@ -12,9 +12,11 @@ public enum HomeAssistantDiscovery {
     public struct Sensor: Equatable, Sendable {
         /// The entity's name within its device ("Voltage L1-N").
         public var label: String
+        /// Home Assistant's sensor device class, where one fits the quantity and its unit.
         public var deviceClass: String?
         /// `measurement`, or `total_increasing` for counters (Home Assistant handles their resets).
         public var stateClass: String
+        /// The unit shown (synx's canonical one; none for a dimensionless quantity), and the decimals shown.
         public var unit: String?
         public var precision: Int
     }
@@ -78,17 +80,15 @@ public enum HomeAssistantDiscovery {
         String(measurement.map { $0 == "." ? "_" : $0 })
     }
 
-    /// The device a meter appears as.
+    /// The device a meter appears as: its name and its model as synx knows it (its profile's).
     public struct Device: Equatable, Sendable {
         public var meter: String
-        /// The meter's model as synx knows it (its profile's).
         public var model: String
-        public var bus: String
 
-        public init(meter: String, model: String, bus: String) {
+        /// A meter's device.
+        public init(meter: String, model: String) {
             self.meter = meter
             self.model = model
-            self.bus = bus
         }
     }
 
@@ -123,7 +123,6 @@ public enum HomeAssistantDiscovery {
                 .object([
                     ("identifiers", .array([.string(node)])), ("name", .string(device.meter)),
                     ("model", .string(device.model)), ("via_device", .string(topics.bridgeNodeID)),
-                    ("suggested_area", .string(device.bus)),
                 ])
             ),
             ("origin", .object([("name", .string("synx")), ("sw_version", .string(synxVersion))])),

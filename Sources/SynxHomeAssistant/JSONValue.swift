@@ -1,13 +1,17 @@
 /// A JSON value written as RFC 8259 text, object keys in the order given (the payloads are read by people too).
 public indirect enum JSONValue: Equatable, Sendable {
+    /// A string, escaped as JSON needs.
     case string(String)
     /// A number; NaN and infinities are written `null` (JSON has no such numbers).
     case number(Double)
+    /// `true` or `false`, and `null`.
     case bool(Bool)
     case null
+    /// An array, and an object whose keys keep the order given.
     case array([JSONValue])
     case object([(String, JSONValue)])
 
+    /// Two values are equal when they are written alike.
     public static func == (a: JSONValue, b: JSONValue) -> Bool { a.text == b.text }
 
     /// The value as compact JSON text.

@@ -9,18 +9,25 @@
 ///
 /// and, with discovery on, Home Assistant's configuration under `<discovery prefix>` (default `homeassistant`).
 public struct MQTTTopics: Equatable, Sendable {
+    /// synxd's prefix, and Home Assistant's discovery prefix.
     public let prefix: String
     public let discoveryPrefix: String
 
+    /// The topics under `prefix` (checked with `isValidPrefix`), discovery under `discoveryPrefix`.
     public init(prefix: String, discoveryPrefix: String) {
         self.prefix = prefix
         self.discoveryPrefix = discoveryPrefix
     }
 
+    /// synxd's own `online`/`offline`.
     public var status: String { "\(prefix)/status" }
+    /// Alerts, raised and cleared.
     public var alerts: String { "\(prefix)/alerts" }
+    /// A meter's `online`/`offline`.
     public func availability(meter: String) -> String { "\(prefix)/\(meter)/availability" }
+    /// A meter's values, one JSON object per poll.
     public func state(meter: String) -> String { "\(prefix)/\(meter)/state" }
+    /// A waveform meter's voltage events.
     public func event(meter: String) -> String { "\(prefix)/\(meter)/event" }
 
     /// Whether `text` is usable as the prefix (or a level of it): not empty, no wildcard (`+`, `#`), no NUL, not

@@ -152,7 +152,10 @@ public final class LibmodbusClient: ModbusTransport {
                 ctx, UInt32(timeoutMilliseconds / 1000), UInt32(timeoutMilliseconds % 1000) * 1000)
             currentTimeout = timeoutMilliseconds
         }
-        modbus_set_slave(ctx, Int32(unit))
+        // libmodbus refuses a unit id above 247 on RTU and would keep the previous one: never read the wrong unit.
+        guard modbus_set_slave(ctx, Int32(unit)) == 0 else {
+            throw ModbusError(.garbage("unit id \(unit) cannot be addressed on this link"), function: table.functionName, unit: unit, address: address)
+        }
         var words = [UInt16](repeating: 0, count: count)
         let n: Int32
         switch table {

@@ -27,6 +27,7 @@ public enum RegisterTable: UInt8, Sendable, Hashable, Comparable, CustomStringCo
         }
     }
 
+    /// The table's name in messages and displays.
     public var description: String {
         switch self {
         case .coils: "coils"

@@ -58,8 +58,8 @@ extension Synxctl {
             discussion: """
                 Each unit id gets one read of holding registers 40000–40001 through synxd, between the bus's polls: \
                 registers or a Modbus exception mean a unit is there; "SunS" in them means SunSpec. A unit that does \
-                not answer costs the bus's timeout, so a whole serial line (1-247) takes minutes. Needs root or \
-                synxd's user.
+                not answer costs the bus's timeout (twice on a serial line), so a whole serial line (1-247) takes \
+                minutes. Needs root or synxd's user.
                 """)
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
@@ -80,7 +80,8 @@ extension Synxctl {
                     Request(command: .scan, bus: bus, unit: start, lastUnit: end),
                     timeoutSeconds: Synxctl.commissioningTimeoutSeconds)
                 probes += r.scan ?? []
-                start = end + 1
+                // synxd stops a page that ran out of room between polls, and says where to go on.
+                start = r.nextOffset ?? end + 1
             }
             print(Renderer.scan(probes, showSilent: all, format: output.chosen), terminator: "")
         }

@@ -185,6 +185,26 @@ final class Harness {
         return fd
     }
 
+    /// A loopback TCP listener that never accepts (the kernel completes the handshakes into its backlog): a peer
+    /// that takes connections and says nothing. The caller closes it.
+    func silentListener() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else {
+            close(fd)
+            throw HarnessError("cannot listen on loopback: errno \(errno)")
+        }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
     /// A TCP port nobody listens on now (the kernel's choice for an ephemeral bind).
     func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -253,20 +253,7 @@ final class MQTTEndToEndTests: XCTestCase {
     func testWaveformMeter_itsDipOnTheEventTopic_andItsClassAValuesInTheState() throws {
         let brokerPort = try h.freePort()
         try startBroker(port: brokerPort)
-        let simPort = try h.startSimulator(
-            scenario: """
-                [[waveform]]
-                id = 5
-                sample_rate = 6400
-                current = 20
-                harmonics = "5:4"
-                [[waveform_change]]
-                id = 5
-                phase = 2
-                from_s = 5
-                duration_s = 0.1
-                factor = 0.6
-                """)
+        let simPort = try h.startSimulator(scenario: WaveformEndToEndTests.dipScenario)
         try startSubscriber(port: brokerPort, name: "sub")
         try h.startDaemon(
             config: h.daemonSection
@@ -297,20 +284,8 @@ final class MQTTEndToEndTests: XCTestCase {
     /// A "broker" that takes the TCP connection and never answers CONNACK: while synxd waits for it (up to 15 s)
     /// its MQTT thread sleeps, it does not spin (the first version spun a core for the whole wait).
     func testSilentBroker_theConnectionWaitTakesNoCPU() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try h.silentListener()
         defer { close(listener) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                XCTAssertEqual(bind(listener, $0, length), 0)
-                XCTAssertEqual(listen(listener, 4), 0)
-                XCTAssertEqual(getsockname(listener, $0, &length), 0)
-            }
-        }
-        let port = Int(UInt16(bigEndian: addr.sin_port))
         let (daemon, _) = try startDaemon(brokerPort: port)
         func cpuSeconds() throws -> Double {
             let stat = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/stat", encoding: .utf8)

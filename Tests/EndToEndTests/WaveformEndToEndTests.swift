@@ -19,21 +19,23 @@ final class WaveformEndToEndTests: XCTestCase {
                 + h.meter("pqm", bus: "pq", unit: 5, profile: "waveform"))
     }
 
+    /// Unit 5: a waveform meter at 6400 S/s with a 4 % 5th harmonic, and a dip of L2 to 60 % for 0.1 s at 5 s.
+    static let dipScenario = """
+        [[waveform]]
+        id = 5
+        sample_rate = 6400
+        current = 20
+        harmonics = "5:4"
+        [[waveform_change]]
+        id = 5
+        phase = 2
+        from_s = 5
+        duration_s = 0.1
+        factor = 0.6
+        """
+
     func testDipAndHarmonic_fromTheSimulatedWaveform_reachEventsLiveAndStore() throws {
-        try startWaveformMeter(
-            scenario: """
-                [[waveform]]
-                id = 5
-                sample_rate = 6400
-                current = 20
-                harmonics = "5:4"
-                [[waveform_change]]
-                id = 5
-                phase = 2
-                from_s = 5
-                duration_s = 0.1
-                factor = 0.6
-                """)
+        try startWaveformMeter(scenario: Self.dipScenario)
 
         var events: [EventRecord] = []
         h.waitUntil("the dip in synxctl events", timeout: 30) {

@@ -31,7 +31,7 @@ final class HomeAssistantDiscoveryTests: XCTestCase {
 
     func testEveryCatalogMeasurementIsAValidSensorOrLeftOutOnPurpose() throws {
         let topics = MQTTTopics(prefix: "synx", discoveryPrefix: "homeassistant")
-        let device = HomeAssistantDiscovery.Device(meter: "incomer", model: "SDM630", bus: "rs485")
+        let device = HomeAssistantDiscovery.Device(meter: "incomer", model: "SDM630")
         var uniqueIDs = Set<String>()
         var announced = 0
         for m in Measurement.catalog.values.sorted() {

@@ -50,17 +50,19 @@ private let fuzzedHandler: ControlHandler = {
     // refuses, the others answer with words that depend on the address (float32 NaNs and infinities included).
     handler.commission = { bus, reads in
         guard bus == "b" else { return .failure(CommandFailure(status: .invalidRequest, message: "no bus named \"\(bus)\"")) }
-        return .success(
-            reads.map { r in
-                switch r.unit {
-                case 3: CommissioningOutcome(result: .failure(ModbusError(.timeout, function: "read")), elapsedMs: 1)
-                case 4: CommissioningOutcome(result: .failure(ModbusError(.exception(2), function: "read")), elapsedMs: 1)
-                default:
-                    CommissioningOutcome(
-                        result: .success((0..<r.count).map { UInt16(truncatingIfNeeded: (r.address + $0) &* 0x7FC1) }),
-                        elapsedMs: 1)
-                }
-            })
+        // Unit 5 leaves no room after the first read (a bus that ran out of time).
+        let done = reads.count > 1 && reads.contains { $0.unit == 5 } ? 1 : reads.count
+        let outcomes = reads.prefix(done).map { r in
+            switch r.unit {
+            case 3: CommissioningOutcome(result: .failure(ModbusError(.timeout, function: "read")), elapsedMs: 1)
+            case 4: CommissioningOutcome(result: .failure(ModbusError(.exception(2), function: "read")), elapsedMs: 1)
+            default:
+                CommissioningOutcome(
+                    result: .success((0..<r.count).map { UInt16(truncatingIfNeeded: (r.address + $0) &* 0x7FC1) }),
+                    elapsedMs: 1)
+            }
+        }
+        return .success(CommissioningJob.Ending(outcomes: Array(outcomes), complete: done == reads.count, cancelled: false))
     }
     return handler
 }()
