@@ -226,7 +226,7 @@ final class MeterRegistry: @unchecked Sendable {
     /// Every meter in configuration order for `/metrics` (only those in `names`, if given); `now` is monotonic. The
     /// entries are copied under the lock (their value tables are copied on write), and filtered outside it.
     func metricsSnapshot(monotonicNow now: Int64, of names: Set<String>? = nil) -> [MeterMetrics] {
-        let entries = lock.withLock { meterOrder.compactMap { names == nil || names!.contains($0) ? meters[$0] : nil } }
+        let entries = lock.withLock { meterOrder.compactMap { names?.contains($0) == false ? nil : meters[$0] } }
         return entries.map { m in
             let age = m.lastGoodMonotonic.map { now - $0 }
             guard MeterRegistry.isCurrent(m, ageMs: age) else {

@@ -88,7 +88,8 @@ extension Synxctl {
     }
 
     struct Profile: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Profile tools.", subcommands: [Check.self])
+        static let configuration = CommandConfiguration(
+            abstract: "Profiles: check a candidate profile against a configured meter, through synxd.", subcommands: [Check.self])
 
         struct Check: ParsableCommand {
             static let configuration = CommandConfiguration(
